@@ -1,0 +1,3 @@
+"""amlops: a terminal operations console for Azure Machine Learning."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,359 @@
+"""The project's own records: what the UI and the CLI see of a workspace.
+
+Frozen value objects, one per Azure ML concept, named in Azure's words. Backends convert their
+native shapes (azure-ai-ml entities, the local daemon's JSON) into these at the edge, so nothing
+above `console/workspace.py` ever touches an SDK type. `to_dict`/`from_dict` give the JSON form
+used by `--json` and by the local daemon's wire protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+# Azure's job statuses (azure.ai.ml.constants.JobStatus) and compute states, spelled as Azure does.
+JOB_STATUSES = (
+    "NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
+    "Finalizing", "CancelRequested", "Completed", "Failed", "Canceled", "NotResponding", "Paused",
+)
+JOB_TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+COMPUTE_STATES = (
+    "Creating", "CreateFailed", "Deleting", "Running", "Restarting", "JobRunning",
+    "SettingUp", "SetupFailed", "Starting", "Stopped", "Stopping", "UserSettingUp",
+    "UserSetupFailed", "Unknown", "Unusable", "Succeeded", "Resizing", "Steady",
+)
+OPERATION_TRIGGERS = ("User", "Schedule", "IdleShutdown")
+OPERATION_STATUSES = ("InProgress", "Succeeded", "Failed", "Canceled")
+
+
+class Record:
+    """Shared JSON conversion for the frozen dataclasses below."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]):
+        hints = _hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: _from_json(hints[k], v) for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class Job(Record):
+    """An Azure ML job (command, pipeline, sweep); `parent` is set on a pipeline's steps."""
+
+    name: str
+    status: str
+    job_type: str = "command"
+    display_name: str | None = None
+    experiment_name: str | None = None
+    compute: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    parent: str | None = None
+    mlflow_run_id: str | None = None
+    error: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in JOB_TERMINAL
+
+    def duration_s(self, now: datetime) -> float | None:
+        """Seconds from start to end, or to `now` while it runs; None before it starts."""
+        if self.started_at is None:
+            return None
+        return ((self.ended_at or now) - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeOperation(Record):
+    """A compute instance's last operation (Start, Stop, Restart, Create) and what triggered it."""
+
+    name: str
+    trigger: str  # User, Schedule, IdleShutdown
+    status: str
+    time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Compute(Record):
+    """An AmlCompute cluster or a ComputeInstance, with what the cost views need."""
+
+    name: str
+    type: str  # amlcompute, computeinstance
+    size: str
+    state: str
+    location: str | None = None
+    min_instances: int = 0
+    max_instances: int = 1
+    current_nodes: int = 0
+    idle_time_before_scale_down_s: int | None = None
+    idle_time_before_shutdown_minutes: int | None = None
+    last_activity: datetime | None = None
+    last_operation: ComputeOperation | None = None
+
+    @property
+    def is_instance(self) -> bool:
+        return self.type == "computeinstance"
+
+    def idle_minutes(self, now: datetime) -> float | None:
+        """Minutes since the last activity while running idle; None when not running idle."""
+        if self.state != "Running" or self.last_activity is None:
+            return None
+        return (now - self.last_activity).total_seconds() / 60
+
+
+@dataclass(frozen=True, slots=True)
+class VmSize(Record):
+    """A VM size from the catalog: its quota family, shape and hourly list price."""
+
+    name: str
+    family: str
+    vcpus: int
+    gpus: int
+    memory_gb: float
+    price_per_hour: float | None = None
+    price_date: str | None = None  # ISO date the price was read
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUsage(Record):
+    """vCPUs in use against the limit for one VM family in one region."""
+
+    family: str
+    used: int
+    limit: int
+    location: str | None = None
+    unit: str = "Cores"
+
+    @property
+    def free(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def ratio(self) -> float:
+        return self.used / self.limit if self.limit else (1.0 if self.used else 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion(Record):
+    """A registered model version; `job` names the job whose run produced it, if any."""
+
+    name: str
+    version: str
+    path: str | None = None
+    job: str | None = None
+    mlflow_run_id: str | None = None
+    created_at: datetime | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"azureml:{self.name}:{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic(Record):
+    """An endpoint's split: live percentages and mirror percentages by deployment name."""
+
+    live: Mapping[str, int] = field(default_factory=dict)
+    mirror: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.live.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment(Record):
+    """A managed online deployment behind an endpoint."""
+
+    endpoint_name: str
+    name: str
+    model: str | None
+    instance_type: str
+    instance_count: int = 1
+    provisioning_state: str = "Succeeded"  # Creating, Updating, Succeeded, Failed, Deleting
+    ready_instances: int = 0
+    request_timeout_ms: int = 5000
+    max_concurrent_requests_per_instance: int = 1
+    data_collection: tuple[str, ...] = ()  # enabled collections, e.g. ("model_inputs", "model_outputs")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Record):
+    """A managed online endpoint with its traffic and the deployments behind it."""
+
+    name: str
+    auth_mode: str = "key"
+    scoring_uri: str | None = None
+    provisioning_state: str = "Succeeded"
+    traffic: Traffic = field(default_factory=Traffic)
+    deployments: tuple[Deployment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointKeys(Record):
+    """The endpoint's two scoring keys; rotate one while clients use the other."""
+
+    primary: str
+    secondary: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeResult(Record):
+    """One scoring call: status, body, the deployment that answered, and latency."""
+
+    status_code: int
+    body: str
+    deployment: str | None = None
+    latency_ms: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentMetrics(Record):
+    """Serving figures for one deployment over a rolling window."""
+
+    endpoint_name: str
+    deployment: str
+    window_s: int
+    requests: int
+    rps: float
+    success_rate: float | None  # None when there were no requests
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    latency_series_ms: tuple[float, ...] = ()  # per-interval p50, oldest first, for sparklines
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor(Record):
+    """A model monitor schedule: what it watches and when it runs."""
+
+    name: str
+    endpoint_name: str | None
+    deployment: str | None
+    signals: tuple[str, ...] = ()
+    trigger: str | None = None  # e.g. "cron 0 3 * * *" or "every 1 day"
+    last_run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureDrift(Record):
+    """One feature's drift between the baseline and a production window."""
+
+    feature: str
+    type: str  # numeric, categorical
+    metric: str  # normalized_wasserstein_distance, jensen_shannon_distance
+    value: float | None
+    threshold: float
+    drifted: bool
+    psi: float | None = None
+    p_value: float | None = None
+    null_rate: float = 0.0
+    baseline_null_rate: float = 0.0
+    note: str | None = None  # e.g. "not enough data"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport(Record):
+    """A monitor run over one production window, with the per-feature results and the verdict."""
+
+    monitor: str
+    endpoint_name: str | None
+    deployment: str | None
+    window_start: datetime
+    window_end: datetime
+    baseline_rows: int
+    production_rows: int
+    features: tuple[FeatureDrift, ...] = ()
+    drifted_share: float = 0.0
+    alert: bool = False
+    dataset_drift: bool = False
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry(Record):
+    """One mutation: who, when, what changed from what to what, and how it ended."""
+
+    time: datetime
+    actor: str
+    operation: str
+    target: str
+    before: Any = None
+    after: Any = None
+    result: str = "Succeeded"
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operation(Record):
+    """A long-running write, as Azure's `begin_*` pollers return: poll `status` until done."""
+
+    id: str
+    kind: str  # e.g. "compute.stop", "endpoints.set_traffic"
+    target: str
+    status: str = "InProgress"
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+
+    TERMINAL: ClassVar[frozenset[str]] = frozenset({"Succeeded", "Failed", "Canceled"})
+
+    @property
+    def done(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+# --- JSON conversion -------------------------------------------------------------------------
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_to_json(v) for v in value]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _from_json(inner[0], value) if len(inner) == 1 else value
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return hint.from_dict(value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return tuple(_from_json(args[0], v) for v in value)
+    if origin in (Mapping, dict):
+        return dict(value)
+    return value

@@ -1,0 +1,199 @@
+"""The Workspace protocol: the one interface the UI and the CLI use, whatever the backend.
+
+Shaped like azure-ai-ml's `MLClient`: typed operation groups (`ws.jobs`, `ws.compute`,
+`ws.endpoints`, ...) with the same verbs throughout. Reads return the frozen records of
+`console/domain.py`; writes that take time in Azure return an `Operation` to poll or wait on,
+as `begin_*` pollers do. A capability a backend lacks raises `NotSupported`; nothing here ever
+returns invented data. Backends: `console/local/` (embedded default) and `console/azure/`.
+
+Every method may also raise `BackendUnavailable` when the workspace cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from console.domain import (
+    AuditEntry,
+    Compute,
+    DeploymentMetrics,
+    DriftReport,
+    Endpoint,
+    EndpointKeys,
+    InvokeResult,
+    Job,
+    ModelVersion,
+    Monitor,
+    Operation,
+    QuotaUsage,
+    VmSize,
+)
+from console.errors import (  # re-exported: the UI and CLI import errors from here
+    AmlopsError,
+    BackendUnavailable,
+    BadInput,
+    InvalidField,
+    NotFound,
+    NotSupported,
+    OperationFailed,
+    QuotaExceeded,
+    ReadOnlyError,
+    SpecError,
+    TrafficRuleError,
+)
+
+__all__ = [
+    "AmlopsError", "AuditOperations", "BackendUnavailable", "BadInput", "ComputeOperations",
+    "EndpointOperations", "InvalidField", "JobOperations", "ModelOperations", "MonitorOperations",
+    "NotFound", "NotSupported", "OperationFailed", "OperationsOperations", "QuotaExceeded",
+    "QuotaOperations", "ReadOnlyError", "SpecError", "TrafficRuleError", "Workspace",
+]
+
+
+class JobOperations(Protocol):
+    def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
+        """Jobs, newest first; with `parent`, the steps of that pipeline job."""
+
+    def get(self, name: str) -> Job:
+        """One job. Raises NotFound."""
+
+    def submit(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Job:
+        """Load a job YAML with azure-ai-ml's loader, apply `--set`-style overrides
+        (`inputs.reg_rate=0.1`), check it, and queue it. Returns the job as queued.
+        Raises SpecError (bad YAML), NotFound (compute, asset version), QuotaExceeded,
+        InvalidField (bad override). Nothing is created when it raises."""
+
+    def cancel(self, name: str) -> Operation:
+        """Ask a job to stop (its process group, or Azure's cancel). Raises NotFound."""
+
+    def logs(self, name: str, *, follow: bool = False, offset: int = 0) -> Iterator[str]:
+        """The job's combined stdout/stderr from byte `offset`, line by line; with `follow`,
+        keep yielding until the job is terminal. Raises NotFound."""
+
+
+class ComputeOperations(Protocol):
+    def list(self) -> list[Compute]:
+        """Clusters and instances."""
+
+    def get(self, name: str) -> Compute:
+        """One compute. Raises NotFound."""
+
+    def start(self, name: str) -> Operation:
+        """Start a stopped compute instance. Raises NotFound, QuotaExceeded, BadInput (a cluster)."""
+
+    def stop(self, name: str) -> Operation:
+        """Stop a running compute instance (trigger User). Raises NotFound, BadInput (a cluster)."""
+
+    def sizes(self) -> list[VmSize]:
+        """The VM sizes of the workspace's region, with family, shape and price where known."""
+
+
+class QuotaOperations(Protocol):
+    def usage(self) -> list[QuotaUsage]:
+        """vCPUs used and the limit per VM family in the workspace's region."""
+
+
+class ModelOperations(Protocol):
+    def list(self, name: str | None = None) -> list[ModelVersion]:
+        """Registered model versions, newest first; with `name`, only that model's versions."""
+
+    def register(self, name: str, *, job: str | None = None, path: str | None = None,
+                 description: str | None = None) -> ModelVersion:
+        """Register the MLflow model of a Completed job (`job`) or a local MLflow model folder
+        (`path`) as the next version of `name`. Raises NotFound, BadInput (job not Completed,
+        no model in it, neither or both of job/path)."""
+
+
+class EndpointOperations(Protocol):
+    def list(self) -> list[Endpoint]:
+        """Online endpoints, each with its deployments and traffic."""
+
+    def get(self, name: str) -> Endpoint:
+        """One endpoint. Raises NotFound."""
+
+    def create(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Operation:
+        """Create or update an online endpoint from its YAML. Raises SpecError, InvalidField (name)."""
+
+    def create_deployment(self, spec_path: str,
+                          overrides: Mapping[str, str] | None = None) -> Operation:
+        """Create or update a deployment from its YAML; a new one starts at 0 % traffic.
+        Raises SpecError, NotFound (endpoint, model version), QuotaExceeded, InvalidField."""
+
+    def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
+        """Replace the live split. Percentages are integers summing to 0 or 100 over existing
+        deployments. Raises TrafficRuleError, NotFound. Nothing changes when it raises."""
+
+    def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
+        """Replace mirror traffic: at most one deployment, at most 50 %, with 0 live traffic;
+        `{}` turns mirroring off. Raises TrafficRuleError, NotFound."""
+
+    def delete_deployment(self, name: str, deployment: str) -> Operation:
+        """Delete a deployment with no live or mirror traffic. Raises TrafficRuleError, NotFound."""
+
+    def keys(self, name: str) -> EndpointKeys:
+        """The endpoint's primary and secondary scoring keys. Raises NotFound."""
+
+    def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None) -> InvokeResult:
+        """Score a request through the endpoint; `deployment` pins it with the
+        `azureml-model-deployment` header. Raises NotFound."""
+
+    def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
+        """Per-deployment request rate, success rate and latency percentiles over the window.
+        Raises NotFound, NotSupported."""
+
+
+class MonitorOperations(Protocol):
+    def list(self) -> list[Monitor]:
+        """Model monitor schedules."""
+
+    def run(self, name: str, *, window_start: datetime | None = None,
+            window_end: datetime | None = None) -> Operation:
+        """Run a monitor now over a window (default: its lookback up to now). Raises NotFound."""
+
+    def latest(self, name: str) -> DriftReport | None:
+        """The newest stored report of a monitor, or None if it never ran. Raises NotFound."""
+
+
+class AuditOperations(Protocol):
+    def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
+        """The append-only audit log, newest first."""
+
+
+class OperationsOperations(Protocol):
+    def get(self, id: str) -> Operation:
+        """The current state of a long-running operation. Raises NotFound."""
+
+    def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
+        """Block until the operation is done or the timeout passes; returns its last state."""
+
+
+@runtime_checkable
+class Workspace(Protocol):
+    """One Azure ML workspace, local or in Azure."""
+
+    name: str
+    backend: str  # "local" or "azure"
+    read_only: bool
+
+    @property
+    def jobs(self) -> JobOperations: ...
+    @property
+    def compute(self) -> ComputeOperations: ...
+    @property
+    def quotas(self) -> QuotaOperations: ...
+    @property
+    def models(self) -> ModelOperations: ...
+    @property
+    def endpoints(self) -> EndpointOperations: ...
+    @property
+    def monitors(self) -> MonitorOperations: ...
+    @property
+    def audit(self) -> AuditOperations: ...
+    @property
+    def operations(self) -> OperationsOperations: ...
+
+    def close(self) -> None:
+        """Release connections; never stops jobs or endpoints."""
+
