@@ -1,0 +1,32 @@
+"""Where a workspace lives and how the user picked it.
+
+A local workspace is a folder: `--workspace-dir`, else `AMLOPS_WORKSPACE_DIR`, else
+`$XDG_DATA_HOME/amlops/workspaces/<name>` (name `default`). It is created owner-only (0700),
+since it will hold scoring keys and the daemon's socket.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_WORKSPACE = "default"
+
+
+def data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def workspace_dir(explicit: str | os.PathLike[str] | None = None, name: str = DEFAULT_WORKSPACE) -> Path:
+    """The local workspace folder the user selected, not yet created."""
+    chosen = explicit or os.environ.get("AMLOPS_WORKSPACE_DIR")
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    return data_home() / "amlops" / "workspaces" / name
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path

@@ -1,0 +1,358 @@
+"""`amlops lint`: validate specs with azure-ai-ml's loaders, then flag what hurts in production.
+
+Each rule reads the parsed document (not the SDK entity), so it runs on any YAML the loader
+accepts or rejects and points at the exact line. Rules and their ids:
+
+  invalid-spec                 error    the loader rejects the file (one finding per problem)
+  unpinned-version             warning  a data asset, model or environment without a pinned version
+  unpinned-image               warning  an environment image without a tag or digest, or `:latest`
+  cluster-min-instances        warning  a cluster that never scales to zero
+  instance-no-idle-shutdown    warning  a compute instance with no idle shutdown
+  deployment-no-probes         warning  an online deployment without liveness or readiness probe
+  deployment-no-data-collection warning an online deployment that collects no model inputs/outputs
+  traffic-to-new-deployment    error    an endpoint that sends traffic to a deployment not yet there
+  secret-in-spec               error    keys, connection strings, SAS tokens, client secrets
+  gpu-no-quota                 error    a GPU size whose family has no quota (with a workspace)
+  invalid-name                 error    an endpoint or deployment name Azure rejects
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console import specs
+from console.domain import VmSize
+from console.errors import SpecError
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    severity: str
+    rule: str
+    message: str
+    field: str | None = None
+
+    def format(self) -> str:
+        return f"{self.file}:{self.line}: {self.severity} {self.rule} {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LintContext:
+    """What a known workspace adds: quota limits per VM family, the size catalog, and the
+    deployments that already exist per endpoint. Rules needing a missing piece stay silent."""
+
+    quota_limits: Mapping[str, int] | None = None
+    sizes: Mapping[str, VmSize] | None = None
+    existing_deployments: Mapping[str, frozenset[str]] | None = None
+    region: str | None = None
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean (warnings allowed), 1 error findings, 2 unreadable or invalid input."""
+        if any(f.rule == "invalid-spec" for f in self.findings):
+            return 2
+        return 1 if any(f.severity == "error" for f in self.findings) else 0
+
+
+def collect(paths: Iterable[str | Path]) -> list[Path]:
+    """The YAML files named, with folders walked recursively in a stable order."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+        else:
+            out.append(path)
+    return out
+
+
+def lint(paths: Iterable[str | Path], context: LintContext | None = None) -> LintResult:
+    """Lint every YAML file under `paths`. Never raises for bad input: it becomes findings."""
+    context = context or LintContext()
+    result = LintResult()
+    loaded: list[tuple[specs.Document, str]] = []
+    for path in collect(paths):
+        result.files += 1
+        try:
+            doc = specs.read(path)
+        except SpecError as err:
+            result.findings.append(_invalid(err))
+            continue
+        kind = specs.kind_of(doc)
+        if kind == "conda":
+            continue
+        result.findings += _secrets(doc)
+        if kind is None:
+            result.findings.append(Finding(doc.path, 1, "warning", "unknown-kind",
+                                           "not recognised as an Azure ML spec (no $schema or type); only scanned for secrets"))
+            continue
+        result.findings += _validate(doc, kind)
+        result.findings += _rules(doc, kind, context)
+        loaded.append((doc, kind))
+    result.findings += _traffic_rules(loaded, context)
+    result.findings.sort(key=lambda f: (f.file, f.line, f.rule))
+    return result
+
+
+def _invalid(err: SpecError) -> Finding:
+    return Finding(err.file, err.line or 1, "error", "invalid-spec", err.message, err.field)
+
+
+def _validate(doc: specs.Document, kind: str) -> list[Finding]:
+    try:
+        loader = specs._loader(kind)
+    except AttributeError:
+        return [Finding(doc.path, 1, "warning", "unknown-kind", f"azure-ai-ml has no loader for {kind} specs")]
+    try:
+        loader(doc.path)
+    except Exception as exc:  # the loaders raise marshmallow, azure and plain errors alike
+        problems = specs.validation_problems(exc) or [("", specs._first_line(str(exc)) or type(exc).__name__)]
+        return [Finding(doc.path, doc.line_of(f) if f else 1, "error", "invalid-spec",
+                        f"{f}: {m}" if f else m, f or None) for f, m in _unique(problems)]
+    return []
+
+
+def _unique(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(items))
+
+
+# --- per-document rules ----------------------------------------------------------------------
+
+
+def _rules(doc: specs.Document, kind: str, context: LintContext) -> Iterator[Finding]:
+    yield from _unpinned(doc)
+    data = doc.data
+    if kind == "environment":
+        yield from _unpinned_image(doc, ("image",))
+    if kind == "compute":
+        ctype = str(data.get("type", "")).lower()
+        if ctype == "amlcompute" and _int(data.get("min_instances")) > 0:
+            yield Finding(doc.path, doc.line_of("min_instances"), "warning", "cluster-min-instances",
+                          f"min_instances is {data['min_instances']}: those nodes bill while idle; "
+                          "set min_instances: 0 so the cluster scales to zero", "min_instances")
+        if ctype == "computeinstance" and not (data.get("idle_time_before_shutdown_minutes")
+                                               or data.get("idle_time_before_shutdown")):
+            yield Finding(doc.path, doc.line_of("name"), "warning", "instance-no-idle-shutdown",
+                          "compute instance has no idle shutdown: set idle_time_before_shutdown_minutes "
+                          "so a forgotten instance stops billing", "idle_time_before_shutdown_minutes")
+        yield from _gpu_quota(doc, "size", context)
+    if kind in ("online_endpoint", "online_deployment"):
+        yield from _name_rule(doc, kind)
+    if kind == "online_deployment":
+        for probe in ("liveness_probe", "readiness_probe"):
+            if not isinstance(data.get(probe), dict):
+                yield Finding(doc.path, doc.line_of("name"), "warning", "deployment-no-probes",
+                              f"no {probe}: without it a stuck model keeps receiving traffic", probe)
+        collections = doc.get("data_collector", "collections", default={}) or {}
+        enabled = [name for name in ("model_inputs", "model_outputs")
+                   if _enabled(collections.get(name) if isinstance(collections, dict) else None)]
+        if not enabled:
+            at = "data_collector" if "data_collector" in data else "name"
+            yield Finding(doc.path, doc.line_of(at), "warning", "deployment-no-data-collection",
+                          "no data_collector with model_inputs/model_outputs: drift cannot be monitored",
+                          "data_collector")
+        yield from _gpu_quota(doc, "instance_type", context)
+
+
+def _enabled(collection: Any) -> bool:
+    if not isinstance(collection, dict):
+        return False
+    return str(collection.get("enabled", "true")).lower() == "true"
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,31}$")
+
+
+def _name_rule(doc: specs.Document, kind: str) -> Iterator[Finding]:
+    keys = ("name", "endpoint_name") if kind == "online_deployment" else ("name",)
+    for key in keys:
+        value = doc.data.get(key)
+        if isinstance(value, str) and not _NAME_RE.match(value):
+            yield Finding(doc.path, doc.line_of(key), "error", "invalid-name",
+                          f"{key} '{value}': Azure needs 3 to 32 characters, a letter first, "
+                          "then letters, digits or dashes", key)
+
+
+# Keys whose string values are asset references: the key names the asset type.
+_REF_KEYS = {"environment": "environment", "model": "model", "path": "data asset"}
+
+
+def _unpinned(doc: specs.Document) -> Iterator[Finding]:
+    for path, value in _walk(doc.data, ()):
+        if not isinstance(value, str) or not path or not isinstance(path[-1], str):
+            continue
+        asset = _REF_KEYS.get(path[-1])
+        if asset is None:
+            continue
+        why = _unpinned_reason(value)
+        if why:
+            dotted = ".".join(str(p) for p in path)
+            form = ".../versions/VERSION" if value.startswith("azureml://") else "azureml:NAME:VERSION"
+            yield Finding(doc.path, doc.line_of(path), "warning", "unpinned-version",
+                          f"{asset} '{value}' {why}: pin a version ({form}) so reruns "
+                          "and rollbacks use the same thing", dotted)
+
+
+def _unpinned_reason(ref: str) -> str | None:
+    if ref.startswith("azureml://"):
+        parts = ref[len("azureml://"):].split("/")
+        if parts[0] not in ("registries", "subscriptions"):
+            return None  # datastore paths, job outputs: not versioned assets
+        if "labels" in parts:
+            return "follows a label"
+        kinds = {"models", "environments", "data", "components"}
+        if any(p in kinds for p in parts) and "versions" not in parts:
+            return "has no version"
+        return None
+    if not ref.startswith("azureml:"):
+        return None  # a local path or URL
+    body = ref[len("azureml:"):]
+    if "@" in body:
+        return "follows @latest" if body.rsplit("@", 1)[1] == "latest" else None
+    return None if ":" in body else "has no version"
+
+
+def _unpinned_image(doc: specs.Document, path: tuple[str, ...]) -> Iterator[Finding]:
+    image = doc.get(*path)
+    if not isinstance(image, str) or "@sha256:" in image:
+        return
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    if tag in (None, "latest"):
+        yield Finding(doc.path, doc.line_of(path), "warning", "unpinned-image",
+                      f"image '{image}' is not pinned: use a dated tag or a digest", ".".join(path))
+
+
+def _gpu_quota(doc: specs.Document, key: str, context: LintContext) -> Iterator[Finding]:
+    size_name = doc.data.get(key)
+    if context.quota_limits is None or context.sizes is None or not isinstance(size_name, str):
+        return
+    size = context.sizes.get(size_name) or next(
+        (s for n, s in context.sizes.items() if n.lower() == size_name.lower()), None)
+    if size is None or size.gpus == 0:
+        return
+    limit = context.quota_limits.get(size.family, 0)
+    if limit < size.vcpus:
+        where = f" in {context.region}" if context.region else ""
+        yield Finding(doc.path, doc.line_of(key), "error", "gpu-no-quota",
+                      f"{size_name} needs {size.vcpus} vCPUs of {size.family}, whose quota{where} is {limit}: "
+                      "request a quota increase for that family or pick a size with quota", key)
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+_SECRET_KEYS = {
+    "account_key": "a storage account key", "sas_token": "a SAS token",
+    "client_secret": "a client secret", "password": "a password",
+    "connection_string": "a connection string", "primary_key": "a key",
+    "secondary_key": "a key", "api_key": "an API key", "access_key": "an access key",
+    "secret": "a secret", "shared_access_key": "a shared access key",
+}
+_SECRET_PATTERNS = [
+    (re.compile(r"(?i)(AccountKey|SharedAccessKey)=[A-Za-z0-9+/=]{8,}"), "a connection string with a key"),
+    (re.compile(r"(?i)DefaultEndpointsProtocol=https?;"), "a storage connection string"),
+    (re.compile(r"(?i)[?&]sig=[A-Za-z0-9%+/=]{16,}"), "a SAS token"),
+    (re.compile(r"(?i)\bsv=\d{4}-\d{2}-\d{2}&.*\bsig="), "a SAS token"),
+    (re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"), "an Entra ID client secret"),
+    (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])"), "a storage account key"),
+    (re.compile(r"-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----"), "a private key"),
+]
+_FIX = "use a managed identity (identity: type: system_assigned/user_assigned) or federated credentials, never keys"
+
+
+def _secrets(doc: specs.Document) -> Iterator[Finding]:
+    flagged: set[int] = set()
+    for path, value in _walk(doc.data, ()):
+        if not path or not isinstance(path[-1], str):
+            continue
+        what = _SECRET_KEYS.get(path[-1].lower())
+        if what and isinstance(value, (str, int)) and _is_literal(str(value)):
+            line = doc.line_of(path)
+            flagged.add(line)
+            yield Finding(doc.path, line, "error", "secret-in-spec",
+                          f"{'.'.join(map(str, path))} holds {what}: {_FIX}", ".".join(map(str, path)))
+    # Raw lines catch secrets under innocent keys and in comments.
+    for number, line in enumerate(doc.text.splitlines(), start=1):
+        if number in flagged:
+            continue
+        for pattern, what in _SECRET_PATTERNS:
+            if pattern.search(line):
+                flagged.add(number)
+                yield Finding(doc.path, number, "error", "secret-in-spec", f"line holds {what}: {_FIX}")
+                break
+
+
+def _is_literal(value: str) -> bool:
+    value = value.strip()
+    if not value or value.startswith(("${{", "${", "$(", "azureml:", "@Microsoft.KeyVault", "<", "{{")):
+        return False
+    return value.lower() not in ("none", "null", "***", "xxx", "redacted")
+
+
+def _walk(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, (*path, i))
+
+
+# --- rules across files ----------------------------------------------------------------------
+
+
+def _traffic_rules(loaded: list[tuple[specs.Document, str]], context: LintContext) -> Iterator[Finding]:
+    """An endpoint spec that puts traffic on a deployment that does not exist yet fails in Azure:
+    create the endpoint without traffic, create the deployment, then move traffic."""
+    being_created: dict[str, set[str]] = {}
+    for doc, kind in loaded:
+        if kind == "online_deployment":
+            endpoint, name = doc.data.get("endpoint_name"), doc.data.get("name")
+            if isinstance(endpoint, str) and isinstance(name, str):
+                being_created.setdefault(endpoint, set()).add(name)
+    for doc, kind in loaded:
+        if kind != "online_endpoint":
+            continue
+        endpoint = str(doc.data.get("name", ""))
+        existing = (context.existing_deployments or {}).get(endpoint)
+        for key in ("traffic", "mirror_traffic"):
+            split = doc.data.get(key)
+            if not isinstance(split, dict):
+                continue
+            for deployment, share in split.items():
+                if _int(share) <= 0:
+                    continue
+                new = deployment in being_created.get(endpoint, set())
+                missing = existing is not None and deployment not in existing
+                if new or missing:
+                    state = "is created by a spec beside it" if new else "does not exist in the workspace"
+                    yield Finding(doc.path, doc.line_of((key, deployment)), "error", "traffic-to-new-deployment",
+                                  f"{key} sends {share} % to '{deployment}', which {state}: create the endpoint "
+                                  "with no traffic, then set traffic once the deployment is ready",
+                                  f"{key}.{deployment}")
+
