@@ -1,0 +1,172 @@
+"""The VM size catalog, quota defaults, quota checks and cost math in console/costs.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from console import costs
+from console.domain import Compute
+from console.errors import InvalidField, QuotaExceeded
+
+
+def test_catalog_loads_with_provenance():
+    sizes = costs.catalog()
+    assert 25 <= len(sizes) <= 40
+    assert {"Standard_DS3_v2", "Standard_D4s_v3", "Standard_NC6s_v3", "Standard_NC24ads_A100_v4"} <= set(sizes)
+    info = costs.catalog_info()
+    assert info["region"] == "local" and "approximate" in info["price_source"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", info["price_date"])
+
+
+def test_every_price_is_positive_and_dated_and_shapes_are_sane():
+    for s in costs.catalog().values():
+        assert s.price_per_hour and s.price_per_hour > 0, s.name
+        assert s.price_date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", s.price_date), s.name
+        assert s.vcpus > 0 and s.memory_gb > 0 and s.gpus >= 0, s.name
+        assert s.name.startswith("Standard_"), s.name
+
+
+def test_gpu_sizes_have_gpus_and_cpu_sizes_none():
+    sizes = costs.catalog()
+    for name in ("Standard_NC6s_v3", "Standard_NC4as_T4_v3", "Standard_ND96asr_v4", "Standard_NV6ads_A10_v5"):
+        assert sizes[name].gpus > 0
+    assert all(s.gpus == 0 for s in sizes.values() if s.name[len("Standard_")] in "DEF")
+    assert all(s.gpus > 0 for s in sizes.values() if s.name[len("Standard_")] == "N")
+
+
+def test_every_family_has_a_quota_gpu_at_zero_cpu_above():
+    quotas = costs.default_quotas()
+    families = {s.family for s in costs.catalog().values()}
+    assert families <= set(quotas)
+    gpu_families = {s.family for s in costs.catalog().values() if s.gpus}
+    assert gpu_families and all(quotas[f] == 0 for f in gpu_families)
+    assert all(quotas[f] > 0 for f in families - gpu_families)
+    assert costs.regional_limit() > 0
+
+
+def test_family_spellings_are_distinct_and_match_azure_variants():
+    families = set(costs.default_quotas())
+    assert len({costs.family_key(f) for f in families}) == len(families)
+    key = costs.family_key
+    assert key("Standard DSv2 Family Cluster Dedicated vCPUs") == key("standardDSv2Family")
+    assert key("Standard NCASv3_T4 Family") == key("standardNCASv3_T4Family")
+    assert key("standardNCADSA100v4Family") == key("StandardNCADSA100v4Family")
+    assert key("Standard NCADS_A100_v4 Family vCPUs") == key("StandardNCADSA100v4Family")
+    assert key("Standard DSv2 Family Cluster LowPriority vCPUs") != key("standardDSv2Family")
+
+
+def test_lookups_are_case_insensitive():
+    assert costs.size("standard_ds3_v2") == costs.size("STANDARD_DS3_V2") == costs.catalog()["Standard_DS3_v2"]
+    assert costs.size("Standard_Nope") is None
+    assert costs.family_of("standard_nc6s_v3") == "standardNCSv3Family"
+    assert costs.hourly_cost("STANDARD_DS3_V2") == costs.hourly_cost("Standard_DS3_v2")
+
+
+def test_catalog_is_a_copy():
+    costs.catalog().clear()
+    assert costs.catalog()
+
+
+def test_reserve_rounds_instances_up():
+    assert costs.vcpus_needed("Standard_DS3_v2") == 4
+    assert costs.vcpus_needed("Standard_DS3_v2", 3) == 12
+    # Azure's own example: 10 instances of DS3_v2 need quota for 12 instances = 48 cores.
+    assert costs.vcpus_needed("Standard_DS3_v2", 10, reserve=1.2) == 48
+    # Rounding is per instance: one instance reserves two.
+    assert costs.vcpus_needed("Standard_DS3_v2", 1, reserve=1.2) == 8
+    assert costs.vcpus_needed("Standard_DS3_v2", 6, reserve=1.2) == 32  # ceil(7.2) = 8 instances
+    assert costs.vcpus_needed("Standard_DS3_v2", 0, reserve=1.2) == 0
+
+
+def test_online_reserve_skips_the_exempt_sizes():
+    assert costs.online_reserve("Standard_DS3_v2") == 1.2
+    assert costs.online_reserve("Standard_NC24ads_A100_v4") == 1.0
+
+
+def test_bad_input_is_invalid_field():
+    with pytest.raises(InvalidField) as err:
+        costs.vcpus_needed("Standard_DS3_v9")
+    assert err.value.field == "size" and "Standard_DS3_v2" in str(err.value)
+    with pytest.raises(InvalidField):
+        costs.check_quota("Nope", 1, {}, costs.quota_limits())
+    with pytest.raises(InvalidField):
+        costs.vcpus_needed("Standard_DS3_v2", -1)
+    with pytest.raises(InvalidField):
+        costs.vcpus_needed("Standard_DS3_v2", 1, reserve=0.5)
+
+
+def test_check_quota_refuses_a_zero_quota_gpu_family():
+    with pytest.raises(QuotaExceeded) as err:
+        costs.check_quota("Standard_NC6s_v3", 1, {}, costs.quota_limits())
+    e = err.value
+    assert (e.family, e.need, e.used, e.limit) == ("standardNCSv3Family", 6, 0, 0)
+    assert "standardNCSv3Family" in str(e) and "6 vCPUs" in str(e) and "quotas.standardNCSv3Family" in str(e)
+
+
+def test_check_quota_passes_within_limits_and_counts_usage():
+    limits = costs.quota_limits()
+    assert costs.check_quota("Standard_DS3_v2", 2, {"standardDSv2Family": 16}, limits) == 8
+    with pytest.raises(QuotaExceeded) as err:
+        costs.check_quota("Standard_DS3_v2", 2, {"standardDSv2Family": 20}, limits)
+    assert (err.value.need, err.value.used, err.value.limit) == (8, 20, 24)
+    # Online deployment: 2 instances reserve ceil(2.4) = 3, i.e. 12 vCPUs.
+    with pytest.raises(QuotaExceeded):
+        costs.check_quota("Standard_DS3_v2", 2, {"standardDSv2Family": 16}, limits, reserve=1.2)
+    assert costs.check_quota("Standard_NC6s_v3", 0, {}, limits) == 0
+
+
+def test_check_quota_reads_usage_keyed_in_another_spelling():
+    used = {"Standard DSv2 Family Cluster Dedicated vCPUs": 20}
+    with pytest.raises(QuotaExceeded):
+        costs.check_quota("Standard_DS3_v2", 2, used, costs.quota_limits())
+
+
+def test_check_quota_regional_total_when_given():
+    limits = costs.quota_limits()
+    used = {"standardDSv3Family": 16}
+    with pytest.raises(QuotaExceeded) as err:
+        costs.check_quota("Standard_DS3_v2", 3, used, limits, total_limit=costs.regional_limit())
+    assert err.value.family == costs.REGIONAL_TOTAL and err.value.used == 16
+    assert costs.check_quota("Standard_DS3_v2", 3, used, limits) == 12  # family alone allows it
+
+
+def test_overrides_apply():
+    limits = costs.quota_limits({"standardNCSv3Family": 12, "standardDSv2Family": 4, "myNewFamily": 8})
+    assert limits["standardNCSv3Family"] == 12 and limits["standardDSv2Family"] == 4 and limits["myNewFamily"] == 8
+    assert costs.check_quota("Standard_NC6s_v3", 2, {}, limits) == 12
+    # Another spelling of a known family replaces it instead of adding a twin.
+    limits = costs.quota_limits({"Standard NCASv3_T4 Family": 8})
+    assert limits["standardNCASv3_T4Family"] == 8 and "Standard NCASv3_T4 Family" not in limits
+    assert costs.default_quotas()["standardNCSv3Family"] == 0  # defaults untouched
+    assert costs.regional_limit({"total_regional_vcpus": 100}) == 100
+    assert "total_regional_vcpus" not in costs.quota_limits({"total_regional_vcpus": 100})
+    with pytest.raises(InvalidField) as err:
+        costs.quota_limits({"standardNCSv3Family": -1})
+    assert err.value.field == "quotas.standardNCSv3Family"
+    with pytest.raises(InvalidField):
+        costs.quota_limits({"standardNCSv3Family": True})
+
+
+def test_costs():
+    hourly = costs.size("Standard_DS3_v2").price_per_hour
+    assert costs.hourly_cost("Standard_DS3_v2", 3) == pytest.approx(3 * hourly)
+    assert costs.hourly_cost("Standard_Unknown") is None
+    assert costs.idle_cost("Standard_DS3_v2", 1800, nodes=2) == pytest.approx(hourly)
+    assert costs.idle_cost("Standard_DS3_v2", -5) == 0
+    assert costs.idle_cost("Standard_Unknown", 3600) is None
+    assert costs.monthly_cost("Standard_DS3_v2") == pytest.approx(730 * hourly)
+
+
+def test_compute_idle_cost():
+    now = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+    hourly = costs.size("Standard_DS3_v2").price_per_hour
+    instance = Compute("ci", "computeinstance", "Standard_DS3_v2", "Running", last_activity=now - timedelta(hours=2))
+    assert costs.compute_idle_cost(instance, now) == pytest.approx(2 * hourly)
+    cluster = Compute("cpu", "amlcompute", "Standard_DS3_v2", "Running", min_instances=2, current_nodes=2,
+                      last_activity=now - timedelta(hours=1))
+    assert costs.compute_idle_cost(cluster, now) == pytest.approx(2 * hourly)
+    stopped = Compute("ci2", "computeinstance", "Standard_DS3_v2", "Stopped", last_activity=now)
+    assert costs.compute_idle_cost(stopped, now) is None
