@@ -43,10 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--json", action="store_true", help="print findings as JSON")
     lint.set_defaults(handler=_lint)
 
-    demo = sub.add_parser("demo", help="set up the demo project: lint the specs and train the churn model",
-                          description="Lint specs/ and train the churn model locally, tracked in the "
-                                      "local workspace's MLflow. Prints what it did.")
-    demo.add_argument("--reg", type=float, default=0.01, help="l2 regularization (default 0.01)")
+    demo = sub.add_parser("demo", help="set up the demo project on the local workspace",
+                          description="Lint specs/, create its compute, environment and data, train the "
+                                      "churn model as a job and register it. A set-up workspace is left alone.")
     demo.set_defaults(handler=_demo)
 
     from console.commands import local
@@ -61,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
-        print("\nThe live console (the TUI) is not built yet; `amlops demo` sets up and trains the demo.")
+        print("\nThe live console (the TUI) is not built yet; `amlops demo` sets up the demo workspace.")
         return 0
     from console.errors import AmlopsError
 
@@ -94,15 +93,17 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from console.demo import REPO_ROOT, train_locally
+    from console.commands.local import workspace
+    from console.demo import SPECS, set_up
 
-    specs_dir = REPO_ROOT / "specs"
-    print(f"linting {specs_dir} ...", flush=True)
-    code = _lint(argparse.Namespace(paths=[str(specs_dir)], json=False))
+    print(f"linting {SPECS} ...", flush=True)
+    code = _lint(argparse.Namespace(paths=[str(SPECS)], json=False))
     if code != 0:
         print("amlops: error: the specs do not lint clean; fix them first", file=sys.stderr)
         return code
-    return train_locally(args.workspace_dir, reg=args.reg)
+    ws = workspace(args)
+    print(f"workspace {ws.folder.root} (local)", flush=True)
+    return set_up(ws)
 
 
 if __name__ == "__main__":

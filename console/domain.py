@@ -32,16 +32,25 @@ OPERATION_STATUSES = ("InProgress", "Succeeded", "Failed", "Canceled")
 
 
 class Record:
-    """Shared JSON conversion for the frozen dataclasses below."""
+    """Shared JSON conversion for the frozen dataclasses below; converters are built once per
+    class, since a refresh may convert ten thousand jobs."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {name: _to_json(getattr(self, name)) for name in _names(type(self))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]):
-        hints = _hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        return cls(**{k: _from_json(hints[k], v) for k, v in data.items() if k in known})
+        converters = _converters(cls)
+        return cls(**{k: converters[k](v) for k, v in data.items() if k in converters})
+
+    @classmethod
+    def from_rows(cls, columns: list[str], rows: list[list[Any]]) -> list:
+        """Records from the compact `{"columns", "rows"}` form of a large listing."""
+        converters = _converters(cls)
+        if tuple(columns) == _names(cls):
+            convert = [converters[c] for c in columns]
+            return [cls(*[f(v) for f, v in zip(convert, row)]) for row in rows]
+        return [cls.from_dict(dict(zip(columns, row))) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +327,16 @@ class Operation(Record):
 
 # --- JSON conversion -------------------------------------------------------------------------
 
+_SCALARS = (str, int, float, bool, type(None))
+
 
 def _to_json(value: Any) -> Any:
-    if isinstance(value, Record):
-        return value.to_dict()
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Record):
+        return value.to_dict()
     if isinstance(value, Mapping):
         return {k: _to_json(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
@@ -331,29 +344,43 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_NAMES: dict[type, tuple[str, ...]] = {}
+_CONVERTERS: dict[type, dict[str, Any]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+def _names(cls: type) -> tuple[str, ...]:
+    if cls not in _NAMES:
+        _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    return _NAMES[cls]
 
 
-def _from_json(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _converters(cls: type) -> dict[str, Any]:
+    if cls not in _CONVERTERS:
+        hints = typing.get_type_hints(cls)
+        _CONVERTERS[cls] = {name: _converter(hints[name]) for name in _names(cls)}
+    return _CONVERTERS[cls]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any):
+    """A function turning the JSON form of a `hint`-typed field back into its value."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _from_json(inner[0], value) if len(inner) == 1 else value
+        if len(inner) != 1:
+            return _identity
+        convert = _converter(inner[0])
+        return lambda v: None if v is None else convert(v)
     if hint is datetime:
-        return datetime.fromisoformat(value)
+        return lambda v: None if v is None else datetime.fromisoformat(v)
     if isinstance(hint, type) and issubclass(hint, Record):
-        return hint.from_dict(value)
+        return lambda v: None if v is None else hint.from_dict(v)
     if origin is tuple:
-        args = typing.get_args(hint)
-        return tuple(_from_json(args[0], v) for v in value)
+        item = _converter(typing.get_args(hint)[0])
+        return lambda v: () if v is None else tuple(item(x) for x in v)
     if origin in (Mapping, dict):
-        return dict(value)
-    return value
+        return lambda v: {} if v is None else dict(v)
+    return _identity

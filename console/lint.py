@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console import specs
+from console import naming, specs
 from console.domain import VmSize
 from console.errors import SpecError
 
@@ -184,14 +184,11 @@ def _int(value: Any) -> int:
         return 0
 
 
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,31}$")
-
-
 def _name_rule(doc: specs.Document, kind: str) -> Iterator[Finding]:
     keys = ("name", "endpoint_name") if kind == "online_deployment" else ("name",)
     for key in keys:
         value = doc.data.get(key)
-        if isinstance(value, str) and not _NAME_RE.match(value):
+        if isinstance(value, str) and not naming.ENDPOINT_NAME.match(value):
             yield Finding(doc.path, doc.line_of(key), "error", "invalid-name",
                           f"{key} '{value}': Azure needs 3 to 32 characters, a letter first, "
                           "then letters, digits or dashes", key)

@@ -1,0 +1,85 @@
+"""How the CLI prints: aligned plain-text tables for people, JSON for machines.
+
+Plain text on purpose: a list of 10,000 jobs must print fast over SSH, and the tables are
+meant for `grep` and `awk` as much as for eyes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from console.domain import Record
+
+Column = tuple[str, Callable[[Any], Any]]
+
+
+def emit_json(value: Any) -> None:
+    # Indented for a person at a terminal; compact for pipes, where ten thousand jobs must be quick.
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(_plain(value), indent=indent, default=str) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def table(rows: Iterable[Any], columns: Sequence[Column], *, empty: str = "nothing to show") -> None:
+    cells = [[_cell(get(row)) for _, get in columns] for row in rows]
+    if not cells:
+        print(empty, file=sys.stderr)
+        return
+    headers = [h for h, _ in columns]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def details(pairs: Sequence[tuple[str, Any]]) -> None:
+    width = max(len(k) for k, _ in pairs)
+    for key, value in pairs:
+        print(f"{key.ljust(width)}  {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return ago(value)
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def ago(when: datetime, now: datetime | None = None) -> str:
+    """`12s ago`, `5m ago`, `3h ago`, then the date: short enough for a table column."""
+    now = now or datetime.now(timezone.utc)
+    seconds = (now - when).total_seconds()
+    if seconds < 0:
+        return when.strftime("%Y-%m-%d %H:%M")
+    if seconds < 60:
+        return f"{seconds:.0f}s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m ago"
+    if seconds < 86400:
+        return f"{seconds / 3600:.0f}h ago"
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -1,0 +1,288 @@
+"""`LocalWorkspace`: the Workspace protocol over the local daemon's Unix socket.
+
+Starts the daemon on demand (it then outlives this process), converts the daemon's JSON into
+domain records, and re-raises the daemon's typed errors as themselves. Capabilities the local
+workspace does not have yet raise `NotSupported` instead of returning anything invented.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from console.domain import (
+    AuditEntry,
+    Compute,
+    Job,
+    ModelVersion,
+    Operation,
+    QuotaUsage,
+    VmSize,
+)
+from console.errors import BackendUnavailable, NotSupported, ReadOnlyError
+from console.local import rpc
+from console.local.folder import WorkspaceFolder
+
+START_TIMEOUT_S = 20.0
+CALL_TIMEOUT_S = 120.0
+
+
+class DaemonConnection:
+    """Calls into one workspace's daemon; one short connection per call."""
+
+    def __init__(self, folder: WorkspaceFolder, *, autostart: bool = True) -> None:
+        self.folder = folder
+        self.autostart = autostart
+
+    def call(self, method: str, **params: Any) -> Any:
+        try:
+            reply = self._send(method, params)
+        except (FileNotFoundError, ConnectionRefusedError):
+            if not self.autostart:
+                raise BackendUnavailable(f"the local daemon for {self.folder.root} is not running "
+                                         "(amlops local up)") from None
+            start_daemon(self.folder)
+            reply = self._send(method, params)
+        if not reply.get("ok"):
+            rpc.raise_error(reply.get("error") or {})
+        return reply.get("result")
+
+    def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(CALL_TIMEOUT_S)
+            sock.connect(str(self.folder.socket))
+            sock.sendall(rpc.encode({"method": method, "params": params}))
+            chunks = []
+            while True:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if chunk.endswith(b"\n"):
+                    break
+        if not chunks:
+            raise BackendUnavailable("the local daemon closed the connection without answering")
+        return json.loads(b"".join(chunks))
+
+
+def daemon_pid(folder: WorkspaceFolder) -> int | None:
+    """The pid of the daemon serving `folder`, or None when none answers."""
+    try:
+        return DaemonConnection(folder, autostart=False).call("daemon.status")["pid"]
+    except (BackendUnavailable, OSError, ValueError):
+        return None
+
+
+def start_daemon(folder: WorkspaceFolder) -> int:
+    """Start the daemon in its own session (it survives this process and the SSH session) and
+    wait until it answers. Returns its pid. Two callers racing both end up on the one daemon."""
+    folder.create()
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # mlflow needs uvicorn etc.
+    with open(folder.logs_dir / "daemon.out", "ab") as out:
+        subprocess.run([sys.executable, "-m", "console.local.daemon", "--detach", "--workspace-dir",
+                        str(folder.root)], cwd=folder.root, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                       stderr=out, start_new_session=True, close_fds=True, check=False)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        pid = daemon_pid(folder)
+        if pid is not None:
+            return pid
+        time.sleep(0.05)
+    tail = (folder.logs_dir / "daemon.out").read_text(errors="replace")[-800:]
+    raise BackendUnavailable(f"the local daemon did not answer within {START_TIMEOUT_S:.0f} s:\n{tail}")
+
+
+def stop_daemon(folder: WorkspaceFolder, timeout_s: float = 10.0) -> bool:
+    """SIGTERM the daemon and wait for it to go. Jobs keep running. False if none was running."""
+    import signal
+
+    pid = daemon_pid(folder)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _running(pid):
+            return True
+        time.sleep(0.05)
+    raise BackendUnavailable(f"the local daemon (pid {pid}) did not stop within {timeout_s:.0f} s")
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+# --- operation groups ----------------------------------------------------------------------------
+
+
+class _Group:
+    def __init__(self, ws: LocalWorkspace) -> None:
+        self._ws = ws
+        self._call = ws.connection.call
+
+    def _mutating(self, action: str) -> None:
+        if self._ws.read_only:
+            raise ReadOnlyError(action)
+
+
+class LocalJobs(_Group):
+    def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
+        listing = self._call("jobs.list", parent=parent, limit=limit)
+        return Job.from_rows(listing["columns"], listing["rows"])
+
+    def export(self, *, parent: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        # The daemon's rows are already the records' JSON form.
+        listing = self._call("jobs.list", parent=parent, limit=limit)
+        columns = listing["columns"]
+        return [dict(zip(columns, row)) for row in listing["rows"]]
+
+    def get(self, name: str) -> Job:
+        return Job.from_dict(self._call("jobs.get", name=name))
+
+    def submit(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Job:
+        self._mutating("job submit")
+        return Job.from_dict(self._call("jobs.submit", spec_path=str(Path(spec_path).resolve()),
+                                        overrides=dict(overrides or {})))
+
+    def cancel(self, name: str) -> Operation:
+        self._mutating("job cancel")
+        return Operation.from_dict(self._call("jobs.cancel", name=name))
+
+    def logs(self, name: str, *, follow: bool = False, offset: int = 0) -> Iterator[str]:
+        while True:
+            chunk = self._call("jobs.logs", name=name, offset=offset)
+            offset = chunk["offset"]
+            if chunk["text"]:
+                yield from chunk["text"].splitlines(keepends=True)
+            if not follow or (chunk["terminal"] and not chunk["text"]):
+                return
+            if not chunk["text"]:
+                time.sleep(0.25)
+
+
+class LocalCompute(_Group):
+    def list(self) -> list[Compute]:
+        return [Compute.from_dict(c) for c in self._call("compute.list")]
+
+    def get(self, name: str) -> Compute:
+        return Compute.from_dict(self._call("compute.get", name=name))
+
+    def start(self, name: str) -> Operation:
+        self._mutating("compute start")
+        return Operation.from_dict(self._call("compute.start", name=name))
+
+    def stop(self, name: str) -> Operation:
+        self._mutating("compute stop")
+        return Operation.from_dict(self._call("compute.stop", name=name))
+
+    def sizes(self) -> list[VmSize]:
+        return [VmSize.from_dict(s) for s in self._call("compute.sizes")]
+
+    def costs_today(self) -> list[dict[str, Any]]:
+        """Per compute: node-seconds, idle node-seconds and their cost today (UTC)."""
+        return self._call("compute.costs")
+
+
+class LocalQuotas(_Group):
+    def usage(self) -> list[QuotaUsage]:
+        return [QuotaUsage.from_dict(q) for q in self._call("compute.usage")]
+
+
+class LocalModels(_Group):
+    def list(self, name: str | None = None) -> list[ModelVersion]:
+        return [ModelVersion.from_dict(m) for m in self._call("models.list", name=name)]
+
+    def register(self, name: str, *, job: str | None = None, path: str | None = None,
+                 description: str | None = None) -> ModelVersion:
+        self._mutating("model register")
+        resolved = str(Path(path).resolve()) if path else None
+        return ModelVersion.from_dict(self._call("models.register", name=name, job=job, path=resolved,
+                                                 description=description))
+
+
+class LocalAssets(_Group):
+    """`create -f` for compute, data and environment specs; lists of versioned assets."""
+
+    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        self._mutating("create")
+        return self._call("assets.create", spec_path=str(Path(spec_path).resolve()), overrides=dict(overrides or {}))
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        return self._call("assets.list", kind=kind)
+
+
+class LocalEndpoints(_Group):
+    """Online endpoints are not built in the local workspace yet: every call says so."""
+
+    def _missing(self, *_: Any, **__: Any) -> Any:
+        raise NotSupported("local", "online endpoints", "local serving is not built yet")
+
+    list = get = create = create_deployment = set_traffic = set_mirror = delete_deployment = _missing
+    keys = invoke = metrics = _missing
+
+
+class LocalMonitors(_Group):
+    """Monitors are not built in the local workspace yet: every call says so."""
+
+    def _missing(self, *_: Any, **__: Any) -> Any:
+        raise NotSupported("local", "model monitors", "local drift monitoring is not built yet")
+
+    list = run = latest = _missing
+
+
+class LocalAudit(_Group):
+    def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
+        rows = self._call("audit.list", limit=limit, since=since.isoformat() if since else None)
+        return [AuditEntry.from_dict(r) for r in rows]
+
+
+class LocalOperations(_Group):
+    def get(self, id: str) -> Operation:
+        return Operation.from_dict(self._call("operations.get", id=id))
+
+    def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            op = self.get(id)
+            if op.done or (deadline is not None and time.monotonic() >= deadline):
+                return op
+            time.sleep(0.1)
+
+
+class LocalWorkspace:
+    """The embedded local workspace, backed by its daemon."""
+
+    backend = "local"
+
+    def __init__(self, root: Path, *, read_only: bool = False, autostart: bool = True) -> None:
+        self.folder = WorkspaceFolder(root)
+        self.name = root.name
+        self.connection = DaemonConnection(self.folder, autostart=autostart)
+        self.read_only = read_only or bool(self.folder.config.get("read_only", False))
+        self.jobs = LocalJobs(self)
+        self.compute = LocalCompute(self)
+        self.quotas = LocalQuotas(self)
+        self.models = LocalModels(self)
+        self.assets = LocalAssets(self)
+        self.endpoints = LocalEndpoints(self)
+        self.monitors = LocalMonitors(self)
+        self.audit = LocalAudit(self)
+        self.operations = LocalOperations(self)
+
+    def close(self) -> None:
+        """Nothing to release: each call opens its own connection."""
+

@@ -1,0 +1,297 @@
+"""The local workspace's daemon: the control plane process that owns a workspace folder.
+
+It serves the Workspace protocol's calls on a Unix socket (`rpc.py`), runs the scheduler that
+starts queued jobs, reaps finished ones and applies compute idle rules, and records every
+mutation in the audit log with the calling OS user as the actor. A lock file guarantees one
+daemon per folder. Jobs run in their own process groups, so stopping or killing the daemon
+never stops them; a restarted daemon adopts what is still running (`jobs.reconcile`).
+
+Run: `python -m console.local.daemon --workspace-dir DIR` (the client starts it on demand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import getpass
+import json
+import logging
+import os
+import pwd
+import signal
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from console.errors import AmlopsError, BadInput, OperationFailed
+from console.local import rpc
+from console.local.rpc import Request
+from console.local.folder import WorkspaceFolder
+from console.local.store import Store
+
+log = logging.getLogger("amlops.daemon")
+
+TICK_S = 0.25  # scheduler period: bounds the time from submit to Running
+
+
+class Clock:
+    """Wall time plus an offset that tests may advance (only with AMLOPS_TEST_CLOCK=1)."""
+
+    def __init__(self, offset_s: float = 0.0) -> None:
+        self.offset_s = offset_s
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + timedelta(seconds=self.offset_s)
+
+
+class Daemon:
+    def __init__(self, folder: WorkspaceFolder, clock: Clock | None = None) -> None:
+        from console.local.assets import AssetService
+        from console.local.compute import ComputeService
+        from console.local.jobs import JobService
+        from console.local.models import ModelService
+
+        self.folder = folder.create()
+        self.clock = clock or Clock()
+        self.store = Store(folder.db)
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.read_only = bool(folder.config.get("read_only", False))
+        self.assets = AssetService(self)
+        self.compute = ComputeService(self)
+        self.jobs = JobService(self)
+        self.models = ModelService(self)
+        self.methods: dict[str, tuple[Callable[..., Any], bool]] = {}
+        for service, prefix in ((self.assets, "assets"), (self.compute, "compute"), (self.jobs, "jobs"),
+                                (self.models, "models")):
+            for name, (fn, mutating) in service.rpc_methods().items():
+                self.methods[f"{prefix}.{name}"] = (fn, mutating)
+        self.methods["audit.list"] = (self.audit_list, False)
+        self.methods["operations.get"] = (self.operation_get, False)
+        self.methods["daemon.status"] = (self.status, False)
+        if os.environ.get("AMLOPS_TEST_CLOCK") == "1":
+            self.methods["debug.advance_clock"] = (self.advance_clock, False)
+        self.started_at = time.time()
+
+    # --- audit and operations ----------------------------------------------------------------
+
+    def audit(self, req: Request, operation: str, target: str, *, before: Any = None,
+              after: Any = None, result: str = "Succeeded", detail: str | None = None) -> None:
+        self.store.insert("audit", {
+            "time": self.clock.now().isoformat(), "actor": req.actor, "operation": operation,
+            "target": target, "before": before, "after": after, "result": result, "detail": detail,
+        })
+
+    def audit_list(self, req: Request, limit: int | None = None, since: str | None = None) -> list[dict]:
+        sql, params = "SELECT * FROM audit", []
+        if since:
+            sql += " WHERE time >= ?"
+            params.append(since)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self.store.rows(sql, tuple(params))
+        for row in rows:
+            row.pop("id")
+        return rows
+
+    def new_operation(self, kind: str, target: str, status: str = "InProgress",
+                      error: str | None = None) -> dict[str, Any]:
+        now = self.clock.now().isoformat()
+        op = {"id": os.urandom(8).hex(), "kind": kind, "target": target, "status": status,
+              "started_at": now, "ended_at": None if status == "InProgress" else now, "error": error}
+        self.store.insert("operations", op)
+        return op
+
+    def finish_operation(self, op_id: str, status: str = "Succeeded", error: str | None = None) -> None:
+        self.store.update("operations", {"id": op_id},
+                          {"status": status, "ended_at": self.clock.now().isoformat(), "error": error})
+
+    def operation_get(self, req: Request, id: str) -> dict[str, Any]:
+        from console.errors import NotFound
+
+        op = self.store.row("SELECT * FROM operations WHERE id = ?", (id,))
+        if op is None:
+            raise NotFound("operation", id)
+        return op
+
+    def status(self, req: Request) -> dict[str, Any]:
+        return {"pid": os.getpid(), "workspace": str(self.folder.root), "uptime_s": time.time() - self.started_at,
+                "rss_kb": _rss_kb(), "jobs_running": self.jobs.running_count(), "read_only": self.read_only}
+
+    def advance_clock(self, req: Request, seconds: float) -> dict[str, Any]:
+        self.clock.offset_s += float(seconds)
+        self.wake.set()
+        return {"now": self.clock.now().isoformat()}
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def dispatch(self, req: Request, method: str, params: dict[str, Any]) -> Any:
+        entry = self.methods.get(method)
+        if entry is None:
+            raise BadInput(f"unknown method {method!r}")
+        fn, mutating = entry
+        if mutating and self.read_only:
+            from console.errors import ReadOnlyError
+
+            raise ReadOnlyError(method)
+        try:
+            result = fn(req, **params)
+        except AmlopsError as err:
+            if mutating:
+                # Rejected requests are audited too: who tried what, and why it was refused.
+                self.audit(req, method, _target_of(params), after=params,
+                           result="Rejected" if isinstance(err, BadInput) else "Failed", detail=err.message)
+            raise
+        except TypeError as err:
+            raise BadInput(f"{method}: {err}") from None
+        if mutating:
+            self.wake.set()
+        return result
+
+    # --- the scheduler -----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        self.jobs.tick(now)
+        self.compute.tick(now)
+
+    def run_scheduler(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.tick()
+            except Exception:  # a bad tick must not kill the control plane
+                log.exception("scheduler tick failed")
+            self.wake.wait(TICK_S)
+            self.wake.clear()
+
+
+def _target_of(params: dict[str, Any]) -> str:
+    for key in ("name", "spec_path", "path", "job"):
+        if params.get(key):
+            return str(params[key])
+    return "-"
+
+
+def _rss_kb() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _peer_user(sock: socket.socket) -> str:
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError):
+        return getpass.getuser()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    daemon_ref: Daemon
+
+    def handle(self) -> None:
+        line = self.rfile.readline()
+        if not line:
+            return
+        try:
+            request = json.loads(line)
+            req = Request(actor=_peer_user(self.connection))
+            result = self.daemon_ref.dispatch(req, request["method"], request.get("params") or {})
+            reply = {"ok": True, "result": result}
+        except AmlopsError as err:
+            reply = {"ok": False, "error": rpc.error_payload(err)}
+        except (ValueError, KeyError) as err:
+            reply = {"ok": False, "error": rpc.error_payload(BadInput(f"malformed request: {err}"))}
+        except Exception as err:  # report, never crash the server thread silently
+            log.exception("request failed")
+            reply = {"ok": False, "error": rpc.error_payload(OperationFailed(f"daemon error: {err}"))}
+        self.wfile.write(rpc.encode(reply))
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+def serve(folder: WorkspaceFolder) -> int:
+    folder.create()
+    lock = open(folder.lock_file, "a+")  # noqa: SIM115 - held for the daemon's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"amlops daemon already running for {folder.root}", file=sys.stderr)
+        return 3
+    logging.basicConfig(filename=folder.logs_dir / "daemon.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock = Clock()
+    daemon = Daemon(folder, clock)
+    daemon.jobs.reconcile(clock.now())
+
+    if folder.socket.exists():
+        folder.socket.unlink()  # stale: we hold the lock, so no daemon owns it
+    old_umask = os.umask(0o177)
+    try:
+        server = _Server(str(folder.socket), type("Handler", (_Handler,), {"daemon_ref": daemon}))
+    finally:
+        os.umask(old_umask)
+    os.chmod(folder.socket, 0o600)
+    folder.pid_file.write_text(f"{os.getpid()}\n")
+
+    def stop(signum: int, _frame: Any) -> None:
+        daemon.stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # outlive the SSH session that started us
+    threading.Thread(target=daemon.run_scheduler, name="scheduler", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(daemon,), name="warm-up", daemon=True).start()
+    log.info("daemon %s serving %s", os.getpid(), folder.root)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        for path in (folder.socket, folder.pid_file):
+            path.unlink(missing_ok=True)
+        daemon.store.close()
+        log.info("daemon %s stopped", os.getpid())
+    return 0
+
+
+def _warm_up(daemon: Daemon) -> None:
+    """Import the heavy libraries and open MLflow's store (its first use creates the tables)
+    in the background, so the first submit is fast."""
+    try:
+        from console.specs import import_azure_ml
+
+        import_azure_ml()
+        daemon.jobs.mlflow().search_experiments(max_results=1)
+    except Exception:
+        log.exception("warm-up import failed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="amlops-daemon")
+    parser.add_argument("--workspace-dir", required=True)
+    parser.add_argument("--detach", action="store_true",
+                        help="fork into the background; the starter reaps this process at once")
+    args = parser.parse_args(argv)
+    if args.detach and os.fork() > 0:
+        return 0  # the daemon is now nobody's child: no zombie in a long-lived console
+    return serve(WorkspaceFolder(Path(args.workspace_dir).resolve()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
