@@ -1,0 +1,100 @@
+"""Blue/green rules and plans, as pure logic shared by every backend and the UI.
+
+Azure's traffic rules: integer percentages per deployment summing to 0 or 100; mirror traffic to
+at most one deployment, at most 50 %, and only to a deployment with 0 live traffic; a deployment
+with traffic cannot be deleted; at most 20 deployments an endpoint. `check_*` raise
+`TrafficRuleError` naming the broken rule, before anything changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from console.errors import TrafficRuleError
+
+MAX_DEPLOYMENTS = 20
+MAX_MIRROR = 50
+
+
+def parse_split(pairs: Iterable[str]) -> dict[str, int]:
+    """`["blue=90", "green=10"]` to `{"blue": 90, "green": 10}`; rejects non-integers."""
+    split: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise TrafficRuleError(f"expected DEPLOYMENT=PERCENT, got {pair!r}")
+        split[name] = _percent(name, value)
+    return split
+
+
+def _percent(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise TrafficRuleError(f"{name}: traffic must be an integer percentage, got {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value)
+    else:
+        raise TrafficRuleError(f"{name}: traffic must be an integer percentage, got {value!r}")
+    if not 0 <= number <= 100:
+        raise TrafficRuleError(f"{name}: traffic must be between 0 and 100, got {number}")
+    return number
+
+
+def check_traffic(split: Mapping[str, object], deployments: Iterable[str],
+                  mirror: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The full live split (unnamed deployments at 0) if it obeys Azure's rules."""
+    known = list(deployments)
+    clean = {name: _percent(name, value) for name, value in split.items()}
+    unknown = sorted(set(clean) - set(known))
+    if unknown:
+        raise TrafficRuleError(f"no deployment named {', '.join(unknown)} (deployments: {', '.join(known) or 'none'})")
+    total = sum(clean.values())
+    if total not in (0, 100):
+        raise TrafficRuleError(f"traffic must sum to 0 or 100, got {total}")
+    full = {name: clean.get(name, 0) for name in known}
+    for name, share in (mirror or {}).items():
+        if share and full.get(name, 0) > 0:
+            raise TrafficRuleError(f"{name} receives mirror traffic, so it cannot take live traffic; "
+                                   "turn mirroring off first")
+    return full
+
+
+def check_mirror(mirror: Mapping[str, object], live: Mapping[str, int], deployments: Iterable[str]) -> dict[str, int]:
+    """The mirror split if it obeys Azure's rules; `{}` (or all zeros) turns mirroring off."""
+    known = set(deployments)
+    clean = {name: _percent(name, value) for name, value in mirror.items()}
+    clean = {name: share for name, share in clean.items() if share}
+    unknown = sorted(set(clean) - known)
+    if unknown:
+        raise TrafficRuleError(f"no deployment named {', '.join(unknown)}")
+    if len(clean) > 1:
+        raise TrafficRuleError("mirror traffic goes to one deployment at most")
+    for name, share in clean.items():
+        if share > MAX_MIRROR:
+            raise TrafficRuleError(f"mirror traffic is at most {MAX_MIRROR} %, got {share} for {name}")
+        if live.get(name, 0) > 0:
+            raise TrafficRuleError(f"{name} has {live[name]} % live traffic; only a deployment with 0 % "
+                                   "live traffic can receive mirror traffic")
+    return clean
+
+
+def check_delete(name: str, live: Mapping[str, int], mirror: Mapping[str, int]) -> None:
+    if live.get(name, 0) > 0:
+        raise TrafficRuleError(f"{name} has {live[name]} % live traffic; move its traffic before deleting it")
+    if mirror.get(name, 0) > 0:
+        raise TrafficRuleError(f"{name} receives {mirror[name]} % mirror traffic; turn mirroring off first")
+
+
+def check_new_deployment(name: str, existing: Iterable[str]) -> None:
+    existing = list(existing)
+    if name not in existing and len(existing) >= MAX_DEPLOYMENTS:
+        raise TrafficRuleError(f"an endpoint holds at most {MAX_DEPLOYMENTS} deployments")
+
+
+def rollback_split(deployments: Iterable[str], last_full: str | None) -> dict[str, int]:
+    """All live traffic back to the deployment that last had 100 %, everything else at 0."""
+    known = list(deployments)
+    if not last_full or last_full not in known:
+        raise TrafficRuleError("nothing to roll back to: no deployment of this endpoint has had 100 % traffic")
+    return {name: 100 if name == last_full else 0 for name in known}
