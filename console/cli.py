@@ -48,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                                       "churn model as a job and register it. A set-up workspace is left alone.")
     demo.set_defaults(handler=_demo)
 
-    from console.commands import local
+    from console.commands import endpoints, local
 
     local.register(sub)
+    endpoints.register(sub)
     return parser
 
 

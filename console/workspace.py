@@ -133,6 +133,13 @@ class EndpointOperations(Protocol):
         """Replace mirror traffic: at most one deployment, at most 50 %, with 0 live traffic;
         `{}` turns mirroring off. Raises TrafficRuleError, NotFound."""
 
+    def rollback(self, name: str) -> Operation:
+        """All live traffic back to the deployment that last had 100 %, mirroring off: one update.
+        Raises TrafficRuleError when no deployment ever had 100 %, NotFound."""
+
+    def delete(self, name: str) -> Operation:
+        """Delete an endpoint with all its deployments. Raises NotFound."""
+
     def delete_deployment(self, name: str, deployment: str) -> Operation:
         """Delete a deployment with no live or mirror traffic. Raises TrafficRuleError, NotFound."""
 

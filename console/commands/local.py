@@ -36,9 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_local_status)
 
-    create = sub.add_parser("create", help="create compute, data or an environment from its YAML, like az ml X create -f")
+    create = sub.add_parser("create", help="create compute, data, an environment, an endpoint or a deployment from its YAML, like az ml X create -f")
     create.add_argument("-f", "--file", required=True, metavar="FILE")
     create.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field (repeatable)")
+    create.add_argument("--no-wait", action="store_true", help="return before a deployment is ready")
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=_create)
 
@@ -165,9 +166,22 @@ def _local_status(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
-    created = workspace(args).assets.create(args.file, _overrides(args.set))
+    ws = workspace(args)
+    created = ws.assets.create(args.file, _overrides(args.set))
+    if created.get("kind") == "online_deployment" and not args.no_wait:
+        op = created["operation"]
+        print(f"creating deployment {created['endpoint_name']}/{created['name']} (waiting until its "
+              "instances are ready; --no-wait to return at once)", file=sys.stderr, flush=True)
+        created["operation"] = ws.operations.wait(op["id"], timeout_s=600).to_dict()
     if args.json:
         emit_json(created)
+    elif created.get("kind") == "online_endpoint":
+        print(f"endpoint {created['name']}: {created['provisioning_state']}, scoring uri {created['scoring_uri']}")
+    elif created.get("kind") == "online_deployment":
+        op = created["operation"]
+        print(f"deployment {created['endpoint_name']}/{created['name']}: {op['status']}"
+              + (f" ({op['error']})" if op.get("error") else "") + " at 0 % traffic")
+        return 0 if op["status"] in ("Succeeded", "InProgress") else 1
     elif created.get("kind") == "compute":
         print(f"compute {created['name']}: {created['type']} {created['size']}, {created['state']}")
     else:

@@ -39,9 +39,12 @@ class AssetService:
         data.pop("$schema", None)
         if spec.kind == "compute":
             return {"kind": "compute", **self.d.compute.create(req, data, spec.path)}
-        if spec.kind in ("online_endpoint", "online_deployment"):
-            raise NotSupported("local", f"creating {spec.kind.replace('_', ' ')}s",
-                               "local online endpoints are not built yet")
+        if spec.kind == "online_endpoint":
+            return self.d.endpoints.create(req, spec, data)
+        if spec.kind == "online_deployment":
+            op = self.d.endpoints.create_deployment(req, spec, data)
+            return {"kind": "online_deployment", "name": data["name"], "endpoint_name": data["endpoint_name"],
+                    "operation": op}
         return self._create_versioned(req, spec, data)
 
     def _create_versioned(self, req: Request, spec: specs.Spec, data: dict[str, Any]) -> dict[str, Any]:

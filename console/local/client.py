@@ -21,6 +21,10 @@ from typing import Any
 from console.domain import (
     AuditEntry,
     Compute,
+    DeploymentMetrics,
+    Endpoint,
+    EndpointKeys,
+    InvokeResult,
     Job,
     ModelVersion,
     Operation,
@@ -43,22 +47,29 @@ class DaemonConnection:
         self.autostart = autostart
 
     def call(self, method: str, **params: Any) -> Any:
-        try:
-            reply = self._send(method, params)
-        except (FileNotFoundError, ConnectionRefusedError):
-            if not self.autostart:
-                raise BackendUnavailable(f"the local daemon for {self.folder.root} is not running "
-                                         "(amlops local up)") from None
-            start_daemon(self.folder)
-            reply = self._send(method, params)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                reply = self._send(method, params)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if not self.autostart:
+                    raise BackendUnavailable(f"the local daemon for {self.folder.root} is not running "
+                                             "(amlops local up)") from None
+                start_daemon(self.folder)
+            except (ConnectionResetError, BrokenPipeError, _NoReply):
+                # A daemon that just died (its socket not yet refusing) or is restarting: try again.
+                if time.monotonic() > deadline:
+                    raise BackendUnavailable(f"the local daemon for {self.folder.root} stopped answering") from None
+                time.sleep(0.05)
         if not reply.get("ok"):
             rpc.raise_error(reply.get("error") or {})
         return reply.get("result")
 
     def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(self.folder.socket))  # blocking: waits its turn in the listen queue
             sock.settimeout(CALL_TIMEOUT_S)
-            sock.connect(str(self.folder.socket))
             sock.sendall(rpc.encode({"method": method, "params": params}))
             chunks = []
             while True:
@@ -69,8 +80,12 @@ class DaemonConnection:
                 if chunk.endswith(b"\n"):
                     break
         if not chunks:
-            raise BackendUnavailable("the local daemon closed the connection without answering")
+            raise _NoReply()
         return json.loads(b"".join(chunks))
+
+
+class _NoReply(Exception):
+    """The daemon closed the connection without answering (it was stopping)."""
 
 
 def daemon_pid(folder: WorkspaceFolder) -> int | None:
@@ -226,13 +241,94 @@ class LocalAssets(_Group):
 
 
 class LocalEndpoints(_Group):
-    """Online endpoints are not built in the local workspace yet: every call says so."""
+    def list(self) -> list[Endpoint]:
+        return [Endpoint.from_dict(e) for e in self._call("endpoints.list")]
 
-    def _missing(self, *_: Any, **__: Any) -> Any:
-        raise NotSupported("local", "online endpoints", "local serving is not built yet")
+    def get(self, name: str) -> Endpoint:
+        return Endpoint.from_dict(self._call("endpoints.get", name=name))
 
-    list = get = create = create_deployment = set_traffic = set_mirror = delete_deployment = _missing
-    keys = invoke = metrics = _missing
+    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Operation:
+        return self._create(spec_path, overrides, "online endpoint")
+
+    def create_deployment(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Operation:
+        return self._create(spec_path, overrides, "online deployment")
+
+    def _create(self, spec_path: str, overrides: Mapping[str, Any] | None, kind: str) -> Operation:
+        self._mutating(f"create {kind}")
+        created = self._call("assets.create", spec_path=str(Path(spec_path).resolve()),
+                             overrides=dict(overrides or {}))
+        if created.get("kind") != kind.replace(" ", "_"):
+            from console.errors import BadInput
+
+            raise BadInput(f"{spec_path} is a {created.get('kind')} spec, not an {kind} spec")
+        return Operation.from_dict(created["operation"])
+
+    def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
+        self._mutating("endpoint traffic")
+        return Operation.from_dict(self._call("endpoints.set_traffic", name=name, traffic=dict(traffic)))
+
+    def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
+        self._mutating("endpoint mirror")
+        return Operation.from_dict(self._call("endpoints.set_mirror", name=name, mirror=dict(mirror)))
+
+    def rollback(self, name: str) -> Operation:
+        self._mutating("endpoint rollback")
+        return Operation.from_dict(self._call("endpoints.rollback", name=name))
+
+    def delete(self, name: str) -> Operation:
+        self._mutating("endpoint delete")
+        return Operation.from_dict(self._call("endpoints.delete", name=name))
+
+    def delete_deployment(self, name: str, deployment: str) -> Operation:
+        self._mutating("deployment delete")
+        return Operation.from_dict(self._call("endpoints.delete_deployment", name=name, deployment=deployment))
+
+    def keys(self, name: str) -> EndpointKeys:
+        return EndpointKeys.from_dict(self._call("endpoints.keys", name=name))
+
+    def regenerate_keys(self, name: str, key_type: str = "primary") -> Operation:
+        self._mutating("endpoint regenerate-keys")
+        return Operation.from_dict(self._call("endpoints.regenerate_keys", name=name, key_type=key_type))
+
+    def deployment_logs(self, name: str, deployment: str, lines: int = 200) -> str:
+        return self._call("endpoints.deployment_logs", name=name, deployment=deployment, lines=lines)
+
+    def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None) -> InvokeResult:
+        """Score through the endpoint's router, as a client would (the daemon is not in the path)."""
+        endpoint = self.get(name)
+        if not endpoint.scoring_uri:
+            raise BackendUnavailable(f"endpoint '{name}' has no scoring URI yet")
+        return score(endpoint.scoring_uri, self.keys(name).primary, body, deployment=deployment)
+
+    def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
+        return [DeploymentMetrics.from_dict(m) for m in self._call("endpoints.metrics", name=name, window_s=window_s)]
+
+
+def score(uri: str, key: str | None, body: bytes | str, *, deployment: str | None = None,
+          timeout_s: float = 30.0) -> InvokeResult:
+    """One scoring request; HTTP errors come back as results, not exceptions."""
+    import urllib.error
+    import urllib.request
+
+    data = body.encode() if isinstance(body, str) else body
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    if deployment:
+        headers["azureml-model-deployment"] = deployment
+    request = urllib.request.Request(uri, data=data, headers=headers, method="POST")
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as reply:
+            status, payload, reply_headers = reply.status, reply.read(), dict(reply.headers)
+    except urllib.error.HTTPError as err:
+        status, payload, reply_headers = err.code, err.read(), dict(err.headers)
+    except (urllib.error.URLError, OSError) as err:
+        raise BackendUnavailable(f"cannot reach {uri}: {err}") from None
+    latency = (time.perf_counter() - start) * 1000
+    return InvokeResult(status_code=status, body=payload.decode(errors="replace"),
+                        deployment=reply_headers.get("azureml-model-deployment"), latency_ms=latency,
+                        headers={k.lower(): v for k, v in reply_headers.items()})
 
 
 class LocalMonitors(_Group):

@@ -52,8 +52,8 @@ class ComputeService:
         return costs.quota_limits(self.d.folder.config.get("quotas"))
 
     def used_by_family(self) -> dict[str, int]:
-        """vCPUs held now: cluster nodes and running instances."""
-        used: dict[str, int] = {}
+        """vCPUs held now: cluster nodes, running instances and online deployments' reservations."""
+        used: dict[str, int] = dict(self.d.endpoints.reserved_by_family())
         for row in self.store.rows("SELECT type, size, state, current_nodes FROM computes"):
             size = costs.size(row["size"])
             if size is None:

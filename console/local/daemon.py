@@ -55,6 +55,7 @@ class Daemon:
     def __init__(self, folder: WorkspaceFolder, clock: Clock | None = None) -> None:
         from console.local.assets import AssetService
         from console.local.compute import ComputeService
+        from console.local.endpoints import EndpointService
         from console.local.jobs import JobService
         from console.local.models import ModelService
 
@@ -68,9 +69,10 @@ class Daemon:
         self.compute = ComputeService(self)
         self.jobs = JobService(self)
         self.models = ModelService(self)
+        self.endpoints = EndpointService(self)
         self.methods: dict[str, tuple[Callable[..., Any], bool]] = {}
         for service, prefix in ((self.assets, "assets"), (self.compute, "compute"), (self.jobs, "jobs"),
-                                (self.models, "models")):
+                                (self.models, "models"), (self.endpoints, "endpoints")):
             for name, (fn, mutating) in service.rpc_methods().items():
                 self.methods[f"{prefix}.{name}"] = (fn, mutating)
         self.methods["audit.list"] = (self.audit_list, False)
@@ -223,9 +225,11 @@ class _Handler(socketserver.StreamRequestHandler):
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    request_queue_size = 128  # a console and several CLI calls may connect at once
 
 
 def serve(folder: WorkspaceFolder) -> int:
+    os.umask(0o077)  # everything the daemon writes (state.db, logs, keys) is the owner's alone
     folder.create()
     lock = open(folder.lock_file, "a+")  # noqa: SIM115 - held for the daemon's lifetime
     try:
@@ -241,11 +245,7 @@ def serve(folder: WorkspaceFolder) -> int:
 
     if folder.socket.exists():
         folder.socket.unlink()  # stale: we hold the lock, so no daemon owns it
-    old_umask = os.umask(0o177)
-    try:
-        server = _Server(str(folder.socket), type("Handler", (_Handler,), {"daemon_ref": daemon}))
-    finally:
-        os.umask(old_umask)
+    server = _Server(str(folder.socket), type("Handler", (_Handler,), {"daemon_ref": daemon}))
     os.chmod(folder.socket, 0o600)
     folder.pid_file.write_text(f"{os.getpid()}\n")
 
@@ -257,6 +257,7 @@ def serve(folder: WorkspaceFolder) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # outlive the SSH session that started us
     threading.Thread(target=daemon.run_scheduler, name="scheduler", daemon=True).start()
+    threading.Thread(target=daemon.endpoints.run, name="serving", daemon=True).start()
     threading.Thread(target=_warm_up, args=(daemon,), name="warm-up", daemon=True).start()
     log.info("daemon %s serving %s", os.getpid(), folder.root)
     try:

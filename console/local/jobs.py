@@ -29,6 +29,8 @@ from console import specs
 from console.domain import JOB_TERMINAL
 from console.errors import BadInput, InvalidField, NotFound, NotSupported, SpecError
 from console.local.assets import parse_ref
+from console.local.procs import alive, signal_group, start_time
+from console.naming import check_name
 
 if TYPE_CHECKING:
     from console.local.daemon import Daemon
@@ -131,7 +133,7 @@ class JobService:
         spec = specs.load(spec_path, overrides, expect="job")
         data = specs.apply_overrides(spec.doc.data, overrides or {})
         job_type = str(data.get("type", "command"))
-        name = str(data.get("name") or _new_name())
+        name = check_name("job", data["name"]) if data.get("name") else _new_name()
         if self.store.row("SELECT name FROM jobs WHERE name = ?", (name,)):
             raise InvalidField("name", f"a job named '{name}' already exists")
         base = Path(spec.path).resolve().parent
@@ -177,7 +179,8 @@ class JobService:
             code_source = (base / str(code)).resolve()
             if not code_source.is_dir():
                 raise SpecError(doc.path, doc.line_of(f"{field}code"), f"{field}code", f"{code} is not a folder")
-        compute = self._compute_of(data.get("compute") or default_compute)
+        compute = self._compute_of(data.get("compute") or default_compute, doc,
+                                   f"{field}compute" if data.get("compute") else "settings.default_compute")
         nodes = int((data.get("resources") or {}).get("instance_count") or 1)
         if compute:
             self.d.compute.check_job_quota(compute, nodes)
@@ -281,11 +284,16 @@ class JobService:
                 merged[key] = body[key]
         return merged
 
-    def _compute_of(self, ref: Any) -> str | None:
+    def _compute_of(self, ref: Any, doc: specs.Document | None = None, where: str = "compute") -> str | None:
         if ref in (None, "", "serverless"):
             return None
         name = str(ref).removeprefix("azureml:")
-        self.d.compute.require(name)  # NotFound when missing
+        try:
+            self.d.compute.require(name)
+        except NotFound as err:
+            if doc is None:
+                raise
+            raise SpecError(doc.path, doc.line_of(where), where, f"{err.message}: amlops compute list shows what exists") from None
         return name
 
     def _environment_of(self, ref: Any, doc: specs.Document, where: str) -> tuple[str | None, str]:
@@ -299,7 +307,7 @@ class JobService:
             return ref, f"registry environment {here}: registries are not reachable locally"
         if ref.startswith("azureml:"):
             name, version, label = parse_ref(ref)
-            row = self.d.assets.resolve("environment", name, version, label)
+            row = self._asset(doc, where, "environment", name, version, label)
             return f"{row['name']}:{row['version']}", f"environment {row['name']}:{row['version']} {here}"
         raise SpecError(doc.path, doc.line_of(where), where, f"cannot resolve environment {ref!r}")
 
@@ -316,12 +324,20 @@ class JobService:
             return self._path_value(value, base, doc, where)
         return _literal(value)
 
+    def _asset(self, doc: specs.Document, where: str, kind: str, name: str, version: str | None,
+               label: str | None) -> dict[str, Any]:
+        try:
+            return self.d.assets.resolve(kind, name, version, label)
+        except NotFound as err:
+            raise SpecError(doc.path, doc.line_of(where), where,
+                            f"{err.message}: amlops {kind} list shows what exists") from None
+
     def _path_value(self, path: str, base: Path, doc: specs.Document, where: str) -> str:
         if path.startswith("azureml://"):
             raise NotSupported("local", f"input {path}", "datastore and registry paths are not reachable locally")
         if path.startswith("azureml:"):
             name, version, label = parse_ref(path)
-            return str(self.d.assets.resolve("data", name, version, label)["path"])
+            return str(self._asset(doc, where, "data", name, version, label)["path"])
         if re.match(r"^[a-z][a-z0-9+]*://", path):
             raise NotSupported("local", f"input {path}", "the local workspace has no network access to fetch it")
         local = (base / path).resolve()
@@ -357,7 +373,7 @@ class JobService:
         # A running step is signalled; a pipeline settles once its steps have (_advance_pipelines).
         self.store.update("jobs", {"name": row["name"]}, {"status": "CancelRequested", "plan": plan})
         if row["job_type"] == "command":
-            _signal_group(row.get("pid"), row.get("pid_start"), signal.SIGTERM)
+            signal_group(row.get("pid"), row.get("pid_start"), signal.SIGTERM)
 
     # --- the scheduler's part ----------------------------------------------------------------
 
@@ -375,7 +391,7 @@ class JobService:
                     self._escalate(row, now)
                     continue
                 self.procs.pop(row["name"], None)
-            elif row["pid"] and _alive(row["pid"], row["pid_start"]):
+            elif row["pid"] and alive(row["pid"], row["pid_start"]):
                 self._escalate(row, now)
                 continue
             else:
@@ -387,7 +403,7 @@ class JobService:
         cancel_at = row["plan"].get("cancel_at")
         if row["status"] == "CancelRequested" and cancel_at:
             if (now - datetime.fromisoformat(cancel_at)).total_seconds() >= KILL_GRACE_S:
-                _signal_group(row["pid"], row["pid_start"], signal.SIGKILL)
+                signal_group(row["pid"], row["pid_start"], signal.SIGKILL)
 
     def _finish(self, row: dict[str, Any], code: int | None, now: datetime) -> None:
         if row["status"] == "CancelRequested":
@@ -484,7 +500,7 @@ class JobService:
         self.procs[row["name"]] = proc
         self.store.update("jobs", {"name": row["name"]}, {
             "status": "Running", "started_at": now.isoformat(), "pid": proc.pid,
-            "pid_start": _start_time(proc.pid), "mlflow_run_id": run_id})
+            "pid_start": start_time(proc.pid), "mlflow_run_id": run_id})
 
     # --- crash recovery ----------------------------------------------------------------------
 
@@ -493,7 +509,7 @@ class JobService:
         for row in self.store.rows("SELECT * FROM jobs WHERE job_type = 'command' AND status IN (?, ?, ?)", ACTIVE):
             if row["status"] == "Starting" and not row["pid"]:
                 self.store.update("jobs", {"name": row["name"]}, {"status": "Queued"})  # died before spawning it
-            elif not (row["pid"] and _alive(row["pid"], row["pid_start"])):
+            elif not (row["pid"] and alive(row["pid"], row["pid_start"])):
                 self._finish(row, _exit_code(row), now)
 
     # --- MLflow ------------------------------------------------------------------------------
@@ -577,43 +593,6 @@ def _default_experiment(doc: specs.Document) -> str:
 def _new_name() -> str:
     suffix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(10))
     return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_{suffix}"
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot: with the pid, it names one process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False
-    current = _start_time(pid)
-    if current is None:
-        return False
-    # A zombie is dead for our purposes.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state == "Z":
-            return False
-    except OSError:
-        return False
-    return start is None or current == start
-
-
-def _signal_group(pid: int | None, start: str | None, sig: int) -> None:
-    if pid and _alive(pid, start):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _exit_code(row: dict[str, Any]) -> int | None:

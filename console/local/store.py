@@ -59,10 +59,27 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS endpoints (
+    name TEXT PRIMARY KEY, auth_mode TEXT NOT NULL, provisioning_state TEXT NOT NULL,
+    traffic TEXT NOT NULL DEFAULT '{}', mirror TEXT NOT NULL DEFAULT '{}', last_full TEXT,
+    router_pid INTEGER, router_pid_start TEXT, port INTEGER, spec TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    endpoint TEXT NOT NULL, name TEXT NOT NULL, model TEXT, model_uri TEXT, instance_type TEXT NOT NULL,
+    instance_count INTEGER NOT NULL, provisioning_state TEXT NOT NULL, spec TEXT NOT NULL,
+    operation_id TEXT, error TEXT, created_at TEXT NOT NULL,
+    PRIMARY KEY (endpoint, name)
+);
+CREATE TABLE IF NOT EXISTS instances (
+    endpoint TEXT NOT NULL, deployment TEXT NOT NULL, idx INTEGER NOT NULL, port INTEGER NOT NULL,
+    pid INTEGER, pid_start TEXT, ready INTEGER NOT NULL DEFAULT 0, restarts INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    PRIMARY KEY (endpoint, deployment, idx)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after"})
+JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after", "traffic", "mirror"})
 
 
 class Store:

@@ -1,0 +1,289 @@
+"""`amlops endpoint ...` and `amlops deployment ...`: online endpoints, blue/green traffic,
+scoring and load. Deleting asks first (or takes --yes), as every destructive action does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from console.commands.local import workspace
+from console.commands.output import details, emit_json, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    endpoint = sub.add_parser("endpoint", help="online endpoints: list, show, keys, invoke, traffic, mirror, rollback, load, delete")
+    ep = endpoint.add_subparsers(dest="endpoint_command", metavar="ACTION", required=True)
+    listing = ep.add_parser("list", help="endpoints with their deployments and traffic")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_list)
+    show = ep.add_parser("show", help="one endpoint")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_show)
+    keys = ep.add_parser("keys", help="the scoring keys")
+    keys.add_argument("name")
+    keys.add_argument("--regenerate", choices=("primary", "secondary"), help="replace one key")
+    keys.add_argument("--json", action="store_true")
+    keys.set_defaults(handler=_keys)
+    invoke = ep.add_parser("invoke", help="score a request through the endpoint")
+    invoke.add_argument("name")
+    invoke.add_argument("--request-file", required=True, help="JSON body ({\"input_data\": ...} or MLflow's formats)")
+    invoke.add_argument("--deployment", help="pin the request to one deployment (azureml-model-deployment)")
+    invoke.add_argument("--json", action="store_true")
+    invoke.set_defaults(handler=_invoke)
+    traffic = ep.add_parser("traffic", help="set the live split: blue=90 green=10")
+    traffic.add_argument("name")
+    traffic.add_argument("split", nargs="+", metavar="DEPLOYMENT=PERCENT")
+    traffic.set_defaults(handler=_traffic)
+    mirror = ep.add_parser("mirror", help="mirror a share of live traffic to a deployment at 0 %%: green=10 (green=0 turns it off)")
+    mirror.add_argument("name")
+    mirror.add_argument("split", nargs="*", metavar="DEPLOYMENT=PERCENT")
+    mirror.set_defaults(handler=_mirror)
+    rollback = ep.add_parser("rollback", help="all traffic back to the deployment that last had 100 %%, mirror off")
+    rollback.add_argument("name")
+    rollback.set_defaults(handler=_rollback)
+    metrics = ep.add_parser("metrics", help="per deployment: rps, success rate, latency percentiles")
+    metrics.add_argument("name")
+    metrics.add_argument("--window", type=int, default=60, choices=(60, 300))
+    metrics.add_argument("--json", action="store_true")
+    metrics.set_defaults(handler=_metrics)
+    load = ep.add_parser("load", help="send churn rows at a steady rate and summarise the answers")
+    load.add_argument("name")
+    load.add_argument("--rps", type=float, default=20)
+    load.add_argument("--duration", type=float, default=60, help="seconds")
+    load.add_argument("--drift", type=float, default=0.0, help="shift the rows' distributions (0 to 1)")
+    load.add_argument("--deployment", help="pin every request to one deployment")
+    load.add_argument("--seed", type=int, default=7)
+    load.add_argument("--json", action="store_true")
+    load.set_defaults(handler=_load)
+    delete = ep.add_parser("delete", help="delete an endpoint and all its deployments")
+    delete.add_argument("name")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    delete.set_defaults(handler=_delete)
+
+    deployment = sub.add_parser("deployment", help="online deployments: list, show, logs, delete")
+    dep = deployment.add_subparsers(dest="deployment_command", metavar="ACTION", required=True)
+    listing = dep.add_parser("list", help="deployments of an endpoint")
+    listing.add_argument("endpoint")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_deployment_list)
+    show = dep.add_parser("show", help="one deployment")
+    show.add_argument("endpoint")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_deployment_show)
+    logs = dep.add_parser("logs", help="the instances' logs")
+    logs.add_argument("endpoint")
+    logs.add_argument("name")
+    logs.add_argument("--lines", type=int, default=100)
+    logs.set_defaults(handler=_deployment_logs)
+    delete = dep.add_parser("delete", help="delete a deployment that has no traffic")
+    delete.add_argument("endpoint")
+    delete.add_argument("name")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    delete.set_defaults(handler=_deployment_delete)
+
+
+def _confirm(question: str, args: argparse.Namespace) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"amlops: {question} refused without --yes (no terminal to ask on)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _split_text(split: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in split.items() if v) or "none"
+
+
+def _list(args: argparse.Namespace) -> int:
+    endpoints = workspace(args).endpoints.list()
+    if args.json:
+        emit_json(endpoints)
+        return 0
+    rows = [(e, d) for e in endpoints for d in (e.deployments or (None,))]
+    table(rows, [("ENDPOINT", lambda r: r[0].name), ("STATE", lambda r: r[0].provisioning_state),
+                 ("DEPLOYMENT", lambda r: r[1].name if r[1] else "-"),
+                 ("TRAFFIC", lambda r: f"{r[0].traffic.live.get(r[1].name, 0)} %" if r[1] else "-"),
+                 ("MIRROR", lambda r: f"{r[0].traffic.mirror.get(r[1].name, 0)} %" if r[1] else "-"),
+                 ("MODEL", lambda r: r[1].model if r[1] else "-"),
+                 ("READY", lambda r: f"{r[1].ready_instances}/{r[1].instance_count}" if r[1] else "-"),
+                 ("DEPLOYMENT STATE", lambda r: r[1].provisioning_state if r[1] else "-"),
+                 ("SCORING URI", lambda r: r[0].scoring_uri)],
+          empty="no endpoints: amlops create -f specs/endpoints/churn-ep.yml")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    endpoint = workspace(args).endpoints.get(args.name)
+    if args.json:
+        emit_json(endpoint)
+        return 0
+    details([("name", endpoint.name), ("state", endpoint.provisioning_state), ("auth mode", endpoint.auth_mode),
+             ("scoring uri", endpoint.scoring_uri), ("traffic", _split_text(dict(endpoint.traffic.live))),
+             ("mirror", _split_text(dict(endpoint.traffic.mirror)))])
+    if endpoint.deployments:
+        print()
+        _print_deployments(endpoint)
+    return 0
+
+
+def _print_deployments(endpoint) -> None:
+    table(endpoint.deployments, [
+        ("DEPLOYMENT", lambda d: d.name), ("MODEL", lambda d: d.model), ("STATE", lambda d: d.provisioning_state),
+        ("TRAFFIC", lambda d: f"{endpoint.traffic.live.get(d.name, 0)} %"),
+        ("MIRROR", lambda d: f"{endpoint.traffic.mirror.get(d.name, 0)} %"),
+        ("READY", lambda d: f"{d.ready_instances}/{d.instance_count}"), ("SIZE", lambda d: d.instance_type),
+        ("TIMEOUT MS", lambda d: d.request_timeout_ms), ("COLLECTS", lambda d: ",".join(d.data_collection) or "-")])
+
+
+def _keys(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    if args.regenerate:
+        ws.endpoints.regenerate_keys(args.name, args.regenerate)
+        print(f"regenerated the {args.regenerate} key of {args.name}", file=sys.stderr)
+    keys = ws.endpoints.keys(args.name)
+    if args.json:
+        emit_json(keys)
+    else:
+        details([("primary", keys.primary), ("secondary", keys.secondary)])
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from console.errors import InvalidField
+
+    path = Path(args.request_file)
+    if not path.is_file():
+        raise InvalidField("--request-file", f"{path} does not exist")
+    result = workspace(args).endpoints.invoke(args.name, path.read_bytes(), deployment=args.deployment)
+    if args.json:
+        emit_json(result)
+    else:
+        print(result.body)
+        print(f"{result.status_code} from {result.deployment or '-'} in {result.latency_ms:.1f} ms", file=sys.stderr)
+    return 0 if result.status_code == 200 else 1
+
+
+def _traffic(args: argparse.Namespace) -> int:
+    from console.rollout import parse_split
+
+    ws = workspace(args)
+    split = parse_split(args.split)
+    op = ws.endpoints.set_traffic(args.name, split)
+    print(f"{args.name}: traffic {_split_text(dict(ws.endpoints.get(args.name).traffic.live))} ({op.status})")
+    return 0
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    from console.rollout import parse_split
+
+    ws = workspace(args)
+    op = ws.endpoints.set_mirror(args.name, parse_split(args.split))
+    print(f"{args.name}: mirror {_split_text(dict(ws.endpoints.get(args.name).traffic.mirror))} ({op.status})")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    op = ws.endpoints.rollback(args.name)
+    endpoint = ws.endpoints.get(args.name)
+    print(f"{args.name}: rolled back, traffic {_split_text(dict(endpoint.traffic.live))}, mirror off ({op.status})")
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    metrics = workspace(args).endpoints.metrics(args.name, window_s=args.window)
+    if args.json:
+        emit_json(metrics)
+        return 0
+    table(metrics, [("DEPLOYMENT", lambda m: m.deployment), ("REQUESTS", lambda m: m.requests),
+                    ("RPS", lambda m: m.rps),
+                    ("SUCCESS", lambda m: f"{m.success_rate * 100:.1f} %" if m.success_rate is not None else "-"),
+                    ("P50 MS", lambda m: m.p50_ms), ("P95 MS", lambda m: m.p95_ms), ("P99 MS", lambda m: m.p99_ms)],
+          empty="no deployments")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from console.errors import BackendUnavailable
+    from console.loadgen import churn_payloads, run_load
+
+    ws = workspace(args)
+    endpoint = ws.endpoints.get(args.name)
+    if not endpoint.scoring_uri:
+        raise BackendUnavailable(f"endpoint '{args.name}' has no scoring URI")
+    key = ws.endpoints.keys(args.name).primary
+    payloads = churn_payloads(min(max(int(args.rps * args.duration), 1), 5000), drift=args.drift, seed=args.seed)
+    print(f"sending {args.rps:g} rps for {args.duration:g} s to {endpoint.scoring_uri}"
+          + (f" (drift {args.drift:g})" if args.drift else "")
+          + (f", pinned to {args.deployment}" if args.deployment else ""), file=sys.stderr)
+    summary = run_load(endpoint.scoring_uri, key, payloads, rps=args.rps, duration_s=args.duration,
+                       deployment=args.deployment)
+    result = summary.to_dict()
+    if args.json:
+        emit_json(result)
+    else:
+        details([("requests", f"{result['sent']} in {result['seconds']} s ({result['rps']} rps)"),
+                 ("statuses", " ".join(f"{k}: {v}" for k, v in result["statuses"].items()) or "-"),
+                 ("by deployment", " ".join(f"{k}: {v}" for k, v in result["by_deployment"].items()) or "-"),
+                 ("errors", " ".join(f"{k}: {v}" for k, v in result["errors"].items()) or "none"),
+                 ("latency ms", f"p50 {_ms(result['p50_ms'])}  p95 {_ms(result['p95_ms'])}  p99 {_ms(result['p99_ms'])}")])
+    return 0 if summary.failures == 0 else 1
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _delete(args: argparse.Namespace) -> int:
+    if not _confirm(f"delete endpoint {args.name} and all its deployments?", args):
+        return 1
+    op = workspace(args).endpoints.delete(args.name)
+    print(f"deleted {args.name} ({op.status})")
+    return 0
+
+
+def _deployment_list(args: argparse.Namespace) -> int:
+    endpoint = workspace(args).endpoints.get(args.endpoint)
+    if args.json:
+        emit_json(list(endpoint.deployments))
+    else:
+        _print_deployments(endpoint)
+    return 0
+
+
+def _deployment_show(args: argparse.Namespace) -> int:
+    from console.errors import NotFound
+
+    endpoint = workspace(args).endpoints.get(args.endpoint)
+    found = next((d for d in endpoint.deployments if d.name == args.name), None)
+    if found is None:
+        raise NotFound("deployment", f"{args.endpoint}/{args.name}")
+    if args.json:
+        emit_json(found)
+        return 0
+    details([("name", found.name), ("endpoint", found.endpoint_name), ("model", found.model),
+             ("state", found.provisioning_state), ("traffic", f"{endpoint.traffic.live.get(found.name, 0)} %"),
+             ("mirror", f"{endpoint.traffic.mirror.get(found.name, 0)} %"),
+             ("instances", f"{found.ready_instances} ready of {found.instance_count} x {found.instance_type}"),
+             ("request timeout", f"{found.request_timeout_ms} ms"),
+             ("max concurrent", f"{found.max_concurrent_requests_per_instance} per instance"),
+             ("data collection", ", ".join(found.data_collection) or "off")])
+    return 0
+
+
+def _deployment_logs(args: argparse.Namespace) -> int:
+    print(workspace(args).endpoints.deployment_logs(args.endpoint, args.name, lines=args.lines))
+    return 0
+
+
+def _deployment_delete(args: argparse.Namespace) -> int:
+    if not _confirm(f"delete deployment {args.endpoint}/{args.name}?", args):
+        return 1
+    op = workspace(args).endpoints.delete_deployment(args.endpoint, args.name)
+    print(f"deleted {args.endpoint}/{args.name} ({op.status})")
+    return 0
