@@ -92,9 +92,22 @@ def check_new_deployment(name: str, existing: Iterable[str]) -> None:
         raise TrafficRuleError(f"an endpoint holds at most {MAX_DEPLOYMENTS} deployments")
 
 
-def rollback_split(deployments: Iterable[str], last_full: str | None) -> dict[str, int]:
-    """All live traffic back to the deployment that last had 100 %, everything else at 0."""
+def record_full(history: list[str], split: Mapping[str, int]) -> list[str]:
+    """The history of deployments that held 100 %, with the one `split` gives 100 % appended."""
+    full = next((name for name, share in split.items() if share == 100), None)
+    if full is None or (history and history[-1] == full):
+        return list(history)
+    return [*history, full][-10:]
+
+
+def rollback_split(deployments: Iterable[str], history: list[str], live: Mapping[str, int]) -> dict[str, int]:
+    """All live traffic back to the stable deployment: the last one that held 100 % before the
+    current rollout began (if the new one already holds 100 %, the one before it)."""
     known = list(deployments)
-    if not last_full or last_full not in known:
-        raise TrafficRuleError("nothing to roll back to: no deployment of this endpoint has had 100 % traffic")
-    return {name: 100 if name == last_full else 0 for name in known}
+    candidates = [name for name in history if name in known]
+    if candidates and live.get(candidates[-1], 0) == 100:
+        candidates = candidates[:-1]  # the rollout finished: go back to what it replaced
+    if not candidates:
+        raise TrafficRuleError("nothing to roll back to: no other deployment of this endpoint has had 100 % traffic")
+    target = candidates[-1]
+    return {name: 100 if name == target else 0 for name in known}

@@ -134,8 +134,8 @@ class EndpointOperations(Protocol):
         `{}` turns mirroring off. Raises TrafficRuleError, NotFound."""
 
     def rollback(self, name: str) -> Operation:
-        """All live traffic back to the deployment that last had 100 %, mirroring off: one update.
-        Raises TrafficRuleError when no deployment ever had 100 %, NotFound."""
+        """All live traffic back to the stable deployment (the last to hold 100 % before the
+        current rollout), mirroring off: one update. Raises TrafficRuleError, NotFound."""
 
     def delete(self, name: str) -> Operation:
         """Delete an endpoint with all its deployments. Raises NotFound."""

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     mirror.add_argument("name")
     mirror.add_argument("split", nargs="*", metavar="DEPLOYMENT=PERCENT")
     mirror.set_defaults(handler=_mirror)
-    rollback = ep.add_parser("rollback", help="all traffic back to the deployment that last had 100 %%, mirror off")
+    rollback = ep.add_parser("rollback", help="all traffic back to the stable deployment (the last at 100 %% before this rollout), mirror off")
     rollback.add_argument("name")
     rollback.set_defaults(handler=_rollback)
     metrics = ep.add_parser("metrics", help="per deployment: rps, success rate, latency percentiles")

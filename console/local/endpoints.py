@@ -238,8 +238,7 @@ class EndpointService:
             self.store.execute("DELETE FROM instances WHERE endpoint = ? AND deployment = ?", (name, deployment))
             self.store.execute("DELETE FROM deployments WHERE endpoint = ? AND name = ?", (name, deployment))
             traffic = {k: v for k, v in row["traffic"].items() if k != deployment}
-            self.store.update("endpoints", {"name": name}, {"traffic": traffic,
-                                                            "last_full": None if row["last_full"] == deployment else row["last_full"]})
+            self.store.update("endpoints", {"name": name}, {"traffic": traffic})
             self.d.audit(req, "endpoints.delete_deployment", f"{name}/{deployment}",
                          before={"model": before["model"], "instance_count": before["instance_count"]})
             self.d.finish_operation(op["id"])
@@ -261,7 +260,7 @@ class EndpointService:
 
     def rollback(self, req: Request, name: str) -> dict[str, Any]:
         row = self._endpoint(name)
-        split = rollout.rollback_split(self._deployment_names(name), row["last_full"])
+        split = rollout.rollback_split(self._deployment_names(name), row["full_history"], row["traffic"])
         return self._apply(req, row, "endpoints.rollback", traffic=split, mirror={})
 
     def _apply(self, req: Request, row: dict[str, Any], operation: str, *, traffic: dict[str, int] | None = None,
@@ -271,10 +270,10 @@ class EndpointService:
         new_traffic = row["traffic"] if traffic is None else traffic
         new_mirror = row["mirror"] if mirror is None else mirror
         self._push({**row, "traffic": new_traffic, "mirror": new_mirror})
-        last_full = next((d for d, share in new_traffic.items() if share == 100), row["last_full"])
+        history = rollout.record_full(row["full_history"], new_traffic)
         with self.store.transaction():
             self.store.update("endpoints", {"name": name},
-                              {"traffic": new_traffic, "mirror": new_mirror, "last_full": last_full})
+                              {"traffic": new_traffic, "mirror": new_mirror, "full_history": history})
             self.d.audit(req, operation, name, before={"traffic": row["traffic"], "mirror": row["mirror"]},
                          after={"traffic": new_traffic, "mirror": new_mirror})
         return self.d.new_operation(operation, name, "Succeeded")
@@ -548,7 +547,9 @@ class EndpointService:
         return Endpoint(name=row["name"], auth_mode=row["auth_mode"],
                         scoring_uri=f"http://127.0.0.1:{row['port']}/score" if row["port"] else None,
                         provisioning_state=row["provisioning_state"],
-                        traffic=Traffic(live=row["traffic"], mirror=row["mirror"]), deployments=tuple(deployments))
+                        # Every deployment shows in the split: a new one at 0 %, as Azure reports it.
+                        traffic=Traffic(live={d.name: row["traffic"].get(d.name, 0) for d in deployments},
+                                        mirror=row["mirror"]), deployments=tuple(deployments))
 
     def reserved_by_family(self) -> dict[str, int]:
         """vCPUs online deployments hold: ceil(1.2 x instances) x vCPUs, as Azure reserves."""

@@ -61,7 +61,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS endpoints (
     name TEXT PRIMARY KEY, auth_mode TEXT NOT NULL, provisioning_state TEXT NOT NULL,
-    traffic TEXT NOT NULL DEFAULT '{}', mirror TEXT NOT NULL DEFAULT '{}', last_full TEXT,
+    traffic TEXT NOT NULL DEFAULT '{}', mirror TEXT NOT NULL DEFAULT '{}', full_history TEXT NOT NULL DEFAULT '[]',
     router_pid INTEGER, router_pid_start TEXT, port INTEGER, spec TEXT NOT NULL, created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS deployments (
@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS instances (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after", "traffic", "mirror"})
+JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after", "traffic", "mirror", "full_history"})
 
 
 class Store:

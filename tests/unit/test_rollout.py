@@ -11,6 +11,7 @@ from console.rollout import (
     check_new_deployment,
     check_traffic,
     parse_split,
+    record_full,
     rollback_split,
 )
 
@@ -71,10 +72,21 @@ def test_at_most_20_deployments():
     check_new_deployment("d00", existing)  # replacing one is fine
 
 
-def test_rollback_returns_everything_to_the_last_full_deployment():
-    assert rollback_split(DEPLOYMENTS, "blue") == {"blue": 100, "green": 0}
+def test_rollback_returns_everything_to_the_stable_deployment():
+    history = record_full([], {"blue": 100, "green": 0})
+    mid_ramp = {"blue": 50, "green": 50}
+    history = record_full(history, mid_ramp)
+    assert history == ["blue"]
+    assert rollback_split(DEPLOYMENTS, history, mid_ramp) == {"blue": 100, "green": 0}
+    promoted = {"blue": 0, "green": 100}
+    history = record_full(history, promoted)
+    assert history == ["blue", "green"]
+    # green finished the ramp: rolling back means back to blue, not staying on green
+    assert rollback_split(DEPLOYMENTS, history, promoted) == {"blue": 100, "green": 0}
     with pytest.raises(TrafficRuleError, match="nothing to roll back"):
-        rollback_split(DEPLOYMENTS, None)
+        rollback_split(DEPLOYMENTS, [], {"blue": 0, "green": 0})
+    with pytest.raises(TrafficRuleError, match="nothing to roll back"):
+        rollback_split(["green"], ["blue", "green"], {"green": 100})  # blue was deleted
 
 
 def test_parse_split():

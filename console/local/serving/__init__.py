@@ -1,0 +1,1 @@
+"""The local online endpoint's data plane: the scoring router, its rolling metrics and data collector."""

@@ -1,0 +1,223 @@
+"""Local online endpoints end to end, against a real daemon, router and `mlflow models serve`
+instances in a temporary folder: register, blue at 100, keys, green at 0, pinning, mirror, ramp,
+rollback; every broken rule rejected with nothing changed; traffic changes under load drop
+nothing; the data plane outlives the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from console.errors import BadInput, TrafficRuleError
+from console.loadgen import churn_payloads, run_load
+from console.local.client import LocalWorkspace, score, stop_daemon
+from console.local.procs import alive
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST_PROBES = {f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
+               for key in ("initial_delay", "period")}
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def save_churn_model(target: Path) -> None:
+    """A small real MLflow model over the churn features (fast to train, real to serve)."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT / 'training')!r})
+import mlflow.sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from mlflow.models import infer_signature
+from data import CATEGORICAL, FEATURES, LABEL, make_churn
+table = make_churn(1500, seed=3)
+X, y = table[FEATURES], table[LABEL]
+model = Pipeline([("prep", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
+                                             remainder="passthrough")),
+                  ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
+mlflow.sklearn.save_model(model, {str(target)!r}, signature=infer_signature(X, model.predict(X)),
+                          serialization_format="cloudpickle")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("endpoints") / "ws"
+    workspace = LocalWorkspace(root)
+    model_dir = root.parent / "churn-model"
+    save_churn_model(model_dir)
+    try:
+        workspace.models.register("churn-classifier", path=str(model_dir))
+        yield workspace
+    finally:
+        for endpoint in _safe(workspace.endpoints.list) or []:
+            _safe(lambda: workspace.endpoints.delete(endpoint.name))
+        stop_daemon(workspace.folder)
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except Exception:
+        return None
+
+
+def state(ws: LocalWorkspace) -> tuple:
+    endpoint = ws.endpoints.get("churn-ep")
+    return (dict(endpoint.traffic.live), dict(endpoint.traffic.mirror),
+            tuple(sorted((d.name, d.provisioning_state) for d in endpoint.deployments)))
+
+
+def body(rows: int = 2) -> bytes:
+    return churn_payloads(1, rows_per_request=rows)[0]
+
+
+def create_deployment(ws: LocalWorkspace, spec: str) -> None:
+    # Two instances of 4 concurrent requests each, so the load test measures traffic changes,
+    # not capacity: on two shared cores a burst past Azure's in-flight limit is an honest 429.
+    overrides = {**FAST_PROBES, "instance_count": 2, "request_settings.max_concurrent_requests_per_instance": 4}
+    op = ws.endpoints.create_deployment(str(ROOT / "specs" / "endpoints" / spec), overrides)
+    done = ws.operations.wait(op.id, timeout_s=120)
+    assert done.status == "Succeeded", done.error
+
+
+def test_blue_green_rollout_end_to_end(ws):
+    # 1. the registered model behind churn-ep, blue at 100
+    ws.endpoints.create(str(ROOT / "specs" / "endpoints" / "churn-ep.yml"))
+    create_deployment(ws, "blue-deployment.yml")
+    blue = next(d for d in ws.endpoints.get("churn-ep").deployments if d.name == "blue")
+    assert blue.model == "churn-classifier:1" and blue.ready_instances == blue.instance_count == 2
+    assert ws.endpoints.get("churn-ep").traffic.live == {"blue": 0}  # a new deployment starts at 0
+    ws.endpoints.set_traffic("churn-ep", {"blue": 100})
+
+    # 2. scoring needs a key: either key works, none or a wrong one is 401
+    endpoint = ws.endpoints.get("churn-ep")
+    keys = ws.endpoints.keys("churn-ep")
+    ok = score(endpoint.scoring_uri, keys.primary, body(3))
+    assert ok.status_code == 200 and ok.deployment == "blue"
+    assert len(json.loads(ok.body)) == 3
+    assert score(endpoint.scoring_uri, keys.secondary, body()).status_code == 200
+    assert score(endpoint.scoring_uri, None, body()).status_code == 401
+    assert score(endpoint.scoring_uri, "not-the-key", body()).status_code == 401
+
+    # 3. green at 0 %; the header pins a request to it
+    create_deployment(ws, "green-deployment.yml")
+    assert ws.endpoints.get("churn-ep").traffic.live == {"blue": 100, "green": 0}
+    pinned = ws.endpoints.invoke("churn-ep", body(), deployment="green")
+    assert pinned.status_code == 200 and pinned.deployment == "green"
+    assert score(endpoint.scoring_uri, keys.primary, body()).deployment == "blue"
+
+    # 4. mirror 10 % to green, then ramp 10, 50, 100 (mirroring off first: green takes live traffic)
+    ws.endpoints.set_mirror("churn-ep", {"green": 10})
+    assert ws.endpoints.get("churn-ep").traffic.mirror == {"green": 10}
+    ws.endpoints.set_mirror("churn-ep", {})
+    for share in (10, 50, 100):
+        ws.endpoints.set_traffic("churn-ep", {"blue": 100 - share, "green": share})
+        assert ws.endpoints.get("churn-ep").traffic.live == {"blue": 100 - share, "green": share}
+    served = {score(endpoint.scoring_uri, keys.primary, body()).deployment for _ in range(5)}
+    assert served == {"green"}
+
+    # 5. roll back: blue, the deployment green replaced, takes everything again in one update
+    ws.endpoints.rollback("churn-ep")
+    assert ws.endpoints.get("churn-ep").traffic.live == {"blue": 100, "green": 0}
+    assert ws.endpoints.get("churn-ep").traffic.mirror == {}
+    assert {score(endpoint.scoring_uri, keys.primary, body()).deployment for _ in range(5)} == {"blue"}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda ws: ws.endpoints.set_traffic("churn-ep", {"blue": 80, "green": 10}), "sum to 0 or 100"),
+    (lambda ws: ws.endpoints.set_traffic("churn-ep", {"blue": 90, "red": 10}), "no deployment named red"),
+    (lambda ws: ws.endpoints.set_traffic("churn-ep", {"blue": "ninety", "green": 10}), "integer"),
+    (lambda ws: ws.endpoints.set_mirror("churn-ep", {"green": 60}), "at most 50"),
+    (lambda ws: ws.endpoints.set_mirror("churn-ep", {"blue": 10}), "live traffic"),
+    (lambda ws: ws.endpoints.set_mirror("churn-ep", {"blue": 10, "green": 10}), "one deployment"),
+    (lambda ws: ws.endpoints.delete_deployment("churn-ep", "blue"), "live traffic"),
+])
+def test_every_rule_violation_is_rejected_and_changes_nothing(ws, change, message):
+    before = state(ws)
+    audit_before = len(ws.audit.list())
+    with pytest.raises(TrafficRuleError, match=message):
+        change(ws)
+    assert state(ws) == before
+    latest = ws.audit.list(limit=1)[0]
+    assert len(ws.audit.list()) == audit_before + 1 and latest.result == "Rejected"
+
+
+def test_traffic_changes_under_load_drop_no_request(ws):
+    endpoint = ws.endpoints.get("churn-ep")
+    key = ws.endpoints.keys("churn-ep").primary
+    payloads = churn_payloads(200, seed=11)
+    result = {}
+    loader = threading.Thread(target=lambda: result.setdefault(
+        "summary", run_load(endpoint.scoring_uri, key, payloads, rps=60, duration_s=8, concurrency=8)))
+    loader.start()
+    splits = [{"blue": 100, "green": 0}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100},
+              {"blue": 90, "green": 10}]
+    time.sleep(0.5)  # let the load reach its rate before the first change
+    for i in range(20):
+        ws.endpoints.set_traffic("churn-ep", splits[i % len(splits)])
+        time.sleep(0.3)
+    loader.join(timeout=60)
+    summary = result["summary"]
+    assert summary.sent >= 400 and summary.sent / summary.seconds >= 50
+    assert summary.failures == 0, summary.to_dict()
+    assert set(summary.by_deployment) == {"blue", "green"}
+    ws.endpoints.set_traffic("churn-ep", {"blue": 100, "green": 0})
+
+
+def test_metrics_and_collected_data(ws):
+    metrics = {m.deployment: m for m in ws.endpoints.metrics("churn-ep", window_s=300)}
+    assert metrics["blue"].requests > 0 and metrics["blue"].success_rate == 1.0
+    assert metrics["blue"].p50_ms is not None and metrics["blue"].p99_ms >= metrics["blue"].p50_ms
+    collected = ws.folder.collected_dir / "churn-ep" / "blue"
+    inputs = wait_until(lambda: sorted((collected / "model_inputs").rglob("*.jsonl")), timeout=10)
+    outputs = wait_until(lambda: sorted((collected / "model_outputs").rglob("*.jsonl")), timeout=10)
+    # yyyy/MM/dd/HH under the collection
+    assert len(inputs[0].relative_to(collected / "model_inputs").parts) == 5
+    first_in = [json.loads(line) for line in inputs[0].read_text().splitlines()]
+    out_ids = {json.loads(line)["correlationid"] for f in outputs for line in f.read_text().splitlines()}
+    assert "tenure_months" in first_in[0]["data"][0]
+    assert {row["correlationid"] for row in first_in[:20]} <= out_ids
+
+
+def test_the_data_plane_outlives_the_daemon(ws):
+    endpoint = ws.endpoints.get("churn-ep")
+    key = ws.endpoints.keys("churn-ep").primary
+    before = state(ws)
+    pid = ws.connection.call("daemon.status")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not alive(pid, None), timeout=10)
+    # no control plane: the router and its instances keep answering with the same split
+    answers = [score(endpoint.scoring_uri, key, body()) for _ in range(10)]
+    assert {a.status_code for a in answers} == {200} and {a.deployment for a in answers} == {"blue"}
+    assert ws.connection.call("daemon.status")["pid"] != pid  # the next call starts a new daemon
+    assert state(ws) == before
+    assert score(endpoint.scoring_uri, key, body()).status_code == 200
+
+
+def test_deleting_a_deployment_without_traffic(ws):
+    ws.endpoints.delete_deployment("churn-ep", "green")
+    assert [d.name for d in ws.endpoints.get("churn-ep").deployments] == ["blue"]
+    with pytest.raises(BadInput):
+        ws.endpoints.delete_deployment("churn-ep", "green")
