@@ -56,9 +56,9 @@ class JobOperations(Protocol):
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
         """Jobs, newest first; with `parent`, the steps of that pipeline job."""
 
-    def export(self, *, parent: str | None = None, limit: int | None = None) -> list[dict]:
-        """The same jobs as `list`, as the JSON objects `Job.to_dict()` gives (the CLI's
-        `--json`), without building records: ten thousand jobs must print in well under a second."""
+    def export(self, *, parent: str | None = None, limit: int | None = None) -> bytes:
+        """The same jobs as `list`, as a UTF-8 JSON array of the objects `Job.to_dict()` gives
+        (the CLI's `--json`), without building records: ten thousand jobs must print fast."""
 
     def get(self, name: str) -> Job:
         """One job. Raises NotFound."""

@@ -233,7 +233,7 @@ def _job_submit(args: argparse.Namespace) -> int:
 
 def _job_list(args: argparse.Namespace) -> int:
     if args.json:
-        emit_json(workspace(args).jobs.export(parent=args.parent, limit=args.limit))
+        sys.stdout.buffer.write(workspace(args).jobs.export(parent=args.parent, limit=args.limit) + b"\n")
     else:
         table(workspace(args).jobs.list(parent=args.parent, limit=args.limit), _JOB_COLUMNS, empty="no jobs")
     return 0

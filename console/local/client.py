@@ -72,16 +72,14 @@ class DaemonConnection:
             sock.settimeout(CALL_TIMEOUT_S)
             sock.sendall(rpc.encode({"method": method, "params": params}))
             chunks = []
-            while True:
-                chunk = sock.recv(1 << 20)
-                if not chunk:
-                    break
+            while chunk := sock.recv(1 << 20):  # the daemon closes the connection after its reply
                 chunks.append(chunk)
-                if chunk.endswith(b"\n"):
-                    break
-        if not chunks:
+        data = b"".join(chunks)
+        if not data:
             raise _NoReply()
-        return json.loads(b"".join(chunks))
+        if data.startswith(rpc.RAW_HEADER):
+            return {"ok": True, "result": rpc.RawJSON(data[len(rpc.RAW_HEADER):])}
+        return json.loads(data)
 
 
 class _NoReply(Exception):
@@ -159,11 +157,9 @@ class LocalJobs(_Group):
         listing = self._call("jobs.list", parent=parent, limit=limit)
         return Job.from_rows(listing["columns"], listing["rows"])
 
-    def export(self, *, parent: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        # The daemon's rows are already the records' JSON form.
-        listing = self._call("jobs.list", parent=parent, limit=limit)
-        columns = listing["columns"]
-        return [dict(zip(columns, row)) for row in listing["rows"]]
+    def export(self, *, parent: str | None = None, limit: int | None = None) -> bytes:
+        # The daemon sends the JSON array as it caches it: nothing is parsed or re-encoded here.
+        return bytes(self._call("jobs.export", parent=parent, limit=limit))
 
     def get(self, name: str) -> Job:
         return Job.from_dict(self._call("jobs.get", name=name))

@@ -212,6 +212,9 @@ class _Handler(socketserver.StreamRequestHandler):
             request = json.loads(line)
             req = Request(actor=_peer_user(self.connection))
             result = self.daemon_ref.dispatch(req, request["method"], request.get("params") or {})
+            if isinstance(result, rpc.RawJSON):
+                self.wfile.write(rpc.RAW_HEADER + result)
+                return
             reply = {"ok": True, "result": result}
         except AmlopsError as err:
             reply = {"ok": False, "error": rpc.error_payload(err)}

@@ -14,6 +14,7 @@ crashed and restarted can still tell how an adopted or vanished job ended.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -30,6 +31,7 @@ from console.domain import JOB_TERMINAL
 from console.errors import BadInput, InvalidField, NotFound, NotSupported, SpecError
 from console.local.assets import parse_ref
 from console.local.procs import alive, signal_group, start_time
+from console.local.rpc import RawJSON
 from console.naming import check_name
 
 if TYPE_CHECKING:
@@ -64,7 +66,8 @@ class JobService:
         self._listings: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
 
     def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
-        return {"list": (self.list, False), "get": (self.get, False), "submit": (self.submit, True),
+        return {"list": (self.list, False), "export": (self.export, False), "get": (self.get, False),
+                "submit": (self.submit, True),
                 "cancel": (self.cancel, True), "logs": (self.logs, False)}
 
     # --- reads -------------------------------------------------------------------------------
@@ -90,6 +93,19 @@ class JobService:
             self._listings.clear()
         self._listings[key] = (version, result)
         return result
+
+    def export(self, req: Request, parent: str | None = None, limit: int | None = None) -> RawJSON:
+        """The listing as a JSON array of job objects, encoded once per change of the jobs table."""
+        key, version = ("export", parent, limit), self.store.writes.get("jobs", 0)
+        cached = self._listings.get(key)
+        if cached and cached[0] == version:
+            return cached[1]
+        listing = self.list(req, parent, limit)
+        columns = listing["columns"]
+        encoded = RawJSON(json.dumps([dict(zip(columns, row)) for row in listing["rows"]],
+                                     separators=(",", ":")).encode())
+        self._listings[key] = (version, encoded)
+        return encoded
 
     def get(self, req: Request | None, name: str) -> dict[str, Any]:
         row = self.store.row(f"SELECT {', '.join(PUBLIC)} FROM jobs WHERE name = ?", (name,))

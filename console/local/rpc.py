@@ -35,6 +35,13 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+class RawJSON(bytes):
+    """A result that is already JSON: sent after a one-line header, never re-encoded or parsed."""
+
+
+RAW_HEADER = b'{"ok":true,"raw":true}\n'
+
+
 def encode(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), default=str).encode() + b"\n"
 
