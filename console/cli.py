@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("paths", nargs="*", default=["specs"], metavar="PATH",
                       help="YAML files or folders (default: specs)")
     lint.add_argument("--json", action="store_true", help="print findings as JSON")
+    lint.add_argument("--workspace", action="store_true",
+                      help="also check against the selected workspace: GPU quota, existing deployments")
     lint.set_defaults(handler=_lint)
 
     demo = sub.add_parser("demo", help="set up the demo project on the local workspace",
@@ -48,10 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "churn model as a job and register it. A set-up workspace is left alone.")
     demo.set_defaults(handler=_demo)
 
-    from console.commands import endpoints, local
+    from console.commands import endpoints, local, monitors
 
     local.register(sub)
     endpoints.register(sub)
+    monitors.register(sub)
     return parser
 
 
@@ -78,9 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from console.lint import lint
+    from console.lint import LintContext, lint
 
-    result = lint(args.paths)
+    context = None
+    if getattr(args, "workspace", False):
+        from console.commands.local import workspace
+
+        ws = workspace(args)
+        context = LintContext(quota_limits={q.family: q.limit for q in ws.quotas.usage()},
+                              sizes={s.name: s for s in ws.compute.sizes()},
+                              existing_deployments={e.name: frozenset(d.name for d in e.deployments)
+                                                    for e in ws.endpoints.list()},
+                              region=f"the {ws.backend} workspace {ws.name}")
+    result = lint(args.paths, context)
     if args.json:
         print(json.dumps({"files": result.files, "exit_code": result.exit_code,
                           "findings": [f.to_dict() for f in result.findings]}, indent=2))

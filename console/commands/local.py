@@ -182,6 +182,9 @@ def _create(args: argparse.Namespace) -> int:
         print(f"deployment {created['endpoint_name']}/{created['name']}: {op['status']}"
               + (f" ({op['error']})" if op.get("error") else "") + " at 0 % traffic")
         return 0 if op["status"] in ("Succeeded", "InProgress") else 1
+    elif created.get("kind") == "schedule":
+        print(f"monitor {created['name']}: watches {created['endpoint_name']}/{created['deployment']}, "
+              f"runs {created['trigger']}")
     elif created.get("kind") == "compute":
         print(f"compute {created['name']}: {created['type']} {created['size']}, {created['state']}")
     else:

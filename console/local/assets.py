@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from console.local.daemon import Daemon
     from console.local.rpc import Request
 
-CREATABLE = ("compute", "data", "environment")
+CREATABLE = ("compute", "data", "environment", "online_endpoint", "online_deployment", "schedule")
 
 
 class AssetService:
@@ -34,11 +34,13 @@ class AssetService:
         return {"create": (self.create, True), "list": (self.list, False), "get": (self.get, False)}
 
     def create(self, req: Request, spec_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        spec = specs.load(spec_path, overrides, expect=CREATABLE + ("online_endpoint", "online_deployment"))
+        spec = specs.load(spec_path, overrides, expect=CREATABLE)
         data = specs.apply_overrides(spec.doc.data, overrides or {})
         data.pop("$schema", None)
         if spec.kind == "compute":
             return {"kind": "compute", **self.d.compute.create(req, data, spec.path)}
+        if spec.kind == "schedule":
+            return self.d.monitors.create(req, spec, data)
         if spec.kind == "online_endpoint":
             return self.d.endpoints.create(req, spec, data)
         if spec.kind == "online_deployment":

@@ -22,11 +22,13 @@ from console.domain import (
     AuditEntry,
     Compute,
     DeploymentMetrics,
+    DriftReport,
     Endpoint,
     EndpointKeys,
     InvokeResult,
     Job,
     ModelVersion,
+    Monitor,
     Operation,
     QuotaUsage,
     VmSize,
@@ -328,12 +330,23 @@ def score(uri: str, key: str | None, body: bytes | str, *, deployment: str | Non
 
 
 class LocalMonitors(_Group):
-    """Monitors are not built in the local workspace yet: every call says so."""
+    def list(self) -> list[Monitor]:
+        return [Monitor.from_dict(m) for m in self._call("monitors.list")]
 
-    def _missing(self, *_: Any, **__: Any) -> Any:
-        raise NotSupported("local", "model monitors", "local drift monitoring is not built yet")
+    def run(self, name: str, *, window_start: datetime | None = None,
+            window_end: datetime | None = None) -> Operation:
+        self._mutating("monitor run")
+        return Operation.from_dict(self._call(
+            "monitors.run", name=name, window_start=window_start.isoformat() if window_start else None,
+            window_end=window_end.isoformat() if window_end else None))
 
-    list = run = latest = _missing
+    def latest(self, name: str) -> DriftReport | None:
+        report = self._call("monitors.latest", name=name)
+        return DriftReport.from_dict(report) if report else None
+
+    def for_endpoint(self, endpoint: str, deployment: str | None = None) -> list[Monitor]:
+        return [Monitor.from_dict(m) for m in self._call("monitors.for_endpoint", endpoint=endpoint,
+                                                         deployment=deployment)]
 
 
 class LocalAudit(_Group):

@@ -58,6 +58,7 @@ class Daemon:
         from console.local.endpoints import EndpointService
         from console.local.jobs import JobService
         from console.local.models import ModelService
+        from console.local.monitor import MonitorService
 
         self.folder = folder.create()
         self.clock = clock or Clock()
@@ -70,9 +71,10 @@ class Daemon:
         self.jobs = JobService(self)
         self.models = ModelService(self)
         self.endpoints = EndpointService(self)
+        self.monitors = MonitorService(self)
         self.methods: dict[str, tuple[Callable[..., Any], bool]] = {}
         for service, prefix in ((self.assets, "assets"), (self.compute, "compute"), (self.jobs, "jobs"),
-                                (self.models, "models"), (self.endpoints, "endpoints")):
+                                (self.models, "models"), (self.endpoints, "endpoints"), (self.monitors, "monitors")):
             for name, (fn, mutating) in service.rpc_methods().items():
                 self.methods[f"{prefix}.{name}"] = (fn, mutating)
         self.methods["audit.list"] = (self.audit_list, False)
@@ -164,6 +166,7 @@ class Daemon:
         now = self.clock.now()
         self.jobs.tick(now)
         self.compute.tick(now)
+        self.monitors.tick(now)
 
     def run_scheduler(self) -> None:
         while not self.stopping.is_set():

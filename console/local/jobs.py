@@ -206,6 +206,7 @@ class JobService:
         resolved_outputs = outputs if outputs is not None else {
             k: str(self.d.folder.jobs_dir / name / "outputs" / k) for k in (data.get("outputs") or {})}
         resolved = _bind(command, resolved_inputs, resolved_outputs, doc, f"{field}command")
+        input_assets = {k: a for k, v in (data.get("inputs") or {}).items() if (a := self._data_asset_of(v))}
         env_vars = {str(k): str(v) for k, v in (data.get("environment_variables") or {}).items()}
         now = self.d.clock.now().isoformat()
         return {
@@ -216,7 +217,8 @@ class JobService:
             "tags": {str(k): str(v) for k, v in (data.get("tags") or {}).items()},
             "plan": {"command": resolved, "code_source": str(code_source) if code_source else None,
                      "environment": environment, "environment_note": env_note,
-                     "inputs": resolved_inputs, "outputs": resolved_outputs, "env": env_vars, "after": []},
+                     "inputs": resolved_inputs, "input_assets": input_assets, "outputs": resolved_outputs,
+                     "env": env_vars, "after": []},
         }
 
     def _plan_pipeline(self, name: str, data: dict[str, Any], base: Path, doc: specs.Document) -> list[dict[str, Any]]:
@@ -339,6 +341,15 @@ class JobService:
         if isinstance(value, str) and value.startswith("azureml:"):
             return self._path_value(value, base, doc, where)
         return _literal(value)
+
+    def _data_asset_of(self, value: Any) -> str | None:
+        """`name:version` of the data asset an input names (lineage for monitors), else None."""
+        ref = value.get("path") if isinstance(value, dict) else value
+        if not isinstance(ref, str) or not ref.startswith("azureml:") or ref.startswith("azureml://"):
+            return None
+        name, version, label = parse_ref(ref)
+        row = self.d.assets.resolve("data", name, version, label)  # resolved already: cannot fail here
+        return f"{row['name']}:{row['version']}"
 
     def _asset(self, doc: specs.Document, where: str, kind: str, name: str, version: str | None,
                label: str | None) -> dict[str, Any]:

@@ -76,10 +76,18 @@ CREATE TABLE IF NOT EXISTS instances (
     started_at TEXT,
     PRIMARY KEY (endpoint, deployment, idx)
 );
+CREATE TABLE IF NOT EXISTS monitors (
+    name TEXT PRIMARY KEY, endpoint TEXT NOT NULL, deployment TEXT NOT NULL, spec TEXT NOT NULL,
+    trigger TEXT, period_s INTEGER NOT NULL, next_run_at TEXT, last_run_at TEXT, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS drift_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, monitor TEXT NOT NULL, endpoint TEXT, deployment TEXT,
+    window_start TEXT NOT NULL, window_end TEXT NOT NULL, report TEXT NOT NULL, created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after", "traffic", "mirror", "full_history"})
+JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after", "traffic", "mirror", "full_history", "report"})
 
 
 class Store:

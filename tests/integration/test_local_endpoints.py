@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,8 +25,9 @@ from console.local.procs import alive
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST_PROBES = {f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
-               for key in ("initial_delay", "period")}
+FAST_PROBES = {**{f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
+                  for key in ("initial_delay", "period", "timeout")},
+               "readiness_probe.failure_threshold": 2}
 
 
 def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
@@ -199,6 +201,40 @@ def test_metrics_and_collected_data(ws):
     out_ids = {json.loads(line)["correlationid"] for f in outputs for line in f.read_text().splitlines()}
     assert "tenure_months" in first_in[0]["data"][0]
     assert {row["correlationid"] for row in first_in[:20]} <= out_ids
+
+
+def instances(ws: LocalWorkspace, deployment: str) -> list[dict]:
+    with sqlite3.connect(f"file:{ws.folder.db}?mode=ro", uri=True) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute(
+            "SELECT * FROM instances WHERE endpoint = 'churn-ep' AND deployment = ? ORDER BY idx", (deployment,))]
+
+
+def ready(ws: LocalWorkspace, deployment: str) -> int:
+    return next(d.ready_instances for d in ws.endpoints.get("churn-ep").deployments if d.name == deployment)
+
+
+def test_an_instance_that_dies_is_restarted(ws):
+    victim = instances(ws, "blue")[0]
+    os.kill(victim["pid"], signal.SIGKILL)
+    wait_until(lambda: instances(ws, "blue")[0]["restarts"] == victim["restarts"] + 1, timeout=20)
+    wait_until(lambda: ready(ws, "blue") == 2, timeout=60)
+    assert instances(ws, "blue")[0]["pid"] != victim["pid"]
+
+
+def test_an_instance_failing_readiness_leaves_routing_until_it_passes(ws):
+    endpoint = ws.endpoints.get("churn-ep")
+    key = ws.endpoints.keys("churn-ep").primary
+    frozen = instances(ws, "blue")[1]
+    os.kill(frozen["pid"], signal.SIGSTOP)  # alive but unresponsive: only the probe can tell
+    try:
+        wait_until(lambda: ready(ws, "blue") == 1, timeout=20)
+        # routed around: every request lands on the instance that still answers
+        assert {score(endpoint.scoring_uri, key, body(), timeout_s=10).status_code for _ in range(10)} == {200}
+    finally:
+        os.kill(frozen["pid"], signal.SIGCONT)
+    wait_until(lambda: ready(ws, "blue") == 2, timeout=20)
+    assert instances(ws, "blue")[1]["pid"] == frozen["pid"]  # readiness, not a restart
 
 
 def test_the_data_plane_outlives_the_daemon(ws):
