@@ -21,7 +21,37 @@ from console import __version__
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skip:
+    """Stands in for the parsers of commands this run does not use: accepts every call."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: self
+
+
+class _OnlyCommand:
+    """A subparsers action that builds only the command being run: argparse spends about a
+    millisecond per parser here, and a full tree is fifty of them on every CLI call."""
+
+    def __init__(self, sub: argparse._SubParsersAction, wanted: str) -> None:
+        self.sub, self.wanted = sub, wanted
+
+    def add_parser(self, name: str, **kwargs):
+        return self.sub.add_parser(name, **kwargs) if name == self.wanted else _Skip()
+
+
+def _command_of(argv: Sequence[str] | None) -> str | None:
+    """The subcommand word in argv (None for `amlops`, `--help` and the like)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    while args:
+        word = args.pop(0)
+        if word == "--workspace-dir":
+            args = args[1:]
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amlops",
         description="A terminal operations console for Azure Machine Learning.",
@@ -52,14 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     from console.commands import endpoints, local, monitors
 
-    local.register(sub)
-    endpoints.register(sub)
-    monitors.register(sub)
+    wanted = None if full else _command_of(argv)
+    target = _OnlyCommand(sub, wanted) if wanted and wanted not in sub.choices else sub
+    for module in (local, endpoints, monitors):
+        module.register(target)
+    if wanted and wanted not in sub.choices:
+        return build_parser(argv)  # an unknown command: the full tree, for argparse's message
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv, full=False)
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from console.domain import Record
-
 Column = tuple[str, Callable[[Any], Any]]
 
 
@@ -24,6 +22,8 @@ def emit_json(value: Any) -> None:
 
 
 def _plain(value: Any) -> Any:
+    from console.domain import Record
+
     if isinstance(value, Record):
         return value.to_dict()
     if isinstance(value, (list, tuple)):

@@ -16,23 +16,37 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.domain import (
-    AuditEntry,
-    Compute,
-    DeploymentMetrics,
-    DriftReport,
-    Endpoint,
-    EndpointKeys,
-    InvokeResult,
-    Job,
-    ModelVersion,
-    Monitor,
-    Operation,
-    QuotaUsage,
-    VmSize,
-)
+if TYPE_CHECKING:
+    from console.domain import (
+        AuditEntry,
+        Compute,
+        DeploymentMetrics,
+        DriftReport,
+        Endpoint,
+        EndpointKeys,
+        InvokeResult,
+        Job,
+        ModelVersion,
+        Monitor,
+        Operation,
+        QuotaUsage,
+        VmSize,
+    )
+
+
+class _Records:
+    """The domain records, imported on first use: `job list --json` never needs them, and
+    building their dataclasses is a third of this module's import time."""
+
+    def __getattr__(self, name: str) -> Any:
+        import console.domain
+
+        return getattr(console.domain, name)
+
+
+records = _Records()
 from console.errors import BackendUnavailable, NotSupported, ReadOnlyError
 from console.local import rpc
 from console.local.folder import WorkspaceFolder
@@ -157,23 +171,23 @@ class _Group:
 class LocalJobs(_Group):
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
         listing = self._call("jobs.list", parent=parent, limit=limit)
-        return Job.from_rows(listing["columns"], listing["rows"])
+        return records.Job.from_rows(listing["columns"], listing["rows"])
 
     def export(self, *, parent: str | None = None, limit: int | None = None) -> bytes:
         # The daemon sends the JSON array as it caches it: nothing is parsed or re-encoded here.
         return bytes(self._call("jobs.export", parent=parent, limit=limit))
 
     def get(self, name: str) -> Job:
-        return Job.from_dict(self._call("jobs.get", name=name))
+        return records.Job.from_dict(self._call("jobs.get", name=name))
 
     def submit(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Job:
         self._mutating("job submit")
-        return Job.from_dict(self._call("jobs.submit", spec_path=str(Path(spec_path).resolve()),
+        return records.Job.from_dict(self._call("jobs.submit", spec_path=str(Path(spec_path).resolve()),
                                         overrides=dict(overrides or {})))
 
     def cancel(self, name: str) -> Operation:
         self._mutating("job cancel")
-        return Operation.from_dict(self._call("jobs.cancel", name=name))
+        return records.Operation.from_dict(self._call("jobs.cancel", name=name))
 
     def logs(self, name: str, *, follow: bool = False, offset: int = 0) -> Iterator[str]:
         while True:
@@ -189,21 +203,21 @@ class LocalJobs(_Group):
 
 class LocalCompute(_Group):
     def list(self) -> list[Compute]:
-        return [Compute.from_dict(c) for c in self._call("compute.list")]
+        return [records.Compute.from_dict(c) for c in self._call("compute.list")]
 
     def get(self, name: str) -> Compute:
-        return Compute.from_dict(self._call("compute.get", name=name))
+        return records.Compute.from_dict(self._call("compute.get", name=name))
 
     def start(self, name: str) -> Operation:
         self._mutating("compute start")
-        return Operation.from_dict(self._call("compute.start", name=name))
+        return records.Operation.from_dict(self._call("compute.start", name=name))
 
     def stop(self, name: str) -> Operation:
         self._mutating("compute stop")
-        return Operation.from_dict(self._call("compute.stop", name=name))
+        return records.Operation.from_dict(self._call("compute.stop", name=name))
 
     def sizes(self) -> list[VmSize]:
-        return [VmSize.from_dict(s) for s in self._call("compute.sizes")]
+        return [records.VmSize.from_dict(s) for s in self._call("compute.sizes")]
 
     def costs_today(self) -> list[dict[str, Any]]:
         """Per compute: node-seconds, idle node-seconds and their cost today (UTC)."""
@@ -212,18 +226,18 @@ class LocalCompute(_Group):
 
 class LocalQuotas(_Group):
     def usage(self) -> list[QuotaUsage]:
-        return [QuotaUsage.from_dict(q) for q in self._call("compute.usage")]
+        return [records.QuotaUsage.from_dict(q) for q in self._call("compute.usage")]
 
 
 class LocalModels(_Group):
     def list(self, name: str | None = None) -> list[ModelVersion]:
-        return [ModelVersion.from_dict(m) for m in self._call("models.list", name=name)]
+        return [records.ModelVersion.from_dict(m) for m in self._call("models.list", name=name)]
 
     def register(self, name: str, *, job: str | None = None, path: str | None = None,
                  description: str | None = None) -> ModelVersion:
         self._mutating("model register")
         resolved = str(Path(path).resolve()) if path else None
-        return ModelVersion.from_dict(self._call("models.register", name=name, job=job, path=resolved,
+        return records.ModelVersion.from_dict(self._call("models.register", name=name, job=job, path=resolved,
                                                  description=description))
 
 
@@ -240,10 +254,10 @@ class LocalAssets(_Group):
 
 class LocalEndpoints(_Group):
     def list(self) -> list[Endpoint]:
-        return [Endpoint.from_dict(e) for e in self._call("endpoints.list")]
+        return [records.Endpoint.from_dict(e) for e in self._call("endpoints.list")]
 
     def get(self, name: str) -> Endpoint:
-        return Endpoint.from_dict(self._call("endpoints.get", name=name))
+        return records.Endpoint.from_dict(self._call("endpoints.get", name=name))
 
     def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Operation:
         return self._create(spec_path, overrides, "online endpoint")
@@ -259,34 +273,34 @@ class LocalEndpoints(_Group):
             from console.errors import BadInput
 
             raise BadInput(f"{spec_path} is a {created.get('kind')} spec, not an {kind} spec")
-        return Operation.from_dict(created["operation"])
+        return records.Operation.from_dict(created["operation"])
 
     def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
         self._mutating("endpoint traffic")
-        return Operation.from_dict(self._call("endpoints.set_traffic", name=name, traffic=dict(traffic)))
+        return records.Operation.from_dict(self._call("endpoints.set_traffic", name=name, traffic=dict(traffic)))
 
     def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
         self._mutating("endpoint mirror")
-        return Operation.from_dict(self._call("endpoints.set_mirror", name=name, mirror=dict(mirror)))
+        return records.Operation.from_dict(self._call("endpoints.set_mirror", name=name, mirror=dict(mirror)))
 
     def rollback(self, name: str) -> Operation:
         self._mutating("endpoint rollback")
-        return Operation.from_dict(self._call("endpoints.rollback", name=name))
+        return records.Operation.from_dict(self._call("endpoints.rollback", name=name))
 
     def delete(self, name: str) -> Operation:
         self._mutating("endpoint delete")
-        return Operation.from_dict(self._call("endpoints.delete", name=name))
+        return records.Operation.from_dict(self._call("endpoints.delete", name=name))
 
     def delete_deployment(self, name: str, deployment: str) -> Operation:
         self._mutating("deployment delete")
-        return Operation.from_dict(self._call("endpoints.delete_deployment", name=name, deployment=deployment))
+        return records.Operation.from_dict(self._call("endpoints.delete_deployment", name=name, deployment=deployment))
 
     def keys(self, name: str) -> EndpointKeys:
-        return EndpointKeys.from_dict(self._call("endpoints.keys", name=name))
+        return records.EndpointKeys.from_dict(self._call("endpoints.keys", name=name))
 
     def regenerate_keys(self, name: str, key_type: str = "primary") -> Operation:
         self._mutating("endpoint regenerate-keys")
-        return Operation.from_dict(self._call("endpoints.regenerate_keys", name=name, key_type=key_type))
+        return records.Operation.from_dict(self._call("endpoints.regenerate_keys", name=name, key_type=key_type))
 
     def deployment_logs(self, name: str, deployment: str, lines: int = 200) -> str:
         return self._call("endpoints.deployment_logs", name=name, deployment=deployment, lines=lines)
@@ -299,7 +313,7 @@ class LocalEndpoints(_Group):
         return score(endpoint.scoring_uri, self.keys(name).primary, body, deployment=deployment)
 
     def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
-        return [DeploymentMetrics.from_dict(m) for m in self._call("endpoints.metrics", name=name, window_s=window_s)]
+        return [records.DeploymentMetrics.from_dict(m) for m in self._call("endpoints.metrics", name=name, window_s=window_s)]
 
 
 def score(uri: str, key: str | None, body: bytes | str, *, deployment: str | None = None,
@@ -324,40 +338,40 @@ def score(uri: str, key: str | None, body: bytes | str, *, deployment: str | Non
     except (urllib.error.URLError, OSError) as err:
         raise BackendUnavailable(f"cannot reach {uri}: {err}") from None
     latency = (time.perf_counter() - start) * 1000
-    return InvokeResult(status_code=status, body=payload.decode(errors="replace"),
+    return records.InvokeResult(status_code=status, body=payload.decode(errors="replace"),
                         deployment=reply_headers.get("azureml-model-deployment"), latency_ms=latency,
                         headers={k.lower(): v for k, v in reply_headers.items()})
 
 
 class LocalMonitors(_Group):
     def list(self) -> list[Monitor]:
-        return [Monitor.from_dict(m) for m in self._call("monitors.list")]
+        return [records.Monitor.from_dict(m) for m in self._call("monitors.list")]
 
     def run(self, name: str, *, window_start: datetime | None = None,
             window_end: datetime | None = None) -> Operation:
         self._mutating("monitor run")
-        return Operation.from_dict(self._call(
+        return records.Operation.from_dict(self._call(
             "monitors.run", name=name, window_start=window_start.isoformat() if window_start else None,
             window_end=window_end.isoformat() if window_end else None))
 
     def latest(self, name: str) -> DriftReport | None:
         report = self._call("monitors.latest", name=name)
-        return DriftReport.from_dict(report) if report else None
+        return records.DriftReport.from_dict(report) if report else None
 
     def for_endpoint(self, endpoint: str, deployment: str | None = None) -> list[Monitor]:
-        return [Monitor.from_dict(m) for m in self._call("monitors.for_endpoint", endpoint=endpoint,
+        return [records.Monitor.from_dict(m) for m in self._call("monitors.for_endpoint", endpoint=endpoint,
                                                          deployment=deployment)]
 
 
 class LocalAudit(_Group):
     def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
         rows = self._call("audit.list", limit=limit, since=since.isoformat() if since else None)
-        return [AuditEntry.from_dict(r) for r in rows]
+        return [records.AuditEntry.from_dict(r) for r in rows]
 
 
 class LocalOperations(_Group):
     def get(self, id: str) -> Operation:
-        return Operation.from_dict(self._call("operations.get", id=id))
+        return records.Operation.from_dict(self._call("operations.get", id=id))
 
     def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
