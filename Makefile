@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/amlops demo && $(BIN)/amlops job list && $(BIN)/amlops compute list && $(BIN)/amlops endpoint list
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/amlops demo && $(BIN)/amlops
 
 test: $(VENV)/.installed-test
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q

@@ -11,12 +11,16 @@ local workspace folder.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Callable, Sequence
+import time
 
-from console import __version__
+STARTED = time.perf_counter()  # the console reports its first frame against this
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+
+from console import __version__  # noqa: E402
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -96,9 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
-        print("\nThe live console (the TUI) is not built yet; `amlops demo` sets up the demo workspace.")
-        return 0
+        handler = _console
     from console.errors import AmlopsError
 
     try:
@@ -137,6 +139,18 @@ def _lint(args: argparse.Namespace) -> int:
     warnings = sum(f.severity == "warning" for f in result.findings)
     print(f"{result.files} files, {errors} errors, {warnings} warnings", file=sys.stderr)
     return result.exit_code
+
+
+def _console(args: argparse.Namespace) -> int:
+    """The live console on the selected workspace (the local one unless told otherwise)."""
+    if not sys.stdout.isatty():
+        print("amlops: the console needs a terminal; see `amlops --help` for the commands", file=sys.stderr)
+        return 2
+    from console.commands.local import workspace
+    from console.ui.app import AmlopsApp
+
+    AmlopsApp(workspace(args), read_only=args.read_only, started_at=STARTED).run()
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

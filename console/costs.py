@@ -9,13 +9,11 @@ for upgrades. Pure: stdlib, `console.domain` and `console.errors` only.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from fractions import Fraction
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -75,6 +73,7 @@ _EXAMPLE = "Standard_DS3_v2, Standard_D4s_v3, Standard_NC6s_v3"
 def _require(name: str, field: str = "size") -> VmSize:
     found = size(name)
     if found is None:
+        import difflib  # only for a suggestion on a typo
         near = difflib.get_close_matches(str(name), list(_catalog()[0]), n=1, cutoff=0.6)
         hint = f"; did you mean {near[0]}?" if near else f" (known sizes include {_EXAMPLE})"
         raise InvalidField(field, f"unknown VM size '{name}'{hint}")
@@ -169,6 +168,7 @@ def vcpus_needed(size_name: str, nodes: int = 1, reserve: float = 1.0) -> int:
         raise InvalidField("nodes", f"must be a whole number, 0 or more (got {nodes!r})")
     if not reserve >= 1:
         raise InvalidField("reserve", f"must be 1.0 or more (got {reserve!r})")
+    from fractions import Fraction
     return math.ceil(Fraction(str(reserve)) * nodes) * found.vcpus
 
 

@@ -1,0 +1,1 @@
+"""The live console: a Textual app over the Workspace protocol (imported only by `amlops`)."""

@@ -1,0 +1,288 @@
+"""The console: five live panes over one workspace, and the keys that change it.
+
+Every backend call runs in a thread worker; the refresh re-arms itself with `set_timer` only
+after the previous one finished, so polls never overlap, and panes update by diffing keyed rows.
+Each mutating action asks first (ConfirmModal or the traffic preview) and is refused outright in
+read-only mode. Errors land in the header and the pane, never as a crash.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from console.ui.panes.base import Pane
+from console.ui.panes.compute import ComputePane
+from console.ui.panes.drift import DriftPane
+from console.ui.panes.endpoints import EndpointsPane
+from console.ui.panes.jobs import JobsPane
+from console.ui.panes.quotas import QuotasPane
+from console.ui.screens.modals import ConfirmModal, HelpModal, TrafficModal
+from console.ui.snapshot import Snapshot, fetch
+
+REFRESH_S = 2.0
+PANES = {"jobs": JobsPane, "quotas": QuotasPane, "compute": ComputePane, "endpoints": EndpointsPane,
+         "drift": DriftPane}
+MUTATING = {"stop_idle", "traffic", "rollback", "cancel_job", "run_monitor"}
+
+
+class HeaderBar(Static):
+    """Workspace, backend, time since the last refresh, connection state."""
+
+    def show(self, ws: Any, last: float | None, error: str | None, read_only: bool) -> None:
+        age = "never" if last is None else f"{time.monotonic() - last:.0f}s ago"
+        state = f"[red]error: {error}[/red]" if error else ("[green]connected[/green]" if last else "connecting…")
+        mode = "  [yellow]READ-ONLY[/yellow]" if read_only else ""
+        self.update(f"[b]amlops[/b]  {ws.name} ({ws.backend})  refreshed {age}  {state}{mode}")
+
+
+class AmlopsApp(App[None]):
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live anywhere
+    TITLE = "amlops"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("escape", "back", "Back", id="back", show=False),
+        Binding("z", "zoom", "Zoom", id="zoom"),
+        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("1", "focus_pane('jobs')", "Jobs", id="pane.jobs", show=False),
+        Binding("2", "focus_pane('quotas')", "Quotas", id="pane.quotas", show=False),
+        Binding("3", "focus_pane('compute')", "Compute", id="pane.compute", show=False),
+        Binding("4", "focus_pane('endpoints')", "Endpoints", id="pane.endpoints", show=False),
+        Binding("5", "focus_pane('drift')", "Drift", id="pane.drift", show=False),
+        Binding("x", "stop_idle", "Stop idle", id="stop_idle"),
+        Binding("t", "traffic", "Traffic", id="traffic"),
+        Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("c", "cancel_job", "Cancel job", id="cancel_job"),
+        Binding("m", "run_monitor", "Run monitor", id="run_monitor"),
+    ]
+
+    def __init__(self, workspace: Any, *, read_only: bool = False, refresh_s: float = REFRESH_S,
+                 started_at: float | None = None) -> None:
+        super().__init__()
+        self.ws = workspace
+        self.read_only = read_only or getattr(workspace, "read_only", False)
+        self.refresh_s = refresh_s
+        self.started_at = started_at
+        self.snapshot: Snapshot | None = None
+        self.last_refresh: float | None = None
+        self.last_error: str | None = None
+        self.zoomed: str | None = None
+        self.first_frame_s: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        with Grid(id="panes"):
+            for name, cls in PANES.items():
+                yield cls(id=name)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_header()
+        self.set_interval(1.0, self._show_header)
+        self.call_after_refresh(self._first_frame)
+        self.refresh_data()
+
+    def _first_frame(self) -> None:
+        if self.started_at is not None:
+            self.first_frame_s = time.perf_counter() - self.started_at
+            self.log(f"first frame {self.first_frame_s * 1000:.0f} ms after start")
+
+    # --- refresh -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def refresh_data(self) -> Snapshot:
+        return fetch(self.ws)
+
+    @on(Worker.StateChanged)
+    def _worker_done(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "refresh" and worker.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            if worker.state == WorkerState.SUCCESS:
+                self.apply(worker.result)
+            else:
+                self.last_error = str(worker.error)
+                self._show_header()
+            self.set_timer(self.refresh_s, self.refresh_data)  # re-armed only now: polls never overlap
+        elif worker.group == "action" and worker.state == WorkerState.ERROR:
+            error = worker.error
+            self.notify(getattr(error, "message", None) or str(error), title="failed", severity="error", timeout=8)
+        elif worker.group == "action" and worker.state == WorkerState.SUCCESS and worker.result:
+            self.notify(str(worker.result), title="done", timeout=5)
+            self.refresh_data()
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """Hand a snapshot to every pane (skipped while a modal is up: it would redraw under it)."""
+        self.snapshot = snapshot
+        self.last_refresh = time.monotonic()
+        self.last_error = "; ".join(f"{area}: {msg}" for area, msg in snapshot.errors.items()) or None
+        if len(self.screen_stack) == 1:
+            with self.batch_update():
+                for pane in self.query(Pane):
+                    pane.apply(snapshot)
+        self._show_header()
+
+    def _show_header(self) -> None:
+        self.query_one(HeaderBar).show(self.ws, self.last_refresh, self.last_error, self.read_only)
+
+    # --- navigation --------------------------------------------------------------------------
+
+    def action_focus_pane(self, name: str) -> None:
+        pane = self.query_one(f"#{name}", Pane)
+        tables = pane.query(DataTable)
+        (tables.first() if tables else pane).focus()
+
+    def _current_pane(self) -> Pane | None:
+        node = self.focused
+        while node is not None and not isinstance(node, Pane):
+            node = node.parent
+        return node
+
+    def action_zoom(self) -> None:
+        pane = self._current_pane()
+        if pane is None:
+            return
+        self.zoomed = pane.id
+        self.query_one("#panes").add_class("-zoom")
+        for other in self.query(Pane):
+            other.set_class(other is pane, "-zoomed")
+
+    @on(DataTable.RowSelected)
+    def _enter_zooms(self, event: DataTable.RowSelected) -> None:
+        if self.zoomed is None:
+            self.action_zoom()
+
+    def action_back(self) -> None:
+        if self.zoomed is not None:
+            self.zoomed = None
+            self.query_one("#panes").remove_class("-zoom")
+            for pane in self.query(Pane):
+                pane.remove_class("-zoomed")
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
+
+    def action_help(self) -> None:
+        rows = [(b.key, b.description, b.id or "") for b in self.BINDINGS
+                if b.id and (not self.read_only or b.action.split("(")[0] not in MUTATING)]
+        self.push_screen(HelpModal(rows))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Read-only hides every mutating key from the footer and refuses it.
+        return not (self.read_only and action in MUTATING)
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def action_stop_idle(self) -> None:
+        pane = self.query_one(ComputePane)
+        if self.snapshot is None:
+            return
+        idle = pane.idle_instances(self.snapshot)
+        selected = pane.selected_compute()
+        targets = [c for c in idle if c.name == selected] or idle
+        if not targets:
+            self.notify("no idle compute instance is running", timeout=4)
+            return
+        from console import costs
+
+        saved = sum(costs.hourly_cost(c.size) or 0.0 for c in targets)
+        names = ", ".join(c.name for c in targets)
+        self.push_screen(ConfirmModal(f"Stop {names}?", f"saves ${saved:.2f}/hour while stopped"),
+                         lambda yes: yes and self._stop([c.name for c in targets]))
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _stop(self, names: list[str]) -> str:
+        for name in names:
+            op = self.ws.compute.stop(name)
+            self.ws.operations.wait(op.id, timeout_s=60)
+        return f"stopped {', '.join(names)}"
+
+    def action_traffic(self) -> None:
+        selected = self.query_one(EndpointsPane).selected()
+        endpoint = self._endpoint(selected[0] if selected else None)
+        if endpoint is None:
+            return
+        if not endpoint.deployments:
+            self.notify(f"{endpoint.name} has no deployments", timeout=4)
+            return
+        live = {d.name: endpoint.traffic.live.get(d.name, 0) for d in endpoint.deployments}
+        self.push_screen(TrafficModal(endpoint.name, live),
+                         lambda split: split is not None and self._set_traffic(endpoint.name, split))
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _set_traffic(self, endpoint: str, split: dict[str, int]) -> str:
+        self.ws.endpoints.set_traffic(endpoint, split)
+        return f"{endpoint}: " + " ".join(f"{k}={v}" for k, v in split.items())
+
+    def action_rollback(self) -> None:
+        selected = self.query_one(EndpointsPane).selected()
+        endpoint = self._endpoint(selected[0] if selected else None)
+        if endpoint is None:
+            return
+        self.push_screen(ConfirmModal(f"Roll back {endpoint.name}?",
+                                      "all live traffic to the stable deployment, mirroring off"),
+                         lambda yes: yes and self._rollback(endpoint.name))
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _rollback(self, endpoint: str) -> str:
+        self.ws.endpoints.rollback(endpoint)
+        live = self.ws.endpoints.get(endpoint).traffic.live
+        return f"{endpoint} rolled back: " + " ".join(f"{k}={v}" for k, v in live.items() if v)
+
+    def action_cancel_job(self) -> None:
+        name = self.query_one(JobsPane).selected_job()
+        if name is None:
+            self.notify("select a job in the jobs pane first", timeout=4)
+            return
+        self.push_screen(ConfirmModal(f"Cancel job {name}?", "its whole process group is stopped"),
+                         lambda yes: yes and self._cancel(name))
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _cancel(self, name: str) -> str:
+        self.ws.jobs.cancel(name)
+        return f"cancel requested for {name}"
+
+    def action_run_monitor(self) -> None:
+        pane = self.query_one(DriftPane)
+        name = pane.selected_monitor() or next((m.name for m in (self.snapshot.monitors or [])), None) \
+            if self.snapshot else None
+        if name is None:
+            self.notify("no monitor to run", timeout=4)
+            return
+        self.push_screen(ConfirmModal(f"Run monitor {name} now?", "over its lookback window, ending now"),
+                         lambda yes: yes and self._run_monitor(name))
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _run_monitor(self, name: str) -> str:
+        op = self.ws.operations.wait(self.ws.monitors.run(name).id, timeout_s=600)
+        if op.status != "Succeeded":
+            raise RuntimeError(f"monitor {name}: {op.error}")
+        report = self.ws.monitors.latest(name)
+        return f"{name}: {'ALERT' if report and report.alert else 'no alert'}"
+
+    # --- job log detail ----------------------------------------------------------------------
+
+    @on(JobsPane.Selected)
+    def _job_selected(self, event: JobsPane.Selected) -> None:
+        self._load_log(event.name)
+
+    @work(thread=True, exclusive=True, group="log", exit_on_error=False)
+    def _load_log(self, name: str) -> None:
+        lines = list(self.ws.jobs.logs(name))
+        self.call_from_thread(self.query_one(JobsPane).show_detail, "".join(lines[-15:]))
+
+    def _endpoint(self, name: str | None):
+        endpoints = (self.snapshot.endpoints if self.snapshot else None) or []
+        found = next((e for e in endpoints if e.name == name), endpoints[0] if endpoints else None)
+        if found is None:
+            self.notify("no endpoint", timeout=4)
+        return found
+

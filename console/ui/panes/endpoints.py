@@ -1,0 +1,276 @@
+"""The endpoints pane: one row per (endpoint, deployment) with its live and mirror traffic,
+readiness and the serving figures of the last window (rps, success, p99, a latency sparkline).
+
+Metrics are only ever the ones the snapshot read; a deployment without them shows "-".
+The app drives traffic, rollback and deploy-green from `selected()` and `Selected` messages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rich.errors import StyleSyntaxError
+from rich.style import Style
+from rich.text import Span, Text
+from textual.app import ComposeResult
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.widgets import DataTable
+
+from console.domain import Deployment, DeploymentMetrics
+from console.ui.panes.base import Pane
+from console.ui.snapshot import Snapshot
+from console.ui.table import sync_table
+
+COLUMNS = ("ENDPOINT", "DEPLOYMENT", "TRAFFIC", "MIRROR", "READY", "RPS", "SUCCESS", "P99", "LATENCY")
+# Fixed widths: `sync_table` updates cells without re-measuring, so a column sized to "-" would
+# crop the figures that arrive later. None: sized to the names (which never change per key).
+WIDTHS = (None, None, 15, 6, 8, 6, 7, 7, 12)
+
+BAR_WIDTH = 10
+SPARK_POINTS = 12
+SUCCESS_FLOOR = 0.99  # DESIGN.md, Rollout: the success rate a deployment must hold
+P99_WARN_MS = 500.0  # DESIGN.md, Rollout: the p99 ceiling of the canary analysis
+NONE = "-"
+
+_EIGHTHS = "▏▎▍▌▋▊▉"
+_TRACK = "░"
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def traffic_bar(percent: int, width: int = BAR_WIDTH) -> str:
+    """`██▌░░░░░░░  25%`: a bar `width` cells wide in eighths, then the percentage."""
+    eighths = round(min(max(percent, 0), 100) * width * 8 / 100)
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (_EIGHTHS[part - 1] if part else "")
+    return f"{bar.ljust(width, _TRACK)} {percent:>3}%"
+
+
+def sparkline(series: Sequence[float], points: int = SPARK_POINTS) -> str:
+    """The last `points` values as ▁..█, scaled to their maximum; "-" for no values."""
+    tail = series[-points:]
+    if not tail:
+        return NONE
+    top = max(tail)
+    if top <= 0:
+        return _BLOCKS[0] * len(tail)
+    # Block k is (k+1)/8 tall: each value gets the shortest block that reaches it.
+    return "".join(_BLOCKS[min(7, max(0, math.ceil(v / top * 8) - 1))] for v in tail)
+
+
+def format_rps(rps: float) -> str:
+    if rps < 10:
+        return f"{rps:.1f}"
+    if rps < 10_000:
+        return f"{rps:.0f}"
+    return f"{rps / 1000:.0f}k"
+
+
+def format_success(rate: float) -> str:
+    """Floored to 0.1 %, so a deployment that failed anything never reads 100 %."""
+    if rate >= 1:
+        return "100%"
+    return f"{math.floor(rate * 1000) / 10:.1f}%"
+
+
+def format_ms(ms: float) -> str:
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    if ms < 10_000:
+        return f"{ms:.0f} ms"
+    return f"{ms / 1000:.1f} s"
+
+
+def theme_colours(app, *names: str) -> tuple[str, ...]:
+    """The theme's `text-<name>` colours as Rich colour strings, e.g. ("#D17E92", ...); the ANSI
+    themes name them "ansi_red", which Rich spells "red"."""
+    variables = app.theme_variables
+    colours = []
+    for name in names:
+        value = variables.get(f"text-{name}", "")
+        value = value[5:] if value.startswith("ansi_") else value
+        try:
+            Style.parse(value)
+        except StyleSyntaxError:
+            value = _FALLBACK[name]
+        colours.append(value)
+    return tuple(colours)
+
+
+_FALLBACK = {"error": "red", "warning": "yellow", "success": "green"}
+
+
+def _styled(text: str, style: str, justify: str | None = None) -> Text:
+    # The style goes in a span, not the base style: Text equality ignores the base style, and
+    # sync_table must see a colour change as a change.
+    return Text(text, justify=justify, spans=[Span(0, len(text), style)] if style else None)
+
+
+def _right(text: str, style: str = "") -> Text:
+    return _styled(text, style, "right")
+
+
+class EndpointsPane(Pane):
+    """Endpoints and their deployments, keyed `endpoint/deployment` (an endpoint without
+    deployments is keyed by its name)."""
+
+    DEFAULT_CSS = """
+    EndpointsPane > DataTable { height: 1fr; }
+    """
+
+    title = "Endpoints"
+    area = "endpoints"
+
+    class Selected(Message):
+        """The highlighted row changed: `deployment` is None for an endpoint without any."""
+
+        def __init__(self, endpoint: str, deployment: str | None) -> None:
+            super().__init__()
+            self.endpoint = endpoint
+            self.deployment = deployment
+
+        def __repr__(self) -> str:
+            return f"EndpointsPane.Selected({self.endpoint!r}, {self.deployment!r})"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._targets: dict[str, tuple[str, str | None]] = {}  # row key -> (endpoint, deployment)
+        self._announced: tuple[str, str | None] | None = None
+        self._cells: _Cells | None = None
+
+    def body(self) -> ComposeResult:
+        # Names stay in view when a narrow terminal scrolls the figures sideways.
+        yield DataTable(id="endpoints-table", cursor_type="row", fixed_columns=2)
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#endpoints-table", DataTable)
+
+    def on_mount(self) -> None:
+        table = self.table
+        for label, width in zip(COLUMNS, WIDTHS):
+            table.add_column(label, key=label, width=width)
+
+    # --- the public surface ------------------------------------------------------------------
+
+    def selected(self) -> tuple[str, str | None] | None:
+        """(endpoint, deployment) of the highlighted row; None when the table is empty."""
+        key = self._cursor_key()
+        return self._targets.get(key) if key is not None else None
+
+    def show(self, snapshot: Snapshot) -> None:
+        palette = theme_colours(self.app, "error", "warning", "success")
+        if self._cells is None or self._cells.palette != palette:
+            self._cells = _Cells(palette)
+        cells = self._cells
+        figures_before, figures = cells.figures, {}
+        rows: dict[str, list] = {}
+        targets: dict[str, tuple[str, str | None]] = {}
+        order: dict[tuple[str, str], int] = {}
+        for endpoint in snapshot.endpoints or []:
+            name = endpoint.name
+            if not endpoint.deployments:
+                rows[name] = [name, NONE, NONE, NONE, cells.state(endpoint.provisioning_state), *cells.no_figures]
+                targets[name] = (name, None)
+                order[(name, NONE)] = len(order)
+                continue
+            live, mirror = endpoint.traffic.live, endpoint.traffic.mirror
+            by_deployment = {m.deployment: m for m in snapshot.metrics.get(name, ())}
+            for deployment in endpoint.deployments:
+                key = f"{name}/{deployment.name}"
+                metrics = by_deployment.get(deployment.name)
+                if metrics is None:
+                    shown = cells.no_figures
+                else:
+                    cached = figures_before.get(key)
+                    shown = cached[1] if cached is not None and cached[0] == metrics else cells.figures_of(metrics)
+                    figures[key] = (metrics, shown)
+                share = mirror.get(deployment.name, 0)
+                rows[key] = [name, deployment.name, cells.traffic(live.get(deployment.name, 0)),
+                             f"{share}%" if share else NONE, cells.ready(deployment), *shown]
+                targets[key] = (name, deployment.name)
+                order[(name, deployment.name)] = len(order)
+        cells.figures = figures
+        table = self.table
+        before = self._cursor_key()
+        with self.app.batch_update():
+            sync_table(table, COLUMNS, rows)
+            self._targets = targets
+            if [row.key.value for row in table.ordered_rows] != list(rows):
+                # New rows were appended at the end: put them beside their endpoint.
+                table.sort("ENDPOINT", "DEPLOYMENT", key=lambda names: order[(str(names[0]), str(names[1]))])
+            if before is not None and before in rows:
+                index = table.get_row_index(before)
+                if index != table.cursor_row:
+                    table.move_cursor(row=index, animate=False)
+        self._announce()
+
+    # --- selection ---------------------------------------------------------------------------
+
+    def _cursor_key(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        row = min(table.cursor_row, table.row_count - 1)
+        return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+
+    def _announce(self) -> None:
+        current = self.selected()
+        if current != self._announced:
+            self._announced = current
+            if current is not None:
+                self.post_message(self.Selected(*current))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "endpoints-table":
+            self._announce()
+
+
+class _Cells:
+    """Cells built once and shared between rows and refreshes, for one theme's colours: a refresh
+    of 1,000 deployments formats only the figures that changed."""
+
+    def __init__(self, palette: tuple[str, str, str]) -> None:
+        self.palette = palette
+        self.error, self.warning, self.success = palette
+        dash = _right(NONE)
+        self.no_figures = (dash, dash, dash, NONE)  # RPS, SUCCESS, P99, LATENCY
+        self.figures: dict[str, tuple[DeploymentMetrics, tuple]] = {}  # row key -> (metrics, cells)
+        self._traffic: dict[int, Text] = {}
+        self._ready: dict[tuple[str, int, int], str | Text] = {}
+
+    def traffic(self, live: int) -> Text:
+        found = self._traffic.get(live)
+        if found is None:
+            bar = traffic_bar(live)
+            found = self._traffic[live] = Text(bar, spans=[Span(0, BAR_WIDTH, self.success if live > 0 else "dim")])
+        return found
+
+    def state(self, state: str) -> str | Text:
+        """A provisioning state other than Succeeded, in the warning (or error) colour."""
+        if state == "Succeeded":
+            return NONE
+        return _styled(state, self.error if state == "Failed" else self.warning)
+
+    def ready(self, deployment: Deployment) -> str | Text:
+        key = (deployment.provisioning_state, deployment.ready_instances, deployment.instance_count)
+        found = self._ready.get(key)
+        if found is None:
+            state, ready, count = key
+            if state != "Succeeded":
+                found = self.state(state)
+            else:
+                found = _styled(f"{ready}/{count}", self.warning if ready < count else "")
+            if len(self._ready) < 4096:
+                self._ready[key] = found
+        return found
+
+    def figures_of(self, metrics: DeploymentMetrics) -> tuple:
+        rate, p99 = metrics.success_rate, metrics.p99_ms
+        return (
+            _right(format_rps(metrics.rps)),
+            _right(NONE) if rate is None else _right(format_success(rate), self.error if rate < SUCCESS_FLOOR else ""),
+            _right(NONE) if p99 is None else _right(format_ms(p99), self.warning if p99 > P99_WARN_MS else ""),
+            sparkline(metrics.latency_series_ms),
+        )

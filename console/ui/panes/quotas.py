@@ -1,0 +1,88 @@
+"""The quotas pane: vCPUs used against the limit per VM family, as a text bar, the families
+close to or at their limit coloured, and the families with no quota at all (a new subscription's
+GPU families) kept visible but dim, since "0 quota" is what blocks a GPU job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable
+
+from console.domain import QuotaUsage
+from console.ui.panes.base import Pane
+from console.ui.panes.jobs import cursor_key, sync_in_order
+from console.ui.snapshot import Snapshot
+
+COLUMNS = ("FAMILY", "USED/LIMIT", "FREE")
+BAR_WIDTH = 12
+WARN_RATIO = 0.8
+STYLE_OK, STYLE_WARN, STYLE_FULL, STYLE_NONE = "green", "bold yellow", "bold red", "dim"
+
+
+def bar(used: int, limit: int) -> str:
+    """'█████░░░░░░░ 10/24': filled in proportion, at least one cell once anything is used."""
+    filled = min(BAR_WIDTH, round(BAR_WIDTH * used / limit)) if limit else BAR_WIDTH
+    if used and not filled:
+        filled = 1
+    return f"{'█' * filled}{'░' * (BAR_WIDTH - filled)} {used}/{limit}"
+
+
+def style_of(usage: QuotaUsage) -> str:
+    if usage.limit <= 0:
+        return STYLE_FULL if usage.used else STYLE_NONE
+    if usage.ratio >= 1:
+        return STYLE_FULL
+    return STYLE_WARN if usage.ratio >= WARN_RATIO else STYLE_OK
+
+
+def order(usage: QuotaUsage) -> tuple[Any, ...]:
+    """In use first (fullest on top), then families with quota, then zero-quota families."""
+    name = usage.family.lower()
+    if usage.used > 0:
+        return (0, -usage.ratio, name)
+    return (1 if usage.limit > 0 else 2, 0.0, name)
+
+
+class QuotasPane(Pane):
+    """vCPU quota per VM family in the workspace's region."""
+
+    DEFAULT_CSS = """
+    QuotasPane > DataTable { height: 1fr; }
+    """
+
+    title = "Quotas"
+    area = "quotas"
+
+    def body(self) -> ComposeResult:
+        table: DataTable = DataTable(cursor_type="row", zebra_stripes=False)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        yield table
+
+    def show(self, snapshot: Snapshot) -> None:
+        usages = sorted(snapshot.quotas or (), key=order)
+        seen = {u.family for u in usages}
+        twice = len(seen) < len(usages)  # one family in several regions: key it by region too
+        rows: dict[str, tuple[Any, ...]] = {}
+        for usage in usages:
+            key = f"{usage.family} ({usage.location})" if twice and usage.location else usage.family
+            style = style_of(usage)
+            if usage.limit <= 0:
+                text = "no quota" if not usage.used else f"no quota, {usage.used} used"
+                gauge = Text(text, style=style, end="")
+                free = Text("0", style=STYLE_NONE, justify="right", end="")
+                name = Text(key, style=STYLE_NONE, end="")
+            else:
+                gauge = Text(bar(usage.used, usage.limit), style=style, end="")
+                free = Text(str(usage.free), style=style if style != STYLE_OK else "", justify="right", end="")
+                name = Text(key, style=style if style != STYLE_OK else "", end="")
+            rows[key] = (name, gauge, free)
+        with self.app.batch_update():
+            sync_in_order(self.query_one(DataTable), COLUMNS, rows)
+
+    def selected_family(self) -> str | None:
+        """The family of the highlighted row, if any."""
+        return cursor_key(self.query_one(DataTable))

@@ -1,0 +1,139 @@
+"""The console's modal screens: confirm before anything changes, the traffic sliders, help."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+BAR_WIDTH = 30
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask before a change: y or enter confirms, n or esc refuses."""
+
+    BINDINGS = [Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+                Binding("n,escape", "answer(False)", "No", id="confirm.no")]
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question, self.detail = question, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question")
+            if self.detail:
+                yield Static(self.detail, id="detail")
+            yield Static("[b]y[/b]/enter: yes    [b]n[/b]/esc: no", id="keys")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class TrafficModal(ModalScreen[dict[str, int] | None]):
+    """One slider per deployment; the split always sums to 100 and is previewed before enter."""
+
+    BINDINGS = [
+        Binding("up", "move(-1)", "Previous", id="traffic.up", show=False),
+        Binding("down", "move(1)", "Next", id="traffic.down", show=False),
+        Binding("left", "nudge(-1)", "-1", id="traffic.minus"),
+        Binding("right", "nudge(1)", "+1", id="traffic.plus"),
+        Binding("shift+left", "nudge(-10)", "-10", id="traffic.minus10"),
+        Binding("shift+right", "nudge(10)", "+10", id="traffic.plus10"),
+        Binding("1", "preset(90)", "90/10", id="traffic.preset90"),
+        Binding("2", "preset(50)", "50/50", id="traffic.preset50"),
+        Binding("3", "preset(0)", "0/100", id="traffic.preset0"),
+        Binding("enter", "apply", "Apply", id="traffic.apply"),
+        Binding("escape", "cancel", "Cancel", id="traffic.cancel"),
+    ]
+
+    def __init__(self, endpoint: str, live: dict[str, int]) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.before = dict(live)
+        self.split = dict(live) if sum(live.values()) == 100 else {n: (100 if i == 0 else 0) for i, n in enumerate(live)}
+        self.names = list(live)
+        self.cursor = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"Traffic of [b]{self.endpoint}[/b]", id="question")
+            yield Static(id="sliders")
+            yield Static(id="preview")
+            yield Static("←/→ ±1   shift+←/→ ±10   ↑/↓ deployment   1: 90/10  2: 50/50  3: 0/100   "
+                         "enter: apply   esc: cancel", id="keys")
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        lines = []
+        for i, name in enumerate(self.names):
+            share = self.split[name]
+            filled = round(share * BAR_WIDTH / 100)
+            marker = "▶" if i == self.cursor else " "
+            lines.append(f"{marker} {name:<12} {'█' * filled}{'░' * (BAR_WIDTH - filled)} {share:>3} %")
+        self.query_one("#sliders", Static).update("\n".join(lines))
+        changed = {n: (self.before.get(n, 0), self.split[n]) for n in self.names if self.before.get(n, 0) != self.split[n]}
+        preview = ", ".join(f"{n} {a} → {b} %" for n, (a, b) in changed.items()) or "no change"
+        self.query_one("#preview", Static).update(f"change: {preview}")
+
+    def action_move(self, step: int) -> None:
+        self.cursor = (self.cursor + step) % len(self.names)
+        self._draw()
+
+    def action_nudge(self, delta: int) -> None:
+        if len(self.names) < 2:
+            return
+        name = self.names[self.cursor]
+        others = [n for n in self.names if n != name]
+        new = max(0, min(100, self.split[name] + delta))
+        delta = new - self.split[name]
+        self.split[name] = new
+        # Keep the sum at 100: take from (or give to) the other deployments, the next one first.
+        for other in others[self.cursor % len(others):] + others[: self.cursor % len(others)]:
+            room = self.split[other] if delta > 0 else 100 - self.split[other]
+            step = min(abs(delta), room)
+            self.split[other] += -step if delta > 0 else step
+            delta += -step if delta > 0 else step
+            if delta == 0:
+                break
+        self._draw()
+
+    def action_preset(self, first: int) -> None:
+        """Presets for a blue/green pair: the first deployment gets `first`, the second the rest."""
+        if len(self.names) < 2:
+            return
+        self.split = {n: 0 for n in self.names}
+        self.split[self.names[0]], self.split[self.names[1]] = first, 100 - first
+        self._draw()
+
+    def action_apply(self) -> None:
+        self.dismiss(None if self.split == self.before else dict(self.split))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpModal(ModalScreen[None]):
+    """Every key of the current screen, from the bindings themselves."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        width = max((len(k) for k, _, _ in self.rows), default=4)
+        text = "\n".join(f"[b]{key.ljust(width)}[/b]  {description}   [dim]{binding_id}[/dim]"
+                         for key, description, binding_id in self.rows)
+        with Vertical(id="dialog"):
+            yield Static("Keys (remap any by its id in the config file's keymap)", id="question")
+            yield Static(text, id="detail")
+            yield Static("esc: close", id="keys")
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,187 @@
+"""The console driven from the keyboard against a real local daemon in a temporary folder:
+live panes, zoom and back, help, and each action end to end (confirm first, read-only refuses)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from console.local.client import LocalWorkspace, stop_daemon
+from console.ui.app import AmlopsApp
+from console.ui.panes.compute import ComputePane
+from console.ui.panes.endpoints import EndpointsPane
+from console.ui.panes.jobs import JobsPane
+from console.ui.screens.modals import ConfirmModal, HelpModal, TrafficModal
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
+FAST_PROBES = {f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
+               for key in ("initial_delay", "period")}
+SLEEPER = """$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+command: sleep 120
+environment: azureml://registries/azureml/environments/sklearn-1.5/versions/1
+compute: azureml:cpu-cluster
+experiment_name: ui
+display_name: sleeper
+"""
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+async def settle(app: AmlopsApp, pilot, predicate, timeout: float = 30.0) -> None:
+    """Let the app refresh (its own workers) until `predicate()` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        if predicate():
+            return
+    raise AssertionError("the console did not show it in time")
+
+
+def save_model(target: Path) -> None:
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT / 'training')!r})
+import mlflow.sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from data import CATEGORICAL, FEATURES, LABEL, make_churn
+t = make_churn(500, seed=1)
+m = Pipeline([("p", ColumnTransformer([("c", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
+                                      remainder="passthrough")), ("m", LogisticRegression(max_iter=300))])
+mlflow.sklearn.save_model(m.fit(t[FEATURES], t[LABEL]), {str(target)!r}, serialization_format="cloudpickle")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ui")
+    workspace = LocalWorkspace(root / "ws")
+    try:
+        for spec in ("compute/cpu-cluster.yml", "compute/dev-instance.yml"):
+            workspace.assets.create(str(SPECS / spec))
+        save_model(root / "model")
+        workspace.models.register("churn-classifier", path=str(root / "model"))
+        workspace.endpoints.create(str(SPECS / "endpoints" / "churn-ep.yml"))
+        for spec in ("blue-deployment.yml", "green-deployment.yml"):
+            op = workspace.endpoints.create_deployment(str(SPECS / "endpoints" / spec),
+                                                       {**FAST_PROBES, "instance_count": 1})
+            assert workspace.operations.wait(op.id, timeout_s=120).status == "Succeeded"
+        workspace.endpoints.set_traffic("churn-ep", {"blue": 100})
+        workspace.assets.create(str(SPECS / "monitoring" / "churn-drift.yml"))
+        (root / "sleeper.yml").write_text(SLEEPER)
+        workspace.jobs.submit(str(root / "sleeper.yml"))
+        yield workspace
+    finally:
+        for job in workspace.jobs.list():
+            if not job.is_terminal:
+                workspace.jobs.cancel(job.name)
+        for endpoint in workspace.endpoints.list():
+            workspace.endpoints.delete(endpoint.name)
+        stop_daemon(workspace.folder)
+
+
+def rows(app: AmlopsApp, pane_id: str) -> list[str]:
+    from textual.widgets import DataTable
+
+    table = app.query_one(f"#{pane_id}").query(DataTable).first()
+    return [key.value for key in table.rows]
+
+
+async def test_live_panes_zoom_and_help(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints") and rows(app, "jobs"))
+        assert {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute"))
+        assert "churn-drift" in rows(app, "drift")
+        assert "standardDSv2Family" in rows(app, "quotas")
+        await pilot.press("4")
+        await pilot.press("z")
+        assert app.zoomed == "endpoints" and not app.query_one("#jobs").display
+        await pilot.press("escape")
+        assert app.zoomed is None and app.query_one("#jobs").display
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpModal)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpModal)
+
+
+async def test_traffic_modal_moves_the_split_and_rollback_restores_it(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: "churn-ep/green" in rows(app, "endpoints"))
+        await pilot.press("4", "t")
+        assert isinstance(app.screen, TrafficModal)
+        await pilot.press("1")  # preset 90/10
+        await pilot.press("down", "shift+right")  # green +10 -> 80/20
+        assert app.screen.split == {"blue": 80, "green": 20}
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        assert ws.endpoints.get("churn-ep").traffic.live == {"blue": 80, "green": 20}
+        await pilot.press("b")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert ws.endpoints.get("churn-ep").traffic.live == {"blue": 100, "green": 0}
+
+
+async def test_stop_idle_instance_asks_first(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: "dev-instance" in rows(app, "compute"))
+        await pilot.press("3", "x")
+        assert isinstance(app.screen, ConfirmModal) and "dev-instance" in app.screen.question
+        await pilot.press("n")  # refusing changes nothing
+        assert ws.compute.get("dev-instance").state == "Running"
+        await pilot.press("x")
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert ws.compute.get("dev-instance").state == "Stopped"
+        assert ws.compute.get("dev-instance").last_operation.trigger == "User"
+
+
+async def test_cancel_the_selected_job(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        running = next(j for j in ws.jobs.list() if j.display_name == "sleeper")
+        await settle(app, pilot, lambda: running.name in rows(app, "jobs"))
+        await pilot.press("1")
+        assert app.query_one(JobsPane).selected_job() == running.name
+        await pilot.press("c", "y")
+        await app.workers.wait_for_complete()
+        wait_until(lambda: ws.jobs.get(running.name).status == "Canceled", timeout=30)
+
+
+async def test_read_only_refuses_every_mutating_key(ws):
+    before = ws.endpoints.get("churn-ep").traffic.live
+    app = AmlopsApp(ws, read_only=True, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
+        for key in ("t", "b", "x", "c", "m"):
+            await pilot.press(key)
+            assert len(app.screen_stack) == 1, key  # no modal: the action is disabled
+    assert ws.endpoints.get("churn-ep").traffic.live == before
+
+
+async def test_small_terminal_still_shows_the_panes(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot, lambda: rows(app, "compute"))
+        assert app.query_one(ComputePane).region.height > 2
+        assert app.query_one(EndpointsPane).region.width > 10

@@ -1,0 +1,337 @@
+"""The jobs, compute and quotas panes render a Snapshot: keyed rows, cell texts, order, diffing,
+costs, quota bars, and the stale line when a read failed. Records are built by hand: this pins
+rendering, not a backend."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Log, Static
+
+from console import costs
+from console.domain import Compute, Job, QuotaUsage
+from console.ui.panes.compute import ComputePane
+from console.ui.panes.jobs import JobsPane
+from console.ui.panes.quotas import QuotasPane
+from console.ui.snapshot import Snapshot
+
+NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def ago(**delta) -> datetime:
+    return NOW - timedelta(**delta)
+
+
+class PaneApp(App):
+    def __init__(self, pane) -> None:
+        super().__init__()
+        self.pane = pane
+        self.selected: list[str | None] = []
+
+    def compose(self) -> ComposeResult:
+        yield self.pane
+
+    def on_jobs_pane_selected(self, message: JobsPane.Selected) -> None:
+        self.selected.append(message.name)
+
+
+def drive(pane, scenario) -> None:
+    async def main() -> None:
+        app = PaneApp(pane)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await scenario(app, pilot)
+
+    asyncio.run(main())
+
+
+def plain(cells) -> list[str]:
+    return [c.plain if isinstance(c, Text) else c for c in cells]
+
+
+def keys(table: DataTable) -> list[str]:
+    return [row.key.value for row in table.ordered_rows]
+
+
+def spy(table: DataTable) -> tuple[list, list]:
+    """Record which cells were updated and which rows were added."""
+    updated, added = [], []
+    update_cell, add_row = table.update_cell, table.add_row
+
+    def on_update(row_key, column_key, value, **kw):
+        updated.append((getattr(row_key, "value", row_key), getattr(column_key, "value", column_key)))
+        return update_cell(row_key, column_key, value, **kw)
+
+    def on_add(*cells, key=None, **kw):
+        added.append(key)
+        return add_row(*cells, key=key, **kw)
+
+    table.update_cell, table.add_row = on_update, on_add
+    return updated, added
+
+
+def status_line(pane) -> Static:
+    return pane.query_one(".pane-status", Static)
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+JOBS = [
+    Job("train-a", "Completed", experiment_name="churn", compute="cpu-cluster",
+        created_at=ago(hours=3, minutes=1), started_at=ago(hours=3), ended_at=ago(hours=3) + timedelta(seconds=65)),
+    Job("train-b", "Running", experiment_name="churn", compute="cpu-cluster",
+        created_at=ago(minutes=6), started_at=ago(minutes=5)),
+    Job("train-c", "Queued", experiment_name="churn", created_at=ago(seconds=30)),
+    Job("train-b-step", "Running", parent="train-b", created_at=ago(minutes=1), started_at=ago(seconds=50)),
+    Job("old", "Failed", experiment_name=None, created_at=ago(days=3), started_at=ago(days=3),
+        ended_at=ago(days=3) + timedelta(hours=2, minutes=3)),
+]
+
+
+def test_jobs_pane_shows_top_level_jobs_newest_first_with_age_and_duration():
+    pane = JobsPane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, jobs=JOBS))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        assert keys(table) == ["train-c", "train-b", "train-a", "old"]  # the pipeline step is left out
+        assert [c.label.plain for c in table.ordered_columns] == ["NAME", "EXPERIMENT", "STATUS", "COMPUTE",
+                                                                  "STARTED", "DURATION"]
+        assert table.cursor_type == "row" and not table.zebra_stripes
+        assert plain(table.get_row("train-a")) == ["train-a", "churn", "Completed", "cpu-cluster", "3h ago", "1m05s"]
+        assert plain(table.get_row("train-b")) == ["train-b", "churn", "Running", "cpu-cluster", "5m ago", "5m00s"]
+        assert plain(table.get_row("train-c")) == ["train-c", "churn", "Queued", "-", "-", "-"]
+        old = plain(table.get_row("old"))
+        assert old[1] == "-" and old[4] == ago(days=3).astimezone().date().isoformat() and old[5] == "2h03m"
+        status = {key: table.get_row(key)[2] for key in keys(table)}
+        assert "green" in str(status["train-a"].style) and "red" in str(status["old"].style)
+        assert "yellow" in str(status["train-b"].style) and "dim" in str(status["train-c"].style)
+
+    drive(pane, scenario)
+
+
+def test_jobs_pane_diffs_rows_and_keeps_the_cursor_on_its_job():
+    pane = JobsPane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, jobs=JOBS))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index("train-b"))
+        await pilot.pause()
+        unchanged = table.rows[next(k for k in table.rows if k.value == "train-c")]
+        updated, added = spy(table)
+
+        later = [j for j in JOBS if j.name != "train-a"]
+        later = [Job(j.name, "Failed", experiment_name=j.experiment_name, compute=j.compute,
+                     created_at=j.created_at, started_at=j.started_at, ended_at=NOW, error="OOM")
+                 if j.name == "train-b" else j for j in later]
+        later.append(Job("train-d", "Starting", experiment_name="churn", created_at=ago(seconds=5),
+                         started_at=ago(seconds=2)))
+        pane.apply(Snapshot(taken_at=NOW, jobs=later))
+        await pilot.pause()
+
+        assert table.row_count == 4
+        assert keys(table) == ["train-d", "train-c", "train-b", "old"]
+        assert table.get_row("train-b")[2].plain == "Failed"
+        assert added == ["train-d"]  # no row re-added
+        assert ("train-b", "STATUS") in updated
+        assert not [u for u in updated if u[0] == "train-c"]
+        assert table.rows[next(k for k in table.rows if k.value == "train-c")] is unchanged
+        assert plain(table.get_row("train-d"))[4:] == ["2s ago", "2s"]
+        assert pane.selected_job() == "train-b"  # the new job on top did not move the selection
+        assert app.selected == ["train-c", "train-b"]  # one message per change, none for the re-sort
+
+    drive(pane, scenario)
+
+
+def test_jobs_pane_posts_selected_and_shows_the_log_tail():
+    pane = JobsPane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, jobs=JOBS))
+        await pilot.pause()
+        assert app.selected == ["train-c"]
+        pane.query_one(DataTable).focus()
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.selected == ["train-c", "train-b"] and pane.selected_job() == "train-b"
+
+        log = pane.query_one(Log)
+        assert not log.display
+        text = "\n".join(f"epoch {i} [loss] \x1b[32m0.{i}\x1b[0m" for i in range(40)) + "\n"
+        pane.show_detail(text)
+        await pilot.pause()
+        assert log.display
+        assert list(log.lines) == [f"epoch {i} [loss] 0.{i}" for i in range(25, 40)]
+        assert "train-b" in log.border_title
+
+        pane.show_detail("late log of another job", name="train-a")
+        await pilot.pause()
+        assert log.lines[-1] == "epoch 39 [loss] 0.39"
+
+    drive(pane, scenario)
+
+
+def test_jobs_pane_keeps_its_rows_and_says_stale_when_the_read_failed():
+    pane = JobsPane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, jobs=JOBS))
+        await pilot.pause()
+        pane.apply(Snapshot(taken_at=NOW, errors={"jobs": "ServiceUnavailable: try later"}))
+        await pilot.pause()
+        assert pane.query_one(DataTable).row_count == 4
+        status = status_line(pane)
+        assert status.display and "stale: ServiceUnavailable: try later" in str(status.render())
+        pane.apply(Snapshot(taken_at=NOW, jobs=JOBS))
+        await pilot.pause()
+        assert not status.display
+
+    drive(pane, scenario)
+
+
+def test_jobs_pane_does_not_read_brackets_in_names_as_markup():
+    pane = JobsPane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, jobs=[Job("sweep[1]", "Queued", experiment_name="[bold]x", created_at=NOW)]))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        assert plain(table.get_row("sweep[1]"))[:2] == ["sweep[1]", "[bold]x"]
+
+    drive(pane, scenario)
+
+
+# --- compute ------------------------------------------------------------------------------------
+
+COMPUTES = [
+    Compute("cpu-cluster", "amlcompute", "Standard_DS3_v2", "Steady", max_instances=4, current_nodes=2),
+    Compute("ci-busy", "computeinstance", "Standard_DS3_v2", "JobRunning", last_activity=ago(minutes=1)),
+    Compute("ci-new", "computeinstance", "Standard_DS3_v2", "Running", last_activity=ago(minutes=10)),
+    Compute("ci-stopped", "computeinstance", "Standard_DS3_v2", "Stopped", last_activity=ago(days=1)),
+    Compute("ci-old", "computeinstance", "Standard_DS3_v2", "Running", last_activity=ago(minutes=90)),
+    Compute("gpu-odd", "amlcompute", "Standard_Made_Up_v9", "Resizing", max_instances=2, current_nodes=1),
+]
+COSTS_TODAY = {
+    "ci-old": {"compute": "ci-old", "cost": 1.5, "idle_cost": 0.44},
+    "cpu-cluster": {"compute": "cpu-cluster", "cost": 2.25, "idle_cost": 0.1},
+}
+
+
+def test_compute_pane_puts_idle_instances_first_with_costs():
+    pane = ComputePane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, computes=COMPUTES, costs_today=COSTS_TODAY))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        assert keys(table) == ["ci-old", "ci-new", "ci-busy", "ci-stopped", "cpu-cluster", "gpu-odd"]
+        ds3 = costs.hourly_cost("Standard_DS3_v2")
+        assert plain(table.get_row("ci-old")) == ["ci-old", "instance", "Standard_DS3_v2", "Running", "-", "1h30m",
+                                                  f"{ds3:.2f}", "1.50", "0.44"]
+        assert "yellow" in str(table.get_row("ci-old")[5].style)
+        assert plain(table.get_row("ci-new"))[5:] == ["10m", f"{ds3:.2f}", "-", "-"]
+        assert plain(table.get_row("ci-busy"))[5:7] == ["-", f"{ds3:.2f}"]
+        assert plain(table.get_row("ci-stopped"))[5:7] == ["-", "0.00"]
+        assert plain(table.get_row("cpu-cluster"))[1:] == ["cluster", "Standard_DS3_v2", "Steady", "2/4", "-",
+                                                           f"{ds3 * 2:.2f}", "2.25", "0.10"]
+        assert plain(table.get_row("gpu-odd"))[6] == "-"  # no price in the catalog: never a guess
+
+        hourly = ds3 * 5  # three running instances and two cluster nodes; gpu-odd has no price
+        footer = str(pane.query_one(".compute-footer", Static).render())
+        assert f"running now: ${hourly:.2f}/hour, ${hourly * 24:.2f}/day; idle today: $0.54" in footer
+        assert "1 running without a known price" in footer
+
+        assert [c.name for c in pane.idle_instances(Snapshot(taken_at=NOW, computes=COMPUTES))] == ["ci-old", "ci-new"]
+        table.move_cursor(row=1)
+        await pilot.pause()
+        assert pane.selected_compute() == "ci-new"
+
+    drive(pane, scenario)
+
+
+def test_compute_pane_updates_in_place_and_goes_stale_on_error():
+    pane = ComputePane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, computes=COMPUTES, costs_today=None))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        assert plain(table.get_row("ci-old"))[7:] == ["-", "-"]
+        assert "idle today: -" in str(pane.query_one(".compute-footer", Static).render())
+        updated, added = spy(table)
+
+        stopped = [Compute(c.name, c.type, c.size, "Stopped", last_activity=c.last_activity) if c.name == "ci-old"
+                   else c for c in COMPUTES]
+        pane.apply(Snapshot(taken_at=NOW, computes=stopped, costs_today=COSTS_TODAY))
+        await pilot.pause()
+        assert added == []
+        assert keys(table)[0] == "ci-new" and plain(table.get_row("ci-old"))[3:7] == ["Stopped", "-", "-", "0.00"]
+
+        pane.apply(Snapshot(taken_at=NOW, errors={"computes": "AuthenticationError: token expired"}))
+        await pilot.pause()
+        assert table.row_count == len(COMPUTES)
+        assert "stale: AuthenticationError" in str(status_line(pane).render()) and status_line(pane).display
+
+    drive(pane, scenario)
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+QUOTAS = [
+    QuotaUsage("standardDSv2Family", 20, 24),
+    QuotaUsage("standardDSv3Family", 4, 24),
+    QuotaUsage("standardFSv2Family", 0, 24),
+    QuotaUsage("standardNCSv3Family", 0, 0),
+    QuotaUsage("standardNCASv3_T4Family", 0, 0),
+    QuotaUsage("standardESv3Family", 24, 24),
+]
+
+
+def test_quotas_pane_draws_bars_and_orders_by_use():
+    pane = QuotasPane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, quotas=QUOTAS))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        assert keys(table) == ["standardESv3Family", "standardDSv2Family", "standardDSv3Family",
+                               "standardFSv2Family", "standardNCASv3_T4Family", "standardNCSv3Family"]
+        assert plain(table.get_row("standardDSv2Family")) == ["standardDSv2Family", "██████████░░ 20/24", "4"]
+        assert plain(table.get_row("standardDSv3Family"))[1] == "██░░░░░░░░░░ 4/24"
+        assert plain(table.get_row("standardFSv2Family"))[1] == "░░░░░░░░░░░░ 0/24"
+        assert plain(table.get_row("standardESv3Family"))[1:] == ["████████████ 24/24", "0"]
+        zero = table.get_row("standardNCSv3Family")
+        assert plain(zero) == ["standardNCSv3Family", "no quota", "0"]
+        assert "dim" in str(zero[1].style) and "dim" in str(zero[0].style)
+        assert "yellow" in str(table.get_row("standardDSv2Family")[1].style)
+        assert "red" in str(table.get_row("standardESv3Family")[1].style)
+
+    drive(pane, scenario)
+
+
+def test_quotas_pane_reorders_in_place_and_goes_stale_on_error():
+    pane = QuotasPane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, quotas=QUOTAS))
+        await pilot.pause()
+        table = pane.query_one(DataTable)
+        updated, added = spy(table)
+        fuller = [QuotaUsage(q.family, 24, 24) if q.family == "standardDSv3Family" else q for q in QUOTAS]
+        pane.apply(Snapshot(taken_at=NOW, quotas=fuller))
+        await pilot.pause()
+        assert added == []
+        assert keys(table)[:3] == ["standardDSv3Family", "standardESv3Family", "standardDSv2Family"]
+        assert plain(table.get_row("standardDSv3Family"))[1:] == ["████████████ 24/24", "0"]
+        assert {u[0] for u in updated} == {"standardDSv3Family"}
+
+        pane.apply(Snapshot(taken_at=NOW, errors={"quotas": "HttpResponseError: 429"}))
+        await pilot.pause()
+        assert table.row_count == len(QUOTAS) and "stale: HttpResponseError: 429" in str(status_line(pane).render())
+
+    drive(pane, scenario)
