@@ -422,6 +422,12 @@ class EndpointService:
 
     def _on_death(self, inst: dict[str, Any], key: tuple[str, str, int]) -> set[str]:
         self._procs.pop(key, None)
+        # `mlflow models serve` runs uvicorn as a child: if only the parent died, the orphan would
+        # keep the port (and answer probes for a process we no longer supervise). End the group.
+        try:
+            os.killpg(inst["pid"], signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         restarts = inst["restarts"] + 1
         self.store.update("instances", {"endpoint": key[0], "deployment": key[1], "idx": key[2]},
                           {"ready": 0, "restarts": restarts, "pid": None})

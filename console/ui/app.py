@@ -25,13 +25,14 @@ from console.ui.panes.drift import DriftPane
 from console.ui.panes.endpoints import EndpointsPane
 from console.ui.panes.jobs import JobsPane
 from console.ui.panes.quotas import QuotasPane
-from console.ui.screens.modals import ConfirmModal, HelpModal, TrafficModal
+from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, TrafficModal
 from console.ui.snapshot import Snapshot, fetch
 
 REFRESH_S = 2.0
 PANES = {"jobs": JobsPane, "quotas": QuotasPane, "compute": ComputePane, "endpoints": EndpointsPane,
          "drift": DriftPane}
-MUTATING = {"stop_idle", "traffic", "rollback", "cancel_job", "run_monitor"}
+MUTATING = {"stop_idle", "traffic", "rollback", "cancel_job", "run_monitor", "submit", "deploy_green"}
+SPECS = Path(__file__).resolve().parent.parent.parent / "specs"  # the demo project, beside the package
 
 
 class HeaderBar(Static):
@@ -63,6 +64,9 @@ class AmlopsApp(App[None]):
         Binding("b", "rollback", "Rollback", id="rollback"),
         Binding("c", "cancel_job", "Cancel job", id="cancel_job"),
         Binding("m", "run_monitor", "Run monitor", id="run_monitor"),
+        Binding("s", "submit", "Submit job", id="submit"),
+        Binding("g", "deploy_green", "Deploy green", id="deploy_green"),
+        Binding("colon", "jump", ":pane", id="jump"),
     ]
 
     def __init__(self, workspace: Any, *, read_only: bool = False, refresh_s: float = REFRESH_S,
@@ -77,6 +81,7 @@ class AmlopsApp(App[None]):
         self.last_error: str | None = None
         self.zoomed: str | None = None
         self.first_frame_s: float | None = None
+        self._offered = False
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -90,6 +95,11 @@ class AmlopsApp(App[None]):
         self.set_interval(1.0, self._show_header)
         self.call_after_refresh(self._first_frame)
         self.refresh_data()
+
+    @property
+    def _main(self):
+        """The console's own screen: queries must not land on a modal that is up."""
+        return self.screen_stack[0]
 
     def _first_frame(self) -> None:
         if self.started_at is not None:
@@ -112,7 +122,7 @@ class AmlopsApp(App[None]):
                 self.last_error = str(worker.error)
                 self._show_header()
             self.set_timer(self.refresh_s, self.refresh_data)  # re-armed only now: polls never overlap
-        elif worker.group == "action" and worker.state == WorkerState.ERROR:
+        elif worker.group in ("action", "lint") and worker.state == WorkerState.ERROR:
             error = worker.error
             self.notify(getattr(error, "message", None) or str(error), title="failed", severity="error", timeout=8)
         elif worker.group == "action" and worker.state == WorkerState.SUCCESS and worker.result:
@@ -126,17 +136,46 @@ class AmlopsApp(App[None]):
         self.last_error = "; ".join(f"{area}: {msg}" for area, msg in snapshot.errors.items()) or None
         if len(self.screen_stack) == 1:
             with self.batch_update():
-                for pane in self.query(Pane):
+                for pane in self._main.query(Pane):
                     pane.apply(snapshot)
         self._show_header()
+        self._offer_demo(snapshot)
+
+    def _offer_demo(self, snapshot: Snapshot) -> None:
+        """An empty workspace: offer to set up the demo project, once."""
+        if self._offered or self.read_only or snapshot.errors:
+            return
+        self._offered = True
+        if not (snapshot.jobs or snapshot.computes or snapshot.endpoints):
+            self.push_screen(ConfirmModal("This workspace is empty. Set up the demo?",
+                                          "compute, data and environment from specs/, the training job, the "
+                                          "model registered and served on churn-ep as blue, the drift monitor"),
+                             lambda yes: yes and self._set_up_demo())
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _set_up_demo(self) -> str:
+        from console.demo import set_up
+
+        app = self
+
+        class Progress:
+            def write(self, text: str) -> None:
+                if text.strip():
+                    app.call_from_thread(app.notify, text.strip(), title="demo", timeout=6)
+
+            def flush(self) -> None:
+                pass
+
+        set_up(self.ws, out=Progress())
+        return "the demo is set up"
 
     def _show_header(self) -> None:
-        self.query_one(HeaderBar).show(self.ws, self.last_refresh, self.last_error, self.read_only)
+        self._main.query_one(HeaderBar).show(self.ws, self.last_refresh, self.last_error, self.read_only)
 
     # --- navigation --------------------------------------------------------------------------
 
     def action_focus_pane(self, name: str) -> None:
-        pane = self.query_one(f"#{name}", Pane)
+        pane = self._main.query_one(f"#{name}", Pane)
         tables = pane.query(DataTable)
         (tables.first() if tables else pane).focus()
 
@@ -151,8 +190,8 @@ class AmlopsApp(App[None]):
         if pane is None:
             return
         self.zoomed = pane.id
-        self.query_one("#panes").add_class("-zoom")
-        for other in self.query(Pane):
+        self._main.query_one("#panes").add_class("-zoom")
+        for other in self._main.query(Pane):
             other.set_class(other is pane, "-zoomed")
 
     @on(DataTable.RowSelected)
@@ -163,8 +202,8 @@ class AmlopsApp(App[None]):
     def action_back(self) -> None:
         if self.zoomed is not None:
             self.zoomed = None
-            self.query_one("#panes").remove_class("-zoom")
-            for pane in self.query(Pane):
+            self._main.query_one("#panes").remove_class("-zoom")
+            for pane in self._main.query(Pane):
                 pane.remove_class("-zoomed")
 
     def action_refresh(self) -> None:
@@ -182,7 +221,7 @@ class AmlopsApp(App[None]):
     # --- actions -----------------------------------------------------------------------------
 
     def action_stop_idle(self) -> None:
-        pane = self.query_one(ComputePane)
+        pane = self._main.query_one(ComputePane)
         if self.snapshot is None:
             return
         idle = pane.idle_instances(self.snapshot)
@@ -206,7 +245,7 @@ class AmlopsApp(App[None]):
         return f"stopped {', '.join(names)}"
 
     def action_traffic(self) -> None:
-        selected = self.query_one(EndpointsPane).selected()
+        selected = self._main.query_one(EndpointsPane).selected()
         endpoint = self._endpoint(selected[0] if selected else None)
         if endpoint is None:
             return
@@ -223,7 +262,7 @@ class AmlopsApp(App[None]):
         return f"{endpoint}: " + " ".join(f"{k}={v}" for k, v in split.items())
 
     def action_rollback(self) -> None:
-        selected = self.query_one(EndpointsPane).selected()
+        selected = self._main.query_one(EndpointsPane).selected()
         endpoint = self._endpoint(selected[0] if selected else None)
         if endpoint is None:
             return
@@ -238,7 +277,7 @@ class AmlopsApp(App[None]):
         return f"{endpoint} rolled back: " + " ".join(f"{k}={v}" for k, v in live.items() if v)
 
     def action_cancel_job(self) -> None:
-        name = self.query_one(JobsPane).selected_job()
+        name = self._main.query_one(JobsPane).selected_job()
         if name is None:
             self.notify("select a job in the jobs pane first", timeout=4)
             return
@@ -251,7 +290,7 @@ class AmlopsApp(App[None]):
         return f"cancel requested for {name}"
 
     def action_run_monitor(self) -> None:
-        pane = self.query_one(DriftPane)
+        pane = self._main.query_one(DriftPane)
         name = pane.selected_monitor() or next((m.name for m in (self.snapshot.monitors or [])), None) \
             if self.snapshot else None
         if name is None:
@@ -268,6 +307,77 @@ class AmlopsApp(App[None]):
         report = self.ws.monitors.latest(name)
         return f"{name}: {'ALERT' if report and report.alert else 'no alert'}"
 
+    def action_jump(self) -> None:
+        self.push_screen(PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
+
+    def action_submit(self) -> None:
+        """Pick a job YAML from specs/jobs (or type a path), lint it, set overrides, confirm, submit."""
+        choices = [str(p.relative_to(SPECS.parent)) for p in sorted((SPECS / "jobs").glob("*.y*ml"))]
+        self.push_screen(PickModal("Submit which job?", [*choices, "another path…"]), self._submit_chosen)
+
+    def _submit_chosen(self, choice: str | None) -> None:
+        if choice is None:
+            return
+        if choice == "another path…":
+            self.push_screen(InputModal("Job YAML path", placeholder="specs/jobs/train-job.yml"),
+                             lambda path: path and self._lint_job(path))
+        else:
+            self._lint_job(str(SPECS.parent / choice))
+
+    @work(thread=True, group="lint", exit_on_error=False)
+    def _lint_job(self, path: str) -> None:
+        from console.lint import lint
+
+        result = lint([path])
+        findings = "\n".join(f"{f.severity} {f.rule}: {f.message}" for f in result.findings) or "lint: clean"
+        if result.exit_code == 2:
+            self.call_from_thread(self.notify, findings, title=f"{path} is not valid", severity="error", timeout=10)
+            return
+        self.call_from_thread(self.push_screen, InputModal(
+            f"Submit {Path(path).name}: overrides (KEY=VALUE, space separated; empty for none)",
+            placeholder="inputs.reg_rate=0.1", detail=findings), lambda text: self._confirm_submit(path, text))
+
+    def _confirm_submit(self, path: str, overrides: str | None) -> None:
+        if overrides is None:
+            return
+        pairs = overrides.split()
+        self.push_screen(ConfirmModal(f"Submit {Path(path).name}?", " ".join(pairs) or "no overrides"),
+                         lambda yes: yes and self._submit(path, pairs))
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _submit(self, path: str, pairs: list[str]) -> str:
+        from console.specs import parse_overrides
+
+        job = self.ws.jobs.submit(path, parse_overrides(pairs))
+        return f"submitted {job.name} to {job.compute or 'serverless'}"
+
+    def action_deploy_green(self) -> None:
+        """Pick a registered model version and create green from its spec at 0 % traffic."""
+        self._pick_model()
+
+    @work(thread=True, group="lint", exit_on_error=False)
+    def _pick_model(self) -> None:
+        versions = [f"{m.name}:{m.version}" for m in self.ws.models.list()]
+        if not versions:
+            self.call_from_thread(self.notify, "no registered model: train and register one first", timeout=6)
+            return
+        self.call_from_thread(self.push_screen, PickModal("Deploy which model version as green?", versions),
+                              lambda ref: ref and self.push_screen(
+                                  ConfirmModal(f"Deploy {ref} as green on churn-ep?",
+                                               "from specs/endpoints/green-deployment.yml, at 0 % traffic"),
+                                  lambda yes: yes and self._deploy_green(ref)))
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _deploy_green(self, ref: str) -> str:
+        op = self.ws.endpoints.create_deployment(str(SPECS / "endpoints" / "green-deployment.yml"),
+                                                 {"model": f"azureml:{ref}"})
+        self.call_from_thread(self.notify, f"deploying green ({ref}): loading the model, probing readiness…",
+                              timeout=6)
+        op = self.ws.operations.wait(op.id, timeout_s=600)
+        if op.status != "Succeeded":
+            raise RuntimeError(f"green: {op.error}")
+        return f"green ({ref}) is ready at 0 % traffic"
+
     # --- job log detail ----------------------------------------------------------------------
 
     @on(JobsPane.Selected)
@@ -277,7 +387,7 @@ class AmlopsApp(App[None]):
     @work(thread=True, exclusive=True, group="log", exit_on_error=False)
     def _load_log(self, name: str) -> None:
         lines = list(self.ws.jobs.logs(name))
-        self.call_from_thread(self.query_one(JobsPane).show_detail, "".join(lines[-15:]))
+        self.call_from_thread(self._main.query_one(JobsPane).show_detail, "".join(lines[-15:]))
 
     def _endpoint(self, name: str | None):
         endpoints = (self.snapshot.endpoints if self.snapshot else None) or []

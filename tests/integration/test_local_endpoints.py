@@ -216,23 +216,26 @@ def ready(ws: LocalWorkspace, deployment: str) -> int:
 
 def test_an_instance_that_dies_is_restarted(ws):
     victim = instances(ws, "blue")[0]
-    os.kill(victim["pid"], signal.SIGKILL)
+    os.kill(victim["pid"], signal.SIGKILL)  # the mlflow parent only: its uvicorn child is orphaned
     wait_until(lambda: instances(ws, "blue")[0]["restarts"] == victim["restarts"] + 1, timeout=20)
     wait_until(lambda: ready(ws, "blue") == 2, timeout=60)
     assert instances(ws, "blue")[0]["pid"] != victim["pid"]
+    # the orphan was ended with its group: nothing of the old instance is left running
+    assert subprocess.run(["pgrep", "-g", str(victim["pid"])], capture_output=True).returncode == 1
 
 
 def test_an_instance_failing_readiness_leaves_routing_until_it_passes(ws):
     endpoint = ws.endpoints.get("churn-ep")
     key = ws.endpoints.keys("churn-ep").primary
     frozen = instances(ws, "blue")[1]
-    os.kill(frozen["pid"], signal.SIGSTOP)  # alive but unresponsive: only the probe can tell
+    # The whole group (mlflow and its uvicorn): alive but unresponsive, only the probe can tell.
+    os.killpg(frozen["pid"], signal.SIGSTOP)
     try:
         wait_until(lambda: ready(ws, "blue") == 1, timeout=20)
         # routed around: every request lands on the instance that still answers
         assert {score(endpoint.scoring_uri, key, body(), timeout_s=10).status_code for _ in range(10)} == {200}
     finally:
-        os.kill(frozen["pid"], signal.SIGCONT)
+        os.killpg(frozen["pid"], signal.SIGCONT)
     wait_until(lambda: ready(ws, "blue") == 2, timeout=20)
     assert instances(ws, "blue")[1]["pid"] == frozen["pid"]  # readiness, not a restart
 

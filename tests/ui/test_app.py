@@ -15,7 +15,7 @@ from console.ui.app import AmlopsApp
 from console.ui.panes.compute import ComputePane
 from console.ui.panes.endpoints import EndpointsPane
 from console.ui.panes.jobs import JobsPane
-from console.ui.screens.modals import ConfirmModal, HelpModal, TrafficModal
+from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, TrafficModal
 
 pytestmark = pytest.mark.integration
 
@@ -185,3 +185,44 @@ async def test_small_terminal_still_shows_the_panes(ws):
         await settle(app, pilot, lambda: rows(app, "compute"))
         assert app.query_one(ComputePane).region.height > 2
         assert app.query_one(EndpointsPane).region.width > 10
+
+
+async def test_submit_a_job_yaml_after_lint_with_overrides(ws, tmp_path):
+    spec = tmp_path / "echo.yml"
+    # serverless (no compute): the cluster's quota is taken by the fixture's sleeper and endpoints
+    spec.write_text(SLEEPER.replace("command: sleep 120", "command: echo ${{inputs.word}}")
+                    .replace("compute: azureml:cpu-cluster\n", "")
+                    .replace("display_name: sleeper", "display_name: echo\ninputs:\n  word: hello"))
+    before = {j.name for j in ws.jobs.list()}
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        assert isinstance(app.screen, PickModal)
+        await pilot.press("end", "enter")  # "another path…"
+        assert isinstance(app.screen, InputModal)
+        await pilot.press(*str(spec), "enter")
+        await settle(app, pilot, lambda: isinstance(app.screen, InputModal) and "overrides" in app.screen.question)
+        await pilot.press(*"inputs.word=world", "enter")
+        assert isinstance(app.screen, ConfirmModal) and "inputs.word=world" in app.screen.detail
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+    (new,) = {j.name for j in ws.jobs.list()} - before
+    wait_until(lambda: ws.jobs.get(new).is_terminal, timeout=30)
+    assert ws.jobs.get(new).status == "Completed"
+    assert "world" in "".join(ws.jobs.logs(new))
+
+
+async def test_deploy_green_from_a_registered_model_version(ws):
+    ws.endpoints.delete_deployment("churn-ep", "green")
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await settle(app, pilot, lambda: isinstance(app.screen, PickModal))
+        assert app.screen.options == ["churn-classifier:1"]
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+    green = next(d for d in ws.endpoints.get("churn-ep").deployments if d.name == "green")
+    assert green.provisioning_state == "Succeeded" and green.model == "churn-classifier:1"
+    assert ws.endpoints.get("churn-ep").traffic.live["green"] == 0

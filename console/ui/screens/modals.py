@@ -137,3 +137,53 @@ class HelpModal(ModalScreen[None]):
 
     def action_dismiss(self) -> None:
         self.dismiss(None)
+
+
+class PickModal(ModalScreen[str | None]):
+    """Choose one of a few options (model versions, job specs, panes); esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="pick.cancel")]
+
+    def __init__(self, question: str, options: list[str], detail: str = "") -> None:
+        super().__init__()
+        self.question, self.options, self.detail = question, options, detail
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question")
+            yield OptionList(*self.options, id="options")
+            yield Static(self.detail or "↑/↓ choose   enter: pick   esc: cancel", id="keys")
+
+    def on_option_list_option_selected(self, event) -> None:
+        self.dismiss(self.options[event.option_index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class InputModal(ModalScreen[str | None]):
+    """One line of text (a spec path, overrides, a filter); enter submits, esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="input.cancel")]
+
+    def __init__(self, question: str, value: str = "", placeholder: str = "", detail: str = "") -> None:
+        super().__init__()
+        self.question, self.value, self.placeholder, self.detail = question, value, placeholder, detail
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input
+
+        with Vertical(id="dialog"):
+            yield Static(self.question, id="question")
+            if self.detail:
+                yield Static(self.detail, id="detail")
+            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield Static("enter: ok   esc: cancel", id="keys")
+
+    def on_input_submitted(self, event) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
