@@ -147,9 +147,14 @@ def _console(args: argparse.Namespace) -> int:
         print("amlops: the console needs a terminal; see `amlops --help` for the commands", file=sys.stderr)
         return 2
     from console.commands.local import workspace
+    from console.config import user_config
     from console.ui.app import AmlopsApp
 
-    AmlopsApp(workspace(args), read_only=args.read_only, started_at=STARTED).run()
+    config = user_config()
+    app = AmlopsApp(workspace(args), read_only=args.read_only or bool(config.get("read_only")), started_at=STARTED)
+    if config.get("keymap"):
+        app.set_keymap({str(k): str(v) for k, v in config["keymap"].items()})
+    app.run()
     return 0
 
 

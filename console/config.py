@@ -1,5 +1,8 @@
 """Where a workspace lives and how the user picked it.
 
+The user's own settings live in `$XDG_CONFIG_HOME/amlops/config.json` (`read_only`, and a
+`keymap` from binding ids to keys, e.g. {"stop_idle": "X", "rollback": "ctrl+b"}).
+
 A local workspace is a folder: `--workspace-dir`, else `AMLOPS_WORKSPACE_DIR`, else
 `$XDG_DATA_HOME/amlops/workspaces/<name>` (name `default`). It is created owner-only (0700),
 since it will hold scoring keys and the daemon's socket.
@@ -30,3 +33,22 @@ def ensure_private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     return path
+
+
+def user_config() -> dict:
+    """The user's config file as a dict ({} when there is none). Raises BadInput if unreadable."""
+    import json
+
+    from console.errors import BadInput
+
+    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    path = home / "amlops" / "config.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a JSON object")
+    return data

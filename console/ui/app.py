@@ -42,7 +42,8 @@ class HeaderBar(Static):
         age = "never" if last is None else f"{time.monotonic() - last:.0f}s ago"
         state = f"[red]error: {error}[/red]" if error else ("[green]connected[/green]" if last else "connecting…")
         mode = "  [yellow]READ-ONLY[/yellow]" if read_only else ""
-        self.update(f"[b]amlops[/b]  {ws.name} ({ws.backend})  refreshed {age}  {state}{mode}")
+        where = f"  filter: {self.app.filter_text}" if getattr(self.app, "filter_text", "") else ""
+        self.update(f"[b]amlops[/b]  {ws.name} ({ws.backend})  refreshed {age}  {state}{mode}{where}")
 
 
 class AmlopsApp(App[None]):
@@ -67,6 +68,7 @@ class AmlopsApp(App[None]):
         Binding("s", "submit", "Submit job", id="submit"),
         Binding("g", "deploy_green", "Deploy green", id="deploy_green"),
         Binding("colon", "jump", ":pane", id="jump"),
+        Binding("slash", "filter", "/filter", id="filter"),
     ]
 
     def __init__(self, workspace: Any, *, read_only: bool = False, refresh_s: float = REFRESH_S,
@@ -82,6 +84,7 @@ class AmlopsApp(App[None]):
         self.zoomed: str | None = None
         self.first_frame_s: float | None = None
         self._offered = False
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -135,9 +138,10 @@ class AmlopsApp(App[None]):
         self.last_refresh = time.monotonic()
         self.last_error = "; ".join(f"{area}: {msg}" for area, msg in snapshot.errors.items()) or None
         if len(self.screen_stack) == 1:
+            shown = filtered(snapshot, self.filter_text)
             with self.batch_update():
                 for pane in self._main.query(Pane):
-                    pane.apply(snapshot)
+                    pane.apply(shown)
         self._show_header()
         self._offer_demo(snapshot)
 
@@ -307,6 +311,18 @@ class AmlopsApp(App[None]):
         report = self.ws.monitors.latest(name)
         return f"{name}: {'ALERT' if report and report.alert else 'no alert'}"
 
+    def action_filter(self) -> None:
+        """k9s's filter: rows whose name contains the text; `!text` keeps the others; empty clears."""
+        self.push_screen(InputModal("Filter (name contains; !text inverts; empty clears)", value=self.filter_text),
+                         self._set_filter)
+
+    def _set_filter(self, text: str | None) -> None:
+        if text is None:
+            return
+        self.filter_text = text.strip()
+        if self.snapshot is not None:
+            self.apply(self.snapshot)
+
     def action_jump(self) -> None:
         self.push_screen(PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
 
@@ -396,3 +412,19 @@ class AmlopsApp(App[None]):
             self.notify("no endpoint", timeout=4)
         return found
 
+
+def filtered(snapshot: Snapshot, text: str) -> Snapshot:
+    """The snapshot with only the jobs, computes, endpoints and monitors whose name matches."""
+    if not text:
+        return snapshot
+    import dataclasses
+
+    invert, needle = text.startswith("!"), text.lstrip("!").lower()
+
+    def keep(items):
+        if items is None:
+            return None
+        return [item for item in items if (needle in item.name.lower()) != invert]
+
+    return dataclasses.replace(snapshot, jobs=keep(snapshot.jobs), computes=keep(snapshot.computes),
+                               endpoints=keep(snapshot.endpoints), monitors=keep(snapshot.monitors))

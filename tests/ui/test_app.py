@@ -226,3 +226,23 @@ async def test_deploy_green_from_a_registered_model_version(ws):
     green = next(d for d in ws.endpoints.get("churn-ep").deployments if d.name == "green")
     assert green.provisioning_state == "Succeeded" and green.model == "churn-classifier:1"
     assert ws.endpoints.get("churn-ep").traffic.live["green"] == 0
+
+
+async def test_slash_filters_rows_by_name(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute")))
+        await pilot.press("slash", *"dev", "enter")
+        await settle(app, pilot, lambda: rows(app, "compute") == ["dev-instance"])
+        await pilot.press("slash", "ctrl+u", *"!dev", "enter")
+        await settle(app, pilot, lambda: rows(app, "compute") == ["cpu-cluster"])
+        await pilot.press("slash", "ctrl+u", "enter")
+        await settle(app, pilot, lambda: set(rows(app, "compute")) == {"cpu-cluster", "dev-instance"})
+
+
+async def test_bindings_are_remapped_by_id(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    app.set_keymap({"help": "h"})  # what `keymap` in the config file does
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("h")
+        assert isinstance(app.screen, HelpModal)
