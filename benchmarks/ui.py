@@ -90,6 +90,8 @@ async def apply_times(snapshots, runs: int) -> tuple[float, float]:
     app = AmlopsApp(Quiet(), refresh_s=3600)
     app.refresh_data = lambda: None  # no backend: only the applies are measured
     async with app.run_test(size=(120, 40)) as pilot:
+        while len(app.query("Pane")) < 5:  # the panes mount just after the first frame
+            await pilot.pause(0.01)
         start = time.perf_counter()
         app.apply(snapshots[0])
         first = time.perf_counter() - start

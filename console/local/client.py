@@ -114,7 +114,7 @@ def start_daemon(folder: WorkspaceFolder) -> int:
     """Start the daemon in its own session (it survives this process and the SSH session) and
     wait until it answers. Returns its pid. Two callers racing both end up on the one daemon."""
     folder.create()
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # the daemon sets its own
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # mlflow needs uvicorn etc.
     with open(folder.logs_dir / "daemon.out", "ab") as out:
         subprocess.run([sys.executable, "-m", "console.local.daemon", "--detach", "--workspace-dir",

@@ -236,6 +236,10 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 def serve(folder: WorkspaceFolder) -> int:
     os.umask(0o077)  # everything the daemon writes (state.db, logs, keys) is the owner's alone
+    # MLflow settings of whoever started us would point runs and the registry elsewhere; the
+    # daemon sets its own, and jobs get theirs explicitly.
+    for name in [n for n in os.environ if n.startswith("MLFLOW_")]:
+        del os.environ[name]
     folder.create()
     lock = open(folder.lock_file, "a+")  # noqa: SIM115 - held for the daemon's lifetime
     try:

@@ -546,8 +546,12 @@ class JobService:
             import mlflow
             from mlflow.tracking import MlflowClient
 
-            mlflow.set_tracking_uri(self.d.folder.tracking_uri)  # for the fluent calls too
-            self._mlflow_client = MlflowClient(self.d.folder.tracking_uri)
+            uri = self.d.folder.tracking_uri
+            # The registry too: left unset, MLflow takes it from MLFLOW_REGISTRY_URI or the global
+            # tracking URI, which may name another workspace.
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_registry_uri(uri)
+            self._mlflow_client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return self._mlflow_client
 
     def experiment_id(self, name: str) -> str:

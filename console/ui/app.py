@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -19,18 +19,26 @@ from textual.containers import Grid
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from console.ui.panes.base import Pane
-from console.ui.panes.compute import ComputePane
-from console.ui.panes.drift import DriftPane
-from console.ui.panes.endpoints import EndpointsPane
-from console.ui.panes.jobs import JobsPane
-from console.ui.panes.quotas import QuotasPane
 from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, TrafficModal
-from console.ui.snapshot import Snapshot, fetch
+
+if TYPE_CHECKING:
+    from console.ui.snapshot import Snapshot
 
 REFRESH_S = 2.0
-PANES = {"jobs": JobsPane, "quotas": QuotasPane, "compute": ComputePane, "endpoints": EndpointsPane,
-         "drift": DriftPane}
+PANES = ("jobs", "quotas", "compute", "endpoints", "drift")
+
+
+def _pane_classes() -> dict[str, type]:
+    """Imported after the first frame: the panes (and the records they show) cost a fifth of
+    the start-up, and the header and grid can draw without them."""
+    from console.ui.panes.compute import ComputePane
+    from console.ui.panes.drift import DriftPane
+    from console.ui.panes.endpoints import EndpointsPane
+    from console.ui.panes.jobs import JobsPane
+    from console.ui.panes.quotas import QuotasPane
+
+    return {"jobs": JobsPane, "quotas": QuotasPane, "compute": ComputePane, "endpoints": EndpointsPane,
+            "drift": DriftPane}
 MUTATING = {"stop_idle", "traffic", "rollback", "cancel_job", "run_monitor", "submit", "deploy_green"}
 SPECS = Path(__file__).resolve().parent.parent.parent / "specs"  # the demo project, beside the package
 
@@ -88,15 +96,17 @@ class AmlopsApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
-        with Grid(id="panes"):
-            for name, cls in PANES.items():
-                yield cls(id=name)
+        yield Grid(id="panes")
         yield Footer()
 
     def on_mount(self) -> None:
         self._show_header()
         self.set_interval(1.0, self._show_header)
         self.call_after_refresh(self._first_frame)
+        self.call_after_refresh(self._mount_panes)
+
+    async def _mount_panes(self) -> None:
+        await self._main.query_one("#panes").mount_all(cls(id=name) for name, cls in _pane_classes().items())
         self.refresh_data()
 
     @property
@@ -113,6 +123,8 @@ class AmlopsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def refresh_data(self) -> Snapshot:
+        from console.ui.snapshot import fetch
+
         return fetch(self.ws)
 
     @on(Worker.StateChanged)
@@ -140,7 +152,7 @@ class AmlopsApp(App[None]):
         if len(self.screen_stack) == 1:
             shown = filtered(snapshot, self.filter_text)
             with self.batch_update():
-                for pane in self._main.query(Pane):
+                for pane in self._main.query("Pane"):
                     pane.apply(shown)
         self._show_header()
         self._offer_demo(snapshot)
@@ -174,18 +186,19 @@ class AmlopsApp(App[None]):
         return "the demo is set up"
 
     def _show_header(self) -> None:
-        self._main.query_one(HeaderBar).show(self.ws, self.last_refresh, self.last_error, self.read_only)
+        for header in self._main.query(HeaderBar):  # none while the app is shutting down
+            header.show(self.ws, self.last_refresh, self.last_error, self.read_only)
 
     # --- navigation --------------------------------------------------------------------------
 
     def action_focus_pane(self, name: str) -> None:
-        pane = self._main.query_one(f"#{name}", Pane)
+        pane = self._main.query_one(f"#{name}")
         tables = pane.query(DataTable)
         (tables.first() if tables else pane).focus()
 
-    def _current_pane(self) -> Pane | None:
+    def _current_pane(self):
         node = self.focused
-        while node is not None and not isinstance(node, Pane):
+        while node is not None and getattr(node.parent, "id", None) != "panes":
             node = node.parent
         return node
 
@@ -195,7 +208,7 @@ class AmlopsApp(App[None]):
             return
         self.zoomed = pane.id
         self._main.query_one("#panes").add_class("-zoom")
-        for other in self._main.query(Pane):
+        for other in self._main.query("Pane"):
             other.set_class(other is pane, "-zoomed")
 
     @on(DataTable.RowSelected)
@@ -207,7 +220,7 @@ class AmlopsApp(App[None]):
         if self.zoomed is not None:
             self.zoomed = None
             self._main.query_one("#panes").remove_class("-zoom")
-            for pane in self._main.query(Pane):
+            for pane in self._main.query("Pane"):
                 pane.remove_class("-zoomed")
 
     def action_refresh(self) -> None:
@@ -225,7 +238,7 @@ class AmlopsApp(App[None]):
     # --- actions -----------------------------------------------------------------------------
 
     def action_stop_idle(self) -> None:
-        pane = self._main.query_one(ComputePane)
+        pane = self._main.query_one("#compute")
         if self.snapshot is None:
             return
         idle = pane.idle_instances(self.snapshot)
@@ -249,7 +262,7 @@ class AmlopsApp(App[None]):
         return f"stopped {', '.join(names)}"
 
     def action_traffic(self) -> None:
-        selected = self._main.query_one(EndpointsPane).selected()
+        selected = self._main.query_one("#endpoints").selected()
         endpoint = self._endpoint(selected[0] if selected else None)
         if endpoint is None:
             return
@@ -266,7 +279,7 @@ class AmlopsApp(App[None]):
         return f"{endpoint}: " + " ".join(f"{k}={v}" for k, v in split.items())
 
     def action_rollback(self) -> None:
-        selected = self._main.query_one(EndpointsPane).selected()
+        selected = self._main.query_one("#endpoints").selected()
         endpoint = self._endpoint(selected[0] if selected else None)
         if endpoint is None:
             return
@@ -281,7 +294,7 @@ class AmlopsApp(App[None]):
         return f"{endpoint} rolled back: " + " ".join(f"{k}={v}" for k, v in live.items() if v)
 
     def action_cancel_job(self) -> None:
-        name = self._main.query_one(JobsPane).selected_job()
+        name = self._main.query_one("#jobs").selected_job()
         if name is None:
             self.notify("select a job in the jobs pane first", timeout=4)
             return
@@ -294,7 +307,7 @@ class AmlopsApp(App[None]):
         return f"cancel requested for {name}"
 
     def action_run_monitor(self) -> None:
-        pane = self._main.query_one(DriftPane)
+        pane = self._main.query_one("#drift")
         name = pane.selected_monitor() or next((m.name for m in (self.snapshot.monitors or [])), None) \
             if self.snapshot else None
         if name is None:
@@ -396,14 +409,13 @@ class AmlopsApp(App[None]):
 
     # --- job log detail ----------------------------------------------------------------------
 
-    @on(JobsPane.Selected)
-    def _job_selected(self, event: JobsPane.Selected) -> None:
+    def on_jobs_pane_selected(self, event) -> None:  # JobsPane.Selected
         self._load_log(event.name)
 
     @work(thread=True, exclusive=True, group="log", exit_on_error=False)
     def _load_log(self, name: str) -> None:
         lines = list(self.ws.jobs.logs(name))
-        self.call_from_thread(self._main.query_one(JobsPane).show_detail, "".join(lines[-15:]))
+        self.call_from_thread(self._main.query_one("#jobs").show_detail, "".join(lines[-15:]))
 
     def _endpoint(self, name: str | None):
         endpoints = (self.snapshot.endpoints if self.snapshot else None) or []
