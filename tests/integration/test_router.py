@@ -418,7 +418,7 @@ def test_slow_model_is_408_at_request_timeout(fresh, fakes):
     status, headers, body = fresh.score()
     elapsed = time.monotonic() - start
     assert status == 408 and headers["azureml-model-deployment"] == "green"
-    assert 0.29 < elapsed < 1.0, elapsed
+    assert 0.29 < elapsed < 1.9, elapsed  # answered at the timeout, not when the model (2 s) finished
     assert "300 ms" in json.loads(body)["message"]
 
 

@@ -2,7 +2,6 @@
 HTTP/1.1 parser, and the data collector's records and hourly files."""
 
 import json
-import time
 from datetime import datetime, timezone
 
 import numpy as np
@@ -119,19 +118,6 @@ def test_out_of_order_timestamp_lands_in_the_current_second():
     m.record(200, 1.0, now=T0 + 5)
     m.record(200, 2.0, now=T0 + 3)  # the clock stepped back
     assert m.summary(now=T0 + 5)["60"]["requests"] == 2
-
-
-def test_record_is_cheap():
-    m = RollingMetrics()
-    n = 200_000
-    start = time.perf_counter()
-    for i in range(n):
-        m.record(200, 1.5)
-    per_call_us = (time.perf_counter() - start) / n * 1e6
-    assert per_call_us < 5, per_call_us  # O(1): about 0.5 us here
-    start = time.perf_counter()
-    summarize(m.snapshot())
-    assert time.perf_counter() - start < 0.5
 
 
 # --- config -----------------------------------------------------------------------------------
