@@ -50,6 +50,7 @@ records = _Records()
 from console.errors import BackendUnavailable, NotSupported, ReadOnlyError
 from console.local import rpc
 from console.local.folder import WorkspaceFolder
+from console.local.procs import alive
 
 START_TIMEOUT_S = 20.0
 CALL_TIMEOUT_S = 120.0
@@ -140,19 +141,10 @@ def stop_daemon(folder: WorkspaceFolder, timeout_s: float = 10.0) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _running(pid):
+        if not alive(pid, None):
             return True
         time.sleep(0.05)
     raise BackendUnavailable(f"the local daemon (pid {pid}) did not stop within {timeout_s:.0f} s")
-
-
-def _running(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # --- operation groups ----------------------------------------------------------------------------
