@@ -83,6 +83,16 @@ class Job(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class MetricSeries(Record):
+    """One MLflow metric of a job's run: its history, step by step (what `log_metric` recorded)."""
+
+    job_name: str
+    key: str
+    steps: tuple[int, ...] = ()
+    values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ComputeOperation(Record):
     """A compute instance's last operation (Start, Stop, Restart, Create) and what triggered it."""
 
