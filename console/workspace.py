@@ -24,6 +24,7 @@ from console.domain import (
     EndpointKeys,
     InvokeResult,
     Job,
+    MetricSeries,
     ModelVersion,
     Monitor,
     Operation,
@@ -76,6 +77,10 @@ class JobOperations(Protocol):
         """The job's combined stdout/stderr from byte `offset`, line by line; with `follow`,
         keep yielding until the job is terminal. Raises NotFound."""
 
+
+    def metrics(self, name: str) -> list[MetricSeries]:
+        """Every metric of the job's MLflow run with its history (one point per step), sorted
+        by key; empty before the run exists. Raises NotFound."""
 
 class ComputeOperations(Protocol):
     def list(self) -> list[Compute]:

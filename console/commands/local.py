@@ -71,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     logs.add_argument("name")
     logs.add_argument("-f", "--follow", action="store_true", help="keep streaming until the job ends")
     logs.set_defaults(handler=_job_logs)
+    metrics = job_sub.add_parser("metrics", help="the metrics of a job's MLflow run: last value, steps, min, max")
+    metrics.add_argument("name")
+    metrics.add_argument("--json", action="store_true", help="every metric with its full history")
+    metrics.set_defaults(handler=_job_metrics)
     cancel = job_sub.add_parser("cancel", help="cancel a job (its whole process group)")
     cancel.add_argument("name")
     cancel.set_defaults(handler=_job_cancel)
@@ -264,6 +268,18 @@ def _job_logs(args: argparse.Namespace) -> int:
     for line in workspace(args).jobs.logs(args.name, follow=args.follow):
         sys.stdout.write(line)
         sys.stdout.flush()
+    return 0
+
+
+def _job_metrics(args: argparse.Namespace) -> int:
+    series = workspace(args).jobs.metrics(args.name)
+    if args.json:
+        emit_json(series)
+        return 0
+    table(series, [("METRIC", lambda s: s.key), ("LAST", lambda s: f"{s.values[-1]:.6g}" if s.values else None),
+                   ("STEPS", lambda s: len(s.steps)), ("MIN", lambda s: f"{min(s.values):.6g}" if s.values else None),
+                   ("MAX", lambda s: f"{max(s.values):.6g}" if s.values else None)],
+          empty=f"{args.name} has no MLflow metrics yet")
     return 0
 
 

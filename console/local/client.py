@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         EndpointKeys,
         InvokeResult,
         Job,
+        MetricSeries,
         ModelVersion,
         Monitor,
         Operation,
@@ -180,6 +181,9 @@ class LocalJobs(_Group):
     def cancel(self, name: str) -> Operation:
         self._mutating("job cancel")
         return records.Operation.from_dict(self._call("jobs.cancel", name=name))
+
+    def metrics(self, name: str) -> list[MetricSeries]:
+        return [records.MetricSeries.from_dict(series) for series in self._call("jobs.metrics", name=name)]
 
     def logs(self, name: str, *, follow: bool = False, offset: int = 0) -> Iterator[str]:
         while True:

@@ -63,12 +63,13 @@ class JobService:
         self.store = daemon.store
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._mlflow_client: Any = None
+        self._metrics: dict[str, list[dict[str, Any]]] = {}  # ended jobs' metric histories
         self._listings: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
 
     def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
         return {"list": (self.list, False), "export": (self.export, False), "get": (self.get, False),
                 "submit": (self.submit, True),
-                "cancel": (self.cancel, True), "logs": (self.logs, False)}
+                "cancel": (self.cancel, True), "logs": (self.logs, False), "metrics": (self.metrics, False)}
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -112,6 +113,30 @@ class JobService:
         if row is None:
             raise NotFound("job", name)
         return row
+
+    def metrics(self, req: Request | None, name: str) -> list[dict[str, Any]]:
+        """Every metric of the job's MLflow run with its history, step by step (MetricSeries).
+
+        An ended job's metrics no longer change, so they are read from MLflow once.
+        """
+        row = self._row(name)
+        cached = self._metrics.get(name)
+        if cached is not None:
+            return cached
+        run_id = row["mlflow_run_id"]
+        if not run_id:
+            return []
+        client = self.mlflow()
+        series = []
+        for key in sorted(client.get_run(run_id).data.metrics):
+            history = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+            series.append({"job_name": name, "key": key, "steps": [m.step for m in history],
+                           "values": [m.value for m in history]})
+        if row["status"] in JOB_TERMINAL:
+            if len(self._metrics) > 256:
+                self._metrics.clear()
+            self._metrics[name] = series
+        return series
 
     def logs(self, req: Request, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> dict[str, Any]:
         row = self._row(name)

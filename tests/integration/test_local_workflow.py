@@ -219,6 +219,19 @@ def test_job_log_via_cli(cli, trained):
     assert "auc=" in text
 
 
+def test_job_metrics_carry_the_learning_curve(cli, trained, mlflow_client):
+    series = {s["key"]: s for s in cli.json("job", "metrics", trained["name"])}
+    curve = series["holdout_log_loss"]
+    # One point per boosting round (100 by default), steps in order, and the loss falls.
+    assert curve["steps"] == list(range(1, len(curve["steps"]) + 1)) and len(curve["steps"]) == 100
+    assert curve["values"][-1] < curve["values"][0]
+    # The same figures MLflow holds for the run.
+    assert series["auc"]["values"] == [mlflow_client.get_run(trained["mlflow_run_id"]).data.metrics["auc"]]
+    text = cli.run("job", "metrics", trained["name"]).stdout
+    assert text.splitlines()[0].split() == ["METRIC", "LAST", "STEPS", "MIN", "MAX"]
+    assert any(line.split()[:1] == ["holdout_log_loss"] and line.split()[2] == "100" for line in text.splitlines())
+
+
 def test_register_and_load_model(cli, trained, registered, mlflow_client):
     import mlflow.pyfunc
     import pandas as pd
