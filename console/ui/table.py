@@ -1,12 +1,16 @@
 """Keyed DataTable updates: remove rows that went away, touch only the cells that changed, add
 new rows. A refresh of 10,000 jobs must not rebuild the table, nor ask it for every row back:
-the cells last shown are kept beside the table and compared as tuples."""
+the cells last shown are kept beside the table and compared as tuples. `sync_in_order` adds
+the order the pane wants and keeps the cursor on its row; every pane's tables go through it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 _SHOWN = "_amlops_shown"  # attribute on the table: key -> the cells it shows
@@ -39,3 +43,52 @@ def sync_table(table: DataTable, columns: Sequence[str], rows: Mapping[str, Sequ
         shown[key] = cells
     setattr(table, _SHOWN, shown)
     return added
+
+
+def cursor_key(table: DataTable) -> str | None:
+    """The row key under the cursor, or None on an empty table."""
+    if not table.row_count:
+        return None
+    row = min(max(table.cursor_row, 0), table.row_count - 1)
+    return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+
+
+def _plain(cell: Any) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+# The order each table was last put in, so a refresh can tell without walking the table's rows.
+_ORDERS: WeakKeyDictionary[DataTable, list[str]] = WeakKeyDictionary()
+
+
+def sync_in_order(table: DataTable, columns: Sequence[str], rows: Mapping[str, Sequence[Any]], *,
+                  key_of: Callable[[Sequence[Any]], str] | None = None, sort_by: Sequence[str] = ()) -> None:
+    """`sync_table`, then show the rows in the order of `rows`, the cursor staying on its row.
+
+    `sync_table` keeps existing rows where they are and appends new ones, so a newer job would land
+    at the bottom; sort only when the resulting order differs (most refreshes it does not).
+    DataTable sorts by cell values, not row keys: by default the first column must show the row
+    key; otherwise `key_of` turns the cells of the `sort_by` columns back into the row key.
+    """
+    selected = cursor_key(table)
+    before = _ORDERS.get(table)
+    sync_table(table, columns, rows)
+    wanted = list(rows)
+    if before is None:
+        after = [row.key.value for row in table.ordered_rows]
+    elif before == wanted:
+        after = before
+    else:
+        known = set(before)
+        after = [key for key in before if key in rows] + [key for key in wanted if key not in known]
+    if after != wanted:
+        rank = {key: index for index, key in enumerate(wanted)}
+        if key_of is None:
+            table.sort(columns[0], key=lambda first: rank[_plain(first)])
+        else:
+            table.sort(*sort_by, key=lambda cells: rank[key_of(cells)])
+    _ORDERS[table] = wanted
+    if selected is not None and selected in rows:
+        index = table.get_row_index(selected)
+        if index != table.cursor_row:
+            table.move_cursor(row=index, animate=False)

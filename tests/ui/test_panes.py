@@ -160,12 +160,12 @@ def test_jobs_pane_posts_selected_and_shows_the_log_tail():
         await pilot.pause()
         assert app.selected == ["train-c", "train-b"] and pane.selected_job() == "train-b"
 
-        log = pane.query_one(Log)
-        assert not log.display
+        log, detail = pane.query_one(Log), pane.query_one(".job-detail")
+        assert not detail.display
         text = "\n".join(f"epoch {i} [loss] \x1b[32m0.{i}\x1b[0m" for i in range(40)) + "\n"
         pane.show_detail(text)
         await pilot.pause()
-        assert log.display
+        assert detail.display
         assert list(log.lines) == [f"epoch {i} [loss] 0.{i}" for i in range(25, 40)]
         assert "train-b" in log.border_title
 
@@ -333,5 +333,41 @@ def test_quotas_pane_reorders_in_place_and_goes_stale_on_error():
         pane.apply(Snapshot(taken_at=NOW, errors={"quotas": "HttpResponseError: 429"}))
         await pilot.pause()
         assert table.row_count == len(QUOTAS) and "stale: HttpResponseError: 429" in str(status_line(pane).render())
+
+    drive(pane, scenario)
+
+
+def test_jobs_pane_charts_the_highlighted_jobs_mlflow_metrics():
+    from console.domain import MetricSeries
+    from console.ui.panes.jobs import MetricsView
+
+    pane = JobsPane()
+    curve = MetricSeries("train-c", "holdout_log_loss", tuple(range(1, 51)),
+                         tuple(0.6 - 0.002 * i for i in range(50)))
+    auc = MetricSeries("train-c", "auc", (0,), (0.7777,))
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, jobs=JOBS))
+        await pilot.pause()
+        view = pane.query_one(MetricsView)
+        pane.show_metrics("train-c", [auc, curve])
+        await pilot.pause()
+        text = view.render().plain
+        assert view.has_chart and "holdout_log_loss" in text and "auc 0.7777" in text
+        assert any(ch in text for ch in "⠁⠂⠄⡀⠈⠐⠠⢀")  # the curve, drawn in braille
+        assert view.border_title == "MLflow metrics: train-c"
+
+        # A job with only single values gets them as a line, no empty chart.
+        pane.show_metrics("train-c", [auc])
+        await pilot.pause()
+        assert not view.has_chart and view.render().plain == "train-c: auc 0.7777"
+
+        # Metrics of a job that is no longer highlighted are dropped; a failed read says why.
+        pane.show_metrics("train-a", [curve])
+        await pilot.pause()
+        assert not view.has_chart
+        pane.show_metrics("train-c", [], note="NotSupported: no MLflow here")
+        await pilot.pause()
+        assert view.render().plain == "metrics unavailable: NotSupported: no MLflow here"
 
     drive(pane, scenario)

@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Static
 from console import costs
 from console.domain import Compute
 from console.ui.panes.base import Pane
-from console.ui.panes.jobs import cell, cursor_key, sync_in_order
+from console.ui.panes.jobs import cell
+from console.ui.table import cursor_key, sync_in_order
 from console.ui.snapshot import Snapshot
 
 COLUMNS = ("NAME", "TYPE", "SIZE", "STATE", "NODES", "IDLE", "$/HOUR", "$ TODAY", "$ IDLE TODAY")

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 
 from rich.text import Span, Text
 from textual.app import ComposeResult
-from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from console.domain import DriftReport, FeatureDrift, Monitor
 from console.ui.panes.base import Pane
+from console.ui.charts import BLUE, ORANGE, ChartView, legend, paired_bars
 from console.ui.panes.endpoints import theme_colours
 from console.ui.snapshot import Snapshot
-from console.ui.table import sync_table
+from console.ui.table import cursor_key, sync_in_order
 
 MONITOR_COLUMNS = ("MONITOR", "TARGET", "VERDICT", "DRIFTED", "ROWS", "WINDOW")
 MONITOR_WIDTHS = (None, None, 13, 12, 11, 11)  # fixed where values change under a key
@@ -34,9 +34,8 @@ METRIC_NAMES = {  # console/drift.py's metric names, as the table shows them
     "normalized_wasserstein_distance": "wasserstein",
     "jensen_shannon_distance": "jensen-shannon",
 }
-# plotext colour codes of the two series, and the same colours for the legend line above them.
-BASELINE_COLOUR, PRODUCTION_COLOUR = 12, 208
-SERIES = (("baseline", BASELINE_COLOUR), ("production", PRODUCTION_COLOUR))
+# The two series' colours (plotext codes), in the chart and in its legend line.
+SERIES = (("baseline", BLUE), ("production", ORANGE))
 
 
 def _styled(text: str, style: str, justify: str | None = None) -> Text:
@@ -61,49 +60,16 @@ def feature_order(features: Sequence[FeatureDrift]) -> list[FeatureDrift]:
 def render_histograms(feature: str, baseline: Sequence[float], production: Sequence[float],
                       labels: Sequence[str], width: int, height: int) -> Text:
     """Two bar series side by side per bin, `width` x `height` cells, legend line included."""
-    import plotext as plt  # only when a chart is asked for
-
-    x = list(range(1, len(labels) + 1))
-    plot_height = max(height - 1, 4)
-    if hasattr(plt, "clf"):  # plotext 5
-        plt.clf()
-        plt.limitsize(False, False)
-        plt.plotsize(width, plot_height)
-        plt.theme("clear")
-        plt.multiple_bar(list(labels), [list(baseline), list(production)],
-                         color=[BASELINE_COLOUR, PRODUCTION_COLOUR])
-        chart = plt.build()
-    else:  # plotext 6: the figure API
-        figure = plt.figure
-        figure.clear()
-        plt.terminal.limit(False, False)
-        figure.plot_size(width, plot_height)
-        figure.theme("simple")
-        for offset, values, colour in ((-0.2, baseline, BASELINE_COLOUR), (0.2, production, PRODUCTION_COLOUR)):
-            figure.draw(figure.bar([i + offset for i in x], list(values), width=0.4,
-                                   marker=plt.marker("full", pixel=colour)))
-        figure.ruler("x").ticks(x, labels=[str(label) for label in labels])
-        chart = figure.build().string()
-    legend = Text.assemble((feature, "bold"), "   ",
-                           *[part for name, colour in SERIES
-                             for part in (("█ ", f"color({colour})"), (name, ""), "   ")])
-    legend.rstrip()
-    body = Text.from_ansi(chart.rstrip("\n"), no_wrap=True, overflow="crop", end="")
-    return Text("\n", no_wrap=True, overflow="crop", end="").join([legend, body])
+    bars = paired_bars(labels, baseline, production, (BLUE, ORANGE), width, max(height - 1, 4))
+    return Text("\n", no_wrap=True, overflow="crop", end="").join([legend(feature, SERIES), bars])
 
 
-class HistogramView(Static):
-    """One line of help until it has bins; then a chart redrawn to its size on every resize."""
-
-    DEFAULT_CSS = """
-    HistogramView { height: 1; color: $text-muted; }
-    HistogramView.-chart { height: 1fr; min-height: 5; padding-right: 1; color: $foreground; }
-    """
+class HistogramView(ChartView):
+    """One feature's baseline and production shares per bin."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(PLACEHOLDER, id=id)
         self.feature: str | None = None
-        self._bins: tuple[list[float], list[float], list[str]] | None = None
 
     def plot(self, feature: str, baseline: Sequence[float], production: Sequence[float],
              labels: Sequence[str]) -> None:
@@ -111,35 +77,16 @@ class HistogramView(Static):
             raise ValueError(f"histograms of {feature!r}: {len(labels)} labels, {len(baseline)} baseline "
                              f"and {len(production)} production bins")
         self.feature = feature
-        self._bins = (list(baseline), list(production), [str(label) for label in labels])
-        self.add_class("-chart")
-        self._draw()
-
-    def reset(self) -> None:
-        self.feature = None
-        self._bins = None
-        self.remove_class("-chart")
-        self.update(PLACEHOLDER)
-
-    def on_resize(self) -> None:
-        if self._bins is not None:
-            self._draw()
-
-    def _draw(self) -> None:
-        assert self._bins is not None and self.feature is not None
-        baseline, production, labels = self._bins
         if not labels:
-            self.update(Text(f"{self.feature}: no bins in this window"))
+            self.reset(f"{feature}: no bins in this window")
+            self.feature = feature
             return
-        width, height = self.content_size
-        # Before the first layout with the chart class the widget is still one line tall;
-        # on_resize draws again at the real size.
-        width, height = max(width, 40), max(height, 6)
-        try:
-            chart = render_histograms(self.feature, baseline, production, labels, width, height)
-        except Exception as err:  # a bad bin must not take the console down
-            chart = Text(f"{self.feature}: could not draw the histograms ({type(err).__name__}: {err})")
-        self.update(chart)
+        bins = (list(baseline), list(production), [str(label) for label in labels])
+        self.show(lambda width, height: render_histograms(feature, bins[0], bins[1], bins[2], width, height))
+
+    def reset(self, placeholder: str | None = None) -> None:
+        self.feature = None
+        super().reset(placeholder)
 
 
 class DriftPane(Pane):
@@ -196,10 +143,10 @@ class DriftPane(Pane):
     # --- the public surface ------------------------------------------------------------------
 
     def selected_monitor(self) -> str | None:
-        return _cursor_key(self.monitors_table)
+        return cursor_key(self.monitors_table)
 
     def selected_feature(self) -> str | None:
-        return _cursor_key(self.features_table)
+        return cursor_key(self.features_table)
 
     def show_histograms(self, feature: str, baseline: list[float], production: list[float],
                         labels: list[str], *, monitor: str | None = None) -> bool:
@@ -223,7 +170,7 @@ class DriftPane(Pane):
             rows[monitor.name] = _monitor_row(monitor, reports.get(monitor.name), palette)
         self._reports = dict(reports)
         with self.app.batch_update():
-            _sync_in_order(self.monitors_table, MONITOR_COLUMNS, rows)
+            sync_in_order(self.monitors_table, MONITOR_COLUMNS, rows)
             self._show_features()
 
     # --- the features of the selected monitor ------------------------------------------------
@@ -237,7 +184,7 @@ class DriftPane(Pane):
         report = self._reports.get(monitor) if monitor is not None else None
         (error,) = theme_colours(self.app, "error")
         rows = {f.feature: _feature_row(f, error) for f in feature_order(report.features)} if report else {}
-        _sync_in_order(self.features_table, FEATURE_COLUMNS, rows)
+        sync_in_order(self.features_table, FEATURE_COLUMNS, rows)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "drift-monitors" and self.selected_monitor() != self._features_of:
@@ -276,24 +223,3 @@ def _feature_row(feature: FeatureDrift, error: str) -> list:
             _styled(value, style, "right"),
             Text(f"{feature.threshold:g}", justify="right"),
             Text(feature.note or "", style="dim")]
-
-
-def _cursor_key(table: DataTable) -> str | None:
-    if not table.row_count:
-        return None
-    row = min(table.cursor_row, table.row_count - 1)
-    return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
-
-
-def _sync_in_order(table: DataTable, columns: Sequence[str], rows: dict[str, list]) -> None:
-    """sync_table, then the rows in `rows`' order with the cursor kept on its row."""
-    before = _cursor_key(table)
-    sync_table(table, columns, rows)
-    if [row.key.value for row in table.ordered_rows] != list(rows):
-        rank = {key: index for index, key in enumerate(rows)}
-        # The first column holds the key's own text (a monitor or feature name).
-        table.sort(columns[0], key=lambda cell: rank[str(cell)])
-    if before is not None and before in rows:
-        index = table.get_row_index(before)
-        if index != table.cursor_row:
-            table.move_cursor(row=index, animate=False)

@@ -14,14 +14,13 @@ from rich.errors import StyleSyntaxError
 from rich.style import Style
 from rich.text import Span, Text
 from textual.app import ComposeResult
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
 from console.domain import Deployment, DeploymentMetrics
 from console.ui.panes.base import Pane
 from console.ui.snapshot import Snapshot
-from console.ui.table import sync_table
+from console.ui.table import cursor_key, sync_in_order
 
 COLUMNS = ("ENDPOINT", "DEPLOYMENT", "TRAFFIC", "MIRROR", "READY", "RPS", "SUCCESS", "P99", "LATENCY")
 # Fixed widths: `sync_table` updates cells without re-measuring, so a column sized to "-" would
@@ -156,7 +155,7 @@ class EndpointsPane(Pane):
 
     def selected(self) -> tuple[str, str | None] | None:
         """(endpoint, deployment) of the highlighted row; None when the table is empty."""
-        key = self._cursor_key()
+        key = cursor_key(self.table)
         return self._targets.get(key) if key is not None else None
 
     def show(self, snapshot: Snapshot) -> None:
@@ -167,13 +166,13 @@ class EndpointsPane(Pane):
         figures_before, figures = cells.figures, {}
         rows: dict[str, list] = {}
         targets: dict[str, tuple[str, str | None]] = {}
-        order: dict[tuple[str, str], int] = {}
+        row_key_of: dict[tuple[str, str], str] = {}  # the (ENDPOINT, DEPLOYMENT) cells -> row key
         for endpoint in snapshot.endpoints or []:
             name = endpoint.name
             if not endpoint.deployments:
                 rows[name] = [name, NONE, NONE, NONE, cells.state(endpoint.provisioning_state), *cells.no_figures]
                 targets[name] = (name, None)
-                order[(name, NONE)] = len(order)
+                row_key_of[(name, NONE)] = name
                 continue
             live, mirror = endpoint.traffic.live, endpoint.traffic.mirror
             by_deployment = {m.deployment: m for m in snapshot.metrics.get(name, ())}
@@ -190,30 +189,16 @@ class EndpointsPane(Pane):
                 rows[key] = [name, deployment.name, cells.traffic(live.get(deployment.name, 0)),
                              f"{share}%" if share else NONE, cells.ready(deployment), *shown]
                 targets[key] = (name, deployment.name)
-                order[(name, deployment.name)] = len(order)
+                row_key_of[(name, deployment.name)] = key
         cells.figures = figures
-        table = self.table
-        before = self._cursor_key()
         with self.app.batch_update():
-            sync_table(table, COLUMNS, rows)
+            # New rows are appended at the end: the sort puts them beside their endpoint.
+            sync_in_order(self.table, COLUMNS, rows, sort_by=("ENDPOINT", "DEPLOYMENT"),
+                          key_of=lambda names: row_key_of[(str(names[0]), str(names[1]))])
             self._targets = targets
-            if [row.key.value for row in table.ordered_rows] != list(rows):
-                # New rows were appended at the end: put them beside their endpoint.
-                table.sort("ENDPOINT", "DEPLOYMENT", key=lambda names: order[(str(names[0]), str(names[1]))])
-            if before is not None and before in rows:
-                index = table.get_row_index(before)
-                if index != table.cursor_row:
-                    table.move_cursor(row=index, animate=False)
         self._announce()
 
     # --- selection ---------------------------------------------------------------------------
-
-    def _cursor_key(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        row = min(table.cursor_row, table.row_count - 1)
-        return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
 
     def _announce(self) -> None:
         current = self.selected()

@@ -1,30 +1,33 @@
-"""The jobs pane: top-level jobs newest first, their status, age and duration, and the log tail of
-the highlighted job. It never calls the backend: the app fetches the log in a worker and hands it
-to `show_detail`. Also home of `sync_in_order`, the ordered table update the other panes share.
+"""The jobs pane: top-level jobs newest first, their status, age and duration, and for the
+highlighted job its log tail beside a plotext chart of its MLflow metrics. It never calls the
+backend: the app fetches the log and the metrics in a worker and hands them to `show_detail`
+and `show_metrics`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.coordinate import Coordinate
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Log
 
-from console.domain import Job
+from console.domain import Job, MetricSeries
+from console.ui.charts import SERIES_COLOURS, ChartView, legend, line_chart
 from console.ui.panes.base import Pane
 from console.ui.snapshot import Snapshot
-from console.ui.table import sync_table
+from console.ui.table import cursor_key, sync_in_order
 
 COLUMNS = ("NAME", "EXPERIMENT", "STATUS", "COMPUTE", "STARTED", "DURATION")
 LOG_TAIL_LINES = 15
+MAX_CURVES = 3
+NO_METRICS = "no MLflow metrics yet"
 
 # One shared Text per status: a refresh of 10,000 jobs builds no Rich objects for this column.
 _STATUS_STYLES = {
@@ -127,43 +130,51 @@ def duration(job: Job, now: datetime) -> str:
     return found
 
 
-def cursor_key(table: DataTable) -> str | None:
-    """The row key under the cursor, or None on an empty table."""
-    if not table.row_count or not table.is_valid_row_index(table.cursor_row):
-        return None
-    return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+def chosen_curves(series: Sequence[MetricSeries]) -> list[MetricSeries]:
+    """The metrics worth a line: those with more than one step, losses first (what a learning
+    curve is read for), at most `MAX_CURVES` of them so the chart stays legible."""
+    curves = [s for s in series if len(s.steps) > 1]
+    curves.sort(key=lambda s: ("loss" not in s.key, s.key))
+    return curves[:MAX_CURVES]
 
 
-# The order each table was last put in, so a refresh can tell without walking the table's rows.
-_ORDERS: WeakKeyDictionary[DataTable, list[str]] = WeakKeyDictionary()
+def scalars_line(series: Sequence[MetricSeries]) -> str:
+    """The single-value metrics (auc, accuracy, ...) as `key value` pairs, last values."""
+    return "  ".join(f"{s.key} {s.values[-1]:.4g}" for s in series if len(s.steps) == 1 and s.values)
 
 
-def sync_in_order(table: DataTable, columns: Sequence[str], rows: Mapping[str, Sequence[Any]]) -> None:
-    """`sync_table`, then show the rows in the order of `rows`, the cursor staying on its row.
+def render_metrics(job: str, series: Sequence[MetricSeries], width: int, height: int) -> Text:
+    """Legend, the single-value metrics, then the curves on shared axes (step on x)."""
+    curves = chosen_curves(series)
+    colours = [(s.key, colour) for s, colour in zip(curves, SERIES_COLOURS)]
+    head = [legend(job, colours)]
+    scalars = scalars_line(series)
+    if scalars:
+        head.append(Text(scalars, style="dim", no_wrap=True, overflow="ellipsis"))
+    lines = [(s.steps, s.values, colour) for s, (_, colour) in zip(curves, colours)]
+    chart = line_chart(lines, width, max(height - len(head), 4))
+    return Text("\n", no_wrap=True, overflow="crop", end="").join([*head, chart])
 
-    `sync_table` keeps existing rows where they are and appends new ones, so a newer job would land
-    at the bottom; sort only when the resulting order differs (most refreshes it does not).
-    The first column must show the row key (a str, or a Text whose plain text is the key).
-    """
-    selected = cursor_key(table)
-    before = _ORDERS.get(table)
-    sync_table(table, columns, rows)
-    wanted = list(rows)
-    if before is None:
-        after = [row.key.value for row in table.ordered_rows]
-    elif before == wanted:
-        after = before
-    else:
-        known = set(before)
-        after = [key for key in before if key in rows] + [key for key in wanted if key not in known]
-    if after != wanted:
-        rank = {key: index for index, key in enumerate(wanted)}
-        table.sort(columns[0], key=lambda first: rank[first if isinstance(first, str) else first.plain])
-    _ORDERS[table] = wanted
-    if selected is not None and selected in rows:
-        index = table.get_row_index(selected)
-        if index != table.cursor_row:
-            table.move_cursor(row=index)
+
+class MetricsView(ChartView):
+    """The highlighted job's MLflow metrics: curves when a metric has steps, else the values."""
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(NO_METRICS, classes=classes)
+        self.job: str | None = None
+        self.series: tuple[MetricSeries, ...] = ()
+
+    def plot(self, job: str, series: Sequence[MetricSeries]) -> None:
+        self.job, self.series = job, tuple(series)
+        if chosen_curves(series):
+            self.show(lambda width, height: render_metrics(job, self.series, width, height))
+        else:
+            self.reset(f"{job}: {scalars_line(series) or NO_METRICS}")
+            self.job, self.series = job, tuple(series)
+
+    def reset(self, placeholder: str | None = None) -> None:
+        self.job, self.series = None, ()
+        super().reset(placeholder)
 
 
 class JobsPane(Pane):
@@ -171,9 +182,11 @@ class JobsPane(Pane):
 
     DEFAULT_CSS = """
     JobsPane > DataTable { height: 3fr; min-height: 4; }
-    JobsPane > .job-log { height: 2fr; min-height: 3; max-height: 18; display: none;
-                          border-top: solid $primary-darken-2; border-title-align: left; }
-    JobsPane > .job-log.-shown { display: block; }
+    JobsPane > .job-detail { height: 2fr; min-height: 3; max-height: 18; display: none; }
+    JobsPane > .job-detail.-shown { display: block; }
+    JobsPane .job-log { width: 1fr; height: 100%; border-top: solid $primary-darken-2; border-title-align: left; }
+    JobsPane .job-metrics { width: 1fr; height: 100%; min-height: 1; padding-left: 1;
+                            border-top: solid $primary-darken-2; border-title-align: left; }
     """
 
     title = "Jobs"
@@ -202,7 +215,9 @@ class JobsPane(Pane):
         for label in COLUMNS:
             table.add_column(label, key=label)
         yield table
-        yield Log(classes="job-log", auto_scroll=True)
+        with Horizontal(classes="job-detail"):
+            yield Log(classes="job-log", auto_scroll=True)
+            yield MetricsView(classes="job-metrics")
 
     def show(self, snapshot: Snapshot) -> None:
         now = _aware(snapshot.taken_at)
@@ -264,12 +279,25 @@ class JobsPane(Pane):
         log.border_title = f"log: {name or selected or '-'} (last {LOG_TAIL_LINES} lines)"
         log.clear()
         log.write_lines(lines or ["(no output yet)"])
-        log.add_class("-shown")
+        self.query_one(".job-detail").add_class("-shown")
+
+    def show_metrics(self, name: str, series: Sequence[MetricSeries], note: str | None = None) -> None:
+        """Chart `name`'s MLflow metrics beside its log; dropped if another job is highlighted.
+        `note` says why there are none (the read failed), in place of the chart."""
+        if name != self.selected_job():
+            return
+        view = self.query_one(MetricsView)
+        view.border_title = f"MLflow metrics: {name}"
+        if note:
+            view.reset(f"metrics unavailable: {note}")
+        else:
+            view.plot(name, series)
+        self.query_one(".job-detail").add_class("-shown")
 
     def clear_detail(self) -> None:
-        log = self.query_one(".job-log", Log)
-        log.clear()
-        log.remove_class("-shown")
+        self.query_one(".job-log", Log).clear()
+        self.query_one(MetricsView).reset()
+        self.query_one(".job-detail").remove_class("-shown")
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from console.domain import QuotaUsage
 from console.ui.panes.base import Pane
-from console.ui.panes.jobs import cursor_key, sync_in_order
+from console.ui.table import cursor_key, sync_in_order
 from console.ui.snapshot import Snapshot
 
 COLUMNS = ("FAMILY", "USED/LIMIT", "FREE")
