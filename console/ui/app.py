@@ -19,7 +19,7 @@ from textual.containers import Grid
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, TrafficModal
+from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
 if TYPE_CHECKING:
     from console.ui.snapshot import Snapshot
@@ -40,7 +40,23 @@ def _pane_classes() -> dict[str, type]:
     return {"jobs": JobsPane, "quotas": QuotasPane, "compute": ComputePane, "endpoints": EndpointsPane,
             "drift": DriftPane}
 MUTATING = {"stop_idle", "traffic", "rollback", "cancel_job", "run_monitor", "submit", "deploy_green"}
+# The command palette's (ctrl+p) entry for each action: its title and what it does.
+PALETTE = {
+    "submit": ("Submit job", "Submit a job YAML from specs/jobs or a path: lint, overrides, confirm"),
+    "deploy_green": ("Deploy green", "Create green from a registered model version, at 0 % traffic"),
+    "traffic": ("Traffic", "Move the traffic split of the selected endpoint (sliders, presets, preview)"),
+    "rollback": ("Rollback", "All live traffic back to the stable deployment, mirroring off"),
+    "stop_idle": ("Stop idle compute", "Stop the selected idle compute instance, or all of them"),
+    "cancel_job": ("Cancel job", "Cancel the selected job"),
+    "run_monitor": ("Run monitor", "Run the selected drift monitor now"),
+    "refresh": ("Refresh", "Read the workspace again now"),
+    "zoom": ("Zoom", "Show the focused pane full screen (esc comes back)"),
+    "filter": ("Filter", "Keep the rows whose name contains a text (!text inverts)"),
+    "jump": ("Jump to pane", "Jump to a pane by name"),
+    "help": ("Help: keys", "Every key of the console, with the id that remaps it"),
+}
 SPECS = Path(__file__).resolve().parent.parent.parent / "specs"  # the demo project, beside the package
+GREEN_SPEC = SPECS / "endpoints" / "green-deployment.yml"
 
 
 class HeaderBar(Static):
@@ -93,6 +109,8 @@ class AmlopsApp(App[None]):
         self.first_frame_s: float | None = None
         self._offered = False
         self.filter_text = ""
+        self.keymap: dict[str, str] = {}  # binding id -> key, from the config file
+        self._detail_status: tuple[str, str] | None = None  # (job, status) the detail was last read for
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -156,6 +174,8 @@ class AmlopsApp(App[None]):
                     pane.apply(shown)
         self._show_header()
         self._offer_demo(snapshot)
+        if len(self.screen_stack) == 1:
+            self._follow_detail(snapshot)
 
     def _offer_demo(self, snapshot: Snapshot) -> None:
         """An empty workspace: offer to set up the demo project, once."""
@@ -227,9 +247,34 @@ class AmlopsApp(App[None]):
         self.refresh_data()
 
     def action_help(self) -> None:
-        rows = [(b.key, b.description, b.id or "") for b in self.BINDINGS
+        rows = [(self.key_of(b), b.description, b.id or "") for b in self.BINDINGS
                 if b.id and (not self.read_only or b.action.split("(")[0] not in MUTATING)]
         self.push_screen(HelpModal(rows))
+
+    def set_keymap(self, keymap: dict[str, str]) -> None:
+        """Remap bindings by id (the config file's `keymap`), remembered for help and the palette."""
+        self.keymap = dict(keymap)
+        super().set_keymap(keymap)
+
+    def key_of(self, binding: Binding) -> str:
+        return self.keymap.get(binding.id or "", binding.key)
+
+    def get_system_commands(self, screen):
+        """The command palette: Textual's own entries, then one per console action (read-only
+        leaves out the ones that change something), each naming the key that does the same."""
+        from textual.app import SystemCommand
+
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            action = binding.action.split("(")[0]
+            if action not in PALETTE or not self.check_action(action, ()):
+                continue
+            title, what = PALETTE[action]
+            yield SystemCommand(title, f"{what}  (key {self.key_of(binding)})",
+                                lambda action=binding.action: self.run_action(action))
+        for index, name in enumerate(PANES, start=1):
+            yield SystemCommand(f"Go to {name}", f"Focus the {name} pane  [key {index}]",
+                                lambda name=name: self.action_focus_pane(name), discover=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Read-only hides every mutating key from the footer and refuses it.
@@ -386,36 +431,92 @@ class AmlopsApp(App[None]):
 
     @work(thread=True, group="lint", exit_on_error=False)
     def _pick_model(self) -> None:
+        import yaml
+
+        endpoint = yaml.safe_load(GREEN_SPEC.read_text())["endpoint_name"]
         versions = [f"{m.name}:{m.version}" for m in self.ws.models.list()]
         if not versions:
             self.call_from_thread(self.notify, "no registered model: train and register one first", timeout=6)
             return
         self.call_from_thread(self.push_screen, PickModal("Deploy which model version as green?", versions),
                               lambda ref: ref and self.push_screen(
-                                  ConfirmModal(f"Deploy {ref} as green on churn-ep?",
+                                  ConfirmModal(f"Deploy {ref} as green on {endpoint}?",
                                                "from specs/endpoints/green-deployment.yml, at 0 % traffic"),
-                                  lambda yes: yes and self._deploy_green(ref)))
+                                  lambda yes: yes and self._start_green(endpoint, ref)))
+
+    def _start_green(self, endpoint: str, ref: str) -> None:
+        progress = ProgressModal(f"Deploying {ref} as green on {endpoint}")
+        self.push_screen(progress)
+        self._deploy_green(endpoint, ref, progress)
 
     @work(thread=True, group="action", exit_on_error=False)
-    def _deploy_green(self, ref: str) -> str:
-        op = self.ws.endpoints.create_deployment(str(SPECS / "endpoints" / "green-deployment.yml"),
-                                                 {"model": f"azureml:{ref}"})
-        self.call_from_thread(self.notify, f"deploying green ({ref}): loading the model, probing readiness…",
-                              timeout=6)
-        op = self.ws.operations.wait(op.id, timeout_s=600)
-        if op.status != "Succeeded":
-            raise RuntimeError(f"green: {op.error}")
-        return f"green ({ref}) is ready at 0 % traffic"
+    def _deploy_green(self, endpoint: str, ref: str, progress: ProgressModal) -> str:
+        """Create green from its spec at 0 %, reporting each step until its instances are ready."""
 
-    # --- job log detail ----------------------------------------------------------------------
+        def report(step: str, line: str) -> None:
+            if progress.is_attached:  # hidden with esc: the notification at the end still comes
+                self.call_from_thread(progress.report, step, line)
+
+        report("spec", f"specs/endpoints/green-deployment.yml with model {ref}")
+        try:
+            op = self.ws.endpoints.create_deployment(str(GREEN_SPEC), {"model": f"azureml:{ref}"})
+            report("op", f"operation {op.id}: {op.status}")
+            while not op.done:
+                op = self.ws.operations.wait(op.id, timeout_s=0.5)  # the poll interval, not a guess
+                report("op", f"operation {op.id}: {op.status}")
+                green = self._deployment(endpoint, "green")
+                if green is not None:
+                    report("instances", f"green {green.provisioning_state}: {green.ready_instances}/"
+                           f"{green.instance_count} instances ready (model loaded, readiness probe passing)")
+            if op.status != "Succeeded":
+                raise RuntimeError(f"green: {op.error}")
+        except Exception as err:
+            if progress.is_attached:
+                message = getattr(err, "message", None) or str(err)
+                self.call_from_thread(progress.finish, message, ok=False)
+            raise
+        live = self.ws.endpoints.get(endpoint).traffic.live.get("green", 0)
+        done = f"green ({ref}) is ready at {live} % traffic: press t to ramp it"
+        if progress.is_attached:
+            self.call_from_thread(progress.finish, done, ok=True)
+        return done
+
+    def _deployment(self, endpoint: str, name: str):
+        found = self.ws.endpoints.get(endpoint)
+        return next((d for d in found.deployments if d.name == name), None)
+
+    # --- the highlighted job's detail: log tail and MLflow metrics ------------------------------
 
     def on_jobs_pane_selected(self, event) -> None:  # JobsPane.Selected
-        self._load_log(event.name)
+        if event.name is None:
+            event.pane.clear_detail()
+        else:
+            self._load_detail(event.name)
+
+    def _follow_detail(self, snapshot: Snapshot) -> None:
+        """While the highlighted job runs, its log and metrics are read again on every refresh
+        (and once more when it ends): the detail streams without a poll of its own."""
+        jobs = self._main.query("#jobs")
+        name = jobs.first().selected_job() if jobs else None
+        job = next((j for j in snapshot.jobs or () if j.name == name), None)
+        if job is None:
+            return
+        seen, self._detail_status = self._detail_status, (job.name, job.status)
+        if not job.is_terminal or seen != (job.name, job.status):
+            self._load_detail(job.name)
 
     @work(thread=True, exclusive=True, group="log", exit_on_error=False)
-    def _load_log(self, name: str) -> None:
+    def _load_detail(self, name: str) -> None:
+        from console.ui.panes.jobs import LOG_TAIL_LINES
+
         lines = list(self.ws.jobs.logs(name))
-        self.call_from_thread(self._main.query_one("#jobs").show_detail, "".join(lines[-15:]))
+        pane = self._main.query_one("#jobs")
+        self.call_from_thread(pane.show_detail, "".join(lines[-LOG_TAIL_LINES:]), name)
+        try:
+            series, note = self.ws.jobs.metrics(name), None
+        except Exception as err:  # the log is still worth showing without the chart
+            series, note = [], getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+        self.call_from_thread(pane.show_metrics, name, series, note)
 
     def _endpoint(self, name: str | None):
         endpoints = (self.snapshot.endpoints if self.snapshot else None) or []

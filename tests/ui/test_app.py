@@ -15,7 +15,7 @@ from console.ui.app import AmlopsApp
 from console.ui.panes.compute import ComputePane
 from console.ui.panes.endpoints import EndpointsPane
 from console.ui.panes.jobs import JobsPane
-from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, TrafficModal
+from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
 pytestmark = pytest.mark.integration
 
@@ -222,7 +222,15 @@ async def test_deploy_green_from_a_registered_model_version(ws):
         await pilot.press("enter")
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("y")
-        await app.workers.wait_for_complete()
+        progress = app.screen
+        assert isinstance(progress, ProgressModal)
+        await settle(app, pilot, lambda: progress.outcome is not None, timeout=120)
+        # The steps were shown as they happened, ending at the instances being ready.
+        assert "ready at 0 % traffic" in progress.outcome and "✓" in progress.outcome
+        assert progress.steps["op"].endswith("Succeeded")
+        assert progress.steps["instances"].startswith("green Succeeded: 1/1 instances ready")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ProgressModal)
     green = next(d for d in ws.endpoints.get("churn-ep").deployments if d.name == "green")
     assert green.provisioning_state == "Succeeded" and green.model == "churn-classifier:1"
     assert ws.endpoints.get("churn-ep").traffic.live["green"] == 0
@@ -246,3 +254,37 @@ async def test_bindings_are_remapped_by_id(ws):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("h")
         assert isinstance(app.screen, HelpModal)
+        # Help names the key in force, not the default one.
+        assert any(key == "h" and binding_id == "help" for key, _, binding_id in app.screen.rows)
+
+
+async def palette_titles(app: AmlopsApp, pilot, query: str) -> list[str]:
+    """Open the command palette, type `query`, and read the titles it offers."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    await settle(app, pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*query)
+    commands = app.screen.query_one(CommandList)
+    await settle(app, pilot, lambda: commands.option_count > 0, timeout=10)
+    return [str(commands.get_option_at_index(i).prompt).split("\n")[0] for i in range(commands.option_count)]
+
+
+async def test_the_command_palette_runs_console_actions(ws):
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
+        titles = await palette_titles(app, pilot, "traffic")
+        assert "Traffic" in titles, titles
+        await pilot.press("enter")  # the first hit is the best match
+        await settle(app, pilot, lambda: isinstance(app.screen, TrafficModal))
+        assert app.screen.endpoint == "churn-ep"
+        await pilot.press("escape")
+
+
+async def test_read_only_palette_leaves_out_what_changes_things(ws):
+    app = AmlopsApp(ws, read_only=True, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
+        titles = await palette_titles(app, pilot, "r")  # matches refresh, rollback, traffic, monitor...
+        assert "Refresh" in titles and not {"Rollback", "Traffic", "Run monitor"} & set(titles), titles

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -186,4 +187,42 @@ class InputModal(ModalScreen[str | None]):
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ProgressModal(ModalScreen[None]):
+    """A long operation's steps as they happen (deploy green). Each `report` names a step and
+    says where it is; a step reported again is updated in place. esc hides the modal: the work
+    goes on, and its end is also notified."""
+
+    BINDINGS = [Binding("escape,enter", "close", "Hide", id="progress.close")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.steps: dict[str, str] = {}  # step -> its latest line, in the order steps began
+        self.outcome: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.title_text, id="question")
+            yield Static("starting…", id="detail")
+            yield Static("esc: hide (it keeps going)", id="keys")
+
+    def report(self, step: str, line: str) -> None:
+        self.steps[step] = line
+        self._draw()
+
+    def finish(self, line: str, *, ok: bool) -> None:
+        self.outcome = f"[green]✓ {escape(line)}[/green]" if ok else f"[red]✗ {escape(line)}[/red]"
+        self.query_one("#keys", Static).update("esc/enter: close")
+        self._draw()
+
+    def _draw(self) -> None:
+        lines = [f"• {escape(text)}" for text in self.steps.values()]
+        if self.outcome:
+            lines.append(self.outcome)
+        self.query_one("#detail", Static).update("\n".join(lines))
+
+    def action_close(self) -> None:
         self.dismiss(None)
