@@ -24,6 +24,8 @@ from console.errors import InvalidField, QuotaExceeded
 # Azure ML reserves ceil(1.2 x instances) for managed online deployments, except on the sizes its
 # SKU list marks "Skip 20% Reservation" (see online_reserve).
 ONLINE_RESERVE = 1.2
+# The states in which a compute instance's VM is billed; a cluster bills its current nodes.
+BILLED_INSTANCE_STATES = frozenset({"Running", "JobRunning", "Starting", "Stopping"})
 # The Azure pricing calculator's month.
 HOURS_PER_MONTH = 730
 # How Azure ML names the regional total in its usages, and the override key for it in config.json.

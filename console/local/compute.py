@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from console.local.daemon import Daemon
     from console.local.rpc import Request
 
-RUNNING_STATES = ("Running", "JobRunning", "Starting", "Stopping")  # an instance's billed states
 DEFAULT_SCALE_DOWN_S = 120  # Azure's default idle_time_before_scale_down
 
 
@@ -58,7 +57,7 @@ class ComputeService:
             size = costs.size(row["size"])
             if size is None:
                 continue
-            nodes = row["current_nodes"] if row["type"] == "amlcompute" else int(row["state"] in RUNNING_STATES)
+            nodes = row["current_nodes"] if row["type"] == "amlcompute" else int(row["state"] in costs.BILLED_INSTANCE_STATES)
             used[size.family] = used.get(size.family, 0) + nodes * size.vcpus
         return used
 
@@ -248,7 +247,7 @@ class ComputeService:
             if row["type"] == "amlcompute":
                 nodes, idle = row["current_nodes"], max(row["current_nodes"] - busy.get(row["name"], 0), 0)
             else:
-                nodes = int(row["state"] in RUNNING_STATES)
+                nodes = int(row["state"] in costs.BILLED_INSTANCE_STATES)
                 idle = int(row["state"] == "Running")
             if nodes:
                 price = (costs.hourly_cost(row["size"]) or 0.0) / 3600

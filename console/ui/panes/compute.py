@@ -16,12 +16,10 @@ from console import costs
 from console.domain import Compute
 from console.ui.panes.base import Pane
 from console.ui.panes.jobs import cell
-from console.ui.table import cursor_key, sync_in_order
 from console.ui.snapshot import Snapshot
+from console.ui.table import cursor_key, sync_in_order
 
 COLUMNS = ("NAME", "TYPE", "SIZE", "STATE", "NODES", "IDLE", "$/HOUR", "$ TODAY", "$ IDLE TODAY")
-# The states in which an instance's VM is billed (the local workspace bills the same ones).
-BILLED_INSTANCE_STATES = frozenset({"Running", "JobRunning", "Starting", "Stopping"})
 TYPES = {"amlcompute": "cluster", "computeinstance": "instance"}
 _STATE_STYLES = {
     "Running": "green", "JobRunning": "green", "Steady": "green", "Succeeded": "green",
@@ -50,7 +48,7 @@ def minutes(value: float) -> str:
 def billed_nodes(compute: Compute) -> int:
     """Nodes being paid for now: a running instance is one, a cluster what it holds."""
     if compute.is_instance:
-        return int(compute.state in BILLED_INSTANCE_STATES)
+        return int(compute.state in costs.BILLED_INSTANCE_STATES)
     return compute.current_nodes
 
 
