@@ -282,6 +282,11 @@ class FeatureDrift(Record):
     null_rate: float = 0.0
     baseline_null_rate: float = 0.0
     note: str | None = None  # e.g. "not enough data"
+    # The histograms the drift pane draws: each side's share of its non-null rows per bin
+    # (numeric: the PSI bins, labelled "<12", "12–24", "≥60"; categorical: per category).
+    bins: tuple[str, ...] = ()
+    baseline_share: tuple[float, ...] = ()
+    production_share: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,10 @@ defines it:
   the union of categories. `psi_level` reads it: 0.1 warn, 0.25 alert.
 - Nulls (None, NaN, and for numeric features +-inf) are left out per feature and reported as the
   feature's null rate, in production and in the baseline. Every count below is non-null rows.
+- Histograms, for the drift pane: each side's share per bin, from the counts the PSI already
+  uses. Numeric features on the PSI bins, labelled by their edges ("<12", "12–24", "≥60");
+  categorical ones per category in the engine's order, at most 12 bins: when there are more, the
+  11 with the largest share on either side stay and the rest are pooled as "other".
 - Under 10 rows: "not enough data" (value None, drifted False).
 - Under 1,000 rows also a p-value: numeric, the two-sample Kolmogorov-Smirnov p-value as
   `scipy.stats.ks_2samp` gives it with its asymptotic method (what its default uses once the
@@ -107,6 +111,8 @@ CHI2_MIN_EXPECTED = 5.0  # categories expecting fewer rows are pooled (Cochran's
 PSI_WARN = 0.1
 PSI_ALERT = 0.25
 TOP_N = 10
+HISTOGRAM_BINS = 12  # categorical histograms: more categories are pooled into "other"
+OTHER = "other"
 DATASET_DRIFT_SHARE = 0.5
 NOT_ENOUGH_DATA = "not enough data"
 
@@ -440,10 +446,18 @@ class NumericBaseline:
     w1_error_bound: float | None = None  # normalized, worst case over any window
     type: str = NUMERIC
     _grid: _Grid | None = field(default=None, repr=False, compare=False)
+    _labels: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def scale(self) -> float:
         return max(self.std or 0.0, STD_FLOOR)
+
+    @property
+    def psi_labels(self) -> list[str]:
+        """The PSI bins' labels, for the histograms ("<12", "12–24", ..., "≥60")."""
+        if self._labels is None:
+            self._labels = bin_labels(self.psi_edges)
+        return self._labels
 
     @property
     def grid(self) -> _Grid | None:
@@ -906,12 +920,17 @@ def _numeric_drift(state: _NumericState, threshold: float, p_threshold: float) -
     base, n = state.base, state.count
     if not base.count:
         return _not_enough(WASSERSTEIN, NUMERIC, "no baseline data")
-    if n < MIN_ROWS:
+    if not n:
         return _not_enough(WASSERSTEIN, NUMERIC)
+    p = base.psi_counts / base.count
+    q = base.grid.psi_counts(state.counts, state.psi_split) / n
+    histogram = _histogram(base.psi_labels, p, q)
+    if n < MIN_ROWS:
+        return {**_not_enough(WASSERSTEIN, NUMERIC), **histogram}
     w1, _ = base.grid.w1(base.cell_counts, base.cell_offsets, base.count, state.counts,
                          state.offsets, n)
     value = w1 / base.scale
-    psi = _psi(base.psi_counts / base.count, base.grid.psi_counts(state.counts, state.psi_split) / n)
+    psi = _psi(p, q)
     drifted = value > threshold
     p_value = note = None
     if n < SMALL_WINDOW and state.raw is not None:
@@ -920,18 +939,21 @@ def _numeric_drift(state: _NumericState, threshold: float, p_threshold: float) -
         drifted = drifted and p_value < p_threshold
         note = _small_note(n, p_threshold)
     return {"type": NUMERIC, "metric": WASSERSTEIN, "value": value, "drifted": bool(drifted),
-            "psi": psi, "p_value": p_value, "note": note}
+            "psi": psi, "p_value": p_value, "note": note, **histogram}
 
 
 def _categorical_drift(state: _CategoricalState, threshold: float, p_threshold: float) -> dict[str, Any]:
     base, n = state.base, state.count
     if not base.count:
         return _not_enough(JENSEN_SHANNON, CATEGORICAL, "no baseline data")
-    if n < MIN_ROWS:
+    if not n:
         return _not_enough(JENSEN_SHANNON, CATEGORICAL)
     unseen = np.fromiter(state.unseen.values(), dtype=np.int64, count=len(state.unseen))
     p = np.concatenate([base.counts, np.zeros(len(unseen), dtype=np.int64)]) / base.count
     q = np.concatenate([state.counts, unseen]) / n
+    histogram = _category_histogram([*base.categories, *state.unseen], p, q)
+    if n < MIN_ROWS:
+        return {**_not_enough(JENSEN_SHANNON, CATEGORICAL), **histogram}
     value = jensen_shannon(p, q)
     psi = _psi(p, q)
     drifted = value > threshold
@@ -941,7 +963,73 @@ def _categorical_drift(state: _CategoricalState, threshold: float, p_threshold: 
         drifted = drifted and p_value < p_threshold
         note = _small_note(n, p_threshold)
     return {"type": CATEGORICAL, "metric": JENSEN_SHANNON, "value": value, "drifted": bool(drifted),
-            "psi": psi, "p_value": p_value, "note": note}
+            "psi": psi, "p_value": p_value, "note": note, **histogram}
+
+
+# --- histograms -------------------------------------------------------------------------------
+
+
+def _histogram(labels: Sequence[str], p: np.ndarray, q: np.ndarray) -> dict[str, Any]:
+    return {"bins": tuple(labels), "baseline_share": tuple(p.tolist()),
+            "production_share": tuple(q.tolist())}
+
+
+def _category_histogram(categories: Sequence[Any], p: np.ndarray, q: np.ndarray) -> dict[str, Any]:
+    """One bin per category in the engine's order; past `HISTOGRAM_BINS` the categories with the
+    largest share on either side keep their bin (a new category that takes over production is
+    not hidden) and the rest are pooled, last, as "other"."""
+    labels = [str(c) for c in categories]
+    if len(labels) <= HISTOGRAM_BINS:
+        return _histogram(labels, p, q)
+    kept = np.sort(np.argsort(-np.maximum(p, q), kind="stable")[:HISTOGRAM_BINS - 1])
+    pooled = np.ones(len(labels), dtype=bool)
+    pooled[kept] = False
+    other = OTHER if OTHER not in {labels[i] for i in kept} else f"({OTHER})"
+    return _histogram([labels[i] for i in kept] + [other], np.append(p[kept], p[pooled].sum()),
+                      np.append(q[kept], q[pooled].sum()))
+
+
+def bin_labels(edges: Sequence[float]) -> list[str]:
+    """Short labels of the bins that `edges` split the line into: "<a", "a–b", ..., "≥z" (a value
+    on an edge belongs to the bin above it). Numbers as `compact_number` writes them, with the
+    fewest significant digits (2 at least) that keep every edge apart from its neighbours."""
+    edges = [float(e) for e in edges]
+    if not edges:
+        return ["all"]
+    for digits in range(2, 18):
+        text = [compact_number(e, digits) for e in edges]
+        if len(set(text)) == len(text):
+            break
+    return [f"<{text[0]}"] + [f"{a}–{b}" for a, b in zip(text, text[1:])] + [f"≥{text[-1]}"]
+
+
+_SCALES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+
+
+def compact_number(value: float, digits: int = 2) -> str:
+    """`value` with `digits` significant digits, briefly: 12, 0.25, 1.5k, 2.4M, 1.2e-5; the
+    integer part before a suffix is never cut (123 at two digits stays 123, 123456 is 123k)."""
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if size < 1e-3 or size >= 1e15:
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        return f"{_trim(mantissa)}e{int(exponent)}"
+    i = next(i for i, (scale, _) in enumerate(_SCALES) if size >= scale or scale == 1.0)
+    while True:
+        scale, suffix = _SCALES[i]
+        mantissa = value / scale
+        decimals = max(digits - (math.floor(math.log10(abs(mantissa))) + 1), 0)
+        text = f"{mantissa:.{decimals}f}"
+        if abs(float(text)) < 1000 or i == 0:  # 999.7 rounds to 1000: 1k
+            return _trim(text) + suffix
+        i -= 1
+
+
+def _trim(number: str) -> str:
+    return number.rstrip("0").rstrip(".") if "." in number else number
 
 
 # --- metrics on frequencies -------------------------------------------------------------------

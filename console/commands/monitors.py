@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from console.commands.local import workspace
 from console.commands.output import details, emit_json, table
 
+FEATURE_HELP = "also print this feature's histogram: baseline and production share per bin"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     monitor = sub.add_parser("monitor", help="model monitors: list, run, show")
@@ -21,10 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--window-start", help="ISO 8601 (default: one trigger period before the end)")
     run.add_argument("--window-end", help="ISO 8601 (default: now)")
     run.add_argument("--json", action="store_true")
+    run.add_argument("--feature", metavar="NAME", help=FEATURE_HELP)
     run.set_defaults(handler=_run)
     show = mon.add_parser("show", help="a monitor's latest report")
     show.add_argument("name")
     show.add_argument("--json", action="store_true")
+    show.add_argument("--feature", metavar="NAME", help=FEATURE_HELP)
     show.set_defaults(handler=_show)
 
     drift = sub.add_parser("drift", help="data drift of an endpoint's deployment: run its monitor now")
@@ -33,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     drift.add_argument("--window-start", help="ISO 8601 (default: the monitor's lookback)")
     drift.add_argument("--window-end", help="ISO 8601 (default: now)")
     drift.add_argument("--json", action="store_true")
+    drift.add_argument("--feature", metavar="NAME", help=FEATURE_HELP)
     drift.set_defaults(handler=_drift)
 
 
@@ -68,7 +73,7 @@ def _run_and_report(ws, name: str, args: argparse.Namespace) -> int:
     if op.status != "Succeeded":
         raise OperationFailed(f"monitor {name} failed: {op.error}")
     report = ws.monitors.latest(name)
-    print_report(report, args.json)
+    print_report(report, args.json, args.feature)
     return 0
 
 
@@ -81,7 +86,7 @@ def _show(args: argparse.Namespace) -> int:
     if report is None:
         print(f"monitor {args.name} has not run yet: amlops monitor run {args.name}", file=sys.stderr)
         return 1
-    print_report(report, args.json)
+    print_report(report, args.json, args.feature)
     return 0
 
 
@@ -97,7 +102,8 @@ def _drift(args: argparse.Namespace) -> int:
     return _run_and_report(ws, monitors[0].name, args)
 
 
-def print_report(report, as_json: bool) -> None:
+def print_report(report, as_json: bool, feature: str | None = None) -> None:
+    chosen = _feature(report, feature) if feature else None
     if as_json:
         emit_json(report)
         return
@@ -117,3 +123,24 @@ def print_report(report, as_json: bool) -> None:
              ("rows", f"{report.production_rows:,} production against {report.baseline_rows:,} baseline"),
              ("drifted", f"{drifted} of {len(report.features)} features ({report.drifted_share * 100:.0f} %)"),
              ("verdict", verdict + ("; dataset drift" if report.dataset_drift else ""))])
+    if chosen is not None:
+        print()
+        print_histogram(chosen)
+
+
+def _feature(report, name: str):
+    from console.errors import InvalidField
+
+    found = next((f for f in report.features if f.feature == name), None)
+    if found is None:
+        known = ", ".join(f.feature for f in report.features) or "none"
+        raise InvalidField("--feature", f"{name!r} is not in monitor {report.monitor}'s report (features: {known})")
+    return found
+
+
+def print_histogram(feature) -> None:
+    """One feature's bins: label, baseline share, production share."""
+    rows = list(zip(feature.bins, feature.baseline_share, feature.production_share))
+    table(rows, [(feature.feature.upper(), lambda r: r[0]), ("BASELINE", lambda r: f"{r[1] * 100:.1f} %"),
+                 ("PRODUCTION", lambda r: f"{r[2] * 100:.1f} %")],
+          empty=f"{feature.feature}: no histogram in this window ({feature.note or 'no bins'})")

@@ -102,6 +102,12 @@ def test_drifted_serving_data_raises_an_alert(ws):
     drifted = {f.feature for f in report.features if f.drifted}
     assert {"monthly_charges", "contract_type"} & drifted, drifted
     assert report.drifted_share == pytest.approx(len(drifted) / len(report.features))
+    # the stored report comes back from the daemon with each feature's histograms
+    by_name = {f.feature: f for f in report.features}
+    charges, contract = by_name["monthly_charges"], by_name["contract_type"]
+    assert len(charges.bins) == len(charges.production_share) == 10 and charges.bins[-1].startswith("≥")
+    assert sum(charges.production_share) == pytest.approx(1.0) and sum(charges.baseline_share) == pytest.approx(1.0)
+    assert "Month-to-month" in contract.bins and sum(contract.production_share) == pytest.approx(1.0)
 
 
 def test_a_window_with_no_collected_data_is_a_clear_result(ws):
@@ -120,6 +126,14 @@ def test_the_cli_prints_the_table_and_the_verdict(ws):
     as_json = subprocess.run([sys.executable, "-m", "console.cli", "--workspace-dir", str(ws.folder.root), "drift",
                               "churn-ep", "--json"], capture_output=True, text=True, timeout=120)
     assert json.loads(as_json.stdout)["monitor"] == "churn-drift"
+    assert json.loads(as_json.stdout)["features"][0]["bins"]
+    bins = subprocess.run([sys.executable, "-m", "console.cli", "--workspace-dir", str(ws.folder.root), "monitor",
+                           "show", "churn-drift", "--feature", "contract_type"], capture_output=True, text=True,
+                          timeout=60)
+    assert bins.returncode == 0, bins.stderr
+    histogram = bins.stdout.split("\n\n")[-1].splitlines()
+    assert histogram[0].split() == ["CONTRACT_TYPE", "BASELINE", "PRODUCTION"]
+    assert any(line.startswith("Month-to-month") and line.endswith("%") for line in histogram[1:])
 
 
 def test_a_monitor_of_a_missing_endpoint_says_so(ws, tmp_path):

@@ -455,6 +455,9 @@ def same_features(left, right, rel=1e-9):
             assert (a is None) == (b is None)
             if a is not None:
                 assert a == pytest.approx(b, rel=rel, abs=1e-12)
+        assert x.bins == y.bins
+        assert x.baseline_share == pytest.approx(y.baseline_share, rel=rel, abs=1e-12)
+        assert x.production_share == pytest.approx(y.production_share, rel=rel, abs=1e-12)
 
 
 @pytest.mark.parametrize("rows", [700, 30_000])
@@ -504,6 +507,108 @@ def test_missing_production_column_counts_as_null():
     report = DriftAccumulator(profile).update(mixed_frame(500, rng).drop(columns=["a"])).report()
     a = report.features[0]
     assert a.feature == "a" and a.null_rate == 1.0 and a.value is None
+
+
+# --- histograms --------------------------------------------------------------------------------
+
+
+def test_histogram_shares_sum_to_one_on_both_sides_nulls_left_out():
+    rng = np.random.default_rng(21)
+    base, prod = mixed_frame(20_000, rng), mixed_frame(3_000, rng, shift=0.5)
+    prod.loc[prod.index[:300], ["a", "c"]] = None
+    for f in compute_drift(base, prod).features:
+        assert len(f.bins) == len(f.baseline_share) == len(f.production_share) >= 2, f.feature
+        assert sum(f.baseline_share) == pytest.approx(1.0) and sum(f.production_share) == pytest.approx(1.0)
+        assert min(f.baseline_share) >= 0 and min(f.production_share) >= 0
+    a = compute_drift(base, prod).features[0]
+    assert a.null_rate == pytest.approx(0.1)  # the nulls are a rate, not a bin
+
+
+def test_numeric_bins_are_the_psi_bins_labelled_by_their_edges():
+    rng = np.random.default_rng(22)
+    base = rng.normal(36, 12, 20_000)
+    prod = np.append(rng.normal(36, 12, 4_000), [np.nan, np.inf])
+    profile = profile_baseline({"x": base})
+    f = DriftAccumulator(profile).update({"x": prod}).report().features[0]
+    edges = np.unique(np.quantile(base, np.linspace(0, 1, 11)[1:-1]))
+    text = [drift.compact_number(e) for e in edges]
+    assert f.bins == tuple([f"<{text[0]}"] + [f"{a}–{b}" for a, b in zip(text, text[1:])] + [f"≥{text[-1]}"])
+    assert all(len(label) <= 8 for label in f.bins)
+    # baseline shares are the stored profile's, production shares the window's own counts
+    stored = profile.features["x"]
+    assert f.baseline_share == pytest.approx(tuple(stored.psi_counts / stored.count), abs=0)
+    finite = prod[np.isfinite(prod)]
+    direct = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=len(edges) + 1) / len(finite)
+    assert f.production_share == pytest.approx(tuple(direct), abs=1e-15)
+    assert f.psi == pytest.approx(direct_psi(f.baseline_share, f.production_share))
+
+
+def test_bin_labels_are_short_and_keep_neighbouring_edges_apart():
+    assert drift.bin_labels([12, 24, 36, 48, 60]) == ["<12", "12–24", "24–36", "36–48", "48–60", "≥60"]
+    assert drift.bin_labels([12.31, 12.34, 12.4]) == ["<12.31", "12.31–12.34", "12.34–12.4", "≥12.4"]
+    assert drift.bin_labels([1500, 2.4e6]) == ["<1.5k", "1.5k–2.4M", "≥2.4M"]
+    assert drift.bin_labels([7.0]) == ["<7", "≥7"]
+    assert [drift.compact_number(v) for v in (0.0, -0.0, 0.25, 123.4, 999.7, -1500, 3e9, 1.2e-5, 4e16)] == [
+        "0", "0", "0.25", "123", "1k", "-1.5k", "3G", "1.2e-5", "4e16"]
+
+
+def test_drifted_production_shifts_its_shares():
+    rng = np.random.default_rng(23)
+    base = rng.normal(0, 1, 20_000)
+    same = one(base, rng.normal(0, 1, 5_000))
+    shifted = one(base, rng.normal(1, 1, 5_000))
+    assert max(abs(b - p) for b, p in zip(same.baseline_share, same.production_share)) < 0.03
+    assert shifted.bins == same.bins and shifted.baseline_share == same.baseline_share
+    assert shifted.production_share[-1] > 0.3 and shifted.production_share[0] < 0.02  # top decile of the baseline
+    cats = ["month", "year", "two-year"]
+    moved = one(rng.choice(cats, 20_000, p=[0.6, 0.3, 0.1]), rng.choice(cats, 2_000, p=[0.2, 0.3, 0.5]))
+    assert moved.bins == ("month", "year", "two-year")  # most frequent in the baseline first
+    assert moved.baseline_share == pytest.approx((0.6, 0.3, 0.1), abs=0.02)
+    assert moved.production_share == pytest.approx((0.2, 0.3, 0.5), abs=0.04)
+
+
+def test_categorical_bins_pool_the_rest_as_other():
+    rng = np.random.default_rng(24)
+    cats = [f"c{i:02d}" for i in range(20)]
+    weights = np.arange(20, 0, -1) / np.arange(20, 0, -1).sum()
+    base = rng.choice(cats, 40_000, p=weights)
+    prod = np.concatenate([rng.choice(cats, 1_500, p=weights), np.full(500, "brand-new")])
+    f = one(base, prod)
+    assert len(f.bins) == drift.HISTOGRAM_BINS and f.bins[-1] == "other"
+    # the ten most frequent baseline categories in the engine's order, then the new one
+    assert f.bins[:-1] == (*cats[:10], "brand-new")
+    base_counts = pd.Series(base).value_counts()
+    assert f.baseline_share[-1] == pytest.approx(base_counts[cats[10:]].sum() / len(base))
+    assert f.production_share[-2] == pytest.approx(0.25)  # brand-new: 500 of 2,000
+    assert f.production_share[-1] == pytest.approx(np.isin(prod, cats[10:]).sum() / len(prod))
+    assert f.baseline_share[-2] == 0.0
+    small = one(rng.choice(["a", "b"], 1_000, p=[0.3, 0.7]), np.array(["a", "z", "b"] * 20))
+    assert small.bins == ("b", "a", "z")  # no pooling under 12 categories; unseen ones last
+    assert small.production_share[-1] == pytest.approx(1 / 3)
+
+
+def test_histograms_of_tiny_and_empty_windows():
+    rng = np.random.default_rng(25)
+    tiny = one(rng.normal(size=5_000), np.array([0.0, 0.1, 5.0]))
+    assert tiny.value is None and tiny.note == drift.NOT_ENOUGH_DATA
+    assert sum(tiny.production_share) == pytest.approx(1.0) and tiny.production_share[-1] == pytest.approx(1 / 3)
+    empty = one(rng.normal(size=5_000), np.array([np.nan, np.nan]))
+    assert empty.bins == empty.baseline_share == empty.production_share == ()
+
+
+def test_report_with_histograms_round_trips_and_old_reports_still_load():
+    rng = np.random.default_rng(26)
+    report = compute_drift(mixed_frame(5_000, rng), mixed_frame(1_000, rng, shift=0.4))
+    wire = json.loads(json.dumps(report.to_dict()))
+    assert wire["features"][0]["bins"] == list(report.features[0].bins)
+    again = type(report).from_dict(wire)
+    assert again == report and isinstance(again.features[0].bins, tuple)
+    assert all(isinstance(v, float) for f in again.features for v in f.production_share)
+    for item in wire["features"]:  # a report stored before histograms existed
+        for key in ("bins", "baseline_share", "production_share"):
+            del item[key]
+    old = type(report).from_dict(wire)
+    assert old.features[0].bins == () and old.features[0].value == report.features[0].value
 
 
 # --- the flag and the verdict ------------------------------------------------------------------
