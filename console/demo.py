@@ -2,16 +2,24 @@
 
 Creates the specs' compute, environment and data, submits the training job, waits for it,
 registers its model, serves it on churn-ep as blue at 100 % and creates the drift monitor,
-printing each step. A workspace that is already set up is left alone, and the command says so.
+printing each step; then starts the demo load, a light and slightly drifted stream of churn
+rows, so that the console's panes move. A workspace that is already set up is left alone, and
+the command says so (a demo load that had stopped is started again).
+
+The demo load is a process of its own (`python -m console.demo load FOLDER`), recorded in the
+workspace folder's `demo-load.pid`. It reads the endpoint's URI and key from the daemon every
+`LOAD_CHUNK_S` and ends when the daemon or churn-ep is gone; `amlops local down` stops it too.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from console.errors import OperationFailed
+from console.errors import BackendUnavailable, NotFound, OperationFailed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPECS = REPO_ROOT / "specs"
@@ -20,6 +28,9 @@ ASSETS = ("compute/cpu-cluster.yml", "compute/dev-instance.yml", "environments/c
 TRAIN_JOB = "jobs/train-job.yml"
 MODEL = "churn-classifier"
 ENDPOINT, BLUE, MONITOR = "endpoints/churn-ep.yml", "endpoints/blue-deployment.yml", "monitoring/churn-drift.yml"
+LOAD_ENDPOINT = "churn-ep"
+LOAD_RPS, LOAD_DRIFT, LOAD_CHUNK_S = 2.0, 0.3, 15.0  # light, slightly drifted, re-checked every 15 s
+LOAD_PID = "demo-load.pid"
 
 
 def set_up(ws, *, out=sys.stdout) -> int:
@@ -28,6 +39,9 @@ def set_up(ws, *, out=sys.stdout) -> int:
 
     if ws.monitors.list():
         say(f"already set up: {ws.name} has its model, endpoint and monitor; nothing changed")
+        folder = getattr(ws, "folder", None)
+        if folder is not None and running_load(folder) is None:
+            say(f"started   the demo load again: {_load_what()} (pid {start_load(folder)})")
         return 0
     if ws.models.list(MODEL):
         say(f"{MODEL} is registered already: a previous demo stopped part way; finishing it")
@@ -68,5 +82,84 @@ def _serve(ws, say) -> int:
     say(f"traffic   churn-ep: blue=100, scoring uri {ws.endpoints.get('churn-ep').scoring_uri}")
     ws.assets.create(str(SPECS / MONITOR))
     say(f"created   monitor churn-drift on churn-ep/blue  ({MONITOR})")
-    say("next: amlops endpoint load churn-ep --rps 20 --duration 60 --drift 0.3, then amlops drift churn-ep")
+    folder = getattr(ws, "folder", None)
+    if folder is not None:
+        pid = running_load(folder) or start_load(folder)
+        say(f"started   the demo load: {_load_what()} (pid {pid}; amlops local down stops it)")
+    say("next: amlops (the console), amlops monitor run churn-drift, amlops drift churn-ep")
     return 0
+
+
+# --- the demo load -------------------------------------------------------------------------------
+
+
+def _load_what() -> str:
+    return f"{LOAD_RPS:g} requests/s of churn rows drifted by {LOAD_DRIFT:g} to {LOAD_ENDPOINT}"
+
+
+def running_load(folder) -> int | None:
+    """The pid of the folder's demo load, if it runs."""
+    from console.local.procs import alive
+
+    try:
+        pid, start = (folder.root / LOAD_PID).read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(pid) if alive(int(pid), start) else None
+
+
+def start_load(folder) -> int:
+    """Start the demo load in a session of its own (it outlives the command that starts it)."""
+    from console.local.procs import start_time
+
+    with open(folder.logs_dir / "demo-load.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "console.demo", "load", str(folder.root)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=REPO_ROOT)
+    (folder.root / LOAD_PID).write_text(f"{proc.pid} {start_time(proc.pid)}")
+    return proc.pid
+
+
+def stop_load(folder, timeout_s: float = 10.0) -> bool:
+    """SIGTERM the demo load and wait for it to go; False if it was not running."""
+    import signal
+
+    from console.local.procs import alive, start_time
+
+    pid = running_load(folder)
+    if pid is None:
+        return False
+    start = start_time(pid)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while alive(pid, start) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (folder.root / LOAD_PID).unlink(missing_ok=True)
+    return True
+
+
+def run_load_forever(root: Path) -> int:
+    """The demo load's own loop: chunks of `LOAD_CHUNK_S`, each after reading the endpoint's URI
+    and key again (a regenerated key or a moved router is followed), until the daemon or the
+    endpoint is gone."""
+    from console.loadgen import churn_payloads, run_load
+    from console.local.client import LocalWorkspace
+
+    ws = LocalWorkspace(root, autostart=False)
+    payloads = churn_payloads(500, drift=LOAD_DRIFT, seed=11)
+    while True:
+        try:
+            endpoint = ws.endpoints.get(LOAD_ENDPOINT)
+            key = ws.endpoints.keys(LOAD_ENDPOINT).primary
+        except (BackendUnavailable, NotFound) as err:
+            print(f"demo load: stopping, {getattr(err, 'message', err)}", flush=True)
+            return 0
+        summary = run_load(endpoint.scoring_uri, key, payloads, rps=LOAD_RPS, duration_s=LOAD_CHUNK_S,
+                           concurrency=2)
+        print(f"demo load: {summary.sent} sent, {summary.failures} failed", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["load"] and len(sys.argv) == 3:
+        sys.exit(run_load_forever(Path(sys.argv[2])))
+    sys.exit("usage: python -m console.demo load WORKSPACE_FOLDER")

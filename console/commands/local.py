@@ -140,9 +140,12 @@ def _local_up(args: argparse.Namespace) -> int:
 
 
 def _local_down(args: argparse.Namespace) -> int:
+    from console.demo import stop_load
     from console.local.client import stop_daemon
 
     ws = workspace(args)
+    if stop_load(ws.folder):
+        print("stopped the demo load")
     print("stopped" if stop_daemon(ws.folder) else "not running", ws.folder.root)
     return 0
 

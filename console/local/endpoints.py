@@ -32,6 +32,7 @@ from console.domain import Deployment, DeploymentMetrics, Endpoint, Traffic
 from console.errors import BadInput, InvalidField, NotFound, NotSupported, OperationFailed
 from console.local.assets import parse_ref
 from console.local.procs import alive, free_port, signal_group, start_time
+from console.local.serving.metrics import WINDOWS_S
 from console.naming import check_name
 
 if TYPE_CHECKING:
@@ -85,10 +86,12 @@ class EndpointService:
 
     def metrics(self, req: Request, name: str, window_s: int = 60) -> list[dict[str, Any]]:
         row = self._endpoint(name)
+        if int(window_s) not in WINDOWS_S:  # zeros for a window the router does not keep would be invented
+            raise InvalidField("window_s", f"{window_s}: the router keeps windows of {' and '.join(map(str, WINDOWS_S))} s")
         data = self._router_call(row, "GET", "/-/metrics")
         out = []
         for deployment, figures in sorted((data.get("deployments") or {}).items()):
-            window = figures.get(str(window_s)) or figures.get(str(int(window_s))) or {}
+            window = figures.get(str(int(window_s))) or {}
             out.append(DeploymentMetrics(
                 endpoint_name=name, deployment=deployment, window_s=int(window_s),
                 requests=int(window.get("requests", 0)), rps=float(window.get("rps", 0.0)),

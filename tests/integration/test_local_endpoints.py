@@ -203,6 +203,26 @@ def test_metrics_and_collected_data(ws):
     assert {row["correlationid"] for row in first_in[:20]} <= out_ids
 
 
+def test_the_demo_load_moves_the_endpoint_until_it_is_stopped(ws, tmp_path):
+    from console import demo
+
+    def collected_rows() -> int:
+        files = (ws.folder.collected_dir / "churn-ep").rglob("model_inputs/**/*.jsonl")
+        return sum(len(path.read_bytes().splitlines()) for path in files)
+
+    before = collected_rows()
+    pid = demo.start_load(ws.folder)
+    try:
+        assert demo.running_load(ws.folder) == pid
+        wait_until(lambda: collected_rows() > before, timeout=30)  # nothing else sends requests now
+    finally:
+        assert demo.stop_load(ws.folder)
+    assert demo.running_load(ws.folder) is None and not alive(pid, None)
+    assert not demo.stop_load(ws.folder)
+    # Without a daemon to ask for the endpoint, the load ends by itself instead of spinning.
+    assert demo.run_load_forever(tmp_path / "no-workspace") == 0
+
+
 def instances(ws: LocalWorkspace, deployment: str) -> list[dict]:
     with sqlite3.connect(f"file:{ws.folder.db}?mode=ro", uri=True) as db:
         db.row_factory = sqlite3.Row
