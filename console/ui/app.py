@@ -518,6 +518,20 @@ class AmlopsApp(App[None]):
             series, note = [], getattr(err, "message", None) or f"{type(err).__name__}: {err}"
         self.call_from_thread(pane.show_metrics, name, series, note)
 
+    def on_drift_pane_feature_chosen(self, event) -> None:  # DriftPane.FeatureChosen
+        """Enter on a feature: its baseline and production shares per bin, from the report the
+        snapshot already holds (monitor runs compute them), drawn in the drift pane."""
+        report = self.snapshot.reports.get(event.monitor) if self.snapshot else None
+        feature = next((f for f in report.features if f.feature == event.feature), None) if report else None
+        pane = self._main.query_one("#drift")
+        if feature is None or not feature.bins:
+            pane.clear_histograms()
+            self.notify(f"{event.feature}: this report has no histogram (too few rows, or made before "
+                        "reports carried bins): run the monitor again with m", timeout=6)
+            return
+        pane.show_histograms(feature.feature, list(feature.baseline_share), list(feature.production_share),
+                             list(feature.bins), monitor=event.monitor)
+
     def _endpoint(self, name: str | None):
         endpoints = (self.snapshot.endpoints if self.snapshot else None) or []
         found = next((e for e in endpoints if e.name == name), endpoints[0] if endpoints else None)

@@ -74,8 +74,8 @@ def ws(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui")
     workspace = LocalWorkspace(root / "ws")
     try:
-        for spec in ("compute/cpu-cluster.yml", "compute/dev-instance.yml"):
-            workspace.assets.create(str(SPECS / spec))
+        for spec in ("compute/cpu-cluster.yml", "compute/dev-instance.yml", "data/churn-features.yml"):
+            workspace.assets.create(str(SPECS / spec))  # the data asset: the monitor's reference_data
         save_model(root / "model")
         workspace.models.register("churn-classifier", path=str(root / "model"))
         workspace.endpoints.create(str(SPECS / "endpoints" / "churn-ep.yml"))
@@ -288,3 +288,34 @@ async def test_read_only_palette_leaves_out_what_changes_things(ws):
         await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
         titles = await palette_titles(app, pilot, "r")  # matches refresh, rollback, traffic, monitor...
         assert "Refresh" in titles and not {"Rollback", "Traffic", "Run monitor"} & set(titles), titles
+
+
+async def test_run_monitor_then_a_features_histograms(ws):
+    from console.loadgen import churn_payloads, run_load
+
+    endpoint, key = ws.endpoints.get("churn-ep"), ws.endpoints.keys("churn-ep").primary
+    sent = run_load(endpoint.scoring_uri, key, churn_payloads(300, drift=0.5), rps=150, duration_s=2,
+                    deployment="blue", concurrency=4)
+    assert sent.failures == 0, sent.to_dict()
+    app = AmlopsApp(ws, refresh_s=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot, lambda: "churn-drift" in rows(app, "drift"))
+        await pilot.press("5", "m")
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(app, pilot, lambda: app.snapshot is not None and "churn-drift" in app.snapshot.reports,
+                     timeout=120)
+        pane = app.query_one("#drift")
+        await settle(app, pilot, lambda: pane.features_table.row_count > 0)
+        pane.features_table.focus()
+        await pilot.press("5", "z")  # zoomed: room for the chart
+        pane.features_table.focus()
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: pane.histograms.has_chart)
+        chosen = pane.histograms.feature
+        assert chosen == pane.selected_feature()
+        text = pane.histograms.render().plain
+        assert chosen in text and "baseline" in text and "production" in text
+        report = app.snapshot.reports["churn-drift"]
+        bins = next(f.bins for f in report.features if f.feature == chosen)
+        assert bins and bins[0] in text  # the x axis names the report's own bins

@@ -2,8 +2,8 @@
 monitor's report (drifted first), and on demand one feature's baseline and production
 histograms drawn with plotext.
 
-Reports carry no histograms, so the chart area waits for the app to hand real bins to
-`show_histograms`; nothing here invents data.
+The chart area waits for the app to hand a feature's bins (which monitor runs store in each
+report) to `show_histograms`; nothing here invents data.
 """
 
 from __future__ import annotations
