@@ -60,6 +60,22 @@ def line_chart(lines: Sequence[tuple[Sequence[float], Sequence[float], int]], wi
     return _as_text(figure)
 
 
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def trend(values: Sequence[float], width: int) -> str:
+    """A one-line sparkline of `values` squeezed to `width` cells, scaled from their min to their
+    max (a loss curve that falls from 0.57 to 0.49 must still show its shape)."""
+    if not values or width <= 0:
+        return ""
+    if len(values) > width:  # the last value of each of `width` equal stretches
+        values = [values[min(len(values) - 1, (i + 1) * len(values) // width - 1)] for i in range(width)]
+    low, high = min(values), max(values)
+    if high == low:
+        return _BLOCKS[3] * len(values)
+    return "".join(_BLOCKS[round((v - low) / (high - low) * 7)] for v in values)
+
+
 class ChartView(Static):
     """A line of help until it is given a chart; then the chart, drawn again on every resize.
 
@@ -98,9 +114,9 @@ class ChartView(Static):
     def _draw(self) -> None:
         assert self._draw_fn is not None
         width, height = self.content_size
-        # Before the first layout with the chart class the widget is still one line tall;
-        # on_resize draws again at the real size.
-        width, height = max(width, 30), max(height, 5)
+        # Before the first layout with the chart class the widget may still be one line tall;
+        # on_resize draws again at the real size. Draw functions decide what fits a small size.
+        width, height = max(width, 20), max(height, 1)
         try:
             chart = self._draw_fn(width, height)
         except Exception as err:

@@ -301,12 +301,12 @@ def test_quotas_pane_draws_bars_and_orders_by_use():
         table = pane.query_one(DataTable)
         assert keys(table) == ["standardESv3Family", "standardDSv2Family", "standardDSv3Family",
                                "standardFSv2Family", "standardNCASv3_T4Family", "standardNCSv3Family"]
-        assert plain(table.get_row("standardDSv2Family")) == ["standardDSv2Family", "██████████░░ 20/24", "4"]
+        assert plain(table.get_row("standardDSv2Family")) == ["DSv2", "██████████░░ 20/24", "4"]
         assert plain(table.get_row("standardDSv3Family"))[1] == "██░░░░░░░░░░ 4/24"
         assert plain(table.get_row("standardFSv2Family"))[1] == "░░░░░░░░░░░░ 0/24"
         assert plain(table.get_row("standardESv3Family"))[1:] == ["████████████ 24/24", "0"]
         zero = table.get_row("standardNCSv3Family")
-        assert plain(zero) == ["standardNCSv3Family", "no quota", "0"]
+        assert plain(zero) == ["NCSv3", "no quota", "0"]
         assert "dim" in str(zero[1].style) and "dim" in str(zero[0].style)
         assert "yellow" in str(table.get_row("standardDSv2Family")[1].style)
         assert "red" in str(table.get_row("standardESv3Family")[1].style)
@@ -371,3 +371,15 @@ def test_jobs_pane_charts_the_highlighted_jobs_mlflow_metrics():
         assert view.render().plain == "metrics unavailable: NotSupported: no MLflow here"
 
     drive(pane, scenario)
+
+
+def test_a_short_metrics_view_draws_trends_scaled_to_their_range():
+    from console.domain import MetricSeries
+    from console.ui.charts import trend
+    from console.ui.panes.jobs import render_metrics
+
+    assert trend([0.57, 0.53, 0.50, 0.49], 4) == "█▅▂▁"  # min..max, not 0..max
+    assert trend(list(range(100)), 10) == "▁▂▃▃▄▅▆▆▇█" and trend([1.0, 1.0], 5) == "▄▄"
+    curve = MetricSeries("j", "holdout_log_loss", (1, 2, 3, 4), (0.57, 0.53, 0.50, 0.49))
+    text = render_metrics("j", [curve, MetricSeries("j", "auc", (0,), (0.7777,))], 60, 3).plain
+    assert text.splitlines() == ["holdout_log_loss 0.57 " + trend(curve.values, 32) + " 0.49", "auc 0.7777"]

@@ -60,7 +60,7 @@ def feature_order(features: Sequence[FeatureDrift]) -> list[FeatureDrift]:
 def render_histograms(feature: str, baseline: Sequence[float], production: Sequence[float],
                       labels: Sequence[str], width: int, height: int) -> Text:
     """Two bar series side by side per bin, `width` x `height` cells, legend line included."""
-    bars = paired_bars(labels, baseline, production, (BLUE, ORANGE), width, max(height - 1, 4))
+    bars = paired_bars(labels, baseline, production, (BLUE, ORANGE), max(width, 30), max(height - 1, 4))
     return Text("\n", no_wrap=True, overflow="crop", end="").join([legend(feature, SERIES), bars])
 
 

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Log
 
 from console.domain import Job, MetricSeries
-from console.ui.charts import SERIES_COLOURS, ChartView, legend, line_chart
+from console.ui.charts import SERIES_COLOURS, ChartView, legend, line_chart, trend
 from console.ui.panes.base import Pane
 from console.ui.snapshot import Snapshot
 from console.ui.table import cursor_key, sync_in_order
@@ -143,17 +143,27 @@ def scalars_line(series: Sequence[MetricSeries]) -> str:
     return "  ".join(f"{s.key} {s.values[-1]:.4g}" for s in series if len(s.steps) == 1 and s.values)
 
 
+CHART_MIN_HEIGHT = 8  # below this the curves are drawn as one-line trends
+
+
 def render_metrics(job: str, series: Sequence[MetricSeries], width: int, height: int) -> Text:
-    """Legend, the single-value metrics, then the curves on shared axes (step on x)."""
+    """The single-value metrics, then the curves: on shared axes (step on x) when there is room
+    for a chart, else one trend line per curve with its first and last value."""
     curves = chosen_curves(series)
     colours = [(s.key, colour) for s, colour in zip(curves, SERIES_COLOURS)]
-    head = [legend(job, colours)]
     scalars = scalars_line(series)
-    if scalars:
-        head.append(Text(scalars, style="dim", no_wrap=True, overflow="ellipsis"))
+    head = [Text(scalars, style="dim", no_wrap=True, overflow="ellipsis")] if scalars else []
+    if height < CHART_MIN_HEIGHT:
+        lines = []
+        for curve, (key, colour) in zip(curves, colours):
+            first, last = f"{curve.values[0]:.4g}", f"{curve.values[-1]:.4g}"
+            room = max(width - len(key) - len(first) - len(last) - 6, 4)
+            lines.append(Text.assemble((key, "bold"), " ", first, " ", (trend(curve.values, room), f"color({colour})"),
+                                       " ", last, no_wrap=True, overflow="crop"))
+        return Text("\n", no_wrap=True, overflow="crop", end="").join([*lines, *head])
     lines = [(s.steps, s.values, colour) for s, (_, colour) in zip(curves, colours)]
-    chart = line_chart(lines, width, max(height - len(head), 4))
-    return Text("\n", no_wrap=True, overflow="crop", end="").join([*head, chart])
+    chart = line_chart(lines, width, max(height - len(head) - 1, 4))
+    return Text("\n", no_wrap=True, overflow="crop", end="").join([legend(job, colours), *head, chart])
 
 
 class MetricsView(ChartView):

@@ -5,6 +5,7 @@ GPU families) kept visible but dim, since "0 quota" is what blocks a GPU job.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -13,10 +14,10 @@ from textual.widgets import DataTable
 
 from console.domain import QuotaUsage
 from console.ui.panes.base import Pane
-from console.ui.table import cursor_key, sync_in_order
 from console.ui.snapshot import Snapshot
+from console.ui.table import cursor_key, sync_in_order
 
-COLUMNS = ("FAMILY", "USED/LIMIT", "FREE")
+COLUMNS = ("FAMILY", "vCPUs USED/LIMIT", "FREE")
 BAR_WIDTH = 12
 WARN_RATIO = 0.8
 STYLE_OK, STYLE_WARN, STYLE_FULL, STYLE_NONE = "green", "bold yellow", "bold red", "dim"
@@ -28,6 +29,13 @@ def bar(used: int, limit: int) -> str:
     if used and not filled:
         filled = 1
     return f"{'█' * filled}{'░' * (BAR_WIDTH - filled)} {used}/{limit}"
+
+
+def short_family(family: str) -> str:
+    """`standardDSv2Family` as operators say it, `DSv2`: the pane is narrow, and every family
+    carries the same prefix and suffix."""
+    short = re.sub(r"Family$", "", re.sub(r"^standard", "", family, flags=re.IGNORECASE))
+    return short or family
 
 
 def style_of(usage: QuotaUsage) -> str:
@@ -67,21 +75,25 @@ class QuotasPane(Pane):
         seen = {u.family for u in usages}
         twice = len(seen) < len(usages)  # one family in several regions: key it by region too
         rows: dict[str, tuple[Any, ...]] = {}
+        key_of: dict[str, str] = {}  # the FAMILY cell's text -> the row key (the full family name)
         for usage in usages:
             key = f"{usage.family} ({usage.location})" if twice and usage.location else usage.family
+            shown = short_family(usage.family) + (f" ({usage.location})" if twice and usage.location else "")
+            key_of[shown] = key
             style = style_of(usage)
             if usage.limit <= 0:
                 text = "no quota" if not usage.used else f"no quota, {usage.used} used"
                 gauge = Text(text, style=style, end="")
                 free = Text("0", style=STYLE_NONE, justify="right", end="")
-                name = Text(key, style=STYLE_NONE, end="")
+                name = Text(shown, style=STYLE_NONE, end="")
             else:
                 gauge = Text(bar(usage.used, usage.limit), style=style, end="")
                 free = Text(str(usage.free), style=style if style != STYLE_OK else "", justify="right", end="")
-                name = Text(key, style=style if style != STYLE_OK else "", end="")
+                name = Text(shown, style=style if style != STYLE_OK else "", end="")
             rows[key] = (name, gauge, free)
         with self.app.batch_update():
-            sync_in_order(self.query_one(DataTable), COLUMNS, rows)
+            sync_in_order(self.query_one(DataTable), COLUMNS, rows, sort_by=("FAMILY",),
+                          key_of=lambda cell: key_of[cell.plain if isinstance(cell, Text) else str(cell)])
 
     def selected_family(self) -> str | None:
         """The family of the highlighted row, if any."""
