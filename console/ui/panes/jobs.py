@@ -157,9 +157,12 @@ def render_metrics(job: str, series: Sequence[MetricSeries], width: int, height:
         lines = []
         for curve, (key, colour) in zip(curves, colours):
             first, last = f"{curve.values[0]:.4g}", f"{curve.values[-1]:.4g}"
-            room = max(width - len(key) - len(first) - len(last) - 6, 4)
-            lines.append(Text.assemble((key, "bold"), " ", first, " ", (trend(curve.values, room), f"color({colour})"),
-                                       " ", last, no_wrap=True, overflow="crop"))
+            room = width - len(key) - len(first) - len(last) - 3
+            if room < 8:  # narrow: the trend and its last value only
+                first, room = "", width - len(key) - len(last) - 2
+            parts = [(key, "bold"), " ", *([first, " "] if first else []),
+                     (trend(curve.values, max(room, 1)), f"color({colour})"), " ", last]
+            lines.append(Text.assemble(*parts, no_wrap=True, overflow="crop"))
         return Text("\n", no_wrap=True, overflow="crop", end="").join([*lines, *head])
     lines = [(s.steps, s.values, colour) for s, (_, colour) in zip(curves, colours)]
     chart = line_chart(lines, width, max(height - len(head) - 1, 4))
