@@ -37,7 +37,9 @@ def _pane_classes() -> dict[str, type]:
     from console.ui.panes.jobs import JobsPane
     from console.ui.panes.quotas import QuotasPane
 
-    return {"jobs": JobsPane, "quotas": QuotasPane, "compute": ComputePane, "endpoints": EndpointsPane,
+    # Mounted in grid order: endpoints get the whole middle row (their traffic split and health
+    # are what an operator watches), compute and drift share the bottom one.
+    return {"jobs": JobsPane, "quotas": QuotasPane, "endpoints": EndpointsPane, "compute": ComputePane,
             "drift": DriftPane}
 MUTATING = {"stop_idle", "traffic", "rollback", "cancel_job", "run_monitor", "submit", "deploy_green"}
 # The command palette's (ctrl+p) entry for each action: its title and what it does.
@@ -489,8 +491,12 @@ class AmlopsApp(App[None]):
 
     def on_jobs_pane_selected(self, event) -> None:  # JobsPane.Selected
         if event.name is None:
+            self._detail_status = None
             event.pane.clear_detail()
-        else:
+        elif self._detail_status is None or self._detail_status[0] != event.name:
+            # Not when the refresh that highlighted it has already asked for this job's detail.
+            job = event.pane.job(event.name)
+            self._detail_status = (event.name, job.status if job else "")
             self._load_detail(event.name)
 
     def _follow_detail(self, snapshot: Snapshot) -> None:

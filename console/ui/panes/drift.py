@@ -93,7 +93,7 @@ class DriftPane(Pane):
     """Monitors keyed by name, the selected monitor's features keyed by feature name."""
 
     DEFAULT_CSS = """
-    DriftPane > #drift-monitors { height: auto; max-height: 40%; min-height: 2; }
+    DriftPane > #drift-monitors { height: auto; max-height: 50%; min-height: 3; }
     DriftPane > #drift-features { height: 1fr; min-height: 2; }
     """
 
