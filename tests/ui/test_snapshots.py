@@ -1,0 +1,122 @@
+"""The console's look, pinned as SVG screenshots at 120x40 and 80x24: the overview, each pane
+zoomed, and each modal over it. The data is canned (tests/ui/canned.py) and every clock the
+screen reads is fixed, so a screenshot changes only when the rendering does.
+
+Regenerate after an intended change of look, then review the SVGs in the diff:
+    .venv/bin/python -m pytest tests/ui/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+from textual.command import CommandList, CommandPalette
+from textual.screen import Screen
+from textual.widgets import DataTable, Input, Log
+
+from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, TrafficModal
+
+from canned import CannedApp  # tests/ui/canned.py, beside this file
+
+SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
+PANE_KEYS = {"jobs": "1", "quotas": "2", "compute": "3", "endpoints": "4", "drift": "5"}
+MAX_PAUSES = 500  # x 10 ms: a bound for waits that take a few milliseconds, never a timing
+
+
+@pytest.fixture(autouse=True)
+def fixed_clocks(monkeypatch):
+    """Local times in UTC (the drift window's end is shown in local time), and the header's
+    monotonic clock stopped, so it reads "refreshed 0s ago" however slow the machine is."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr("console.ui.app.time", SimpleNamespace(monotonic=lambda: 1000.0,
+                                                               perf_counter=time.perf_counter))
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def app() -> CannedApp:
+    # A refresh an hour away: no second snapshot races the screenshot.
+    return CannedApp(read_only=False, refresh_s=3600)
+
+
+async def settle(pilot, done: Callable[[], bool], what: str) -> None:
+    """Pause until `done()` holds and no worker is left running (a job's detail, a palette search),
+    twice in a row: a worker may start in reply to a message the first pause delivered."""
+    quiet = 0
+    for _ in range(MAX_PAUSES):
+        await pilot.pause(0.01)
+        # Not workers.wait_for_complete(): it raises for a worker an exclusive one cancelled.
+        quiet = quiet + 1 if done() and all(w.is_finished for w in pilot.app.workers) else 0
+        if quiet == 2:
+            return
+    raise AssertionError(f"the console never showed {what}")
+
+
+def loaded(app: CannedApp) -> bool:
+    """The first snapshot is applied, every table of every pane has rows, and the highlighted
+    job's log is in (its metrics come from the same worker, which `settle` waits for)."""
+    main = app.screen_stack[0]
+    tables, logs = main.query(DataTable), main.query("#jobs Log")
+    return (app.snapshot is not None and len(tables) >= 6 and all(t.row_count for t in tables)
+            and bool(logs) and logs.first(Log).line_count > 0)
+
+
+def scene(*keys: str, until: Callable[[Screen], bool] = lambda screen: True, what: str = "it"):
+    """A run_before: the console loaded, then `keys` pressed, until the screen on top is right."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot, lambda: loaded(pilot.app), "the canned workspace")
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot, lambda: until(pilot.app.screen), what)
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # the cursor stays drawn, whenever the screenshot falls
+        await pilot.pause()
+
+    return run_before
+
+
+def modal(kind: type[Screen]) -> Callable[[Screen], bool]:
+    return lambda screen: isinstance(screen, kind)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_overview_shows_all_five_panes(snap_compare, size):
+    assert snap_compare(app(), terminal_size=size, run_before=scene())
+
+
+@pytest.mark.parametrize("pane", list(PANE_KEYS))
+@pytest.mark.parametrize("size", SIZES)
+def test_each_pane_zoomed(snap_compare, size, pane):
+    def zoomed(screen: Screen) -> bool:
+        return screen.app.zoomed == pane
+
+    assert snap_compare(app(), terminal_size=size,
+                        run_before=scene(PANE_KEYS[pane], "z", until=zoomed, what=f"{pane} zoomed"))
+
+
+def palette_listed(screen: Screen) -> bool:
+    return isinstance(screen, CommandPalette) and screen.query_one(CommandList).option_count > 0
+
+
+MODALS = {
+    "help": (("question_mark",), modal(HelpModal)),
+    "jump": (("colon",), modal(PickModal)),
+    "filter": (("slash",), modal(InputModal)),
+    "traffic": (("t",), modal(TrafficModal)),  # churn-ep, the only endpoint: blue 90 / green 10
+    "confirm": (("b",), modal(ConfirmModal)),  # roll back churn-ep
+    "pick": (("s",), modal(PickModal)),  # submit: the job YAMLs of specs/jobs
+    "command_palette": (("ctrl+p",), palette_listed),
+}
+
+
+@pytest.mark.parametrize("name", list(MODALS))
+@pytest.mark.parametrize("size", SIZES)
+def test_each_modal(snap_compare, size, name):
+    keys, until = MODALS[name]
+    assert snap_compare(app(), terminal_size=size, run_before=scene(*keys, until=until, what=name))
