@@ -468,8 +468,8 @@ class AmlopsApp(App[None]):
                 report("op", f"operation {op.id}: {op.status}")
                 green = self._deployment(endpoint, "green")
                 if green is not None:
-                    report("instances", f"green {green.provisioning_state}: {green.ready_instances}/"
-                           f"{green.instance_count} instances ready (model loaded, readiness probe passing)")
+                    report("instances", f"green {green.provisioning_state}: {green.ready_instances} of "
+                           f"{green.instance_count} instances loaded the model and pass their readiness probe")
             if op.status != "Succeeded":
                 raise RuntimeError(f"green: {op.error}")
         except Exception as err:
