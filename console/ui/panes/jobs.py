@@ -152,7 +152,9 @@ def render_metrics(job: str, series: Sequence[MetricSeries], width: int, height:
     curves = chosen_curves(series)
     colours = [(s.key, colour) for s, colour in zip(curves, SERIES_COLOURS)]
     scalars = scalars_line(series)
-    head = [Text(scalars, style="dim", no_wrap=True, overflow="ellipsis")] if scalars else []
+    head = [Text(scalars, style="dim")] if scalars else []
+    for line in head:  # one line each, whatever the width: the chart below needs the rows
+        line.truncate(width, overflow="ellipsis")
     if height < CHART_MIN_HEIGHT:
         lines = []
         for curve, (key, colour) in zip(curves, colours):
@@ -166,7 +168,9 @@ def render_metrics(job: str, series: Sequence[MetricSeries], width: int, height:
         return Text("\n", no_wrap=True, overflow="crop", end="").join([*lines, *head])
     lines = [(s.steps, s.values, colour) for s, (_, colour) in zip(curves, colours)]
     chart = line_chart(lines, width, max(height - len(head) - 1, 4))
-    return Text("\n", no_wrap=True, overflow="crop", end="").join([legend(job, colours), *head, chart])
+    title = legend(job, colours)
+    title.truncate(width, overflow="ellipsis")
+    return Text("\n", no_wrap=True, overflow="crop", end="").join([title, *head, chart])
 
 
 class MetricsView(ChartView):
