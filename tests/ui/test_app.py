@@ -79,10 +79,12 @@ def ws(tmp_path_factory):
         save_model(root / "model")
         workspace.models.register("churn-classifier", path=str(root / "model"))
         workspace.endpoints.create(str(SPECS / "endpoints" / "churn-ep.yml"))
-        for spec in ("blue-deployment.yml", "green-deployment.yml"):
-            op = workspace.endpoints.create_deployment(str(SPECS / "endpoints" / spec),
-                                                       {**FAST_PROBES, "instance_count": 1})
-            assert workspace.operations.wait(op.id, timeout_s=120).status == "Succeeded"
+        # Both at once: their model servers start side by side.
+        ops = [workspace.endpoints.create_deployment(str(SPECS / "endpoints" / spec), {**FAST_PROBES, "instance_count": 1})
+               for spec in ("blue-deployment.yml", "green-deployment.yml")]
+        for op in ops:
+            done = workspace.operations.wait(op.id, timeout_s=180)
+            assert done.status == "Succeeded", done.error
         workspace.endpoints.set_traffic("churn-ep", {"blue": 100})
         workspace.assets.create(str(SPECS / "monitoring" / "churn-drift.yml"))
         (root / "sleeper.yml").write_text(SLEEPER)
