@@ -74,8 +74,12 @@ def endpoints_snapshot(count: int, shift: int = 0):
         share = (10 + shift) % 100 if i % 50 == 0 else 0
         endpoints.append(Endpoint(name, traffic=Traffic(live={"blue": 100 - share, "green": share}),
                                   deployments=(blue, green)))
-        metrics[name] = [DeploymentMetrics(name, d, 60, 600, 10.0 + shift, 1.0, 6.0, 9.0, 12.0,
-                                           tuple(float(x % 7 + shift) for x in range(12))) for d in ("blue", "green")]
+        # Figures that differ between deployments (as live ones do) and all move on every refresh:
+        # the cells the pane builds once and shares must not make this look cheaper than it is.
+        metrics[name] = [DeploymentMetrics(name, d, 60, 600, (i % 97) * 0.37 + j + shift,
+                                           1.0 - (i % 13) * 0.001, 6.0, 9.0, 5.0 + (i * 7 + j) % 300 + shift,
+                                           tuple(float((x * (i + 1) + shift + j) % 50) for x in range(12)))
+                         for j, d in enumerate(("blue", "green"))]
     return Snapshot(taken_at=datetime.now(timezone.utc), jobs=[], computes=[], quotas=[], endpoints=endpoints,
                     metrics=metrics, monitors=[], costs_today={})
 

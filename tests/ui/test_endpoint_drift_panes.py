@@ -54,6 +54,15 @@ def text(cell) -> str:
     return cell.plain if isinstance(cell, Text) else cell
 
 
+def screen_text(app) -> str:
+    """The characters on screen (the text nodes of Textual's SVG screenshot, not its markup)."""
+    import html
+    import re
+
+    text = html.unescape("".join(re.findall(r">([^<]*)</text>", app.export_screenshot())))
+    return text.replace("\xa0", " ")
+
+
 def row(table: DataTable, key: str) -> dict[str, str]:
     return {str(c.key.value): text(v) for c, v in zip(table.ordered_columns, table.get_row(key))}
 
@@ -166,7 +175,7 @@ def test_an_ansi_theme_colours_cells_with_its_ansi_names():
     drive(EndpointsPane(), scenario)
 
 
-def test_a_second_snapshot_is_diffed_by_key():
+def test_a_second_snapshot_is_diffed_by_key(monkeypatch):
     first = churn_snapshot(metrics={"churn": [metrics("churn", "blue")]})
     # green went away, blue's traffic changed shape, a third deployment appeared, fraud is unchanged.
     second = churn_snapshot(
@@ -178,11 +187,20 @@ def test_a_second_snapshot_is_diffed_by_key():
         pane = app.pane
         pane.apply(first)
         await pilot.pause()
+        assert "100%" in screen_text(app)
         table = pane.table
         updated: list[tuple[str, str]] = []
         added: list[str] = []
-        update_cell, add_row = table.update_cell, table.add_row
-        table.update_cell = lambda r, c, v, **kw: (updated.append((r, c)), update_cell(r, c, v, **kw))[1]
+        import console.ui.table as table_module
+
+        update_cells, add_row = table_module._update_cells, table.add_row
+
+        def on_update(target, changed):  # sync_table writes changed cells in one batch
+            if target is table:
+                updated.extend((key, column.value) for key, column, _ in changed)
+            return update_cells(target, changed)
+
+        monkeypatch.setattr(table_module, "_update_cells", on_update)
         table.add_row = lambda *cells, key=None, **kw: (added.append(key), add_row(*cells, key=key, **kw))[1]
         pane.apply(second)
         await pilot.pause()
@@ -192,6 +210,18 @@ def test_a_second_snapshot_is_diffed_by_key():
         assert sorted(updated) == [("churn/blue", "RPS"), ("churn/blue", "TRAFFIC")]
         assert row(table, "churn/blue")["TRAFFIC"] == "█████████░  90%"
         assert row(table, "churn/blue")["RPS"] == "3.2"
+        # What is drawn follows the batch write too (DataTable caches rendered rows).
+        screen = screen_text(app)
+        assert " 3.2 " in screen and "90%" in screen and "100%" not in screen
+        # A refresh that only changes figures (no row added or removed) is drawn as well.
+        third = churn_snapshot(
+            live={"blue": 90, "canary": 10}, mirror={},
+            deployments=(deployment("churn", "blue"), deployment("churn", "canary", count=1, ready=1)),
+            metrics={"churn": [metrics("churn", "blue", rps=7.75), metrics("churn", "canary", rps=0.5)]})
+        pane.apply(third)
+        await pilot.pause()
+        screen = screen_text(app)
+        assert " 7.8 " in screen and " 3.2 " not in screen
         assert row(table, "churn/canary")["TRAFFIC"] == "█░░░░░░░░░  10%"
 
     drive(EndpointsPane(), scenario)

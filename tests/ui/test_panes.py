@@ -55,20 +55,25 @@ def keys(table: DataTable) -> list[str]:
     return [row.key.value for row in table.ordered_rows]
 
 
-def spy(table: DataTable) -> tuple[list, list]:
-    """Record which cells were updated and which rows were added."""
-    updated, added = [], []
-    update_cell, add_row = table.update_cell, table.add_row
+def spy(table: DataTable, monkeypatch) -> tuple[list, list]:
+    """Record which cells of `table` were updated (sync_table writes them in one batch through
+    `console.ui.table._update_cells`) and which rows were added."""
+    import console.ui.table as table_module
 
-    def on_update(row_key, column_key, value, **kw):
-        updated.append((getattr(row_key, "value", row_key), getattr(column_key, "value", column_key)))
-        return update_cell(row_key, column_key, value, **kw)
+    updated, added = [], []
+    update_cells, add_row = table_module._update_cells, table.add_row
+
+    def on_update(target, changed):
+        if target is table:
+            updated.extend((key, getattr(column, "value", column)) for key, column, _ in changed)
+        return update_cells(target, changed)
 
     def on_add(*cells, key=None, **kw):
         added.append(key)
         return add_row(*cells, key=key, **kw)
 
-    table.update_cell, table.add_row = on_update, on_add
+    monkeypatch.setattr(table_module, "_update_cells", on_update)
+    table.add_row = on_add
     return updated, added
 
 
@@ -113,7 +118,7 @@ def test_jobs_pane_shows_top_level_jobs_newest_first_with_age_and_duration():
     drive(pane, scenario)
 
 
-def test_jobs_pane_diffs_rows_and_keeps_the_cursor_on_its_job():
+def test_jobs_pane_diffs_rows_and_keeps_the_cursor_on_its_job(monkeypatch):
     pane = JobsPane()
 
     async def scenario(app, pilot):
@@ -123,7 +128,7 @@ def test_jobs_pane_diffs_rows_and_keeps_the_cursor_on_its_job():
         table.move_cursor(row=table.get_row_index("train-b"))
         await pilot.pause()
         unchanged = table.rows[next(k for k in table.rows if k.value == "train-c")]
-        updated, added = spy(table)
+        updated, added = spy(table, monkeypatch)
 
         later = [j for j in JOBS if j.name != "train-a"]
         later = [Job(j.name, "Failed", experiment_name=j.experiment_name, compute=j.compute,
@@ -254,7 +259,7 @@ def test_compute_pane_puts_idle_instances_first_with_costs():
     drive(pane, scenario)
 
 
-def test_compute_pane_updates_in_place_and_goes_stale_on_error():
+def test_compute_pane_updates_in_place_and_goes_stale_on_error(monkeypatch):
     pane = ComputePane()
 
     async def scenario(app, pilot):
@@ -263,7 +268,7 @@ def test_compute_pane_updates_in_place_and_goes_stale_on_error():
         table = pane.query_one(DataTable)
         assert plain(table.get_row("ci-old"))[7:] == ["-", "-"]
         assert "idle today: -" in str(pane.query_one(".compute-footer", Static).render())
-        updated, added = spy(table)
+        updated, added = spy(table, monkeypatch)
 
         stopped = [Compute(c.name, c.type, c.size, "Stopped", last_activity=c.last_activity) if c.name == "ci-old"
                    else c for c in COMPUTES]
@@ -314,14 +319,14 @@ def test_quotas_pane_draws_bars_and_orders_by_use():
     drive(pane, scenario)
 
 
-def test_quotas_pane_reorders_in_place_and_goes_stale_on_error():
+def test_quotas_pane_reorders_in_place_and_goes_stale_on_error(monkeypatch):
     pane = QuotasPane()
 
     async def scenario(app, pilot):
         pane.apply(Snapshot(taken_at=NOW, quotas=QUOTAS))
         await pilot.pause()
         table = pane.query_one(DataTable)
-        updated, added = spy(table)
+        updated, added = spy(table, monkeypatch)
         fuller = [QuotaUsage(q.family, 24, 24) if q.family == "standardDSv3Family" else q for q in QUOTAS]
         pane.apply(Snapshot(taken_at=NOW, quotas=fuller))
         await pilot.pause()

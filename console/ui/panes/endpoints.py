@@ -32,6 +32,7 @@ SPARK_POINTS = 12
 SUCCESS_FLOOR = 0.99  # DESIGN.md, Rollout: the success rate a deployment must hold
 P99_WARN_MS = 500.0  # DESIGN.md, Rollout: the p99 ceiling of the canary analysis
 NONE = "-"
+CACHE_MAX = 20_000  # distinct figure cells kept between refreshes
 
 _EIGHTHS = "▏▎▍▌▋▊▉"
 _TRACK = "░"
@@ -224,6 +225,10 @@ class _Cells:
         self.figures: dict[str, tuple[DeploymentMetrics, tuple]] = {}  # row key -> (metrics, cells)
         self._traffic: dict[int, Text] = {}
         self._ready: dict[tuple[str, int, int], str | Text] = {}
+        # Figures repeat across deployments and refreshes ("100%", "12", "48 ms", a flat latency
+        # line): each distinct one is built once. Bounded: cleared when it grows past CACHE_MAX.
+        self._figures: dict[tuple[str, str], Text] = {}
+        self._sparks: dict[tuple[float, ...], str] = {}
 
     def traffic(self, live: int) -> Text:
         found = self._traffic.get(live)
@@ -254,8 +259,26 @@ class _Cells:
     def figures_of(self, metrics: DeploymentMetrics) -> tuple:
         rate, p99 = metrics.success_rate, metrics.p99_ms
         return (
-            _right(format_rps(metrics.rps)),
-            _right(NONE) if rate is None else _right(format_success(rate), self.error if rate < SUCCESS_FLOOR else ""),
-            _right(NONE) if p99 is None else _right(format_ms(p99), self.warning if p99 > P99_WARN_MS else ""),
-            sparkline(metrics.latency_series_ms),
+            self._figure(format_rps(metrics.rps)),
+            self._figure(NONE) if rate is None else
+            self._figure(format_success(rate), self.error if rate < SUCCESS_FLOOR else ""),
+            self._figure(NONE) if p99 is None else
+            self._figure(format_ms(p99), self.warning if p99 > P99_WARN_MS else ""),
+            self._sparkline(metrics.latency_series_ms[-SPARK_POINTS:]),
         )
+
+    def _figure(self, text: str, style: str = "") -> Text:
+        found = self._figures.get((text, style))
+        if found is None:
+            if len(self._figures) >= CACHE_MAX:
+                self._figures.clear()
+            found = self._figures[(text, style)] = _right(text, style)
+        return found
+
+    def _sparkline(self, tail: tuple[float, ...]) -> str:
+        found = self._sparks.get(tail)
+        if found is None:
+            if len(self._sparks) >= CACHE_MAX:
+                self._sparks.clear()
+            found = self._sparks[tail] = sparkline(tail)
+        return found
