@@ -6,7 +6,8 @@ its handler. Errors are rendered here, in one place: `BadInput` exits 2, other f
 
 Conventions every subcommand keeps: `--json` on list and show commands; exit 0 success,
 1 the operation failed, 2 bad input; `--workspace-dir DIR` (or AMLOPS_WORKSPACE_DIR) picks a
-local workspace folder.
+local workspace folder; `--workspace azure` (or `"workspace": "azure"` in the config file)
+selects an Azure workspace, which says plainly that its backend is not built yet.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _command_of(argv: Sequence[str] | None) -> str | None:
     args = list(sys.argv[1:] if argv is None else argv)
     while args:
         word = args.pop(0)
-        if word == "--workspace-dir":
+        if word in ("--workspace-dir", "--workspace"):
             args = args[1:]
         elif not word.startswith("-"):
             return word
@@ -60,11 +61,15 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
         prog="amlops",
         description="A terminal operations console for Azure Machine Learning.",
         epilog="Run a subcommand with --help for its options.",
+        allow_abbrev=False,  # `--workspace` must never be read as a prefix of `--workspace-dir`
     )
     parser.add_argument("--version", action="version", version=f"amlops {__version__}")
     parser.add_argument("--workspace-dir", metavar="DIR",
                         help="local workspace folder (default: AMLOPS_WORKSPACE_DIR, "
                              "else $XDG_DATA_HOME/amlops/workspaces/default)")
+    parser.add_argument("--workspace", dest="backend", choices=("local", "azure"), default=None,
+                        help="which workspace: local (the default) or azure (not built yet); "
+                             "also `workspace` in ~/.config/amlops/config.json")
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every command that changes the workspace")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

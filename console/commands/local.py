@@ -15,9 +15,20 @@ from console.commands.output import ago, details, duration, emit_json, table
 
 
 def workspace(args: argparse.Namespace):
-    from console.config import workspace_dir
+    """The workspace the user selected: `--workspace`, else the config file's `workspace`, else local."""
+    from console.config import user_config, workspace_dir
     from console.local.client import LocalWorkspace
 
+    backend = getattr(args, "backend", None) or str(user_config().get("workspace", "local"))
+    if backend == "azure":
+        from console.errors import BackendUnavailable
+
+        raise BackendUnavailable("the azure workspace's backend (MLClient with DefaultAzureCredential) is not "
+                                 "built yet: nothing can be read from Azure; use the local workspace")
+    if backend != "local":
+        from console.errors import InvalidField
+
+        raise InvalidField("workspace", f"{backend!r} in the config file: use local or azure")
     return LocalWorkspace(workspace_dir(args.workspace_dir), read_only=args.read_only)
 
 
