@@ -17,7 +17,7 @@ from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Log
 
-from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, TrafficModal
+from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
 from canned import CannedApp  # tests/ui/canned.py, beside this file
 
@@ -120,3 +120,21 @@ MODALS = {
 def test_each_modal(snap_compare, size, name):
     keys, until = MODALS[name]
     assert snap_compare(app(), terminal_size=size, run_before=scene(*keys, until=until, what=name))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_deploy_green_progress(snap_compare, size):
+    """The deploy-green progress modal once green is ready (its steps are pinned end to end
+    against a real daemon in test_app.py; this pins how they look)."""
+
+    async def run_before(pilot) -> None:
+        await scene()(pilot)
+        progress = ProgressModal("Deploying churn-classifier:2 as green on churn-ep")
+        await pilot.app.push_screen(progress)
+        progress.report("spec", "specs/endpoints/green-deployment.yml with model churn-classifier:2")
+        progress.report("op", "operation 5f0c2a9e71d4b3c8: Succeeded")
+        progress.report("instances", "green Succeeded: 1 of 1 instances loaded the model and pass their readiness probe")
+        progress.finish("green (churn-classifier:2) is ready at 0 % traffic: press t to ramp it", ok=True)
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=size, run_before=run_before)
