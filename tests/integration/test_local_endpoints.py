@@ -22,22 +22,14 @@ from console.loadgen import churn_payloads, run_load
 from console.local.client import LocalWorkspace, score, stop_daemon
 from console.local.procs import alive
 
+from helpers import wait_until
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_PROBES = {**{f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
                   for key in ("initial_delay", "period", "timeout")},
                "readiness_probe.failure_threshold": 2}
-
-
-def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def save_churn_model(target: Path) -> None:

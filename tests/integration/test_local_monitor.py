@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,21 +16,14 @@ from console.errors import NotFound
 from console.loadgen import churn_payloads, run_load
 from console.local.client import LocalWorkspace, stop_daemon
 
+from helpers import wait_until
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 FAST_PROBES = {f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
                for key in ("initial_delay", "period")}
-
-
-def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def collected_rows(ws: LocalWorkspace) -> int:

@@ -15,13 +15,14 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from console.local.client import LocalWorkspace, stop_daemon
 from console.local.folder import WorkspaceFolder
+
+from helpers import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -37,19 +38,6 @@ USER = getpass.getuser()
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
-    """Poll `predicate` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def daemon_env() -> dict[str, str]:

@@ -14,13 +14,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from console.local.client import stop_daemon
 from console.local.folder import WorkspaceFolder
+
+from helpers import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -35,19 +36,6 @@ TERMINAL = {"Completed", "Failed", "Canceled"}
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
-    """Poll `predicate` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 class Cli:

@@ -28,6 +28,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from helpers import wait_until
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,17 +38,6 @@ AZURE_ROW = {"input_data": {"columns": ["tenure", "charges", "calls"], "index": 
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -17,6 +17,8 @@ from console.ui.panes.endpoints import EndpointsPane
 from console.ui.panes.jobs import JobsPane
 from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
+from helpers import wait_until
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,15 +32,6 @@ compute: azureml:cpu-cluster
 experiment_name: ui
 display_name: sleeper
 """
-
-
-def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 async def settle(app: AmlopsApp, pilot, predicate, timeout: float = 30.0) -> None:
