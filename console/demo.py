@@ -146,7 +146,8 @@ def run_load_forever(root: Path) -> int:
     from console.local.client import LocalWorkspace
 
     ws = LocalWorkspace(root, autostart=False)
-    payloads = churn_payloads(500, drift=LOAD_DRIFT, seed=11)
+    payloads = churn_payloads(1000, drift=LOAD_DRIFT, seed=11)
+    start = 0
     while True:
         try:
             endpoint = ws.endpoints.get(LOAD_ENDPOINT)
@@ -154,8 +155,11 @@ def run_load_forever(root: Path) -> int:
         except (BackendUnavailable, NotFound) as err:
             print(f"demo load: stopping, {getattr(err, 'message', err)}", flush=True)
             return 0
-        summary = run_load(endpoint.scoring_uri, key, payloads, rps=LOAD_RPS, duration_s=LOAD_CHUNK_S,
-                           concurrency=2)
+        # Each chunk goes on where the last one stopped: a chunk sends 30 rows, and the same 30
+        # again and again would be a sample of 30, not the drifted distribution.
+        summary = run_load(endpoint.scoring_uri, key, payloads[start:] + payloads[:start], rps=LOAD_RPS,
+                           duration_s=LOAD_CHUNK_S, concurrency=2)
+        start = (start + summary.sent) % len(payloads)
         print(f"demo load: {summary.sent} sent, {summary.failures} failed", flush=True)
 
 
