@@ -24,7 +24,9 @@ from console.ui.panes.base import Pane
 from console.ui.snapshot import Snapshot
 from console.ui.table import cursor_key, sync_in_order
 
-COLUMNS = ("NAME", "EXPERIMENT", "STATUS", "COMPUTE", "STARTED", "DURATION")
+# What an operator scans for first comes first: in the overview the pane is ~70 cells wide and
+# the last columns are cut (zoom or scroll shows them).
+COLUMNS = ("NAME", "STATUS", "STARTED", "DURATION", "COMPUTE", "EXPERIMENT")
 LOG_TAIL_LINES = 15
 MAX_CURVES = 3
 NO_METRICS = "no MLflow metrics yet"
@@ -256,11 +258,11 @@ class JobsPane(Pane):
                 continue
             cells = rows[name] = (
                 cell(name),
-                cell(job.experiment_name),
                 status_text(status),
-                cell(job.compute),
                 ago(started, now),
                 duration(job, now),
+                cell(job.compute),
+                cell(job.experiment_name),
             )
             if started is None or (ended is not None and _aware(started) <= day_ago):
                 stable[name] = (status, started, ended, job.experiment_name, job.compute, cells)
