@@ -236,15 +236,15 @@ def test_compute_pane_puts_idle_instances_first_with_costs():
         table = pane.query_one(DataTable)
         assert keys(table) == ["ci-old", "ci-new", "ci-busy", "ci-stopped", "cpu-cluster", "gpu-odd"]
         ds3 = costs.hourly_cost("Standard_DS3_v2")
-        assert plain(table.get_row("ci-old")) == ["ci-old", "instance", "Standard_DS3_v2", "Running", "-", "1h30m",
-                                                  f"{ds3:.2f}", "1.50", "0.44"]
-        assert "yellow" in str(table.get_row("ci-old")[5].style)
-        assert plain(table.get_row("ci-new"))[5:] == ["10m", f"{ds3:.2f}", "-", "-"]
-        assert plain(table.get_row("ci-busy"))[5:7] == ["-", f"{ds3:.2f}"]
-        assert plain(table.get_row("ci-stopped"))[5:7] == ["-", "0.00"]
-        assert plain(table.get_row("cpu-cluster"))[1:] == ["cluster", "Standard_DS3_v2", "Steady", "2/4", "-",
-                                                           f"{ds3 * 2:.2f}", "2.25", "0.10"]
-        assert plain(table.get_row("gpu-odd"))[6] == "-"  # no price in the catalog: never a guess
+        assert plain(table.get_row("ci-old")) == ["ci-old", "Running", "1h30m", f"{ds3:.2f}", "0.44", "1.50", "-",
+                                                  "instance", "Standard_DS3_v2"]
+        assert "yellow" in str(table.get_row("ci-old")[2].style)
+        assert plain(table.get_row("ci-new"))[2:6] == ["10m", f"{ds3:.2f}", "-", "-"]
+        assert plain(table.get_row("ci-busy"))[2:4] == ["-", f"{ds3:.2f}"]
+        assert plain(table.get_row("ci-stopped"))[2:4] == ["-", "0.00"]
+        assert plain(table.get_row("cpu-cluster"))[1:] == ["Steady", "-", f"{ds3 * 2:.2f}", "0.10", "2.25", "2/4",
+                                                           "cluster", "Standard_DS3_v2"]
+        assert plain(table.get_row("gpu-odd"))[3] == "-"  # no price in the catalog: never a guess
 
         hourly = ds3 * 5  # three running instances and two cluster nodes; gpu-odd has no price
         footer = str(pane.query_one(".compute-footer", Static).render())
@@ -266,7 +266,7 @@ def test_compute_pane_updates_in_place_and_goes_stale_on_error(monkeypatch):
         pane.apply(Snapshot(taken_at=NOW, computes=COMPUTES, costs_today=None))
         await pilot.pause()
         table = pane.query_one(DataTable)
-        assert plain(table.get_row("ci-old"))[7:] == ["-", "-"]
+        assert plain(table.get_row("ci-old"))[4:6] == ["-", "-"]
         assert "idle today: -" in str(pane.query_one(".compute-footer", Static).render())
         updated, added = spy(table, monkeypatch)
 
@@ -275,7 +275,7 @@ def test_compute_pane_updates_in_place_and_goes_stale_on_error(monkeypatch):
         pane.apply(Snapshot(taken_at=NOW, computes=stopped, costs_today=COSTS_TODAY))
         await pilot.pause()
         assert added == []
-        assert keys(table)[0] == "ci-new" and plain(table.get_row("ci-old"))[3:7] == ["Stopped", "-", "-", "0.00"]
+        assert keys(table)[0] == "ci-new" and plain(table.get_row("ci-old"))[1:4] == ["Stopped", "-", "0.00"]
 
         pane.apply(Snapshot(taken_at=NOW, errors={"computes": "AuthenticationError: token expired"}))
         await pilot.pause()

@@ -19,7 +19,8 @@ from console.ui.panes.jobs import cell
 from console.ui.snapshot import Snapshot
 from console.ui.table import cursor_key, sync_in_order
 
-COLUMNS = ("NAME", "TYPE", "SIZE", "STATE", "NODES", "IDLE", "$/HOUR", "$ TODAY", "$ IDLE TODAY")
+# The money first: in the overview the pane is ~70 cells wide and the last columns are cut.
+COLUMNS = ("NAME", "STATE", "IDLE", "$/HOUR", "$ IDLE TODAY", "$ TODAY", "NODES", "TYPE", "SIZE")
 TYPES = {"amlcompute": "cluster", "computeinstance": "instance"}
 _STATE_STYLES = {
     "Running": "green", "JobRunning": "green", "Steady": "green", "Succeeded": "green",
@@ -112,14 +113,14 @@ class ComputePane(Pane):
             row_today: dict[str, Any] = (today or {}).get(compute.name) or {}
             rows[compute.name] = (
                 cell(compute.name),
-                TYPES.get(compute.type, compute.type),
-                cell(compute.size),
                 Text(compute.state, style=_STATE_STYLES.get(compute.state, ""), end=""),
-                f"{compute.current_nodes}/{compute.max_instances}" if cluster else "-",
                 "-" if idle is None else Text(minutes(idle), style=IDLE_STYLE, end=""),
                 money(hourly),
-                money(row_today.get("cost")),
                 money(row_today.get("idle_cost")),
+                money(row_today.get("cost")),
+                f"{compute.current_nodes}/{compute.max_instances}" if cluster else "-",
+                TYPES.get(compute.type, compute.type),
+                cell(compute.size),
             )
 
         if today is None:
