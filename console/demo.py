@@ -13,7 +13,6 @@ workspace folder's `demo-load.pid`. It reads the endpoint's URI and key from the
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -122,18 +121,12 @@ def start_load(folder) -> int:
 
 def stop_load(folder, timeout_s: float = 10.0) -> bool:
     """SIGTERM the demo load and wait for it to go; False if it was not running."""
-    import signal
-
-    from console.local.procs import alive, start_time
+    from console.local.procs import start_time, terminate
 
     pid = running_load(folder)
     if pid is None:
         return False
-    start = start_time(pid)
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while alive(pid, start) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    terminate(pid, start_time(pid), timeout_s)
     (folder.root / LOAD_PID).unlink(missing_ok=True)
     return True
 

@@ -2,7 +2,8 @@
 pytest's `pythonpath`).
 
 It owns `wait_until`, the one polling helper the integration and UI tests use to wait for real
-processes (daemons, routers, jobs, scoring servers) to reach a state. Keep module-specific helpers
+processes (daemons, routers, jobs, scoring servers) to reach a state, and `spy`, which records
+what a pane's refresh changed in its table. Keep module-specific helpers
 in their modules; only what several modules share belongs here."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -46,3 +47,25 @@ def _describe(predicate: Callable[[], object]) -> str:
     if len(source) > 200:
         source = source[:197] + "..."
     return f"{source}{where}"
+
+
+def spy(table: Any, monkeypatch: Any) -> tuple[list, list]:
+    """Record which cells of `table` were updated (sync_table writes them in one batch through
+    `console.ui.table._update_cells`) and which rows were added."""
+    import console.ui.table as table_module
+
+    updated, added = [], []
+    update_cells, add_row = table_module._update_cells, table.add_row
+
+    def on_update(target, changed):
+        if target is table:
+            updated.extend((key, getattr(column, "value", column)) for key, column, _ in changed)
+        return update_cells(target, changed)
+
+    def on_add(*cells, key=None, **kw):
+        added.append(key)
+        return add_row(*cells, key=key, **kw)
+
+    monkeypatch.setattr(table_module, "_update_cells", on_update)
+    table.add_row = on_add
+    return updated, added

@@ -48,10 +48,10 @@ class _Records:
 
 
 records = _Records()
-from console.errors import BackendUnavailable, NotSupported, ReadOnlyError
+from console.errors import BackendUnavailable, ReadOnlyError
 from console.local import rpc
 from console.local.folder import WorkspaceFolder
-from console.local.procs import alive
+from console.local.procs import terminate
 
 START_TIMEOUT_S = 20.0
 CALL_TIMEOUT_S = 120.0
@@ -134,17 +134,11 @@ def start_daemon(folder: WorkspaceFolder) -> int:
 
 def stop_daemon(folder: WorkspaceFolder, timeout_s: float = 10.0) -> bool:
     """SIGTERM the daemon and wait for it to go. Jobs keep running. False if none was running."""
-    import signal
-
     pid = daemon_pid(folder)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not alive(pid, None):
-            return True
-        time.sleep(0.05)
+    if terminate(pid, None, timeout_s):
+        return True
     raise BackendUnavailable(f"the local daemon (pid {pid}) did not stop within {timeout_s:.0f} s")
 
 

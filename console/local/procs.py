@@ -40,6 +40,23 @@ def alive(pid: int, start: str | None) -> bool:
     return start is None or current == start
 
 
+def terminate(pid: int, start: str | None, timeout_s: float) -> bool:
+    """SIGTERM one process and wait until it is gone; False if it still runs after `timeout_s`."""
+    import signal
+    import time
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while alive(pid, start):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def signal_group(pid: int | None, start: str | None, sig: int) -> None:
     if pid and alive(pid, start):
         try:

@@ -177,7 +177,7 @@ class AmlopsApp(App[None]):
         self._show_header()
         self._offer_demo(snapshot)
         if len(self.screen_stack) == 1:
-            self._follow_detail(snapshot)
+            self._follow_detail()
 
     def _offer_demo(self, snapshot: Snapshot) -> None:
         """An empty workspace: offer to set up the demo project, once."""
@@ -499,12 +499,13 @@ class AmlopsApp(App[None]):
             self._detail_status = (event.name, job.status if job else "")
             self._load_detail(event.name)
 
-    def _follow_detail(self, snapshot: Snapshot) -> None:
+    def _follow_detail(self) -> None:
         """While the highlighted job runs, its log and metrics are read again on every refresh
         (and once more when it ends): the detail streams without a poll of its own."""
-        jobs = self._main.query("#jobs")
-        name = jobs.first().selected_job() if jobs else None
-        job = next((j for j in snapshot.jobs or () if j.name == name), None)
+        panes = self._main.query("#jobs")
+        pane = panes.first() if panes else None
+        name = pane.selected_job() if pane else None
+        job = pane.job(name) if name else None  # the record the pane was just given
         if job is None:
             return
         seen, self._detail_status = self._detail_status, (job.name, job.status)

@@ -6,7 +6,6 @@ this pins rendering, not a backend."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -19,6 +18,8 @@ from console.domain import (Deployment, DeploymentMetrics, DriftReport, Endpoint
 from console.ui.panes.drift import NO_REPORT, PLACEHOLDER, DriftPane
 from console.ui.panes.endpoints import EndpointsPane, sparkline, traffic_bar
 from console.ui.snapshot import Snapshot
+
+from helpers import spy
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 WASSERSTEIN, JENSEN_SHANNON = "normalized_wasserstein_distance", "jensen_shannon_distance"
@@ -189,19 +190,7 @@ def test_a_second_snapshot_is_diffed_by_key(monkeypatch):
         await pilot.pause()
         assert "100%" in screen_text(app)
         table = pane.table
-        updated: list[tuple[str, str]] = []
-        added: list[str] = []
-        import console.ui.table as table_module
-
-        update_cells, add_row = table_module._update_cells, table.add_row
-
-        def on_update(target, changed):  # sync_table writes changed cells in one batch
-            if target is table:
-                updated.extend((key, column.value) for key, column, _ in changed)
-            return update_cells(target, changed)
-
-        monkeypatch.setattr(table_module, "_update_cells", on_update)
-        table.add_row = lambda *cells, key=None, **kw: (added.append(key), add_row(*cells, key=key, **kw))[1]
+        updated, added = spy(table, monkeypatch)
         pane.apply(second)
         await pilot.pause()
         # The new deployment sits beside its endpoint, not at the end of the table.

@@ -18,6 +18,8 @@ from console.ui.panes.jobs import JobsPane
 from console.ui.panes.quotas import QuotasPane
 from console.ui.snapshot import Snapshot
 
+from helpers import spy
+
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
@@ -53,28 +55,6 @@ def plain(cells) -> list[str]:
 
 def keys(table: DataTable) -> list[str]:
     return [row.key.value for row in table.ordered_rows]
-
-
-def spy(table: DataTable, monkeypatch) -> tuple[list, list]:
-    """Record which cells of `table` were updated (sync_table writes them in one batch through
-    `console.ui.table._update_cells`) and which rows were added."""
-    import console.ui.table as table_module
-
-    updated, added = [], []
-    update_cells, add_row = table_module._update_cells, table.add_row
-
-    def on_update(target, changed):
-        if target is table:
-            updated.extend((key, getattr(column, "value", column)) for key, column, _ in changed)
-        return update_cells(target, changed)
-
-    def on_add(*cells, key=None, **kw):
-        added.append(key)
-        return add_row(*cells, key=key, **kw)
-
-    monkeypatch.setattr(table_module, "_update_cells", on_update)
-    table.add_row = on_add
-    return updated, added
 
 
 def status_line(pane) -> Static:

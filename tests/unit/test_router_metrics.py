@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from console.local.serving import collector as col
-from console.local.serving.metrics import RollingMetrics, is_client_error, is_failure, summarize
+from console.local.serving.metrics import RollingMetrics, is_client_error, is_failure
 from console.local.serving.router import (
     MAX_BODY,
     ConfigError,

@@ -180,20 +180,13 @@ class MetricsView(ChartView):
 
     def __init__(self, *, classes: str | None = None) -> None:
         super().__init__(NO_METRICS, classes=classes)
-        self.job: str | None = None
-        self.series: tuple[MetricSeries, ...] = ()
 
     def plot(self, job: str, series: Sequence[MetricSeries]) -> None:
-        self.job, self.series = job, tuple(series)
+        series = tuple(series)
         if chosen_curves(series):
-            self.show(lambda width, height: render_metrics(job, self.series, width, height))
+            self.show(lambda width, height: render_metrics(job, series, width, height))
         else:
             self.reset(f"{job}: {scalars_line(series) or NO_METRICS}")
-            self.job, self.series = job, tuple(series)
-
-    def reset(self, placeholder: str | None = None) -> None:
-        self.job, self.series = None, ()
-        super().reset(placeholder)
 
 
 class JobsPane(Pane):
