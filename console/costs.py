@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -26,6 +26,9 @@ from console.errors import InvalidField, QuotaExceeded
 ONLINE_RESERVE = 1.2
 # The states in which a compute instance's VM is billed; a cluster bills its current nodes.
 BILLED_INSTANCE_STATES = frozenset({"Running", "JobRunning", "Starting", "Stopping"})
+# The states in which an online deployment's instances are billed: from the moment they are
+# allocated, whether or not they take traffic.
+BILLED_DEPLOYMENT_STATES = frozenset({"Creating", "Updating", "Succeeded"})
 # The Azure pricing calculator's month.
 HOURS_PER_MONTH = 730
 # How Azure ML names the regional total in its usages, and the override key for it in config.json.
@@ -146,12 +149,15 @@ def quota_limits(overrides: Mapping[str, int] | None = None) -> dict[str, int]:
     return limits
 
 
-def how_to_raise(family: str) -> str:
-    if family == REGIONAL_TOTAL:
-        return (f"Request a higher {REGIONAL_TOTAL} limit in the Azure portal (Quotas > Machine learning) "
-                f"or, in the local workspace, set quotas.{REGIONAL_KEY} in config.json.")
-    return (f"Request more quota for {family} in the Azure portal (Quotas > Machine learning) "
-            f"or, in the local workspace, set quotas.{family} in config.json.")
+def how_to_raise(family: str, config_file: str | None = None) -> str:
+    """Where to raise `family`'s limit: the local workspace's config file, named by its full path
+    when there is one, else Azure's quota request."""
+    key = REGIONAL_KEY if family == REGIONAL_TOTAL else family
+    if config_file:
+        return (f"Raise it: set \"quotas\": {{\"{key}\": N}} in {config_file} (read on the next check; "
+                "Azure's own default is what the file leaves out).")
+    return (f"Raise it: request more quota for {family} in the Azure portal (Quotas > Machine learning, "
+            "your subscription and region); it takes effect when the request is granted.")
 
 
 def online_reserve(size_name: str) -> float:
@@ -183,24 +189,27 @@ def check_quota(
     *,
     total_used: int | None = None,
     total_limit: int | None = None,
+    advice: Callable[[str], str] | None = None,
 ) -> int:
     """Raise QuotaExceeded unless `nodes` more of `size_name` fit; return the vCPUs they take.
 
     Checked against the size's family limit (a family missing from `limits` has 0, as a new
     subscription's specialized families do) and, when `total_limit` is given, against the regional
     total; `total_used` defaults to the sum of `used_by_family`, so pass dedicated usage only.
+    `advice(family)` says how to make room (by default, Azure's quota request).
     """
     found = _require(size_name)
     need = vcpus_needed(found.name, nodes, reserve)
     if need == 0:
         return 0
+    advise = advice or how_to_raise
     used, limit = _get(used_by_family, found.family) or 0, _get(limits, found.family) or 0
     if used + need > limit:
-        raise QuotaExceeded(found.family, need, used, limit, how_to_raise(found.family))
+        raise QuotaExceeded(found.family, need, used, limit, advise(found.family))
     if total_limit is not None:
         total = sum(used_by_family.values()) if total_used is None else total_used
         if total + need > total_limit:
-            raise QuotaExceeded(REGIONAL_TOTAL, need, total, total_limit, how_to_raise(REGIONAL_TOTAL))
+            raise QuotaExceeded(REGIONAL_TOTAL, need, total, total_limit, advise(REGIONAL_TOTAL))
     return need
 
 

@@ -119,16 +119,16 @@ def start_load(folder) -> int:
     return proc.pid
 
 
-def stop_load(folder, timeout_s: float = 10.0) -> bool:
-    """SIGTERM the demo load and wait for it to go; False if it was not running."""
+def stop_load(folder, timeout_s: float = 10.0) -> int | None:
+    """SIGTERM the demo load and wait for it to go; its pid, or None if it was not running."""
     from console.local.procs import start_time, terminate
 
     pid = running_load(folder)
     if pid is None:
-        return False
+        return None
     terminate(pid, start_time(pid), timeout_s)
     (folder.root / LOAD_PID).unlink(missing_ok=True)
-    return True
+    return pid
 
 
 def run_load_forever(root: Path) -> int:

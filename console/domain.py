@@ -206,6 +206,10 @@ class Deployment(Record):
     request_timeout_ms: int = 5000
     max_concurrent_requests_per_instance: int = 1
     data_collection: tuple[str, ...] = ()  # enabled collections, e.g. ("model_inputs", "model_outputs")
+    # Online deployments bill every instance around the clock, traffic or not: list price x
+    # instance_count, and what the instances have cost since midnight UTC. None: no known price.
+    cost_per_hour: float | None = None
+    cost_today: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +222,24 @@ class Endpoint(Record):
     provisioning_state: str = "Succeeded"
     traffic: Traffic = field(default_factory=Traffic)
     deployments: tuple[Deployment, ...] = ()
+
+    @property
+    def cost_per_hour(self) -> float | None:
+        """What the endpoint's deployments cost per hour together (the priced ones); None if none is."""
+        return _total(d.cost_per_hour for d in self.deployments)
+
+    @property
+    def cost_today(self) -> float | None:
+        return _total(d.cost_today for d in self.deployments)
+
+    def to_dict(self) -> dict[str, Any]:
+        # The totals ride along in the JSON form (`endpoint show --json`); from_dict ignores them.
+        return {**Record.to_dict(self), "cost_per_hour": self.cost_per_hour, "cost_today": self.cost_today}
+
+
+def _total(values: typing.Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 @dataclass(frozen=True, slots=True)

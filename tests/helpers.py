@@ -4,16 +4,21 @@ pytest's `pythonpath`).
 It owns `wait_until`, the one polling helper the integration and UI tests use to wait for real
 processes (daemons, routers, jobs, scoring servers) to reach a state, and `spy`, which records
 what a pane's refresh changed in its table. Keep module-specific helpers
-in their modules; only what several modules share belongs here."""
+in their modules; only what several modules share belongs here: `save_churn_model` (a small real
+MLflow model to serve) and `workspace_processes` (what of a workspace still runs, by pid)."""
 
 from __future__ import annotations
 
 import inspect
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str | None = None, interval: float = 0.05) -> T:
@@ -69,3 +74,50 @@ def spy(table: Any, monkeypatch: Any) -> tuple[list, list]:
     monkeypatch.setattr(table_module, "_update_cells", on_update)
     table.add_row = on_add
     return updated, added
+
+
+def save_churn_model(target: Path) -> None:
+    """A small real MLflow model over the churn features (fast to train, real to serve)."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(REPO / 'training')!r})
+import mlflow.sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from mlflow.models import infer_signature
+from data import CATEGORICAL, FEATURES, LABEL, make_churn
+table = make_churn(1500, seed=3)
+X, y = table[FEATURES], table[LABEL]
+model = Pipeline([("prep", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
+                                             remainder="passthrough")),
+                  ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
+mlflow.sklearn.save_model(model, {str(target)!r}, signature=infer_signature(X, model.predict(X)),
+                          serialization_format="cloudpickle")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def workspace_processes(root: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process that belongs to the local workspace in `root`:
+    its working directory is inside the folder, or its command line names it (the daemon, jobs,
+    routers, scoring servers and their children, the demo load). Zombies are left out."""
+    root = root.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                cwd = ""
+        except OSError:
+            continue
+        if str(root) in cmdline or cwd == str(root) or cwd.startswith(f"{root}/"):
+            found.append((int(entry.name), cmdline))
+    return found

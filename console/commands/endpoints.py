@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from console.commands.argtypes import positive_float, positive_int, share
 from console.commands.local import workspace
 from console.commands.output import details, emit_json, table
 
@@ -51,9 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     metrics.set_defaults(handler=_metrics)
     load = ep.add_parser("load", help="send churn rows at a steady rate and summarise the answers")
     load.add_argument("name")
-    load.add_argument("--rps", type=float, default=20)
-    load.add_argument("--duration", type=float, default=60, help="seconds")
-    load.add_argument("--drift", type=float, default=0.0, help="shift the rows' distributions (0 to 1)")
+    load.add_argument("--rps", type=positive_float, default=20)
+    load.add_argument("--duration", type=positive_float, default=60, help="seconds")
+    load.add_argument("--drift", type=share, default=0.0, help="shift the rows' distributions (0 to 1)")
     load.add_argument("--deployment", help="pin every request to one deployment")
     load.add_argument("--seed", type=int, default=7)
     load.add_argument("--json", action="store_true")
@@ -77,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     logs = dep.add_parser("logs", help="the instances' logs")
     logs.add_argument("endpoint")
     logs.add_argument("name")
-    logs.add_argument("--lines", type=int, default=100)
+    logs.add_argument("--lines", type=positive_int, default=100)
     logs.set_defaults(handler=_deployment_logs)
     delete = dep.add_parser("delete", help="delete a deployment that has no traffic")
     delete.add_argument("endpoint")
@@ -112,6 +113,8 @@ def _list(args: argparse.Namespace) -> int:
                  ("MODEL", lambda r: r[1].model if r[1] else "-"),
                  ("READY", lambda r: f"{r[1].ready_instances}/{r[1].instance_count}" if r[1] else "-"),
                  ("DEPLOYMENT STATE", lambda r: r[1].provisioning_state if r[1] else "-"),
+                 ("$/HOUR", lambda r: _money(r[1].cost_per_hour) if r[1] else "-"),
+                 ("$ TODAY", lambda r: _money(r[1].cost_today) if r[1] else "-"),
                  ("SCORING URI", lambda r: r[0].scoring_uri)],
           empty="no endpoints: amlops create -f specs/endpoints/churn-ep.yml")
     return 0
@@ -124,7 +127,9 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     details([("name", endpoint.name), ("state", endpoint.provisioning_state), ("auth mode", endpoint.auth_mode),
              ("scoring uri", endpoint.scoring_uri), ("traffic", _split_text(dict(endpoint.traffic.live))),
-             ("mirror", _split_text(dict(endpoint.traffic.mirror)))])
+             ("mirror", _split_text(dict(endpoint.traffic.mirror))),
+             ("cost", f"${_money(endpoint.cost_per_hour)}/hour, ${_money(endpoint.cost_today)} today "
+                      "(every instance of every deployment, traffic or not)")])
     if endpoint.deployments:
         print()
         _print_deployments(endpoint)
@@ -137,7 +142,12 @@ def _print_deployments(endpoint) -> None:
         ("TRAFFIC", lambda d: f"{endpoint.traffic.live.get(d.name, 0)} %"),
         ("MIRROR", lambda d: f"{endpoint.traffic.mirror.get(d.name, 0)} %"),
         ("READY", lambda d: f"{d.ready_instances}/{d.instance_count}"), ("SIZE", lambda d: d.instance_type),
+        ("$/HOUR", lambda d: _money(d.cost_per_hour)), ("$ TODAY", lambda d: _money(d.cost_today)),
         ("TIMEOUT MS", lambda d: d.request_timeout_ms), ("COLLECTS", lambda d: ",".join(d.data_collection) or "-")])
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _keys(args: argparse.Namespace) -> int:

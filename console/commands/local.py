@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from console.commands.argtypes import positive_int
 from console.commands.output import ago, details, duration, emit_json, table
 
 
@@ -42,7 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     local = sub.add_parser("local", help="the local workspace's daemon: up, down, status")
     local_sub = local.add_subparsers(dest="local_command", metavar="ACTION", required=True)
     local_sub.add_parser("up", help="start the daemon (the console and CLI also start it on demand)").set_defaults(handler=_local_up)
-    local_sub.add_parser("down", help="stop the daemon; jobs keep running and are adopted on the next start").set_defaults(handler=_local_down)
+    down = local_sub.add_parser("down", help="stop the daemon and the demo load; jobs and endpoints keep running "
+                                             "(--all stops them too)")
+    down.add_argument("--all", action="store_true",
+                      help="also cancel every job and stop every router and scoring server: nothing of the "
+                           "workspace keeps running (endpoints stay defined and serve again on the next start)")
+    down.set_defaults(handler=_local_down)
     status = local_sub.add_parser("status", help="is the daemon running, and where")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_local_status)
@@ -71,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     submit.set_defaults(handler=_job_submit)
     listing = job_sub.add_parser("list", help="jobs, newest first")
     listing.add_argument("--parent", help="only the steps of this pipeline job")
-    listing.add_argument("--limit", type=int)
+    listing.add_argument("--limit", type=positive_int, help="at most this many jobs")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_job_list)
     show = job_sub.add_parser("show", help="one job")
@@ -130,7 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=_model_list)
 
     audit = sub.add_parser("audit", help="the append-only audit log, newest first")
-    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--limit", type=positive_int, default=50, help="at most this many entries (default 50)")
     audit.add_argument("--json", action="store_true")
     audit.set_defaults(handler=_audit)
 
@@ -152,13 +158,50 @@ def _local_up(args: argparse.Namespace) -> int:
 
 def _local_down(args: argparse.Namespace) -> int:
     from console.demo import stop_load
-    from console.local.client import stop_daemon
+    from console.local.client import DaemonConnection, daemon_pid, stop_all, stop_daemon
 
     ws = workspace(args)
-    if stop_load(ws.folder):
-        print("stopped the demo load")
-    print("stopped" if stop_daemon(ws.folder) else "not running", ws.folder.root)
+    if args.all and ws.read_only:
+        from console.errors import ReadOnlyError
+
+        raise ReadOnlyError("local down --all")
+    load = stop_load(ws.folder)
+    if load:
+        print(f"stopped the demo load (pid {load})")
+    left: list[dict] = []
+    if not args.all and daemon_pid(ws.folder):
+        left = DaemonConnection(ws.folder, autostart=False).call("daemon.processes")
+    print("stopped the daemon" if stop_daemon(ws.folder) else "the daemon was not running", ws.folder.root)
+    if args.all:
+        result = stop_all(ws.folder)
+        for what in _by_name(result["stopped"]):
+            print(f"stopped {what}")
+        if result["left"]:
+            from console.errors import OperationFailed
+
+            raise OperationFailed("still running: " + "; ".join(_by_name(result["left"])))
+        print("nothing of the workspace runs now; endpoints serve again on the next start (amlops local up)")
+    elif left:
+        print("left running (by design they outlive the daemon):")
+        for what in _by_name(left):
+            print(f"  {what}")
+        print("amlops local down --all stops them too (it cancels the jobs)")
     return 0
+
+
+def _by_name(processes: list[dict]) -> list[str]:
+    """`router churn-ep (pid 12)`, `2 instances of churn-ep/blue (pids 13, 14)`: one line per name."""
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for proc in processes:
+        grouped.setdefault((proc["kind"], proc["name"]), []).append(proc["pid"])
+    lines = []
+    for (kind, name), pids in grouped.items():
+        if kind == "instance":
+            count = f"{len(pids)} scoring instance{'s' if len(pids) > 1 else ''} of {name}"
+            lines.append(f"{count} (pid{'s' if len(pids) > 1 else ''} {', '.join(map(str, pids))})")
+        else:
+            lines.append(f"{kind} {name} (pid {', '.join(map(str, pids))})")
+    return lines
 
 
 def _local_status(args: argparse.Namespace) -> int:
@@ -175,6 +218,8 @@ def _local_status(args: argparse.Namespace) -> int:
     elif status:
         print(f"running: pid {status['pid']}, up {duration(status['uptime_s'])}, "
               f"{status['jobs_running']} jobs running, {status['rss_kb'] // 1024} MiB, {ws.folder.root}")
+        for what in _by_name(status.get("processes") or []):
+            print(f"  {what}")
     else:
         print(f"not running: {ws.folder.root}")
     return 0 if status else 1
@@ -327,7 +372,23 @@ def _compute_list(args: argparse.Namespace) -> int:
         ("$ IDLE TODAY", lambda c: _money(spent.get(c.name, {}).get("idle_cost", 0.0))),
         ("LAST OPERATION", lambda c: f"{c.last_operation.name} by {c.last_operation.trigger}" if c.last_operation else "-"),
     ], empty="no compute: amlops create -f specs/compute/cpu-cluster.yml")
+    _print_running_total(computes, spent, ws.endpoints.list())
     return 0
+
+
+def _print_running_total(computes, spent: dict[str, dict], endpoints) -> None:
+    """What runs now, compute and online deployments together: the deployments' instances bill
+    around the clock too, and a cost review that leaves them out is not whole."""
+    from console import costs
+
+    compute_hour = sum(costs.hourly_cost(c.size, c.current_nodes if not c.is_instance else
+                                         int(c.state in costs.BILLED_INSTANCE_STATES)) or 0.0 for c in computes)
+    online_hour = sum(e.cost_per_hour or 0.0 for e in endpoints)
+    compute_today = sum(float(row.get("cost") or 0.0) for row in spent.values())
+    online_today = sum(e.cost_today or 0.0 for e in endpoints)
+    print(f"running now: ${compute_hour + online_hour:.2f}/hour (compute ${compute_hour:.2f}, online deployments "
+          f"${online_hour:.2f}); today ${compute_today + online_today:.2f} (compute ${compute_today:.2f}, "
+          f"online deployments ${online_today:.2f})", file=sys.stderr)
 
 
 def _compute_show(args: argparse.Namespace) -> int:

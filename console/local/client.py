@@ -142,6 +142,19 @@ def stop_daemon(folder: WorkspaceFolder, timeout_s: float = 10.0) -> bool:
     raise BackendUnavailable(f"the local daemon (pid {pid}) did not stop within {timeout_s:.0f} s")
 
 
+def stop_all(folder: WorkspaceFolder) -> dict[str, Any]:
+    """With the daemon stopped: cancel every job and stop every router and scoring instance of
+    the folder (`python -m console.local.daemon --stop-all`, which holds the daemon's lock, so
+    no daemon can restart them meanwhile). Returns {"stopped": [...], "left": [...]}."""
+    done = subprocess.run([sys.executable, "-m", "console.local.daemon", "--stop-all", "--workspace-dir",
+                           str(folder.root)], cwd=folder.root, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, check=False, timeout=300,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")})
+    if done.returncode != 0:
+        raise BackendUnavailable(f"stopping the workspace's processes failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
 # --- operation groups ----------------------------------------------------------------------------
 
 

@@ -50,16 +50,53 @@ class ComputeService:
     def limits(self) -> dict[str, int]:
         return costs.quota_limits(self.d.folder.config.get("quotas"))
 
-    def used_by_family(self) -> dict[str, int]:
-        """vCPUs held now: cluster nodes, running instances and online deployments' reservations."""
-        used: dict[str, int] = dict(self.d.endpoints.reserved_by_family())
-        for row in self.store.rows("SELECT type, size, state, current_nodes FROM computes"):
+    def holders(self) -> list[tuple[str, str, int, str]]:
+        """Who holds quota now, as (family, holder, vCPUs, how to free them): cluster nodes,
+        running instances and online deployments' reservations."""
+        held = []
+        for row in self.store.rows("SELECT name, type, size, state, current_nodes, idle_time_before_scale_down_s "
+                                   "FROM computes ORDER BY name"):
             size = costs.size(row["size"])
             if size is None:
                 continue
-            nodes = row["current_nodes"] if row["type"] == "amlcompute" else int(row["state"] in costs.BILLED_INSTANCE_STATES)
-            used[size.family] = used.get(size.family, 0) + nodes * size.vcpus
+            if row["type"] == "amlcompute":
+                nodes = row["current_nodes"]
+                scale = row["idle_time_before_scale_down_s"] or DEFAULT_SCALE_DOWN_S
+                free = f"scales down after {scale} idle s"
+            else:
+                nodes = int(row["state"] in costs.BILLED_INSTANCE_STATES)
+                free = f"amlops compute stop {row['name']}"
+            if nodes:
+                held.append((size.family, row["name"], nodes * size.vcpus, free))
+        for family, target, vcpus in self.d.endpoints.reservations():
+            endpoint, deployment = target.split("/", 1)
+            held.append((family, target, vcpus, f"amlops deployment delete {endpoint} {deployment}"))
+        return held
+
+    def used_by_family(self) -> dict[str, int]:
+        """vCPUs held now per family (see holders)."""
+        used: dict[str, int] = {}
+        for family, _holder, vcpus, _free in self.holders():
+            used[family] = used.get(family, 0) + vcpus
         return used
+
+    def check_quota(self, size_name: str, nodes: int, *, reserve: float = 1.0, held: bool = True) -> int:
+        """`costs.check_quota` against this workspace: its limits, what is held now (unless
+        `held` is False: a job that could never fit), and a message naming the config file to
+        edit with its full path and what holds the family's vCPUs."""
+        holders = self.holders() if held else []
+        used: dict[str, int] = {}
+        for family, _holder, vcpus, _free in holders:
+            used[family] = used.get(family, 0) + vcpus
+
+        def advice(family: str) -> str:
+            text = costs.how_to_raise(family, str(self.d.folder.config_file))
+            mine = [h for h in holders if costs.family_key(h[0]) == costs.family_key(family)]
+            if mine:
+                text += " Or free some: " + "; ".join(f"{who} holds {vcpus} ({free})" for _f, who, vcpus, free in mine) + "."
+            return text
+
+        return costs.check_quota(size_name, nodes, used, self.limits(), reserve, advice=advice)
 
     def usage(self, req: Request) -> list[dict[str, Any]]:
         used, limits = self.used_by_family(), self.limits()
@@ -88,12 +125,12 @@ class ComputeService:
                       "max_instances": max_i,
                       "idle_time_before_scale_down_s": int(spec.get("idle_time_before_scale_down") or DEFAULT_SCALE_DOWN_S)}
             extra = max(min_i - (existing or {}).get("current_nodes", 0), 0)
-            costs.check_quota(size.name, extra, self.used_by_family(), self.limits())
+            self.check_quota(size.name, extra)
             values["current_nodes"] = max(min_i, (existing or {}).get("current_nodes", 0))
         else:
             if existing:
                 raise BadInput(f"compute instance '{name}' already exists; delete it first to change it")
-            costs.check_quota(size.name, 1, self.used_by_family(), self.limits())
+            self.check_quota(size.name, 1)
             idle = spec.get("idle_time_before_shutdown_minutes")
             values = {"type": ctype, "size": size.name, "state": "Running", "min_instances": 1,
                       "max_instances": 1, "current_nodes": 1,
@@ -114,8 +151,7 @@ class ComputeService:
         row = self._instance(name)
         if row["state"] in ("Running", "JobRunning", "Starting"):
             return self.d.new_operation("compute.start", name, "Succeeded")
-        size = self._size(row["size"])
-        costs.check_quota(size.name, 1, self.used_by_family(), self.limits())
+        self.check_quota(self._size(row["size"]).name, 1)
         return self._transition(req, row, "Start", "Starting", "User")
 
     def stop(self, req: Request, name: str) -> dict[str, Any]:
@@ -150,7 +186,7 @@ class ComputeService:
             if nodes > row["max_instances"]:
                 raise InvalidField("resources.instance_count",
                                    f"{nodes} nodes exceed cluster '{compute_name}' max_instances {row['max_instances']}")
-            costs.check_quota(row["size"], nodes, {}, self.limits())
+            self.check_quota(row["size"], nodes, held=False)
         elif row["state"] in ("Stopped", "Stopping"):
             raise BadInput(f"compute instance '{compute_name}' is {row['state']}: start it first "
                            f"(amlops compute start {compute_name})")
@@ -173,7 +209,7 @@ class ComputeService:
         extra = max(busy + nodes - row["current_nodes"], 0)
         if extra:
             try:
-                costs.check_quota(row["size"], extra, self.used_by_family(), self.limits())
+                self.check_quota(row["size"], extra)
             except BadInput:
                 return False  # waits in the queue for quota, as in Azure
         self.store.update("computes", {"name": compute_name},

@@ -80,6 +80,7 @@ class Daemon:
         self.methods["audit.list"] = (self.audit_list, False)
         self.methods["operations.get"] = (self.operation_get, False)
         self.methods["daemon.status"] = (self.status, False)
+        self.methods["daemon.processes"] = (self.processes, False)
         if os.environ.get("AMLOPS_TEST_CLOCK") == "1":
             self.methods["debug.advance_clock"] = (self.advance_clock, False)
         self.started_at = time.time()
@@ -128,7 +129,23 @@ class Daemon:
 
     def status(self, req: Request) -> dict[str, Any]:
         return {"pid": os.getpid(), "workspace": str(self.folder.root), "uptime_s": time.time() - self.started_at,
-                "rss_kb": _rss_kb(), "jobs_running": self.jobs.running_count(), "read_only": self.read_only}
+                "rss_kb": _rss_kb(), "jobs_running": self.jobs.running_count(), "read_only": self.read_only,
+                "processes": self.processes()}
+
+    def processes(self, req: Request | None = None) -> list[dict[str, Any]]:
+        """Every process the workspace runs besides the daemon: jobs, routers, scoring instances
+        (they outlive the daemon by design), one {"kind", "name", "pid"} each."""
+        return self.jobs.processes() + self.endpoints.processes()
+
+    def stop_all(self, req: Request) -> list[dict[str, Any]]:
+        """Cancel every job and stop every router and scoring instance, and audit it: the
+        workspace's part of `amlops local down --all`. Endpoints and deployments stay defined;
+        the next daemon start serves them again."""
+        stopped = self.jobs.stop_all(req) + self.endpoints.stop_all()
+        self.audit(req, "daemon.stop_all", str(self.folder.root),
+                   after={"stopped": [f"{p['kind']} {p['name']} (pid {p['pid']})" for p in stopped]},
+                   detail="amlops local down --all: jobs canceled, routers and scoring instances stopped")
+        return stopped
 
     def advance_clock(self, req: Request, seconds: float) -> dict[str, Any]:
         self.clock.offset_s += float(seconds)
@@ -166,6 +183,7 @@ class Daemon:
         now = self.clock.now()
         self.jobs.tick(now)
         self.compute.tick(now)
+        self.endpoints.accrue(now)
         self.monitors.tick(now)
 
     def run_scheduler(self) -> None:
@@ -293,15 +311,53 @@ def _warm_up(daemon: Daemon) -> None:
         log.exception("warm-up import failed")
 
 
+def stop_all_once(folder: WorkspaceFolder, lock_timeout_s: float = 15.0) -> int:
+    """Without serving: take the folder's lock (once the daemon has stopped), settle what ended
+    while no daemon ran, then stop every job, router and scoring instance, printing what was
+    stopped as JSON. `amlops local down --all` runs this after stopping the daemon, so nothing
+    can restart what it stops."""
+    os.umask(0o077)
+    for name in [n for n in os.environ if n.startswith("MLFLOW_")]:
+        del os.environ[name]
+    folder.create()
+    lock = open(folder.lock_file, "a+")  # noqa: SIM115 - held until this process ends
+    deadline = time.monotonic() + lock_timeout_s
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                print(f"a daemon still holds {folder.lock_file}", file=sys.stderr)
+                return 3
+            time.sleep(0.05)
+    logging.basicConfig(filename=folder.logs_dir / "daemon.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock = Clock()
+    daemon = Daemon(folder, clock)
+    try:
+        daemon.jobs.reconcile(clock.now())
+        stopped = daemon.stop_all(Request(actor=getpass.getuser()))
+        json.dump({"stopped": stopped, "left": daemon.processes()}, sys.stdout)
+    finally:
+        daemon.store.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amlops-daemon")
     parser.add_argument("--workspace-dir", required=True)
     parser.add_argument("--detach", action="store_true",
                         help="fork into the background; the starter reaps this process at once")
+    parser.add_argument("--stop-all", action="store_true",
+                        help="do not serve: stop every job, router and scoring instance, then exit")
     args = parser.parse_args(argv)
+    folder = WorkspaceFolder(Path(args.workspace_dir).resolve())
+    if args.stop_all:
+        return stop_all_once(folder)
     if args.detach and os.fork() > 0:
         return 0  # the daemon is now nobody's child: no zombie in a long-lived console
-    return serve(WorkspaceFolder(Path(args.workspace_dir).resolve()))
+    return serve(folder)
 
 
 if __name__ == "__main__":

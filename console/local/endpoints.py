@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ from console import costs, rollout, specs
 from console.domain import Deployment, DeploymentMetrics, Endpoint, Traffic
 from console.errors import BadInput, InvalidField, NotFound, NotSupported, OperationFailed
 from console.local.assets import parse_ref
-from console.local.procs import alive, free_port, signal_group, start_time
+from console.local.procs import alive, free_port, signal_group, start_time, stop_group
 from console.local.serving.metrics import WINDOWS_S
 from console.naming import check_name
 
@@ -55,6 +56,12 @@ class EndpointService:
         self._probes: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._procs: dict[tuple[str, str, int], subprocess.Popen[bytes]] = {}
         self._push_lock = threading.Lock()
+        # Held by each supervision pass and around every start of an instance and every mark
+        # of a deployment as Deleting: a restart can then never race a delete and leave a
+        # scoring server nobody knows about.
+        self._lifecycle = threading.RLock()
+        self._last_accrual: datetime | None = None
+        self.suspended = False  # set by stop_all: nothing is started or restarted any more
 
     def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
         return {"list": (self.list, False), "get": (self.get, False), "create": (self.create, True),
@@ -140,20 +147,29 @@ class EndpointService:
         return {"kind": "online_endpoint", "operation": op, **self.get(req, name)}
 
     def delete(self, req: Request, name: str) -> dict[str, Any]:
-        row = self._endpoint(name)
+        self._endpoint(name)
         op = self.d.new_operation("endpoints.delete", name)
+        before = self.get(req, name)
+        with self._lifecycle, self.store.transaction():
+            self.store.update("endpoints", {"name": name}, {"provisioning_state": "Deleting"})
+            self.store.execute("UPDATE deployments SET provisioning_state = 'Deleting' WHERE endpoint = ?", (name,))
+        self._finish_delete(self._endpoint(name))
+        with self.store.transaction():
+            self.d.audit(req, "endpoints.delete", name, before=before)
+            self.d.finish_operation(op["id"])
+        return {**op, "status": "Succeeded"}
+
+    def _finish_delete(self, row: dict[str, Any]) -> None:
+        """Stop what a Deleting endpoint still runs (instances first, then the router) and forget it."""
+        name = row["name"]
         for dep in self.store.rows("SELECT name FROM deployments WHERE endpoint = ?", (name,)):
             self._stop_instances(name, dep["name"])
-        signal_group(row["router_pid"], row["router_pid_start"], signal.SIGTERM)
+        stop_group(row["router_pid"], row["router_pid_start"])
         with self.store.transaction():
-            before = self.get(req, name)
             self.store.execute("DELETE FROM instances WHERE endpoint = ?", (name,))
             self.store.execute("DELETE FROM deployments WHERE endpoint = ?", (name,))
             self.store.execute("DELETE FROM endpoints WHERE name = ?", (name,))
-            self.d.audit(req, "endpoints.delete", name, before=before)
-            self.d.finish_operation(op["id"])
         shutil.rmtree(self.root / name, ignore_errors=True)
-        return {**op, "status": "Succeeded"}
 
     def regenerate_keys(self, req: Request, name: str, key_type: str = "primary") -> dict[str, Any]:
         if key_type not in ("primary", "secondary"):
@@ -184,8 +200,7 @@ class EndpointService:
         if count < 1:
             raise InvalidField("instance_count", "at least 1")
         # Azure reserves 20 % extra instances for upgrades; the check counts what is held now.
-        costs.check_quota(size.name, count, self.d.compute.used_by_family(), self.d.compute.limits(),
-                          reserve=costs.online_reserve(size.name))
+        self.d.compute.check_quota(size.name, count, reserve=costs.online_reserve(size.name))
         settings = data.get("request_settings") or {}
         data["request_settings"] = {"request_timeout_ms": int(settings.get("request_timeout_ms", 5000)),
                                     "max_concurrent_requests_per_instance":
@@ -221,8 +236,10 @@ class EndpointService:
 
                 self.d.jobs.mlflow()  # sets the tracking URI for models:/ resolution
                 mlflow.artifacts.download_artifacts(artifact_uri=row["model_uri"], dst_path=str(target))
-            for inst in self.store.rows("SELECT * FROM instances WHERE endpoint = ? AND deployment = ?", (endpoint, name)):
-                self._start_instance(inst)
+            with self._lifecycle:
+                for inst in self.store.rows("SELECT * FROM instances WHERE endpoint = ? AND deployment = ?",
+                                            (endpoint, name)):
+                    self._start_instance(inst)
         except Exception as err:
             log.exception("provisioning %s/%s", endpoint, name)
             self._fail(endpoint, name, f"provisioning failed: {err}")
@@ -232,7 +249,7 @@ class EndpointService:
         self._deployment(name, deployment)
         rollout.check_delete(deployment, row["traffic"], row["mirror"])
         op = self.d.new_operation("endpoints.delete_deployment", f"{name}/{deployment}")
-        with self.store.transaction():
+        with self._lifecycle, self.store.transaction():
             before = self._deployment(name, deployment)
             self.store.update("deployments", {"endpoint": name, "name": deployment}, {"provisioning_state": "Deleting"})
         self._push(row)  # the router forgets it before its instances go
@@ -360,6 +377,17 @@ class EndpointService:
     # --- instances ---------------------------------------------------------------------------
 
     def _start_instance(self, inst: dict[str, Any]) -> None:
+        """Start one `mlflow models serve` instance, unless its deployment is being deleted, has
+        failed or is gone (checked under the lifecycle lock, which the caller holds)."""
+        endpoint, name, idx = inst["endpoint"], inst["deployment"], inst["idx"]
+        with self._lifecycle:
+            state = self.store.scalar("SELECT provisioning_state FROM deployments WHERE endpoint = ? AND name = ?",
+                                      (endpoint, name))
+            if state is None or state in ("Deleting", "Failed") or self.suspended:
+                return
+            self._spawn_instance(inst)
+
+    def _spawn_instance(self, inst: dict[str, Any]) -> None:
         endpoint, name, idx = inst["endpoint"], inst["deployment"], inst["idx"]
         folder = self.root / endpoint / name
         mlflow_bin = Path(sys.executable).parent / "mlflow"
@@ -376,17 +404,18 @@ class EndpointService:
                           {"pid": proc.pid, "pid_start": start_time(proc.pid), "ready": 0,
                            "started_at": self.d.clock.now().isoformat()})
 
-    def _stop_instances(self, endpoint: str, name: str) -> None:
+    def _stop_instances(self, endpoint: str, name: str) -> list[int]:
+        """Stop every instance of a deployment and wait until each process group is gone;
+        returns the pids that were running."""
+        stopped = []
         for inst in self.store.rows("SELECT * FROM instances WHERE endpoint = ? AND deployment = ?", (endpoint, name)):
-            signal_group(inst["pid"], inst["pid_start"], signal.SIGTERM)
             key = (endpoint, name, inst["idx"])
             self._probes.pop(key, None)
-            proc = self._procs.pop(key, None)
-            if proc is not None:
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    signal_group(proc.pid, None, signal.SIGKILL)
+            if stop_group(inst["pid"], inst["pid_start"], proc=self._procs.pop(key, None)):
+                stopped.append(inst["pid"])
+            self.store.update("instances", {"endpoint": endpoint, "deployment": name, "idx": inst["idx"]},
+                              {"pid": None, "ready": 0})
+        return stopped
 
     def _fail(self, endpoint: str, name: str, error: str) -> None:
         row = self.store.row("SELECT operation_id FROM deployments WHERE endpoint = ? AND name = ?", (endpoint, name))
@@ -401,6 +430,11 @@ class EndpointService:
 
     def supervise(self) -> None:
         """One pass: restart dead instances, probe, update readiness, push changes to routers."""
+        with self._lifecycle:
+            if not self.suspended:
+                self._supervise()
+
+    def _supervise(self) -> None:
         changed: set[str] = set()
         now = time.monotonic()
         for inst in self.store.rows("SELECT i.*, d.spec, d.provisioning_state FROM instances i JOIN deployments d "
@@ -477,7 +511,14 @@ class EndpointService:
                         self.d.finish_operation(dep["operation_id"])
 
     def adopt(self) -> None:
-        """After a daemon restart: keep routers and instances that still run, restart the rest."""
+        """After a daemon restart: keep routers and instances that still run, restart the rest;
+        finish the deletes a stopped daemon left half done."""
+        with self._lifecycle:
+            self._adopt()
+
+    def _adopt(self) -> None:
+        for row in self.store.rows("SELECT * FROM endpoints WHERE provisioning_state = 'Deleting'"):
+            self._finish_delete(row)
         for row in self.store.rows("SELECT * FROM endpoints"):
             if not (row["router_pid"] and alive(row["router_pid"], row["router_pid_start"])):
                 log.warning("router of %s is gone: restarting it from its config", row["name"])
@@ -492,6 +533,32 @@ class EndpointService:
             if inst["pid"] and alive(inst["pid"], inst["pid_start"]):
                 continue  # adopted: its readiness stands until a probe says otherwise
             self._start_instance(inst)
+
+    def stop_all(self) -> list[dict[str, Any]]:
+        """Stop every scoring instance and router of the workspace, keeping the endpoints and
+        deployments: the next daemon start adopts them and starts them again. Returns what was
+        stopped, one {"kind", "name", "pid"} each. Nothing is started after this (suspended)."""
+        stopped: list[dict[str, Any]] = []
+        with self._lifecycle:
+            self.suspended = True
+        for row in self.store.rows("SELECT * FROM endpoints ORDER BY name"):
+            for dep in self.store.rows("SELECT name FROM deployments WHERE endpoint = ? ORDER BY name", (row["name"],)):
+                stopped += [{"kind": "instance", "name": f"{row['name']}/{dep['name']}", "pid": pid}
+                            for pid in self._stop_instances(row["name"], dep["name"])]
+            if stop_group(row["router_pid"], row["router_pid_start"]):
+                stopped.append({"kind": "router", "name": row["name"], "pid": row["router_pid"]})
+            self.store.update("endpoints", {"name": row["name"]}, {"router_pid": None, "router_pid_start": None})
+        return stopped
+
+    def processes(self) -> list[dict[str, Any]]:
+        """The routers and scoring instances that run now, one {"kind", "name", "pid"} each."""
+        found = [{"kind": "router", "name": r["name"], "pid": r["router_pid"]}
+                 for r in self.store.rows("SELECT name, router_pid, router_pid_start FROM endpoints ORDER BY name")
+                 if r["router_pid"] and alive(r["router_pid"], r["router_pid_start"])]
+        found += [{"kind": "instance", "name": f"{i['endpoint']}/{i['deployment']}", "pid": i["pid"]}
+                  for i in self.store.rows("SELECT * FROM instances ORDER BY endpoint, deployment, idx")
+                  if i["pid"] and alive(i["pid"], i["pid_start"])]
+        return found
 
     def run(self) -> None:
         self.adopt()
@@ -541,6 +608,9 @@ class EndpointService:
 
     def _record(self, row: dict[str, Any]) -> Endpoint:
         deployments = []
+        spent = {r["deployment"]: r["cost"] for r in self.store.rows(
+            "SELECT deployment, cost FROM deployment_usage WHERE endpoint = ? AND day = ?",
+            (row["name"], self.d.clock.now().date().isoformat()))}
         for dep in self.store.rows("SELECT * FROM deployments WHERE endpoint = ? ORDER BY name", (row["name"],)):
             ready = self.store.scalar("SELECT COUNT(*) FROM instances WHERE endpoint = ? AND deployment = ? AND ready = 1",
                                       (row["name"], dep["name"]))
@@ -552,7 +622,8 @@ class EndpointService:
                 ready_instances=ready or 0, request_timeout_ms=settings.get("request_timeout_ms", 5000),
                 max_concurrent_requests_per_instance=settings.get("max_concurrent_requests_per_instance", 1),
                 data_collection=tuple(c for c in ("model_inputs", "model_outputs")
-                                      if str((collections.get(c) or {}).get("enabled", "false")).lower() == "true")))
+                                      if str((collections.get(c) or {}).get("enabled", "false")).lower() == "true"),
+                cost_per_hour=_billed_per_hour(dep), cost_today=spent.get(dep["name"], 0.0)))
         return Endpoint(name=row["name"], auth_mode=row["auth_mode"],
                         scoring_uri=f"http://127.0.0.1:{row['port']}/score" if row["port"] else None,
                         provisioning_state=row["provisioning_state"],
@@ -560,15 +631,46 @@ class EndpointService:
                         traffic=Traffic(live={d.name: row["traffic"].get(d.name, 0) for d in deployments},
                                         mirror=row["mirror"]), deployments=tuple(deployments))
 
-    def reserved_by_family(self) -> dict[str, int]:
-        """vCPUs online deployments hold: ceil(1.2 x instances) x vCPUs, as Azure reserves."""
-        used: dict[str, int] = {}
-        for dep in self.store.rows("SELECT instance_type, instance_count FROM deployments WHERE provisioning_state != 'Deleting'"):
+    def accrue(self, now: datetime) -> None:
+        """Add what each billed deployment's instances cost since the last tick to today's row
+        (the scheduler calls this; time the daemon was down is not counted)."""
+        last, self._last_accrual = self._last_accrual, now
+        if last is None or now <= last:
+            return
+        dt, day = (now - last).total_seconds(), now.date().isoformat()
+        rows = []
+        for dep in self.store.rows("SELECT endpoint, name, instance_type, instance_count, provisioning_state "
+                                   "FROM deployments"):
+            hourly = _billed_per_hour(dep)
+            if hourly:
+                rows.append((dep["endpoint"], dep["name"], day, dep["instance_count"] * dt, hourly * dt / 3600))
+        if rows:
+            with self.store.transaction():
+                for r in rows:
+                    self.store.execute(
+                        "INSERT INTO deployment_usage VALUES (?, ?, ?, ?, ?) ON CONFLICT(endpoint, deployment, day) "
+                        "DO UPDATE SET instance_seconds = instance_seconds + excluded.instance_seconds, "
+                        "cost = cost + excluded.cost", r)
+
+    def reservations(self) -> list[tuple[str, str, int]]:
+        """(family, "endpoint/deployment", vCPUs) each online deployment holds: ceil(1.2 x instances)
+        x vCPUs, as Azure reserves for upgrades."""
+        held = []
+        for dep in self.store.rows("SELECT endpoint, name, instance_type, instance_count FROM deployments "
+                                   "WHERE provisioning_state != 'Deleting' ORDER BY endpoint, name"):
             size = costs.size(dep["instance_type"])
             if size:
                 need = costs.vcpus_needed(size.name, dep["instance_count"], costs.online_reserve(size.name))
-                used[size.family] = used.get(size.family, 0) + need
-        return used
+                held.append((size.family, f"{dep['endpoint']}/{dep['name']}", need))
+        return held
+
+
+def _billed_per_hour(dep: dict[str, Any]) -> float | None:
+    """List price of the deployment's instances per hour while they are allocated, 0 once they are
+    not (failed or being deleted), None for a size without a price."""
+    if dep["provisioning_state"] not in costs.BILLED_DEPLOYMENT_STATES:
+        return 0.0
+    return costs.hourly_cost(dep["instance_type"], dep["instance_count"])
 
 
 def _ping(port: int, timeout: float) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +82,14 @@ class WorkspaceFolder:
     def lock_file(self) -> Path:
         return self.root / "daemon.lock"
 
-    @cached_property
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.json"
+
+    @property
     def config(self) -> dict[str, Any]:
-        path = self.root / "config.json"
+        """The folder's config file, read anew each time: an edited quota applies at the next check."""
+        path = self.config_file
         if not path.exists():
             return {}
         try:

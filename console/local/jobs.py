@@ -30,7 +30,7 @@ from console import specs
 from console.domain import JOB_TERMINAL
 from console.errors import BadInput, InvalidField, NotFound, NotSupported, SpecError
 from console.local.assets import parse_ref
-from console.local.procs import alive, signal_group, start_time
+from console.local.procs import alive, signal_group, start_time, stop_group
 from console.local.rpc import RawJSON
 from console.naming import check_name
 
@@ -426,6 +426,28 @@ class JobService:
         self.store.update("jobs", {"name": row["name"]}, {"status": "CancelRequested", "plan": plan})
         if row["job_type"] == "command":
             signal_group(row.get("pid"), row.get("pid_start"), signal.SIGTERM)
+
+    def stop_all(self, req: Request) -> list[dict[str, Any]]:
+        """Cancel every job that has not ended (audited, as `job cancel` is) and wait until each
+        one's process group is gone: what `amlops local down --all` does to jobs. Returns the
+        processes stopped, one {"kind", "name", "pid"} each."""
+        running = self.processes()
+        for row in self.store.rows("SELECT * FROM jobs WHERE parent IS NULL AND status NOT IN (?, ?, ?)",
+                                   tuple(JOB_TERMINAL)):
+            self.cancel(req, row["name"])  # SIGTERM to each running job's group
+        for row in self.store.rows("SELECT * FROM jobs WHERE job_type = 'command' AND status IN (?, ?, ?)", ACTIVE):
+            stop_group(row["pid"], row["pid_start"], KILL_GRACE_S, proc=self.procs.pop(row["name"], None))
+        now = self.d.clock.now()
+        self._reap(now)  # each stopped job settles as Canceled, its MLflow run closed
+        self._advance_pipelines(now)
+        return running
+
+    def processes(self) -> list[dict[str, Any]]:
+        """The job processes that run now, one {"kind", "name", "pid"} each."""
+        return [{"kind": "job", "name": row["name"], "pid": row["pid"]}
+                for row in self.store.rows("SELECT name, pid, pid_start FROM jobs WHERE job_type = 'command' "
+                                           "AND status IN (?, ?, ?) ORDER BY seq", ACTIVE)
+                if row["pid"] and alive(row["pid"], row["pid_start"])]
 
     # --- the scheduler's part ----------------------------------------------------------------
 

@@ -57,6 +57,62 @@ def terminate(pid: int, start: str | None, timeout_s: float) -> bool:
     return True
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies count as gone)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def stop_group(pid: int | None, start: str | None, timeout_s: float = 10.0, proc=None) -> bool:
+    """SIGTERM a process group whose leader is (pid, start), wait until every member is gone,
+    SIGKILL what is left after `timeout_s`. `proc` (a Popen of ours) is reaped, so no zombie stays.
+    False when the group was not running; a leader that is gone but left members is still ended."""
+    import signal
+    import time
+
+    if not pid:
+        return False
+    current = start_time(pid)
+    if current is not None and start is not None and current != start:
+        return False  # the pid was reused by another process: neither it nor its group is ours
+    # Linux never hands out a pid still in use as a group id, so members left behind by a dead
+    # leader are ours.
+    if not alive(pid, start) and not group_alive(pid):
+        if proc is not None:
+            proc.poll()
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc is not None:
+            proc.poll()
+        if not group_alive(pid):
+            return True
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    while group_alive(pid):
+        if proc is not None:
+            proc.poll()
+        time.sleep(0.02)
+    return True
+
+
 def signal_group(pid: int | None, start: str | None, sig: int) -> None:
     if pid and alive(pid, start):
         try:

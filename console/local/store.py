@@ -70,6 +70,11 @@ CREATE TABLE IF NOT EXISTS deployments (
     operation_id TEXT, error TEXT, created_at TEXT NOT NULL,
     PRIMARY KEY (endpoint, name)
 );
+CREATE TABLE IF NOT EXISTS deployment_usage (
+    endpoint TEXT NOT NULL, deployment TEXT NOT NULL, day TEXT NOT NULL,
+    instance_seconds REAL NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (endpoint, deployment, day)
+);
 CREATE TABLE IF NOT EXISTS instances (
     endpoint TEXT NOT NULL, deployment TEXT NOT NULL, idx INTEGER NOT NULL, port INTEGER NOT NULL,
     pid INTEGER, pid_start TEXT, ready INTEGER NOT NULL DEFAULT 0, restarts INTEGER NOT NULL DEFAULT 0,

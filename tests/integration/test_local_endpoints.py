@@ -22,7 +22,7 @@ from console.loadgen import churn_payloads, run_load
 from console.local.client import LocalWorkspace, score, stop_daemon
 from console.local.procs import alive
 
-from helpers import wait_until
+from helpers import save_churn_model, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,29 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FAST_PROBES = {**{f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
                   for key in ("initial_delay", "period", "timeout")},
                "readiness_probe.failure_threshold": 2}
-
-
-def save_churn_model(target: Path) -> None:
-    """A small real MLflow model over the churn features (fast to train, real to serve)."""
-    code = f"""
-import sys
-sys.path.insert(0, {str(ROOT / 'training')!r})
-import mlflow.sklearn
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
-from mlflow.models import infer_signature
-from data import CATEGORICAL, FEATURES, LABEL, make_churn
-table = make_churn(1500, seed=3)
-X, y = table[FEATURES], table[LABEL]
-model = Pipeline([("prep", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
-                                             remainder="passthrough")),
-                  ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
-mlflow.sklearn.save_model(model, {str(target)!r}, signature=infer_signature(X, model.predict(X)),
-                          serialization_format="cloudpickle")
-"""
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,16 @@ def test_check_quota_refuses_a_zero_quota_gpu_family():
         costs.check_quota("Standard_NC6s_v3", 1, {}, costs.quota_limits())
     e = err.value
     assert (e.family, e.need, e.used, e.limit) == ("standardNCSv3Family", 6, 0, 0)
-    assert "standardNCSv3Family" in str(e) and "6 vCPUs" in str(e) and "quotas.standardNCSv3Family" in str(e)
+    assert "standardNCSv3Family" in str(e) and "6 vCPUs" in str(e) and "Azure portal" in str(e)
+
+
+def test_quota_advice_names_the_config_file_by_its_full_path():
+    advice = costs.how_to_raise("standardNCSv3Family", "/home/op/.local/share/amlops/workspaces/default/config.json")
+    assert '"quotas": {"standardNCSv3Family": N} in /home/op/.local/share/amlops/workspaces/default/config.json' in advice
+    assert costs.REGIONAL_KEY in costs.how_to_raise(costs.REGIONAL_TOTAL, "/x/config.json")
+    with pytest.raises(QuotaExceeded) as err:
+        costs.check_quota("Standard_NC6s_v3", 1, {}, costs.quota_limits(), advice=lambda family: f"edit /x for {family}")
+    assert str(err.value).endswith("edit /x for standardNCSv3Family")
 
 
 def test_check_quota_passes_within_limits_and_counts_usage():
