@@ -1,4 +1,4 @@
-"""Assets from specs, like `az ml X create -f`: data assets, environments and computes.
+"""Versioned assets from specs, like `az ml data|environment create -f`: data assets and environments.
 
 Each spec is loaded with azure-ai-ml's loader (so what lands here is what Azure would accept),
 then stored with its version. Data assets point at local paths. An environment resolves to the
@@ -19,37 +19,20 @@ from console.errors import BadInput, InvalidField, NotFound, NotSupported
 from console.naming import check_name
 
 if TYPE_CHECKING:
-    from console.local.daemon import Daemon
+    from console.local.context import Context
     from console.local.rpc import Request
-
-CREATABLE = ("compute", "data", "environment", "online_endpoint", "online_deployment", "schedule")
 
 
 class AssetService:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        self.store = daemon.store
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
 
     def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
-        return {"create": (self.create, True), "list": (self.list, False), "get": (self.get, False)}
+        return {"list": (self.list, False), "get": (self.get, False)}
 
-    def create(self, req: Request, spec_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        spec = specs.load(spec_path, overrides, expect=CREATABLE)
-        data = specs.apply_overrides(spec.doc.data, overrides or {})
-        data.pop("$schema", None)
-        if spec.kind == "compute":
-            return {"kind": "compute", **self.d.compute.create(req, data, spec.path)}
-        if spec.kind == "schedule":
-            return self.d.monitors.create(req, spec, data)
-        if spec.kind == "online_endpoint":
-            return self.d.endpoints.create(req, spec, data)
-        if spec.kind == "online_deployment":
-            op = self.d.endpoints.create_deployment(req, spec, data)
-            return {"kind": "online_deployment", "name": data["name"], "endpoint_name": data["endpoint_name"],
-                    "operation": op}
-        return self._create_versioned(req, spec, data)
-
-    def _create_versioned(self, req: Request, spec: specs.Spec, data: dict[str, Any]) -> dict[str, Any]:
+    def create(self, req: Request, spec: specs.Spec, data: dict[str, Any]) -> dict[str, Any]:
+        """Store a data asset or an environment version (the same content again is a no-op)."""
         kind, name = spec.kind, check_name("asset", data.get("name"))
         version = str(data.get("version") or self._next_version(kind, name))
         base = Path(spec.path).resolve().parent
@@ -76,9 +59,9 @@ class AssetService:
             raise BadInput(f"{kind} {name}:{version} already exists with different content; "
                            "bump the version")
         with self.store.transaction():
-            self.store.insert("assets", {**stored, "created_at": self.d.clock.now().isoformat()})
+            self.store.insert("assets", {**stored, "created_at": self.ctx.clock.now().isoformat()})
             row = self._get(kind, name, version)
-            self.d.audit(req, f"{kind}.create", f"{name}:{version}", after=_public(row), detail=spec.path)
+            self.ctx.audit(req, f"{kind}.create", f"{name}:{version}", after=_public(row), detail=spec.path)
         return _public(row)
 
     def list(self, req: Request, kind: str) -> list[dict[str, Any]]:

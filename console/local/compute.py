@@ -15,20 +15,20 @@ from typing import TYPE_CHECKING, Any
 from console import costs
 from console.domain import Compute, ComputeOperation, QuotaUsage, VmSize
 from console.errors import BadInput, InvalidField, NotFound
+from console.local.ledger import DEFAULT_SCALE_DOWN_S, Ledger
 from console.local.rpc import SCHEDULER
 from console.naming import check_name
 
 if TYPE_CHECKING:
-    from console.local.daemon import Daemon
+    from console.local.context import Context
     from console.local.rpc import Request
-
-DEFAULT_SCALE_DOWN_S = 120  # Azure's default idle_time_before_scale_down
 
 
 class ComputeService:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        self.store = daemon.store
+    def __init__(self, ctx: Context, ledger: Ledger) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.ledger = ledger
         self._last_accrual: datetime | None = None
 
     def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
@@ -47,64 +47,13 @@ class ComputeService:
     def sizes(self, req: Request) -> list[dict[str, Any]]:
         return [s.to_dict() for s in costs.catalog().values()]
 
-    def limits(self) -> dict[str, int]:
-        return costs.quota_limits(self.d.folder.config.get("quotas"))
-
-    def holders(self) -> list[tuple[str, str, int, str]]:
-        """Who holds quota now, as (family, holder, vCPUs, how to free them): cluster nodes,
-        running instances and online deployments' reservations."""
-        held = []
-        for row in self.store.rows("SELECT name, type, size, state, current_nodes, idle_time_before_scale_down_s "
-                                   "FROM computes ORDER BY name"):
-            size = costs.size(row["size"])
-            if size is None:
-                continue
-            if row["type"] == "amlcompute":
-                nodes = row["current_nodes"]
-                scale = row["idle_time_before_scale_down_s"] or DEFAULT_SCALE_DOWN_S
-                free = f"scales down after {scale} idle s"
-            else:
-                nodes = int(row["state"] in costs.BILLED_INSTANCE_STATES)
-                free = f"amlops compute stop {row['name']}"
-            if nodes:
-                held.append((size.family, row["name"], nodes * size.vcpus, free))
-        for family, target, vcpus in self.d.endpoints.reservations():
-            endpoint, deployment = target.split("/", 1)
-            held.append((family, target, vcpus, f"amlops deployment delete {endpoint} {deployment}"))
-        return held
-
-    def used_by_family(self) -> dict[str, int]:
-        """vCPUs held now per family (see holders)."""
-        used: dict[str, int] = {}
-        for family, _holder, vcpus, _free in self.holders():
-            used[family] = used.get(family, 0) + vcpus
-        return used
-
-    def check_quota(self, size_name: str, nodes: int, *, reserve: float = 1.0, held: bool = True) -> int:
-        """`costs.check_quota` against this workspace: its limits, what is held now (unless
-        `held` is False: a job that could never fit), and a message naming the config file to
-        edit with its full path and what holds the family's vCPUs."""
-        holders = self.holders() if held else []
-        used: dict[str, int] = {}
-        for family, _holder, vcpus, _free in holders:
-            used[family] = used.get(family, 0) + vcpus
-
-        def advice(family: str) -> str:
-            text = costs.how_to_raise(family, str(self.d.folder.config_file))
-            mine = [h for h in holders if costs.family_key(h[0]) == costs.family_key(family)]
-            if mine:
-                text += " Or free some: " + "; ".join(f"{who} holds {vcpus} ({free})" for _f, who, vcpus, free in mine) + "."
-            return text
-
-        return costs.check_quota(size_name, nodes, used, self.limits(), reserve, advice=advice)
-
     def usage(self, req: Request) -> list[dict[str, Any]]:
-        used, limits = self.used_by_family(), self.limits()
+        used, limits = self.ledger.used_by_family(), self.ledger.limits()
         families = sorted(set(limits) | set(used), key=str.lower)
         return [QuotaUsage(f, used.get(f, 0), limits.get(f, 0), location="local").to_dict() for f in families]
 
     def costs_today(self, req: Request) -> list[dict[str, Any]]:
-        day = self.d.clock.now().date().isoformat()
+        day = self.ctx.clock.now().date().isoformat()
         return self.store.rows("SELECT * FROM compute_usage WHERE day = ? ORDER BY compute", (day,))
 
     # --- writes ------------------------------------------------------------------------------
@@ -116,7 +65,7 @@ class ComputeService:
             raise InvalidField("type", f"the local workspace runs amlcompute and computeinstance, not {ctype!r}")
         size = self._size(spec.get("size") or "Standard_DS3_v2")
         existing = self.store.row("SELECT * FROM computes WHERE name = ?", (name,))
-        now = self.d.clock.now().isoformat()
+        now = self.ctx.clock.now().isoformat()
         if ctype == "amlcompute":
             min_i, max_i = int(spec.get("min_instances", 0)), int(spec.get("max_instances", 1))
             if not 0 <= min_i <= max_i:
@@ -125,17 +74,17 @@ class ComputeService:
                       "max_instances": max_i,
                       "idle_time_before_scale_down_s": int(spec.get("idle_time_before_scale_down") or DEFAULT_SCALE_DOWN_S)}
             extra = max(min_i - (existing or {}).get("current_nodes", 0), 0)
-            self.check_quota(size.name, extra)
+            self.ledger.check_quota(size.name, extra)
             values["current_nodes"] = max(min_i, (existing or {}).get("current_nodes", 0))
         else:
             if existing:
                 raise BadInput(f"compute instance '{name}' already exists; delete it first to change it")
-            self.check_quota(size.name, 1)
+            self.ledger.check_quota(size.name, 1)
             idle = spec.get("idle_time_before_shutdown_minutes")
             values = {"type": ctype, "size": size.name, "state": "Running", "min_instances": 1,
                       "max_instances": 1, "current_nodes": 1,
                       "idle_time_before_shutdown_minutes": int(idle) if idle else None,
-                      "last_operation": ComputeOperation("Create", "User", "Succeeded", self.d.clock.now()).to_dict()}
+                      "last_operation": ComputeOperation("Create", "User", "Succeeded", self.ctx.clock.now()).to_dict()}
         values.update(spec=spec, last_activity=now)
         with self.store.transaction():
             before = self._record(existing).to_dict() if existing else None
@@ -144,33 +93,33 @@ class ComputeService:
             else:
                 self.store.insert("computes", {"name": name, "created_at": now, **values})
             after = self.get(req, name)
-            self.d.audit(req, "compute.create", name, before=before, after=after, detail=spec_path)
+            self.ctx.audit(req, "compute.create", name, before=before, after=after, detail=spec_path)
         return after
 
     def start(self, req: Request, name: str) -> dict[str, Any]:
         row = self._instance(name)
         if row["state"] in ("Running", "JobRunning", "Starting"):
-            return self.d.new_operation("compute.start", name, "Succeeded")
-        self.check_quota(self._size(row["size"]).name, 1)
+            return self.ctx.new_operation("compute.start", name, "Succeeded")
+        self.ledger.check_quota(self._size(row["size"]).name, 1)
         return self._transition(req, row, "Start", "Starting", "User")
 
     def stop(self, req: Request, name: str) -> dict[str, Any]:
         row = self._instance(name)
         if row["state"] in ("Stopped", "Stopping"):
-            return self.d.new_operation("compute.stop", name, "Succeeded")
+            return self.ctx.new_operation("compute.stop", name, "Succeeded")
         return self._transition(req, row, "Stop", "Stopping", "User")
 
     def _transition(self, req: Request | None, row: dict[str, Any], verb: str, state: str,
                     trigger: str) -> dict[str, Any]:
         name = row["name"]
-        now = self.d.clock.now()
+        now = self.ctx.clock.now()
         with self.store.transaction():
-            op = self.d.new_operation(f"compute.{verb.lower()}", name)
+            op = self.ctx.new_operation(f"compute.{verb.lower()}", name)
             last_op = ComputeOperation(verb, trigger, "InProgress", now).to_dict()
             last_op["operation_id"] = op["id"]
             self.store.update("computes", {"name": name}, {"state": state, "last_operation": last_op})
             if req is not None:
-                self.d.audit(req, f"compute.{verb.lower()}", name, before={"state": row["state"]},
+                self.ctx.audit(req, f"compute.{verb.lower()}", name, before={"state": row["state"]},
                              after={"state": state}, detail=f"trigger {trigger}")
         return op
 
@@ -186,7 +135,7 @@ class ComputeService:
             if nodes > row["max_instances"]:
                 raise InvalidField("resources.instance_count",
                                    f"{nodes} nodes exceed cluster '{compute_name}' max_instances {row['max_instances']}")
-            self.check_quota(row["size"], nodes, held=False)
+            self.ledger.check_quota(row["size"], nodes, held=False)
         elif row["state"] in ("Stopped", "Stopping"):
             raise BadInput(f"compute instance '{compute_name}' is {row['state']}: start it first "
                            f"(amlops compute start {compute_name})")
@@ -209,7 +158,7 @@ class ComputeService:
         extra = max(busy + nodes - row["current_nodes"], 0)
         if extra:
             try:
-                self.check_quota(row["size"], extra)
+                self.ledger.check_quota(row["size"], extra)
             except BadInput:
                 return False  # waits in the queue for quota, as in Azure
         self.store.update("computes", {"name": compute_name},
@@ -232,7 +181,7 @@ class ComputeService:
     # --- the scheduler's part ----------------------------------------------------------------
 
     def tick(self, now: datetime) -> None:
-        busy = self.d.jobs.busy_nodes()
+        busy = self.ledger.busy_nodes()
         for row in self.store.rows("SELECT * FROM computes"):
             if row["type"] == "amlcompute":
                 self._scale_down(row, busy.get(row["name"], 0), now)
@@ -261,14 +210,14 @@ class ComputeService:
                     values["last_activity"] = now.isoformat()  # starting counts as activity
                 self.store.update("computes", {"name": row["name"]}, values)
                 if op.get("operation_id"):
-                    self.d.finish_operation(op["operation_id"])
+                    self.ctx.finish_operation(op["operation_id"])
             return
         limit = row["idle_time_before_shutdown_minutes"]
         if row["state"] == "Running" and busy == 0 and limit and row["last_activity"]:
             idle_min = (now - _dt(row["last_activity"])).total_seconds() / 60
             if idle_min >= limit:
                 self._transition(None, row, "Stop", "Stopping", "IdleShutdown")
-                self.d.audit(SCHEDULER, "compute.stop", row["name"], before={"state": "Running"},
+                self.ctx.audit(SCHEDULER, "compute.stop", row["name"], before={"state": "Running"},
                              after={"state": "Stopping"},
                              detail=f"trigger IdleShutdown after {idle_min:.0f} idle minutes (limit {limit})")
 

@@ -26,13 +26,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from console.errors import AmlopsError, BadInput, OperationFailed
 from console.local import rpc
 from console.local.rpc import Request
+from console.local.context import Clock, Context
 from console.local.folder import WorkspaceFolder
 from console.local.store import Store
 
@@ -41,91 +41,55 @@ log = logging.getLogger("amlops.daemon")
 TICK_S = 0.25  # scheduler period: bounds the time from submit to Running
 
 
-class Clock:
-    """Wall time plus an offset that tests may advance (only with AMLOPS_TEST_CLOCK=1)."""
-
-    def __init__(self, offset_s: float = 0.0) -> None:
-        self.offset_s = offset_s
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + timedelta(seconds=self.offset_s)
-
-
 class Daemon:
+    """The wiring: one Context, the tracking client and the capacity ledger, each service with
+    the collaborators it uses, and the dispatch table of every RPC method."""
+
     def __init__(self, folder: WorkspaceFolder, clock: Clock | None = None) -> None:
         from console.local.assets import AssetService
         from console.local.compute import ComputeService
+        from console.local.create import CreateService
         from console.local.endpoints import EndpointService
         from console.local.jobs import JobService
+        from console.local.ledger import Ledger
         from console.local.models import ModelService
         from console.local.monitor import MonitorService
+        from console.local.tracking import Tracking
 
         self.folder = folder.create()
-        self.clock = clock or Clock()
-        self.store = Store(folder.db)
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
+        self.ctx = Context(folder, Store(folder.db), clock or Clock())
+        self.store, self.clock = self.ctx.store, self.ctx.clock
         self.read_only = bool(folder.config.get("read_only", False))
-        self.assets = AssetService(self)
-        self.compute = ComputeService(self)
-        self.jobs = JobService(self)
-        self.models = ModelService(self)
-        self.endpoints = EndpointService(self)
-        self.monitors = MonitorService(self)
+        self.tracking = Tracking(folder)
+        ledger = Ledger(self.store, folder)
+        self.assets = AssetService(self.ctx)
+        self.compute = ComputeService(self.ctx, ledger)
+        self.jobs = JobService(self.ctx, ledger, self.compute, self.assets, self.tracking)
+        self.models = ModelService(self.ctx, self.jobs, self.tracking)
+        self.endpoints = EndpointService(self.ctx, ledger, self.tracking)
+        self.monitors = MonitorService(self.ctx, self.assets, self.models)
+        create = CreateService(self.assets, self.compute, self.endpoints, self.monitors)
         self.methods: dict[str, tuple[Callable[..., Any], bool]] = {}
-        for service, prefix in ((self.assets, "assets"), (self.compute, "compute"), (self.jobs, "jobs"),
-                                (self.models, "models"), (self.endpoints, "endpoints"), (self.monitors, "monitors")):
+        for service, prefix in ((self.assets, "assets"), (create, "assets"), (self.compute, "compute"),
+                                (self.jobs, "jobs"), (self.models, "models"), (self.endpoints, "endpoints"),
+                                (self.monitors, "monitors")):
             for name, (fn, mutating) in service.rpc_methods().items():
                 self.methods[f"{prefix}.{name}"] = (fn, mutating)
-        self.methods["audit.list"] = (self.audit_list, False)
-        self.methods["operations.get"] = (self.operation_get, False)
+        self.methods["audit.list"] = (self.ctx.audit_list, False)
+        self.methods["operations.get"] = (self.ctx.operation_get, False)
         self.methods["daemon.status"] = (self.status, False)
         self.methods["daemon.processes"] = (self.processes, False)
         if os.environ.get("AMLOPS_TEST_CLOCK") == "1":
             self.methods["debug.advance_clock"] = (self.advance_clock, False)
         self.started_at = time.time()
 
-    # --- audit and operations ----------------------------------------------------------------
+    @property
+    def stopping(self) -> threading.Event:
+        return self.ctx.stopping
 
-    def audit(self, req: Request, operation: str, target: str, *, before: Any = None,
-              after: Any = None, result: str = "Succeeded", detail: str | None = None) -> None:
-        self.store.insert("audit", {
-            "time": self.clock.now().isoformat(), "actor": req.actor, "operation": operation,
-            "target": target, "before": before, "after": after, "result": result, "detail": detail,
-        })
-
-    def audit_list(self, req: Request, limit: int | None = None, since: str | None = None) -> list[dict]:
-        sql, params = "SELECT * FROM audit", []
-        if since:
-            sql += " WHERE time >= ?"
-            params.append(since)
-        sql += " ORDER BY id DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        rows = self.store.rows(sql, tuple(params))
-        for row in rows:
-            row.pop("id")
-        return rows
-
-    def new_operation(self, kind: str, target: str, status: str = "InProgress",
-                      error: str | None = None) -> dict[str, Any]:
-        now = self.clock.now().isoformat()
-        op = {"id": os.urandom(8).hex(), "kind": kind, "target": target, "status": status,
-              "started_at": now, "ended_at": None if status == "InProgress" else now, "error": error}
-        self.store.insert("operations", op)
-        return op
-
-    def finish_operation(self, op_id: str, status: str = "Succeeded", error: str | None = None) -> None:
-        self.store.update("operations", {"id": op_id},
-                          {"status": status, "ended_at": self.clock.now().isoformat(), "error": error})
-
-    def operation_get(self, req: Request, id: str) -> dict[str, Any]:
-        from console.errors import NotFound
-
-        op = self.store.row("SELECT * FROM operations WHERE id = ?", (id,))
-        if op is None:
-            raise NotFound("operation", id)
-        return op
+    @property
+    def wake(self) -> threading.Event:
+        return self.ctx.wake
 
     def status(self, req: Request) -> dict[str, Any]:
         return {"pid": os.getpid(), "workspace": str(self.folder.root), "uptime_s": time.time() - self.started_at,
@@ -142,7 +106,7 @@ class Daemon:
         workspace's part of `amlops local down --all`. Endpoints and deployments stay defined;
         the next daemon start serves them again."""
         stopped = self.jobs.stop_all(req) + self.endpoints.stop_all()
-        self.audit(req, "daemon.stop_all", str(self.folder.root),
+        self.ctx.audit(req, "daemon.stop_all", str(self.folder.root),
                    after={"stopped": [f"{p['kind']} {p['name']} (pid {p['pid']})" for p in stopped]},
                    detail="amlops local down --all: jobs canceled, routers and scoring instances stopped")
         return stopped
@@ -168,7 +132,7 @@ class Daemon:
         except AmlopsError as err:
             if mutating:
                 # Rejected requests are audited too: who tried what, and why it was refused.
-                self.audit(req, method, _target_of(params), after=params,
+                self.ctx.audit(req, method, _target_of(params), after=params,
                            result="Rejected" if isinstance(err, BadInput) else "Failed", detail=err.message)
             raise
         except TypeError as err:
@@ -306,7 +270,7 @@ def _warm_up(daemon: Daemon) -> None:
         from console.specs import import_azure_ml
 
         import_azure_ml()
-        daemon.jobs.mlflow().search_experiments(max_results=1)
+        daemon.tracking.client().search_experiments(max_results=1)
     except Exception:
         log.exception("warm-up import failed")
 

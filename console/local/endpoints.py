@@ -37,8 +37,10 @@ from console.local.serving.metrics import WINDOWS_S
 from console.naming import check_name
 
 if TYPE_CHECKING:
-    from console.local.daemon import Daemon
+    from console.local.context import Context
+    from console.local.ledger import Ledger
     from console.local.rpc import Request
+    from console.local.tracking import Tracking
 
 log = logging.getLogger("amlops.serving")
 
@@ -48,10 +50,12 @@ MAX_EARLY_EXITS = 3  # an instance that dies this often before it is ever ready 
 
 
 class EndpointService:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        self.store = daemon.store
-        self.root = daemon.folder.root / "endpoints"
+    def __init__(self, ctx: Context, ledger: Ledger, tracking: Tracking) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.ledger = ledger
+        self.tracking = tracking
+        self.root = ctx.folder.root / "endpoints"
         self.root.mkdir(mode=0o700, exist_ok=True)
         self._probes: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._procs: dict[tuple[str, str, int], subprocess.Popen[bytes]] = {}
@@ -123,40 +127,40 @@ class EndpointService:
             if existing["auth_mode"] != auth_mode:
                 raise BadInput(f"endpoint '{name}' exists with auth_mode {existing['auth_mode']}; "
                                "auth_mode cannot change")
-            op = self.d.new_operation("endpoints.create", name, "Succeeded")
+            op = self.ctx.new_operation("endpoints.create", name, "Succeeded")
             return {"kind": "online_endpoint", "operation": op, **self.get(req, name)}
         folder = self.root / name
         folder.mkdir(mode=0o700, exist_ok=True)
         config = {"endpoint": name, "host": "127.0.0.1", "port": 0, "auth_mode": auth_mode,
                   "keys": {"primary": secrets.token_urlsafe(32), "secondary": secrets.token_urlsafe(32)},
-                  "admin_token": secrets.token_urlsafe(32), "collect_dir": str(self.d.folder.collected_dir),
+                  "admin_token": secrets.token_urlsafe(32), "collect_dir": str(self.ctx.folder.collected_dir),
                   "traffic": {}, "mirror": {}, "deployments": {}, "version": 1}
         _write_private(folder / "router.json", config)
-        now = self.d.clock.now().isoformat()
+        now = self.ctx.clock.now().isoformat()
         with self.store.transaction():
             self.store.insert("endpoints", {"name": name, "auth_mode": auth_mode, "provisioning_state": "Creating",
                                             "traffic": {}, "mirror": {}, "spec": data, "created_at": now})
-            self.d.audit(req, "endpoints.create", name, after={"auth_mode": auth_mode}, detail=spec.path)
+            self.ctx.audit(req, "endpoints.create", name, after={"auth_mode": auth_mode}, detail=spec.path)
         try:
             self._start_router(name)
         except OperationFailed:
             self.store.update("endpoints", {"name": name}, {"provisioning_state": "Failed"})
             raise
         self.store.update("endpoints", {"name": name}, {"provisioning_state": "Succeeded"})
-        op = self.d.new_operation("endpoints.create", name, "Succeeded")
+        op = self.ctx.new_operation("endpoints.create", name, "Succeeded")
         return {"kind": "online_endpoint", "operation": op, **self.get(req, name)}
 
     def delete(self, req: Request, name: str) -> dict[str, Any]:
         self._endpoint(name)
-        op = self.d.new_operation("endpoints.delete", name)
+        op = self.ctx.new_operation("endpoints.delete", name)
         before = self.get(req, name)
         with self._lifecycle, self.store.transaction():
             self.store.update("endpoints", {"name": name}, {"provisioning_state": "Deleting"})
             self.store.execute("UPDATE deployments SET provisioning_state = 'Deleting' WHERE endpoint = ?", (name,))
         self._finish_delete(self._endpoint(name))
         with self.store.transaction():
-            self.d.audit(req, "endpoints.delete", name, before=before)
-            self.d.finish_operation(op["id"])
+            self.ctx.audit(req, "endpoints.delete", name, before=before)
+            self.ctx.finish_operation(op["id"])
         return {**op, "status": "Succeeded"}
 
     def _finish_delete(self, row: dict[str, Any]) -> None:
@@ -178,8 +182,8 @@ class EndpointService:
         config = self._config(name)
         config["keys"][key_type] = secrets.token_urlsafe(32)
         self._push(row, config)
-        self.d.audit(req, "endpoints.regenerate_keys", name, detail=f"{key_type} key regenerated")
-        return self.d.new_operation("endpoints.regenerate_keys", name, "Succeeded")
+        self.ctx.audit(req, "endpoints.regenerate_keys", name, detail=f"{key_type} key regenerated")
+        return self.ctx.new_operation("endpoints.regenerate_keys", name, "Succeeded")
 
     # --- deployments -------------------------------------------------------------------------
 
@@ -200,15 +204,15 @@ class EndpointService:
         if count < 1:
             raise InvalidField("instance_count", "at least 1")
         # Azure reserves 20 % extra instances for upgrades; the check counts what is held now.
-        self.d.compute.check_quota(size.name, count, reserve=costs.online_reserve(size.name))
+        self.ledger.check_quota(size.name, count, reserve=costs.online_reserve(size.name))
         settings = data.get("request_settings") or {}
         data["request_settings"] = {"request_timeout_ms": int(settings.get("request_timeout_ms", 5000)),
                                     "max_concurrent_requests_per_instance":
                                         int(settings.get("max_concurrent_requests_per_instance", 1))}
         for probe in ("liveness_probe", "readiness_probe"):
             data[probe] = {**PROBE_DEFAULTS, **{k: v for k, v in (data.get(probe) or {}).items() if v is not None}}
-        op = self.d.new_operation("endpoints.create_deployment", f"{endpoint}/{name}")
-        now = self.d.clock.now().isoformat()
+        op = self.ctx.new_operation("endpoints.create_deployment", f"{endpoint}/{name}")
+        now = self.ctx.clock.now().isoformat()
         folder = self.root / endpoint / name
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self.store.transaction():
@@ -219,7 +223,7 @@ class EndpointService:
             for idx in range(count):
                 self.store.insert("instances", {"endpoint": endpoint, "deployment": name, "idx": idx,
                                                 "port": free_port(), "ready": 0, "restarts": 0})
-            self.d.audit(req, "endpoints.create_deployment", f"{endpoint}/{name}",
+            self.ctx.audit(req, "endpoints.create_deployment", f"{endpoint}/{name}",
                          after={"model": model_ref, "instance_type": size.name, "instance_count": count,
                                 "traffic": 0}, detail=spec.path)
         threading.Thread(target=self._provision, args=(endpoint, name), daemon=True,
@@ -234,7 +238,7 @@ class EndpointService:
             if not (target / "MLmodel").exists():
                 import mlflow.artifacts
 
-                self.d.jobs.mlflow()  # sets the tracking URI for models:/ resolution
+                self.tracking.client()  # sets the tracking URI for models:/ resolution
                 mlflow.artifacts.download_artifacts(artifact_uri=row["model_uri"], dst_path=str(target))
             with self._lifecycle:
                 for inst in self.store.rows("SELECT * FROM instances WHERE endpoint = ? AND deployment = ?",
@@ -248,7 +252,7 @@ class EndpointService:
         row = self._endpoint(name)
         self._deployment(name, deployment)
         rollout.check_delete(deployment, row["traffic"], row["mirror"])
-        op = self.d.new_operation("endpoints.delete_deployment", f"{name}/{deployment}")
+        op = self.ctx.new_operation("endpoints.delete_deployment", f"{name}/{deployment}")
         with self._lifecycle, self.store.transaction():
             before = self._deployment(name, deployment)
             self.store.update("deployments", {"endpoint": name, "name": deployment}, {"provisioning_state": "Deleting"})
@@ -259,9 +263,9 @@ class EndpointService:
             self.store.execute("DELETE FROM deployments WHERE endpoint = ? AND name = ?", (name, deployment))
             traffic = {k: v for k, v in row["traffic"].items() if k != deployment}
             self.store.update("endpoints", {"name": name}, {"traffic": traffic})
-            self.d.audit(req, "endpoints.delete_deployment", f"{name}/{deployment}",
+            self.ctx.audit(req, "endpoints.delete_deployment", f"{name}/{deployment}",
                          before={"model": before["model"], "instance_count": before["instance_count"]})
-            self.d.finish_operation(op["id"])
+            self.ctx.finish_operation(op["id"])
         shutil.rmtree(self.root / name / deployment, ignore_errors=True)
         return {**op, "status": "Succeeded"}
 
@@ -294,9 +298,9 @@ class EndpointService:
         with self.store.transaction():
             self.store.update("endpoints", {"name": name},
                               {"traffic": new_traffic, "mirror": new_mirror, "full_history": history})
-            self.d.audit(req, operation, name, before={"traffic": row["traffic"], "mirror": row["mirror"]},
+            self.ctx.audit(req, operation, name, before={"traffic": row["traffic"], "mirror": row["mirror"]},
                          after={"traffic": new_traffic, "mirror": new_mirror})
-        return self.d.new_operation(operation, name, "Succeeded")
+        return self.ctx.new_operation(operation, name, "Succeeded")
 
     # --- the router ----------------------------------------------------------------------------
 
@@ -378,8 +382,8 @@ class EndpointService:
 
     def _start_instance(self, inst: dict[str, Any]) -> None:
         """Start one `mlflow models serve` instance, unless its deployment is being deleted, has
-        failed or is gone (checked under the lifecycle lock, which the caller holds)."""
-        endpoint, name, idx = inst["endpoint"], inst["deployment"], inst["idx"]
+        failed or is gone, or the service is suspended (checked under the lifecycle lock)."""
+        endpoint, name = inst["endpoint"], inst["deployment"]
         with self._lifecycle:
             state = self.store.scalar("SELECT provisioning_state FROM deployments WHERE endpoint = ? AND name = ?",
                                       (endpoint, name))
@@ -402,7 +406,7 @@ class EndpointService:
         self._probes[key] = {"started": time.monotonic(), "ok": 0, "fail": 0, "live_fail": 0, "next": 0.0}
         self.store.update("instances", {"endpoint": endpoint, "deployment": name, "idx": idx},
                           {"pid": proc.pid, "pid_start": start_time(proc.pid), "ready": 0,
-                           "started_at": self.d.clock.now().isoformat()})
+                           "started_at": self.ctx.clock.now().isoformat()})
 
     def _stop_instances(self, endpoint: str, name: str) -> list[int]:
         """Stop every instance of a deployment and wait until each process group is gone;
@@ -423,7 +427,7 @@ class EndpointService:
             self.store.update("deployments", {"endpoint": endpoint, "name": name},
                               {"provisioning_state": "Failed", "error": error})
             if row and row["operation_id"]:
-                self.d.finish_operation(row["operation_id"], "Failed", error)
+                self.ctx.finish_operation(row["operation_id"], "Failed", error)
         self._stop_instances(endpoint, name)
 
     # --- supervision (the serving loop) ------------------------------------------------------
@@ -508,7 +512,7 @@ class EndpointService:
                     self.store.update("deployments", {"endpoint": dep["endpoint"], "name": dep["name"]},
                                       {"provisioning_state": "Succeeded"})
                     if dep["operation_id"]:
-                        self.d.finish_operation(dep["operation_id"])
+                        self.ctx.finish_operation(dep["operation_id"])
 
     def adopt(self) -> None:
         """After a daemon restart: keep routers and instances that still run, restart the rest;
@@ -562,12 +566,12 @@ class EndpointService:
 
     def run(self) -> None:
         self.adopt()
-        while not self.d.stopping.is_set():
+        while not self.ctx.stopping.is_set():
             try:
                 self.supervise()
             except Exception:
                 log.exception("serving loop failed")
-            self.d.stopping.wait(0.5)
+            self.ctx.stopping.wait(0.5)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -577,7 +581,7 @@ class EndpointService:
         name, version, label = parse_ref(ref)
         from mlflow.exceptions import MlflowException
 
-        client = self.d.jobs.mlflow()
+        client = self.tracking.client()
         try:
             if version is None:
                 versions = client.search_model_versions(f"name = '{name}'")
@@ -610,7 +614,7 @@ class EndpointService:
         deployments = []
         spent = {r["deployment"]: r["cost"] for r in self.store.rows(
             "SELECT deployment, cost FROM deployment_usage WHERE endpoint = ? AND day = ?",
-            (row["name"], self.d.clock.now().date().isoformat()))}
+            (row["name"], self.ctx.clock.now().date().isoformat()))}
         for dep in self.store.rows("SELECT * FROM deployments WHERE endpoint = ? ORDER BY name", (row["name"],)):
             ready = self.store.scalar("SELECT COUNT(*) FROM instances WHERE endpoint = ? AND deployment = ? AND ready = 1",
                                       (row["name"], dep["name"]))
@@ -652,19 +656,6 @@ class EndpointService:
                         "DO UPDATE SET instance_seconds = instance_seconds + excluded.instance_seconds, "
                         "cost = cost + excluded.cost", r)
 
-    def reservations(self) -> list[tuple[str, str, int]]:
-        """(family, "endpoint/deployment", vCPUs) each online deployment holds: ceil(1.2 x instances)
-        x vCPUs, as Azure reserves for upgrades."""
-        held = []
-        for dep in self.store.rows("SELECT endpoint, name, instance_type, instance_count FROM deployments "
-                                   "WHERE provisioning_state != 'Deleting' ORDER BY endpoint, name"):
-            size = costs.size(dep["instance_type"])
-            if size:
-                need = costs.vcpus_needed(size.name, dep["instance_count"], costs.online_reserve(size.name))
-                held.append((size.family, f"{dep['endpoint']}/{dep['name']}", need))
-        return held
-
-
 def _billed_per_hour(dep: dict[str, Any]) -> float | None:
     """List price of the deployment's instances per hour while they are allocated, 0 once they are
     not (failed or being deleted), None for a size without a price."""
@@ -695,4 +686,3 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh)
     os.replace(tmp, path)
-

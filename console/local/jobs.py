@@ -30,15 +30,19 @@ from console import specs
 from console.domain import JOB_TERMINAL
 from console.errors import BadInput, InvalidField, NotFound, NotSupported, SpecError
 from console.local.assets import parse_ref
+from console.local.ledger import ACTIVE
 from console.local.procs import alive, signal_group, start_time, stop_group
 from console.local.rpc import RawJSON
 from console.naming import check_name
 
 if TYPE_CHECKING:
-    from console.local.daemon import Daemon
+    from console.local.assets import AssetService
+    from console.local.compute import ComputeService
+    from console.local.context import Context
+    from console.local.ledger import Ledger
     from console.local.rpc import Request
+    from console.local.tracking import Tracking
 
-ACTIVE = ("Starting", "Running", "CancelRequested")
 PUBLIC = ("name", "status", "job_type", "display_name", "experiment_name", "compute", "created_at",
           "started_at", "ended_at", "parent", "mlflow_run_id", "error", "tags")
 LOG_FILE = "std_log.txt"  # Azure's user_logs/std_log.txt
@@ -58,11 +62,15 @@ _NOUNS = ("apple", "badger", "cactus", "drum", "engine", "falcon", "garden", "ha
 
 
 class JobService:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        self.store = daemon.store
+    def __init__(self, ctx: Context, ledger: Ledger, compute: ComputeService, assets: AssetService,
+                 tracking: Tracking) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.ledger = ledger
+        self.compute = compute
+        self.assets = assets
+        self.tracking = tracking
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._mlflow_client: Any = None
         self._metrics: dict[str, list[dict[str, Any]]] = {}  # ended jobs' metric histories
         self._listings: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
 
@@ -126,12 +134,8 @@ class JobService:
         run_id = row["mlflow_run_id"]
         if not run_id:
             return []
-        client = self.mlflow()
-        series = []
-        for key in sorted(client.get_run(run_id).data.metrics):
-            history = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
-            series.append({"job_name": name, "key": key, "steps": [m.step for m in history],
-                           "values": [m.value for m in history]})
+        series = [{"job_name": name, "key": key, "steps": steps, "values": values}
+                  for key, steps, values in self.tracking.metric_histories(run_id)]
         if row["status"] in JOB_TERMINAL:
             if len(self._metrics) > 256:
                 self._metrics.clear()
@@ -159,12 +163,6 @@ class JobService:
             text, new_offset = chunk.decode("utf-8", "replace"), offset + len(chunk)
         return {"text": text, "offset": new_offset, "terminal": row["status"] in JOB_TERMINAL}
 
-    def busy_nodes(self) -> dict[str, int]:
-        rows = self.store.rows(
-            "SELECT compute, SUM(nodes) AS n FROM jobs WHERE status IN (?, ?, ?) AND job_type = 'command' "
-            "AND compute IS NOT NULL GROUP BY compute", ACTIVE)
-        return {r["compute"]: r["n"] for r in rows}
-
     def running_count(self) -> int:
         return self.store.scalar("SELECT COUNT(*) FROM jobs WHERE status IN (?, ?, ?)", ACTIVE) or 0
 
@@ -188,7 +186,7 @@ class JobService:
         staged: list[Path] = []
         try:
             for row in rows:
-                workdir = self.d.folder.jobs_dir / row["name"]
+                workdir = self.ctx.folder.jobs_dir / row["name"]
                 workdir.mkdir(mode=0o700)
                 staged.append(workdir)
                 code = row["plan"].get("code_source")
@@ -198,7 +196,7 @@ class JobService:
                 row["workdir"] = str(workdir)
             with self.store.transaction():
                 self.store.insert_many("jobs", rows)
-                self.d.audit(req, "jobs.submit", name, after={"spec": spec.path, "overrides": overrides or {},
+                self.ctx.audit(req, "jobs.submit", name, after={"spec": spec.path, "overrides": overrides or {},
                                                              "type": job_type, "steps": len(rows) - (job_type == "pipeline")})
         except BaseException:
             for path in staged:
@@ -224,16 +222,16 @@ class JobService:
                                    f"{field}compute" if data.get("compute") else "settings.default_compute")
         nodes = int((data.get("resources") or {}).get("instance_count") or 1)
         if compute:
-            self.d.compute.check_job_quota(compute, nodes)
+            self.compute.check_job_quota(compute, nodes)
         environment, env_note = self._environment_of(data.get("environment"), doc, f"{field}environment")
         resolved_inputs = inputs if inputs is not None else {
             k: self._input_value(v, base, doc, f"{field}inputs.{k}") for k, v in (data.get("inputs") or {}).items()}
         resolved_outputs = outputs if outputs is not None else {
-            k: str(self.d.folder.jobs_dir / name / "outputs" / k) for k in (data.get("outputs") or {})}
+            k: str(self.ctx.folder.jobs_dir / name / "outputs" / k) for k in (data.get("outputs") or {})}
         resolved = _bind(command, resolved_inputs, resolved_outputs, doc, f"{field}command")
         input_assets = {k: a for k, v in (data.get("inputs") or {}).items() if (a := self._data_asset_of(v))}
         env_vars = {str(k): str(v) for k, v in (data.get("environment_variables") or {}).items()}
-        now = self.d.clock.now().isoformat()
+        now = self.ctx.clock.now().isoformat()
         return {
             "name": name, "status": "Queued", "job_type": "command",
             "display_name": data.get("display_name") or (field.split(".")[-2] if field else None),
@@ -254,7 +252,7 @@ class JobService:
         default_compute = data.get("compute") or settings.get("default_compute")
         experiment = data.get("experiment_name") or _default_experiment(doc)
         parent_inputs = {k: self._input_value(v, base, doc, f"inputs.{k}") for k, v in (data.get("inputs") or {}).items()}
-        parent_outputs = {k: str(self.d.folder.jobs_dir / name / "outputs" / k) for k in (data.get("outputs") or {})}
+        parent_outputs = {k: str(self.ctx.folder.jobs_dir / name / "outputs" / k) for k in (data.get("outputs") or {})}
         child_names = {step: f"{name}_{step}" for step in steps}
         # Output paths first: a step's input may name any sibling's output.
         step_outputs: dict[str, dict[str, str]] = {}
@@ -265,9 +263,9 @@ class JobService:
                 bound = _PARENT.match(value) if isinstance(value, str) else None
                 if bound and bound.group(1) == "outputs":
                     step_outputs[step][out] = parent_outputs.setdefault(
-                        bound.group(2), str(self.d.folder.jobs_dir / name / "outputs" / bound.group(2)))
+                        bound.group(2), str(self.ctx.folder.jobs_dir / name / "outputs" / bound.group(2)))
                 else:
-                    step_outputs[step][out] = str(self.d.folder.jobs_dir / child_names[step] / "outputs" / out)
+                    step_outputs[step][out] = str(self.ctx.folder.jobs_dir / child_names[step] / "outputs" / out)
         rows = []
         for step, body in steps.items():
             field = f"jobs.{step}."
@@ -297,7 +295,7 @@ class JobService:
             row["display_name"] = body.get("display_name") or step
             row["plan"]["after"] = sorted(set(after))
             rows.append(row)
-        now = self.d.clock.now().isoformat()
+        now = self.ctx.clock.now().isoformat()
         parent_row = {"name": name, "status": "Queued", "job_type": "pipeline",
                       "display_name": data.get("display_name") or name, "experiment_name": experiment,
                       "compute": self._compute_of(default_compute) if default_compute else None, "nodes": 0,
@@ -332,7 +330,7 @@ class JobService:
             return None
         name = str(ref).removeprefix("azureml:")
         try:
-            self.d.compute.require(name)
+            self.compute.require(name)
         except NotFound as err:
             if doc is None:
                 raise
@@ -373,13 +371,13 @@ class JobService:
         if not isinstance(ref, str) or not ref.startswith("azureml:") or ref.startswith("azureml://"):
             return None
         name, version, label = parse_ref(ref)
-        row = self.d.assets.resolve("data", name, version, label)  # resolved already: cannot fail here
+        row = self.assets.resolve("data", name, version, label)  # resolved already: cannot fail here
         return f"{row['name']}:{row['version']}"
 
     def _asset(self, doc: specs.Document, where: str, kind: str, name: str, version: str | None,
                label: str | None) -> dict[str, Any]:
         try:
-            return self.d.assets.resolve(kind, name, version, label)
+            return self.assets.resolve(kind, name, version, label)
         except NotFound as err:
             raise SpecError(doc.path, doc.line_of(where), where,
                             f"{err.message}: amlops {kind} list shows what exists") from None
@@ -403,24 +401,24 @@ class JobService:
         row = self._row(name)
         if row["status"] in JOB_TERMINAL:
             raise BadInput(f"job '{name}' is already {row['status']}")
-        op = self.d.new_operation("jobs.cancel", name)
+        op = self.ctx.new_operation("jobs.cancel", name)
         targets = [row] if row["job_type"] == "command" else self.store.rows(
             "SELECT * FROM jobs WHERE parent = ?", (name,)) + [row]
         with self.store.transaction():
             for target in targets:
                 self._cancel_one(target, op["id"])
-            self.d.audit(req, "jobs.cancel", name, before={"status": row["status"]}, after={"status": "CancelRequested"})
+            self.ctx.audit(req, "jobs.cancel", name, before={"status": row["status"]}, after={"status": "CancelRequested"})
         return op
 
     def _cancel_one(self, row: dict[str, Any], op_id: str | None) -> None:
         if row["status"] in JOB_TERMINAL or row["status"] == "CancelRequested":
             return
-        now = self.d.clock.now().isoformat()
+        now = self.ctx.clock.now().isoformat()
         plan = {**row["plan"], "cancel_op": op_id, "cancel_at": now}
         if row["job_type"] == "command" and row["status"] == "Queued":
             self.store.update("jobs", {"name": row["name"]}, {"status": "Canceled", "ended_at": now, "plan": plan})
             if op_id and row["parent"] is None:
-                self.d.finish_operation(op_id)
+                self.ctx.finish_operation(op_id)
             return
         # A running step is signalled; a pipeline settles once its steps have (_advance_pipelines).
         self.store.update("jobs", {"name": row["name"]}, {"status": "CancelRequested", "plan": plan})
@@ -437,7 +435,7 @@ class JobService:
             self.cancel(req, row["name"])  # SIGTERM to each running job's group
         for row in self.store.rows("SELECT * FROM jobs WHERE job_type = 'command' AND status IN (?, ?, ?)", ACTIVE):
             stop_group(row["pid"], row["pid_start"], KILL_GRACE_S, proc=self.procs.pop(row["name"], None))
-        now = self.d.clock.now()
+        now = self.ctx.clock.now()
         self._reap(now)  # each stopped job settles as Canceled, its MLflow run closed
         self._advance_pipelines(now)
         return running
@@ -490,10 +488,10 @@ class JobService:
             status, error = "Failed", f"exit code {code}{_last_line(row)}"
         with self.store.transaction():
             self.store.update("jobs", {"name": row["name"]}, {"status": status, "error": error, "ended_at": now.isoformat()})
-            busy = self.busy_nodes().get(row["compute"], 0) if row["compute"] else 0
-            self.d.compute.release(row["compute"], busy, now)
+            busy = self.ledger.busy_nodes().get(row["compute"], 0) if row["compute"] else 0
+            self.compute.release(row["compute"], busy, now)
             if row["plan"].get("cancel_op") and row["parent"] is None:
-                self.d.finish_operation(row["plan"]["cancel_op"])
+                self.ctx.finish_operation(row["plan"]["cancel_op"])
         self._close_mlflow_run(row, status)
 
     def _advance_pipelines(self, now: datetime) -> None:
@@ -525,20 +523,20 @@ class JobService:
                 with self.store.transaction():
                     self.store.update("jobs", {"name": parent["name"]}, values)
                     if values["status"] in JOB_TERMINAL and parent["plan"].get("cancel_op"):
-                        self.d.finish_operation(parent["plan"]["cancel_op"])
+                        self.ctx.finish_operation(parent["plan"]["cancel_op"])
 
     def _start_queued(self, now: datetime) -> None:
         queued = self.store.rows("SELECT * FROM jobs WHERE status = 'Queued' AND job_type = 'command' ORDER BY seq")
         if not queued:
             return
-        busy = self.busy_nodes()
+        busy = self.ledger.busy_nodes()
         for row in queued:
             after = row["plan"].get("after") or []
             if after:
                 done = self.store.rows(f"SELECT status FROM jobs WHERE name IN ({', '.join('?' * len(after))})", tuple(after))
                 if any(d["status"] != "Completed" for d in done):
                     continue
-            if not self.d.compute.try_allocate(row["compute"], row["nodes"], busy.get(row["compute"], 0), now):
+            if not self.compute.try_allocate(row["compute"], row["nodes"], busy.get(row["compute"], 0), now):
                 continue
             if row["compute"]:
                 busy[row["compute"]] = busy.get(row["compute"], 0) + row["nodes"]
@@ -548,7 +546,7 @@ class JobService:
             except Exception as err:  # a job that cannot start fails; the daemon goes on
                 self.store.update("jobs", {"name": row["name"]},
                                   {"status": "Failed", "error": f"could not start: {err}", "ended_at": now.isoformat()})
-                self.d.compute.release(row["compute"], busy.get(row["compute"], 1) - row["nodes"], now)
+                self.compute.release(row["compute"], busy.get(row["compute"], 1) - row["nodes"], now)
 
     def _spawn(self, row: dict[str, Any], now: datetime) -> None:
         plan, workdir = row["plan"], Path(row["workdir"])
@@ -562,7 +560,7 @@ class JobService:
             "AMLOPS_COMMAND": plan["command"], "AMLOPS_EXIT_FILE": str(workdir / EXIT_FILE),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
-            "MLFLOW_TRACKING_URI": self.d.folder.tracking_uri, "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_TRACKING_URI": self.ctx.folder.tracking_uri, "MLFLOW_RUN_ID": run_id,
             "MLFLOW_EXPERIMENT_NAME": row["experiment_name"] or "Default",
             "AZUREML_RUN_ID": row["name"], "AZUREML_EXPERIMENT_NAME": row["experiment_name"] or "Default",
         })
@@ -588,50 +586,15 @@ class JobService:
 
     # --- MLflow ------------------------------------------------------------------------------
 
-    def mlflow(self) -> Any:
-        if self._mlflow_client is None:
-            import mlflow
-            from mlflow.tracking import MlflowClient
-
-            uri = self.d.folder.tracking_uri
-            # The registry too: left unset, MLflow takes it from MLFLOW_REGISTRY_URI or the global
-            # tracking URI, which may name another workspace.
-            mlflow.set_tracking_uri(uri)
-            mlflow.set_registry_uri(uri)
-            self._mlflow_client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        return self._mlflow_client
-
-    def experiment_id(self, name: str) -> str:
-        client = self.mlflow()
-        found = client.get_experiment_by_name(name)
-        if found is not None:
-            return found.experiment_id
-        return client.create_experiment(name, artifact_location=(self.d.folder.artifacts / name).as_uri())
-
     def _open_mlflow_run(self, row: dict[str, Any]) -> str:
-        client = self.mlflow()
         tags = {"azureml.job": row["name"], "mlflow.runName": row["display_name"] or row["name"]}
         if row["parent"]:
             tags["azureml.pipeline"] = row["parent"]
-        run = client.create_run(self.experiment_id(row["experiment_name"] or "Default"), tags=tags,
-                                run_name=row["display_name"] or row["name"])
-        return run.info.run_id
+        return self.tracking.open_run(row["experiment_name"] or "Default", row["display_name"] or row["name"], tags)
 
     def _close_mlflow_run(self, row: dict[str, Any], status: str) -> None:
-        run_id = row.get("mlflow_run_id")
-        if not run_id:
-            return
-        try:
-            client = self.mlflow()
-            log = Path(row["workdir"]) / LOG_FILE
-            if log.exists():
-                client.log_artifact(run_id, str(log), "user_logs")
-            if client.get_run(run_id).info.status == "RUNNING":
-                client.set_terminated(run_id, {"Completed": "FINISHED", "Canceled": "KILLED"}.get(status, "FAILED"))
-        except Exception:  # MLflow bookkeeping must not undo the job's recorded outcome
-            import logging
-
-            logging.getLogger("amlops.daemon").exception("closing MLflow run %s", run_id)
+        if row.get("mlflow_run_id"):
+            self.tracking.close_run(row["mlflow_run_id"], status, Path(row["workdir"]) / LOG_FILE)
 
     # --- helpers -----------------------------------------------------------------------------
 

@@ -16,21 +16,25 @@ from console.errors import BadInput, InvalidField, NotFound
 from console.naming import check_name
 
 if TYPE_CHECKING:
-    from console.local.daemon import Daemon
+    from console.local.context import Context
+    from console.local.jobs import JobService
     from console.local.rpc import Request
+    from console.local.tracking import Tracking
 
 MODEL_ARTIFACT = "model"
 
 
 class ModelService:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
+    def __init__(self, ctx: Context, jobs: JobService, tracking: Tracking) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+        self.tracking = tracking
 
     def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
         return {"list": (self.list, False), "register": (self.register, True), "get": (self.get, False)}
 
     def list(self, req: Request, name: str | None = None) -> list[dict[str, Any]]:
-        client = self.d.jobs.mlflow()
+        client = self.tracking.client()
         query = f"name = '{_quote(name)}'" if name else ""
         versions = client.search_model_versions(query) if query else client.search_model_versions()
         records = [_record(v) for v in versions]
@@ -41,7 +45,7 @@ class ModelService:
         from mlflow.exceptions import MlflowException
 
         try:
-            return _record(self.d.jobs.mlflow().get_model_version(name, str(version))).to_dict()
+            return _record(self.tracking.client().get_model_version(name, str(version))).to_dict()
         except MlflowException:
             raise NotFound("model", f"{name}:{version}") from None
 
@@ -50,10 +54,10 @@ class ModelService:
         check_name("asset", name)
         if bool(job) == bool(path):
             raise BadInput("register takes exactly one of --job NAME or --path DIR")
-        client = self.d.jobs.mlflow()
+        client = self.tracking.client()
         tags: dict[str, str] = {}
         if job:
-            row = self.d.jobs.get(req, job)
+            row = self.jobs.get(req, job)
             if row["status"] != "Completed":
                 raise BadInput(f"job '{job}' is {row['status']}: only a Completed job's model can be registered")
             run_id = row["mlflow_run_id"]
@@ -68,14 +72,14 @@ class ModelService:
             run_id = model_id = None
         from mlflow.exceptions import MlflowException
 
-        with self.d.store.transaction():  # one registration at a time: versions stay dense
+        with self.ctx.store.transaction():  # one registration at a time: versions stay dense
             try:
                 client.get_registered_model(name)
             except MlflowException:
                 client.create_registered_model(name)
             if path:
                 previous = len(client.search_model_versions(f"name = '{_quote(name)}'"))
-                target = self.d.folder.models_dir / name / str(previous + 1)
+                target = self.ctx.folder.models_dir / name / str(previous + 1)
                 if target.exists():
                     shutil.rmtree(target)
                 shutil.copytree(folder, target)
@@ -83,13 +87,13 @@ class ModelService:
             version = client.create_model_version(name, source, run_id=run_id, tags=tags,
                                                   description=description, model_id=model_id)
             record = _record(version)
-            self.d.audit(req, "models.register", f"{name}:{record.version}", after=record.to_dict(),
+            self.ctx.audit(req, "models.register", f"{name}:{record.version}", after=record.to_dict(),
                          detail=f"from job {job}" if job else f"from {path}")
         return record.to_dict()
 
     def _model_source(self, run_id: str) -> tuple[str, str | None] | None:
         """The registry source of the run's `model`, and its MLflow 3 LoggedModel id if it has one."""
-        client = self.d.jobs.mlflow()
+        client = self.tracking.client()
         for output in client.get_run(run_id).outputs.model_outputs or []:
             logged = client.get_logged_model(output.model_id)
             if logged.name == MODEL_ARTIFACT:

@@ -27,7 +27,9 @@ from console.local.assets import parse_ref
 from console.naming import check_name
 
 if TYPE_CHECKING:
-    from console.local.daemon import Daemon
+    from console.local.assets import AssetService
+    from console.local.context import Context
+    from console.local.models import ModelService
     from console.local.rpc import Request
 
 log = logging.getLogger("amlops.monitor")
@@ -38,10 +40,12 @@ _PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": t
 
 
 class MonitorService:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        self.store = daemon.store
-        self.root = daemon.folder.root / "monitors"
+    def __init__(self, ctx: Context, assets: AssetService, models: ModelService) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.assets = assets
+        self.models = models
+        self.root = ctx.folder.root / "monitors"
         self.root.mkdir(mode=0o700, exist_ok=True)
         self._running: set[str] = set()
         self._lock = threading.Lock()
@@ -67,7 +71,7 @@ class MonitorService:
         if not signals:
             raise NotSupported("local", "monitors without a data_drift signal", "the local workspace computes data drift")
         period = trigger_period(data.get("trigger") or {})
-        now = self.d.clock.now()
+        now = self.ctx.clock.now()
         row = {"name": name, "endpoint": endpoint, "deployment": deployment, "spec": data,
                "trigger": _trigger_text(data.get("trigger") or {}), "period_s": int(period.total_seconds()),
                "next_run_at": next_run(data.get("trigger") or {}, now).isoformat(), "created_at": now.isoformat()}
@@ -77,7 +81,7 @@ class MonitorService:
                 self.store.update("monitors", {"name": name}, {k: v for k, v in row.items() if k != "created_at"})
             else:
                 self.store.insert("monitors", row)
-            self.d.audit(req, "monitors.create", name, after={"target": f"{endpoint}/{deployment}",
+            self.ctx.audit(req, "monitors.create", name, after={"target": f"{endpoint}/{deployment}",
                                                              "trigger": row["trigger"]}, detail=spec.path)
         return {"kind": "schedule", **self._record(self._row(name)).to_dict()}
 
@@ -98,7 +102,7 @@ class MonitorService:
     def run(self, req: Request, name: str, window_start: str | None = None, window_end: str | None = None,
             trigger: str = "User") -> dict[str, Any]:
         row = self._row(name)
-        end = _parse_time(window_end, "window_end") if window_end else self.d.clock.now()
+        end = _parse_time(window_end, "window_end") if window_end else self.ctx.clock.now()
         start = _parse_time(window_start, "window_start") if window_start else end - timedelta(seconds=row["period_s"])
         if start >= end:
             raise InvalidField("window_start", "must be before window_end")
@@ -107,8 +111,8 @@ class MonitorService:
             if name in self._running:
                 raise BadInput(f"monitor '{name}' is already running")
             self._running.add(name)
-        op = self.d.new_operation("monitors.run", name)
-        self.d.audit(req, "monitors.run", name, after={"window_start": start.isoformat(), "window_end": end.isoformat()},
+        op = self.ctx.new_operation("monitors.run", name)
+        self.ctx.audit(req, "monitors.run", name, after={"window_start": start.isoformat(), "window_end": end.isoformat()},
                      detail=f"trigger {trigger}")
         threading.Thread(target=self._run, args=(row, start, end, op["id"]), daemon=True,
                          name=f"monitor-{name}").start()
@@ -121,13 +125,13 @@ class MonitorService:
                 self.store.insert("drift_reports", {"monitor": row["name"], "endpoint": row["endpoint"],
                                                     "deployment": row["deployment"], "window_start": start.isoformat(),
                                                     "window_end": end.isoformat(), "report": report.to_dict(),
-                                                    "created_at": self.d.clock.now().isoformat()})
-                self.store.update("monitors", {"name": row["name"]}, {"last_run_at": self.d.clock.now().isoformat()})
-                self.d.finish_operation(op_id)
+                                                    "created_at": self.ctx.clock.now().isoformat()})
+                self.store.update("monitors", {"name": row["name"]}, {"last_run_at": self.ctx.clock.now().isoformat()})
+                self.ctx.finish_operation(op_id)
         except Exception as err:  # the operation carries the reason; the daemon goes on
             log.exception("monitor %s failed", row["name"])
             message = err.message if hasattr(err, "message") else f"{type(err).__name__}: {err}"
-            self.d.finish_operation(op_id, "Failed", message)
+            self.ctx.finish_operation(op_id, "Failed", message)
         finally:
             with self._lock:
                 self._running.discard(row["name"])
@@ -151,7 +155,7 @@ class MonitorService:
         p_value = drift.P_VALUE_THRESHOLD / max(len(profile.feature_types), 1)
         return accumulator.report(monitor=row["name"], endpoint_name=row["endpoint"], deployment=row["deployment"],
                                   window_start=start, window_end=end, threshold=threshold,
-                                  p_value_threshold=p_value, created_at=self.d.clock.now())
+                                  p_value_threshold=p_value, created_at=self.ctx.clock.now())
 
     # --- the scheduler's part ----------------------------------------------------------------
 
@@ -188,7 +192,7 @@ class MonitorService:
             raise BadInput(f"monitor '{row['name']}': no baseline: the model has no training job with a data "
                            "asset and the signal has no reference_data")
         name, version, label = parse_ref(asset)
-        stored = self.d.assets.resolve("data", name, version, label)
+        stored = self.assets.resolve("data", name, version, label)
         features = signal.get("features") if isinstance(signal.get("features"), list) else None
         overrides = _type_overrides(signal.get("feature_type_override") or {})
         key = json.dumps([features, overrides], sort_keys=True)
@@ -222,7 +226,7 @@ class MonitorService:
             return None
         name, _, version = dep["model"].partition(":")
         try:
-            model = self.d.models.get(None, name, version)
+            model = self.models.get(None, name, version)
         except NotFound:
             return None
         if not model.get("job"):
@@ -234,7 +238,7 @@ class MonitorService:
     def _production(self, row: dict[str, Any], start: datetime, end: datetime) -> Iterator[Any]:
         import pandas as pd
 
-        folder = self.d.folder.collected_dir / row["endpoint"] / row["deployment"] / "model_inputs"
+        folder = self.ctx.folder.collected_dir / row["endpoint"] / row["deployment"] / "model_inputs"
         records: list[dict[str, Any]] = []
         for path in _hour_files(folder, start, end):
             with open(path, encoding="utf-8") as fh:

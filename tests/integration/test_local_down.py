@@ -84,11 +84,12 @@ def test_down_all_stops_every_process_the_workspace_started(ws, tmp_path):
     job = ws.jobs.submit(str(job_spec))
     wait_until(lambda: ws.jobs.get(job.name).status == "Running", 60, "the job to run")
     load = demo.start_load(ws.folder)
-    started = {pid for pid, _ in workspace_processes(root)}
     daemon = ws.connection.call("daemon.status")
-    recorded = {p["pid"] for p in daemon["processes"]} | {daemon["pid"], load}
+    started = {pid for pid, _ in workspace_processes(root)}
+    recorded = {p["pid"]: f"{p['kind']} {p['name']}" for p in daemon["processes"]}
+    recorded |= {daemon["pid"]: "daemon", load: "demo load"}
     assert {p["kind"] for p in daemon["processes"]} == {"job", "router", "instance"}
-    assert recorded <= started
+    assert {pid: what for pid, what in recorded.items() if pid not in started} == {}
 
     # Plain down: the daemon and the demo load go; what outlives them is named, with the way out.
     down = amlops(root, "local", "down")

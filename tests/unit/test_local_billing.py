@@ -71,7 +71,7 @@ def test_a_new_day_starts_at_zero(daemon):
 def test_a_full_quota_names_the_config_file_and_what_holds_the_vcpus(daemon):
     # Held: dev-instance 4, blue ceil(1.2 x 2) x 2 = 6 (the failed green holds its reservation too: 6).
     with pytest.raises(QuotaExceeded) as err:
-        daemon.compute.check_quota("Standard_DS4_v2", 1, reserve=1.2)
+        daemon.compute.ledger.check_quota("Standard_DS4_v2", 1, reserve=1.2)
     message = str(err.value)
     assert f"in {daemon.folder.config_file}" in message and str(daemon.folder.root) in message
     assert "dev-instance holds 4 (amlops compute stop dev-instance)" in message
@@ -81,7 +81,7 @@ def test_a_full_quota_names_the_config_file_and_what_holds_the_vcpus(daemon):
 
 def test_an_edited_config_applies_at_the_next_check(daemon):
     with pytest.raises(QuotaExceeded):
-        daemon.compute.check_quota("Standard_NC6s_v3", 1)
+        daemon.compute.ledger.check_quota("Standard_NC6s_v3", 1)
     daemon.folder.config_file.write_text(json.dumps({"quotas": {"standardNCSv3Family": 12}}))
-    assert daemon.compute.check_quota("Standard_NC6s_v3", 1) == 6
+    assert daemon.compute.ledger.check_quota("Standard_NC6s_v3", 1) == 6
     assert costs.family_of("Standard_NC6s_v3") == "standardNCSv3Family"

@@ -1,0 +1,44 @@
+"""`create -f` in the local workspace, as `az ml X create -f`: load the spec with azure-ai-ml's
+loader, apply the overrides, and hand it to the service that owns its kind (compute, data and
+environment assets, online endpoints and deployments, monitor schedules).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from console import specs
+
+if TYPE_CHECKING:
+    from console.local.assets import AssetService
+    from console.local.compute import ComputeService
+    from console.local.endpoints import EndpointService
+    from console.local.monitor import MonitorService
+    from console.local.rpc import Request
+
+CREATABLE = ("compute", "data", "environment", "online_endpoint", "online_deployment", "schedule")
+
+
+class CreateService:
+    def __init__(self, assets: AssetService, compute: ComputeService, endpoints: EndpointService,
+                 monitors: MonitorService) -> None:
+        self.assets, self.compute, self.endpoints, self.monitors = assets, compute, endpoints, monitors
+
+    def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
+        return {"create": (self.create, True)}
+
+    def create(self, req: Request, spec_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        spec = specs.load(spec_path, overrides, expect=CREATABLE)
+        data = specs.apply_overrides(spec.doc.data, overrides or {})
+        data.pop("$schema", None)
+        if spec.kind == "compute":
+            return {"kind": "compute", **self.compute.create(req, data, spec.path)}
+        if spec.kind == "schedule":
+            return self.monitors.create(req, spec, data)
+        if spec.kind == "online_endpoint":
+            return self.endpoints.create(req, spec, data)
+        if spec.kind == "online_deployment":
+            op = self.endpoints.create_deployment(req, spec, data)
+            return {"kind": "online_deployment", "name": data["name"], "endpoint_name": data["endpoint_name"],
+                    "operation": op}
+        return self.assets.create(req, spec, data)
