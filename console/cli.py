@@ -82,6 +82,9 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
     lint.add_argument("--json", action="store_true", help="print findings as JSON")
     lint.add_argument("--workspace", action="store_true",
                       help="also check against the selected workspace: GPU quota, existing deployments")
+    lint.add_argument("--endpoint-name", metavar="NAME",
+                      help="the endpoint of every deployment spec, as `az ml online-deployment create "
+                           "--endpoint-name` gives it (for specs that leave it out, as the docs do)")
     lint.set_defaults(handler=_lint)
 
     demo = sub.add_parser("demo", help="set up the demo project on the local workspace",
@@ -133,7 +136,7 @@ def _lint(args: argparse.Namespace) -> int:
                               existing_deployments={e.name: frozenset(d.name for d in e.deployments)
                                                     for e in ws.endpoints.list()},
                               region=f"the {ws.backend} workspace {ws.name}")
-    result = lint(args.paths, context)
+    result = lint(args.paths, context, endpoint_name=getattr(args, "endpoint_name", None))
     if args.json:
         print(json.dumps({"files": result.files, "exit_code": result.exit_code,
                           "findings": [f.to_dict() for f in result.findings]}, indent=2))

@@ -3,7 +3,12 @@
 Each rule reads the parsed document (not the SDK entity), so it runs on any YAML the loader
 accepts or rejects and points at the exact line. Rules and their ids:
 
-  invalid-spec                 error    the loader rejects the file (one finding per problem)
+  invalid-spec                 error    the loader rejects the file (one finding per problem), or
+                                        it is hostile (huge, an alias bomb, nested past reason)
+  template-placeholder         error    `<ENDPOINT_NAME>`, `{{ENDPOINT_NAME}}`, `$ENDPOINT_NAME` in a
+                                        name...: a template to fill in before create
+  from-command-line            warning  a deployment without endpoint_name (or name): it must come
+                                        from the command line (`--endpoint-name`), as in the docs
   unpinned-version             warning  a data asset, model or environment without a pinned version
   unpinned-image               warning  an environment image without a tag or digest, or `:latest`
   cluster-min-instances        warning  a cluster that never scales to zero
@@ -14,11 +19,17 @@ accepts or rejects and points at the exact line. Rules and their ids:
   secret-in-spec               error    keys, connection strings, SAS tokens, client secrets
   gpu-no-quota                 error    a GPU size whose family has no quota (with a workspace)
   invalid-name                 error    an endpoint or deployment name Azure rejects
+
+A placeholder is an error, not a warning: `create` would send it to Azure as the literal name
+or version (or not parse the file at all), so a template must not pass the gate `make run` and
+the console's submit key put in front of create. The loader's own complaints about a field that
+holds a placeholder are the placeholder's, and reported as such.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -83,50 +94,92 @@ def collect(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def lint(paths: Iterable[str | Path], context: LintContext | None = None) -> LintResult:
-    """Lint every YAML file under `paths`. Never raises for bad input: it becomes findings."""
+def lint(paths: Iterable[str | Path], context: LintContext | None = None,
+         *, endpoint_name: str | None = None) -> LintResult:
+    """Lint every YAML file under `paths`. Never raises for bad input: it becomes findings.
+    `endpoint_name` is `--endpoint-name`: the endpoint of every deployment spec linted."""
     context = context or LintContext()
     result = LintResult()
     loaded: list[tuple[specs.Document, str]] = []
     for path in collect(paths):
         result.files += 1
-        try:
-            doc = specs.read(path)
-        except SpecError as err:
-            result.findings.append(_invalid(err))
+        doc, findings = _read(path)
+        result.findings += findings
+        if doc is None:
             continue
         kind = specs.kind_of(doc)
         if kind == "conda":
             continue
         result.findings += _secrets(doc)
+        given = {"endpoint_name": endpoint_name} if endpoint_name and kind in specs.DEPLOYMENT_KINDS else {}
+        holes = specs.placeholders(doc, kind, given)
+        result.findings += [Finding(doc.path, h.line, "error", "template-placeholder", h.message, h.field)
+                            for h in holes]
         if kind is None:
             result.findings.append(Finding(doc.path, 1, "warning", "unknown-kind",
                                            "not recognised as an Azure ML spec (no $schema or type); only scanned for secrets"))
             continue
-        result.findings += _validate(doc, kind)
-        result.findings += _rules(doc, kind, context)
+        checked = [*_validate(doc, kind, given), *_rules(doc, kind, context, given)]
+        result.findings += [f for f in checked if not _from_placeholder(f, holes)]
         loaded.append((doc, kind))
-    result.findings += _traffic_rules(loaded, context)
+    result.findings += _traffic_rules(loaded, context, endpoint_name)
     result.findings.sort(key=lambda f: (f.file, f.line, f.rule))
     return result
 
 
-def _invalid(err: SpecError) -> Finding:
-    return Finding(err.file, err.line or 1, "error", "invalid-spec", err.message, err.field)
-
-
-def _validate(doc: specs.Document, kind: str) -> list[Finding]:
+def _read(path: Path) -> tuple[specs.Document | None, list[Finding]]:
+    """The parsed file, or the findings that stop it here: unreadable, hostile, not YAML (and
+    then one finding per placeholder when it is only a template waiting for sed)."""
     try:
-        loader = specs._loader(kind)
+        text = specs.read_text(path)
+    except SpecError as err:
+        return None, [_invalid(err)]
+    try:
+        return specs.parse(str(path), text), []
+    except SpecError as err:
+        holes = specs.unfilled_template(text)
+        return None, ([Finding(str(path), h.line, "error", "template-placeholder", h.message) for h in holes]
+                      or [_invalid(err)])
+
+
+def _invalid(err: SpecError) -> Finding:
+    message = f"{err.field}: {err.message}" if err.field else err.message
+    return Finding(err.file, err.line or 1, "error", "invalid-spec", message, err.field)
+
+
+def _from_placeholder(finding: Finding, holes: list[specs.Placeholder]) -> bool:
+    """Whether a loader or name finding is about a field that holds a placeholder, or holds one
+    inside it (`{insert GUID}` makes `model` a mapping the loader rejects as a whole)."""
+    if finding.rule not in ("invalid-spec", "invalid-name"):
+        return False
+    if not finding.field:
+        return any(h.line == finding.line for h in holes)
+    return any(h.field and (h.field == finding.field or h.field.startswith(finding.field + ".")) for h in holes)
+
+
+def _validate(doc: specs.Document, kind: str, given: Mapping[str, str]) -> list[Finding]:
+    """The loader's verdict, one finding per problem, with what `given` (--endpoint-name) fills in."""
+    try:
+        specs.loader_for(kind, doc.data)
     except AttributeError:
         return [Finding(doc.path, 1, "warning", "unknown-kind", f"azure-ai-ml has no loader for {kind} specs")]
+    # A field left to the command line is a warning; a stand-in lets the loader check the rest.
+    missing = specs.from_command_line(doc, kind, given)
+    findings = [Finding(doc.path, 1, "warning", "from-command-line",
+                        f"{key} is not in the file: it must come from the command line "
+                        f"({specs.COMMAND_LINE_FIELDS[key]}), as `az ml {kind.replace('_', '-')} create` takes it", key)
+                for key in missing]
     try:
-        loader(doc.path)
+        with warnings.catch_warnings():  # the SDK's deprecation notes are not findings; keep the terminal clean
+            warnings.simplefilter("ignore")
+            specs.load_entity(doc, kind, {**given, **dict.fromkeys(missing, "from-command-line")})
+    except SpecError as err:  # a hostile file the spec points at
+        return [*findings, _invalid(err)]
     except Exception as exc:  # the loaders raise marshmallow, azure and plain errors alike
         problems = specs.validation_problems(exc) or [("", specs._first_line(str(exc)) or type(exc).__name__)]
-        return [Finding(doc.path, doc.line_of(f) if f else 1, "error", "invalid-spec",
-                        f"{f}: {m}" if f else m, f or None) for f, m in _unique(problems)]
-    return []
+        findings += [Finding(doc.path, doc.line_of(f) if f else 1, "error", "invalid-spec",
+                             f"{f}: {m}" if f else m, f or None) for f, m in _unique(problems)]
+    return findings
 
 
 def _unique(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -136,7 +189,7 @@ def _unique(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # --- per-document rules ----------------------------------------------------------------------
 
 
-def _rules(doc: specs.Document, kind: str, context: LintContext) -> Iterator[Finding]:
+def _rules(doc: specs.Document, kind: str, context: LintContext, given: Mapping[str, str]) -> Iterator[Finding]:
     yield from _unpinned(doc)
     data = doc.data
     if kind == "environment":
@@ -154,7 +207,7 @@ def _rules(doc: specs.Document, kind: str, context: LintContext) -> Iterator[Fin
                           "so a forgotten instance stops billing", "idle_time_before_shutdown_minutes")
         yield from _gpu_quota(doc, "size", context)
     if kind in ("online_endpoint", "online_deployment"):
-        yield from _name_rule(doc, kind)
+        yield from _name_rule(doc, kind, given)
     if kind == "online_deployment":
         for probe in ("liveness_probe", "readiness_probe"):
             if not isinstance(data.get(probe), dict):
@@ -184,13 +237,14 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _name_rule(doc: specs.Document, kind: str) -> Iterator[Finding]:
+def _name_rule(doc: specs.Document, kind: str, given: Mapping[str, str]) -> Iterator[Finding]:
     keys = ("name", "endpoint_name") if kind == "online_deployment" else ("name",)
     for key in keys:
-        value = doc.data.get(key)
+        value = given.get(key, doc.data.get(key))
         if isinstance(value, str) and not naming.ENDPOINT_NAME.match(value):
+            source = " (from --endpoint-name)" if key in given else ""
             yield Finding(doc.path, doc.line_of(key), "error", "invalid-name",
-                          f"{key} '{value}': Azure needs 3 to 32 characters, a letter first, "
+                          f"{key} '{value}'{source}: Azure needs 3 to 32 characters, a letter first, "
                           "then letters, digits or dashes", key)
 
 
@@ -323,13 +377,14 @@ def _walk(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | 
 # --- rules across files ----------------------------------------------------------------------
 
 
-def _traffic_rules(loaded: list[tuple[specs.Document, str]], context: LintContext) -> Iterator[Finding]:
+def _traffic_rules(loaded: list[tuple[specs.Document, str]], context: LintContext,
+                   endpoint_name: str | None = None) -> Iterator[Finding]:
     """An endpoint spec that puts traffic on a deployment that does not exist yet fails in Azure:
     create the endpoint without traffic, create the deployment, then move traffic."""
     being_created: dict[str, set[str]] = {}
     for doc, kind in loaded:
         if kind == "online_deployment":
-            endpoint, name = doc.data.get("endpoint_name"), doc.data.get("name")
+            endpoint, name = endpoint_name or doc.data.get("endpoint_name"), doc.data.get("name")
             if isinstance(endpoint, str) and isinstance(name, str):
                 being_created.setdefault(endpoint, set()).add(name)
     for doc, kind in loaded:

@@ -1,20 +1,22 @@
 """Azure ML v2 YAML: read it line-aware, load it with azure-ai-ml's own loaders, lint it.
 
-`load()` picks the loader from the file's `$schema` (or its `type` and keys), applies `--set`
-overrides the way `az ml ... --set` does, and turns marshmallow's and azure-ai-ml's validation
-errors into `SpecError(file, line, field, message)`. `lint()` adds the rules that hurt in
-production (unpinned versions, clusters that never scale to zero, deployments without probes or
-data collection, secrets in YAML, GPU sizes without quota). azure.ai.ml is imported only when a
-spec is actually loaded.
+`read()` refuses hostile YAML before anything expands it (files over `MAX_FILE_BYTES`, alias
+expansion over `MAX_NODES`, nesting over `MAX_DEPTH`) and says when a file is an unfilled
+template (`<ENDPOINT_NAME>`, `{{ENDPOINT_NAME}}`). `load()` picks the loader from the file's
+`$schema` and `type` as `az ml ... create -f` does, applies `--set` overrides and
+`--endpoint-name` the way `az ml` does, and turns marshmallow's and azure-ai-ml's validation
+errors into `SpecError(file, line, field, message)`. `lint()` (console/lint.py) adds the rules
+that hurt in production. azure.ai.ml is imported only when a spec is actually loaded.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,28 +57,114 @@ class Document:
 
 
 def read(path: str | Path) -> Document:
-    """Parse one YAML file. Raises SpecError for a missing file, a syntax error or a non-mapping."""
+    """Parse one YAML file. Raises SpecError for a missing or hostile file, a syntax error (or an
+    unfilled template) or a non-mapping."""
+    return parse(str(path), read_text(path))
+
+
+def read_text(path: str | Path) -> str:
+    """The file's text, refused past MAX_FILE_BYTES without reading the rest (a FIFO or
+    /dev/zero has no size to check first)."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(name, None, None, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SpecError(name, None, None, f"cannot read: {exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(name, None, None, f"over {MAX_FILE_BYTES // 2**20} MiB: refused as hostile "
+                                          "(no Azure ML spec comes near that size)")
     try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(name, None, None, f"cannot read: {exc}") from None
+
+
+def parse(name: str, text: str) -> Document:
+    """`read()` for text already read: the hostile-input check first, then the line index."""
+    try:
+        check_expansion(name, text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
+        holes = unfilled_template(text)
+        if holes:
+            raise SpecError(name, holes[0].line, None, holes[0].message) from None
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise SpecError(name, line, None, f"invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise SpecError(name, None, None, f"invalid YAML: {exc}") from None
+    if data is None:
+        raise SpecError(name, 1, None, "the file is empty (or only comments): expected a mapping of Azure ML fields")
     if not isinstance(data, dict):
         raise SpecError(name, 1, None, "expected a mapping of Azure ML fields at the top level")
     lines: dict[FieldPath, int] = {}
     _index_lines(node, (), lines)
     return Document(name, data, lines, text)
+
+
+# --- hostile input ---------------------------------------------------------------------------
+
+# Limits no real spec comes near: the largest YAML file in azureml-examples' cli/ tree (575 files)
+# is under 6 KB, has under 250 nodes and nests 10 deep; an alias bomb under 1 KB expands
+# to a billion nodes, which PyYAML builds as shared references but every walk over the data
+# (ours, azure-ai-ml's, marshmallow's) then visits one by one.
+MAX_FILE_BYTES = 2**20
+MAX_NODES = 100_000
+MAX_DEPTH = 100
+_EVENT_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
+
+
+def check_expansion(name: str, text: str) -> None:
+    """Refuse a document whose aliases expand past MAX_NODES, that refers to itself, or nests
+    past MAX_DEPTH. Counts on the parser's events, before anything builds or walks the data:
+    each anchor's expanded size is counted once and reused at each alias, so the check stays
+    linear in the file however far the aliases would expand. A syntax error ends the check:
+    what was read up to it is checked, and PyYAML's composer reports it in its own words."""
+    try:
+        _count_events(name, yaml.parse(text, Loader=_EVENT_LOADER))
+    except yaml.YAMLError:
+        return
+
+
+def _count_events(name: str, events: Iterable[yaml.Event]) -> None:
+    expanded = depth = 0
+    sizes: dict[str, int] = {}  # anchor -> nodes it expands to
+    open_anchors: list[tuple[str | None, int]] = []  # (anchor, nodes counted before it)
+    for event in events:
+        if isinstance(event, yaml.DocumentStartEvent):
+            sizes.clear()
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in {a for a, _ in open_anchors}:
+                raise SpecError(name, _line(event), None, f"alias *{event.anchor} refers to its own anchor: "
+                                                          "a recursive document is refused as hostile")
+            expanded += sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            expanded += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            expanded += 1
+            depth += 1
+            open_anchors.append((event.anchor, expanded - 1))
+            if depth > MAX_DEPTH:
+                raise SpecError(name, _line(event), None, f"nested over {MAX_DEPTH} levels deep: refused as hostile")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, before = open_anchors.pop()
+            if anchor:
+                sizes[anchor] = expanded - before
+        if expanded > MAX_NODES:
+            raise SpecError(name, _line(event), None,
+                            f"over {MAX_NODES:,} nodes once its aliases are expanded "
+                            "(a 'billion laughs' alias bomb?): refused as hostile")
+
+
+def _line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark else None
 
 
 def _index_lines(node: yaml.Node | None, prefix: FieldPath, out: dict[FieldPath, int]) -> None:
@@ -93,6 +181,96 @@ def _index_lines(node: yaml.Node | None, prefix: FieldPath, out: dict[FieldPath,
 
 def _split_field(dotted: str) -> FieldPath:
     return tuple(int(p) if p.isdigit() else p for p in dotted.split(".") if p)
+
+
+# --- template placeholders -------------------------------------------------------------------
+
+# What the Azure ML docs and examples leave for the reader (or sed, envsubst) to fill in.
+_HOLE = re.compile(r"""
+    (?<!\$)\{\{\s*[^{}\s][^{}]*\}\}                               # {{ENDPOINT_NAME}}
+  | <(?:[A-Z][A-Z0-9_]{2,}|[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+)>  # <ENDPOINT_NAME>, <my-endpoint>
+  | <\s*(?i:your|my|insert|enter|replace)\b[^<>]*>                    # < your compute name >
+  | \{\s*(?i:your|my|insert|enter|replace)\b[^{}:]*\}               # {insert random GUID}, not {replace: x}
+""", re.VERBOSE)
+_BINDING = re.compile(r"\$\{\{[^{}]*\}\}")  # ${{inputs.x}}: legitimate in jobs, components, schedules, data
+_SHELL_VAR = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")  # $ENDPOINT_NAME from a shell script
+_BINDING_KINDS = ("job", "component", "schedule", "data")
+_NAME_KEYS = ("name", "endpoint_name")
+_FREE_TEXT = ("description", "display_name")  # prose may mention placeholders; it is never used as one
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+_STAND_IN = "placeholder"
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """The template placeholders left on one line of a spec, in `field` (None when the file
+    does not parse until they are filled in)."""
+
+    line: int
+    field: str | None
+    holes: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        quoted = [f"'{hole}'" for hole in self.holes]
+        if len(quoted) == 1:
+            return f"{quoted[0]} is a template placeholder: fill it in before create"
+        listed = ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        return f"{listed} are template placeholders: fill them in before create"
+
+
+def placeholders(doc: Document, kind: str | None, filled: Iterable[str] = ()) -> list[Placeholder]:
+    """The placeholders left in a parsed spec, outside the fields the command line fills in
+    (`filled`: dotted `--set` keys, `endpoint_name` from --endpoint-name). Comments and prose
+    fields are skipped; `${{...}}` counts only where Azure ML does not bind it; `$NAME` only in names."""
+    filled = tuple(filled)
+    by_line = _fields_by_line(doc)
+    out: list[Placeholder] = []
+    path: FieldPath = ()
+    for number, line in enumerate(doc.text.splitlines(), start=1):
+        code = _COMMENT.sub("", line)
+        path = by_line.get(number, path)  # a line without a key belongs to the key above (block scalars)
+        key = path[-1] if path else None
+        if not code.strip() or key in _FREE_TEXT:
+            continue
+        dotted = ".".join(map(str, path)) or None
+        if dotted and any(dotted == f or dotted.startswith(f + ".") for f in filled):
+            continue
+        holes = [m.group() for m in _HOLE.finditer(code)]
+        value = code.split(":", 1)[1] if ":" in code else code
+        if kind not in _BINDING_KINDS or key in _NAME_KEYS:
+            holes += [m.group() for m in _BINDING.finditer(value)]
+        if key in _NAME_KEYS:
+            holes += [m.group() for m in _SHELL_VAR.finditer(_BINDING.sub("", value))]
+        if holes:
+            out.append(Placeholder(number, dotted, tuple(dict.fromkeys(holes))))
+    return out
+
+
+def unfilled_template(text: str) -> list[Placeholder]:
+    """The placeholders of a file that is not YAML until they are filled in (`{{NAME}}` unquoted
+    reads as a mapping); [] when it fails as YAML for another reason too."""
+    lines = text.splitlines()
+    holes = [Placeholder(n, None, tuple(dict.fromkeys(found))) for n, line in enumerate(lines, start=1)
+             if (found := [m.group() for m in _HOLE.finditer(_COMMENT.sub("", line))])]
+    if not holes:
+        return []
+    filled = "\n".join(_HOLE.sub(_STAND_IN, line) for line in lines)
+    try:
+        check_expansion("", filled)
+        yaml.safe_load(filled)
+    except (yaml.YAMLError, SpecError):
+        return []
+    return holes
+
+
+def _fields_by_line(doc: Document) -> dict[int, FieldPath]:
+    """The deepest field path that starts on each line."""
+    out: dict[int, FieldPath] = {}
+    for path, line in doc.lines.items():
+        if len(path) >= len(out.get(line, ())):
+            out[line] = path
+    return out
 
 
 # --- what kind of spec -----------------------------------------------------------------------
@@ -120,8 +298,10 @@ _SCHEMA_KINDS = {
 }
 _SCHEMA_TO_KIND = {stem: kind for kind, stems in _SCHEMA_KINDS.items() for stem in stems}
 _TYPE_TO_KIND = {
-    **dict.fromkeys(("command", "pipeline", "sweep", "spark", "automl", "parallel"), "job"),
-    **dict.fromkeys(("amlcompute", "computeinstance", "kubernetes", "virtualmachine"), "compute"),
+    **dict.fromkeys(("command", "pipeline", "sweep", "spark", "automl", "parallel", "finetuning",
+                     "distillation"), "job"),
+    **dict.fromkeys(("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark"), "compute"),
+    **dict.fromkeys(("git", "python_feed", "container_registry", "azure_sql_db", "s3", "snowflake"), "connection"),
     **dict.fromkeys(("uri_file", "uri_folder", "mltable"), "data"),
     **dict.fromkeys(("mlflow_model", "custom_model", "triton_model"), "model"),
     **dict.fromkeys(("azure_blob", "azure_file", "azure_data_lake_gen1", "azure_data_lake_gen2"), "datastore"),
@@ -150,8 +330,14 @@ def kind_of(doc: Document) -> str | None:
         return "schedule"
     if "endpoint_name" in data:
         return "batch_deployment" if "mini_batch_size" in data or "compute" in data else "online_deployment"
+    if "model_id" in data:  # `az ml serverless-endpoint create`: a model catalog id, nothing to host
+        return "serverless_endpoint"
     if "auth_mode" in data:
         return "online_endpoint"
+    if "replication_locations" in data:
+        return "registry"
+    if "managed_network" in data:
+        return "workspace"
     if {"image", "build", "conda_file"} & set(data):
         return "environment"
     if "jobs" in data:
@@ -179,29 +365,121 @@ def import_azure_ml():
     return aml
 
 
-def _loader(kind: str):
+# `az ml batch-deployment create` picks the loader by the file's `type`, exactly as spelled.
+_BATCH_LOADERS = {"model": "load_model_batch_deployment", "pipeline": "load_pipeline_component_batch_deployment"}
+
+
+def loader_for(kind: str, data: Mapping[str, Any] | None = None):
+    """The azure-ai-ml load function `az ml <noun> create -f` uses for this kind of spec.
+    Raises AttributeError when azure-ai-ml has none."""
     aml = import_azure_ml()
     if kind == "schedule":
         from azure.ai.ml.entities._load_functions import load_schedule
 
         return load_schedule
+    if kind == "batch_deployment" and isinstance((data or {}).get("type"), str):
+        name = _BATCH_LOADERS.get(data["type"])
+        if name:
+            from azure.ai.ml.entities import _load_functions
+
+            return getattr(_load_functions, name)
     name = {"online_endpoint": "load_online_endpoint", "online_deployment": "load_online_deployment",
             "batch_endpoint": "load_batch_endpoint", "batch_deployment": "load_batch_deployment",
             "connection": "load_connection"}.get(kind, f"load_{kind}")
     return getattr(aml, name)
 
 
+def load_entity(doc: Document, kind: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The azure-ai-ml entity of a parsed spec. The loader gets the text already checked by
+    `read()`, not the path, so it never parses a file that was not checked (or that changed
+    since); YAML files the spec points at (components, conda files), which the loader reads
+    itself, are checked first. Raises whatever the loader raises."""
+    check_references(doc)
+    loader = loader_for(kind, doc.data)
+    params = [{k: v} for k, v in (overrides or {}).items()]
+    extra = {"params_override": params} if params else {}
+    return loader(io.StringIO(doc.text), relative_origin=doc.path, **extra)
+
+
+# The fields whose local .yml file azure-ai-ml reads and parses while it loads the spec.
+_YAML_REFERENCES = ("component", "conda_file", "trial", "environment")
+
+
+def check_references(doc: Document, _seen: set[Path] | None = None) -> None:
+    """Refuse hostile YAML in the local files a spec points at (`component: ./train.yml`,
+    `conda_file: conda.yaml`), and in the files those point at, before a loader reads them.
+    The SpecError names the spec's own field and line, and the referenced file's line."""
+    seen = _seen if _seen is not None else {Path(doc.path).resolve()}
+    for field_path, value in _strings(doc.data, ()):
+        if not field_path or field_path[-1] not in _YAML_REFERENCES:
+            continue  # a data asset's `path: big.yaml` is uploaded, never parsed
+        ref = value.removeprefix("file:").strip()
+        if not ref.endswith((".yml", ".yaml")) or "://" in ref or ref.startswith("azureml:"):
+            continue
+        target = Path(doc.path).parent / ref
+        try:
+            if target.resolve() in seen or not target.is_file():
+                continue
+        except OSError:  # a value that only looks like a file name (too long, a loop of links)
+            continue
+        seen.add(target.resolve())
+        try:
+            text = read_text(target)
+            check_expansion(str(target), text)
+            data = yaml.safe_load(text)
+            if isinstance(data, dict):
+                check_references(Document(str(target), data, {}, text), seen)
+        except yaml.YAMLError:
+            continue  # not hostile, only broken: the loader says what is wrong with it
+        except SpecError as err:
+            where = f"{err.file}:{err.line}" if err.line else err.file
+            dotted = ".".join(map(str, field_path))
+            raise SpecError(doc.path, doc.line_of(field_path), dotted, f"{ref} ({where}): {err.message}") from None
+
+
+def _strings(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, (*path, i))
+
+
+DEPLOYMENT_KINDS = ("online_deployment", "batch_deployment")
+# Fields `az ml online-deployment/batch-deployment create` also takes from its command line.
+COMMAND_LINE_FIELDS = {"endpoint_name": "--endpoint-name NAME", "name": "--set name=NAME"}
+
+
+def from_command_line(doc: Document, kind: str, overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """The fields a deployment spec leaves to the command line (`az ml online-deployment create
+    -f X --endpoint-name E`, as the Azure docs do) that neither the file nor `overrides` give."""
+    if kind not in DEPLOYMENT_KINDS:
+        return []
+    given = overrides or {}
+    return [key for key in COMMAND_LINE_FIELDS if doc.data.get(key) in (None, "") and key not in given]
+
+
 @dataclass(frozen=True)
 class Spec:
-    """A loaded spec: the parsed document, its kind and the azure-ai-ml entity."""
+    """A loaded spec: the parsed document, its kind, the azure-ai-ml entity and the overrides
+    it was loaded with (`--set` and `--endpoint-name`)."""
 
     doc: Document
     kind: str
     entity: Any
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
         return self.doc.path
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The document's data as the entity saw it: overrides applied, a fresh copy."""
+        return apply_overrides(self.doc.data, self.overrides)
 
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
@@ -234,9 +512,11 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
 
 
 def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
-         *, expect: str | Sequence[str] | None = None) -> Spec:
-    """Read and load one spec with its azure-ai-ml loader. `expect` restricts the kind.
-    Raises SpecError with the file, the line and the field of the first problem."""
+         *, expect: str | Sequence[str] | None = None, endpoint_name: str | None = None) -> Spec:
+    """Read and load one spec with its azure-ai-ml loader. `expect` restricts the kind;
+    `endpoint_name` is `--endpoint-name`, for a deployment whose file has none (it wins over the
+    file and `--set`, as in `az ml`). Raises SpecError with the file, the line and the field of
+    the first problem, a field left to the command line, or a template placeholder left in."""
     doc = read(path)
     kind = kind_of(doc)
     if kind is None or kind == "conda":
@@ -245,13 +525,26 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     if expect is not None and kind not in ((expect,) if isinstance(expect, str) else expect):
         raise SpecError(doc.path, doc.line_of("$schema"), "$schema",
                         f"expected a {expect if isinstance(expect, str) else ' or '.join(expect)} spec, got {kind}")
-    loader = _loader(kind)
-    params = [{k: v} for k, v in (overrides or {}).items()]
+    overrides = dict(overrides or {})
+    if endpoint_name is not None:
+        if kind not in DEPLOYMENT_KINDS:
+            raise SpecError(doc.path, doc.line_of("$schema"), "--endpoint-name",
+                            f"applies to online and batch deployments only, and this is a {kind} spec")
+        overrides["endpoint_name"] = endpoint_name
+    missing = from_command_line(doc, kind, overrides)
+    if missing:
+        raise SpecError(doc.path, 1, missing[0],
+                        f"not in the file: give it on the command line ({COMMAND_LINE_FIELDS[missing[0]]})")
+    holes = placeholders(doc, kind, overrides)
+    if holes:  # create would send it to Azure as the literal name, id or version
+        raise SpecError(doc.path, holes[0].line, holes[0].field, holes[0].message)
     try:
-        entity = loader(doc.path, params_override=params) if params else loader(doc.path)
+        entity = load_entity(doc, kind, overrides)
+    except SpecError:
+        raise
     except Exception as exc:  # the loaders raise marshmallow, azure and plain errors alike
         raise to_spec_error(doc, exc) from None
-    return Spec(doc, kind, entity)
+    return Spec(doc, kind, entity, overrides)
 
 
 def to_spec_error(doc: Document, exc: BaseException) -> SpecError:
@@ -309,12 +602,18 @@ def _flatten(node: Any, prefix: str) -> list[tuple[str, str]]:
         return out
     if isinstance(node, list):
         if node and all(isinstance(item, dict) for item in node):
-            return _flatten(node[0], prefix)  # alternatives of a union: the first is the intended one
+            return _flatten(_intended(node), prefix)  # alternatives of a union
         out = []
         for item in node:
             out += _flatten(item, prefix)
         return out[:1] if out else []
     return [(prefix, str(node))]
+
+
+def _intended(alternatives: list[dict]) -> dict:
+    """The union alternative the file meant: the first whose `type` matched (a monitoring signal
+    of type generation_safety_quality is not meant as a data_drift one), else the first."""
+    return next((alt for alt in alternatives if "type" not in alt), alternatives[0])
 
 
 def _from_text(text: str, prefix: str) -> list[tuple[str, str]]:

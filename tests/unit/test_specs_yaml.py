@@ -136,7 +136,7 @@ def _check_deployment(dp: ManagedOnlineDeployment, name: str, instance_counts: s
     assert dp.endpoint_name == "churn-ep"
     assert dp.model == "churn-classifier:1", "pinned registered (MLflow) model"
     assert dp.environment is None and dp.code_configuration is None, "no-code MLflow deployment"
-    assert dp.instance_type == "Standard_DS3_v2"
+    assert dp.instance_type == "Standard_DS2_v2"
     assert dp.instance_count in instance_counts
     assert dp.request_settings.request_timeout_ms == 5000
     assert dp.request_settings.max_concurrent_requests_per_instance in {1, 2}
@@ -154,7 +154,7 @@ def check_blue(dp: ManagedOnlineDeployment) -> None:
 
 
 def check_green(dp: ManagedOnlineDeployment) -> None:
-    _check_deployment(dp, "green", {1})
+    _check_deployment(dp, "green", {2})
 
 
 def check_monitor(s: MonitorSchedule) -> None:
