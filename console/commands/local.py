@@ -56,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     create = sub.add_parser("create", help="create compute, data, an environment, an endpoint or a deployment from its YAML, like az ml X create -f")
     create.add_argument("-f", "--file", required=True, metavar="FILE")
     create.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field (repeatable)")
+    create.add_argument("--endpoint-name", metavar="NAME",
+                        help="the endpoint of a deployment whose file has no endpoint_name (as az ml's)")
     create.add_argument("--no-wait", action="store_true", help="return before a deployment is ready")
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=_create)
@@ -230,7 +232,7 @@ def _local_status(args: argparse.Namespace) -> int:
 
 def _create(args: argparse.Namespace) -> int:
     ws = workspace(args)
-    created = ws.assets.create(args.file, _overrides(args.set))
+    created = ws.assets.create(args.file, _overrides(args.set), endpoint_name=args.endpoint_name)
     if created.get("kind") == "online_deployment" and not args.no_wait:
         op = created["operation"]
         print(f"creating deployment {created['endpoint_name']}/{created['name']} (waiting until its "

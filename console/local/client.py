@@ -247,9 +247,11 @@ class LocalModels(_Group):
 class LocalAssets(_Group):
     """`create -f` for compute, data and environment specs; lists of versioned assets."""
 
-    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, *,
+               endpoint_name: str | None = None) -> dict[str, Any]:
         self._mutating("create")
-        return self._call("assets.create", spec_path=str(Path(spec_path).resolve()), overrides=dict(overrides or {}))
+        return self._call("assets.create", spec_path=str(Path(spec_path).resolve()), overrides=dict(overrides or {}),
+                          endpoint_name=endpoint_name)
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         return self._call("assets.list", kind=kind)
@@ -263,19 +265,18 @@ class LocalEndpoints(_Group):
         return records.Endpoint.from_dict(self._call("endpoints.get", name=name))
 
     def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Operation:
-        return self._create(spec_path, overrides, "online endpoint")
+        return self._create(spec_path, overrides, "online_endpoint")
 
-    def create_deployment(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Operation:
-        return self._create(spec_path, overrides, "online deployment")
+    def create_deployment(self, spec_path: str, overrides: Mapping[str, Any] | None = None, *,
+                          endpoint_name: str | None = None) -> Operation:
+        return self._create(spec_path, overrides, "online_deployment", endpoint_name)
 
-    def _create(self, spec_path: str, overrides: Mapping[str, Any] | None, kind: str) -> Operation:
-        self._mutating(f"create {kind}")
+    def _create(self, spec_path: str, overrides: Mapping[str, Any] | None, kind: str,
+                endpoint_name: str | None = None) -> Operation:
+        self._mutating(f"create {kind.replace('_', ' ')}")
+        # `expect`: a spec of another kind is refused before anything is created.
         created = self._call("assets.create", spec_path=str(Path(spec_path).resolve()),
-                             overrides=dict(overrides or {}))
-        if created.get("kind") != kind.replace(" ", "_"):
-            from console.errors import BadInput
-
-            raise BadInput(f"{spec_path} is a {created.get('kind')} spec, not an {kind} spec")
+                             overrides=dict(overrides or {}), endpoint_name=endpoint_name, expect=kind)
         return records.Operation.from_dict(created["operation"])
 
     def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:

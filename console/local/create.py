@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from console import specs
+from console.errors import InvalidField
 
 if TYPE_CHECKING:
     from console.local.assets import AssetService
@@ -27,9 +28,14 @@ class CreateService:
     def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
         return {"create": (self.create, True)}
 
-    def create(self, req: Request, spec_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        spec = specs.load(spec_path, overrides, expect=CREATABLE)
-        data = specs.apply_overrides(spec.doc.data, overrides or {})
+    def create(self, req: Request, spec_path: str, overrides: dict[str, Any] | None = None,
+               endpoint_name: str | None = None, expect: str | None = None) -> dict[str, Any]:
+        """Load the spec (`endpoint_name`: `--endpoint-name`, for a deployment whose file has none;
+        `expect`: refuse any other kind before anything is created) and create what it describes."""
+        if expect is not None and expect not in CREATABLE:
+            raise InvalidField("expect", f"{expect!r}: one of {', '.join(CREATABLE)}")
+        spec = specs.load(spec_path, overrides, expect=expect or CREATABLE, endpoint_name=endpoint_name)
+        data = spec.data
         data.pop("$schema", None)
         if spec.kind == "compute":
             return {"kind": "compute", **self.compute.create(req, data, spec.path)}

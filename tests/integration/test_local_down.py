@@ -18,7 +18,7 @@ from console import demo
 from console.local.client import LocalWorkspace, stop_daemon
 from console.local.procs import alive, start_time
 
-from helpers import REPO, save_churn_model, wait_until, workspace_processes
+from helpers import REPO, wait_until, workspace_processes
 
 pytestmark = pytest.mark.integration
 
@@ -42,43 +42,10 @@ def serve_blue(ws: LocalWorkspace) -> None:
     assert ws.operations.wait(op.id, timeout_s=120).status == "Succeeded"
 
 
-def kill_everything(root: Path) -> None:
-    """Teardown for a failed test: nothing of the workspace may outlive it."""
-    for pid, _ in workspace_processes(root):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("down") / "model"
-    save_churn_model(path)
-    return path
-
-
-@pytest.fixture()
-def bare(tmp_path):
-    workspace = LocalWorkspace(tmp_path / "ws")
-    try:
-        yield workspace
-    finally:
-        kill_everything(workspace.folder.root)
-
-
-@pytest.fixture()
-def ws(bare, model):
-    bare.models.register("churn-classifier", path=str(model))
-    return bare
-
-
-def test_down_all_stops_every_process_the_workspace_started(ws, tmp_path):
+def test_down_all_stops_every_process_the_workspace_started(workspace_with_model, tmp_path):
+    ws = workspace_with_model
     root = ws.folder.root
-    serve_blue(ws)
+    serve_blue(workspace_with_model)
     job_spec = tmp_path / "sleeper.yml"
     job_spec.write_text(SLEEPER)
     job = ws.jobs.submit(str(job_spec))
@@ -118,20 +85,21 @@ def test_down_all_stops_every_process_the_workspace_started(ws, tmp_path):
     assert workspace_processes(root) == []
 
 
-def test_down_all_refuses_a_read_only_workspace(bare):
-    down = amlops(bare.folder.root, "--read-only", "local", "down", "--all")
+def test_down_all_refuses_a_read_only_workspace(empty_workspace):
+    down = amlops(empty_workspace.folder.root, "--read-only", "local", "down", "--all")
     assert down.returncode == 2 and "read-only" in down.stderr
 
 
-def test_deleting_an_endpoint_while_an_instance_restarts_leaves_no_server(ws):
-    serve_blue(ws)
+def test_deleting_an_endpoint_while_an_instance_restarts_leaves_no_server(workspace_with_model):
+    ws = workspace_with_model
+    serve_blue(workspace_with_model)
     for _ in range(2):  # the race is timing-dependent: give it more than one chance to show
         instance = ws.connection.call("daemon.processes")[-1]
         assert instance["kind"] == "instance"
         os.killpg(instance["pid"], signal.SIGKILL)  # the supervisor restarts it on its next pass
         ws.endpoints.delete("churn-ep")
         assert [cmd for _, cmd in workspace_processes(ws.folder.root) if "models serve" in cmd or "uvicorn" in cmd] == []
-        serve_blue(ws)
+        serve_blue(workspace_with_model)
     ws.endpoints.delete("churn-ep")
     stop_daemon(ws.folder)
     assert workspace_processes(ws.folder.root) == []

@@ -21,7 +21,7 @@ from console.loadgen import churn_payloads, run_load
 from console.local.client import LocalWorkspace, score, stop_daemon
 from console.local.procs import alive
 
-from helpers import save_churn_model, wait_until
+from helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +32,11 @@ FAST_PROBES = {**{f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
+def ws(tmp_path_factory, churn_model):
     root = tmp_path_factory.mktemp("endpoints") / "ws"
     workspace = LocalWorkspace(root)
-    model_dir = root.parent / "churn-model"
-    save_churn_model(model_dir)
     try:
-        workspace.models.register("churn-classifier", path=str(model_dir))
+        workspace.models.register("churn-classifier", path=str(churn_model))
         yield workspace
     finally:
         for endpoint in _safe(workspace.endpoints.list) or []:
