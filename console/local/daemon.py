@@ -4,7 +4,7 @@ It serves the Workspace protocol's calls on a Unix socket (`rpc.py`), runs the s
 starts queued jobs, reaps finished ones and applies compute idle rules, and records every
 mutation in the audit log with the calling OS user as the actor. A lock file guarantees one
 daemon per folder. Jobs run in their own process groups, so stopping or killing the daemon
-never stops them; a restarted daemon adopts what is still running (`jobs.reconcile`).
+never stops them; a restarted daemon adopts what is still running (`JobRunner.reconcile`).
 
 Run: `python -m console.local.daemon --workspace-dir DIR` (the client starts it on demand).
 """
@@ -50,7 +50,7 @@ class Daemon:
         from console.local.compute import ComputeService
         from console.local.create import CreateService
         from console.local.endpoints import EndpointService
-        from console.local.jobs import JobService
+        from console.local.jobs import JobPlanner, JobRunner, JobService
         from console.local.ledger import Ledger
         from console.local.models import ModelService
         from console.local.monitor import MonitorService
@@ -64,7 +64,8 @@ class Daemon:
         ledger = Ledger(self.store, folder)
         self.assets = AssetService(self.ctx)
         self.compute = ComputeService(self.ctx, ledger)
-        self.jobs = JobService(self.ctx, ledger, self.compute, self.assets, self.tracking)
+        self.runner = JobRunner(self.ctx, ledger, self.compute, self.tracking)
+        self.jobs = JobService(self.ctx, JobPlanner(self.ctx, self.compute, self.assets), self.runner, self.tracking)
         self.models = ModelService(self.ctx, self.jobs, self.tracking)
         self.endpoints = EndpointService(self.ctx, ledger, self.tracking)
         self.monitors = MonitorService(self.ctx, self.assets, self.models)
@@ -99,7 +100,7 @@ class Daemon:
     def processes(self, req: Request | None = None) -> list[dict[str, Any]]:
         """Every process the workspace runs besides the daemon: jobs, routers, scoring instances
         (they outlive the daemon by design), one {"kind", "name", "pid"} each."""
-        return self.jobs.processes() + self.endpoints.processes()
+        return self.runner.processes() + self.endpoints.processes()
 
     def stop_all(self, req: Request) -> list[dict[str, Any]]:
         """Cancel every job and stop every router and scoring instance, and audit it: the
@@ -145,7 +146,7 @@ class Daemon:
 
     def tick(self) -> None:
         now = self.clock.now()
-        self.jobs.tick(now)
+        self.runner.tick(now)
         self.compute.tick(now)
         self.endpoints.accrue(now)
         self.monitors.tick(now)
@@ -233,7 +234,7 @@ def serve(folder: WorkspaceFolder) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     clock = Clock()
     daemon = Daemon(folder, clock)
-    daemon.jobs.reconcile(clock.now())
+    daemon.runner.reconcile(clock.now())
 
     if folder.socket.exists():
         folder.socket.unlink()  # stale: we hold the lock, so no daemon owns it
@@ -300,7 +301,7 @@ def stop_all_once(folder: WorkspaceFolder, lock_timeout_s: float = 15.0) -> int:
     clock = Clock()
     daemon = Daemon(folder, clock)
     try:
-        daemon.jobs.reconcile(clock.now())
+        daemon.runner.reconcile(clock.now())
         stopped = daemon.stop_all(Request(actor=getpass.getuser()))
         json.dump({"stopped": stopped, "left": daemon.processes()}, sys.stdout)
     finally:
