@@ -16,10 +16,12 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from console.ui.footer import KeyFooter
 from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
+from console.ui.table import FitTable
 
 if TYPE_CHECKING:
     from console.ui.snapshot import Snapshot
@@ -75,26 +77,32 @@ class HeaderBar(Static):
 class AmlopsApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live anywhere
     TITLE = "amlops"
+    # The footer shows the bindings in this order and leaves out the keys that do not fit whole:
+    # the actions first, help and quit early enough to fit 80 columns, then the rest (every
+    # action key fits 120). The footer's label is short; help shows the tooltip.
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("escape", "back", "Back", id="back", show=False),
-        Binding("z", "zoom", "Zoom", id="zoom"),
-        Binding("r", "refresh", "Refresh", id="refresh"),
-        Binding("1", "focus_pane('jobs')", "Jobs", id="pane.jobs", show=False),
-        Binding("2", "focus_pane('quotas')", "Quotas", id="pane.quotas", show=False),
-        Binding("3", "focus_pane('compute')", "Compute", id="pane.compute", show=False),
-        Binding("4", "focus_pane('endpoints')", "Endpoints", id="pane.endpoints", show=False),
-        Binding("5", "focus_pane('drift')", "Drift", id="pane.drift", show=False),
-        Binding("x", "stop_idle", "Stop idle", id="stop_idle"),
-        Binding("t", "traffic", "Traffic", id="traffic"),
-        Binding("b", "rollback", "Rollback", id="rollback"),
-        Binding("c", "cancel_job", "Cancel job", id="cancel_job"),
-        Binding("m", "run_monitor", "Run monitor", id="run_monitor"),
-        Binding("s", "submit", "Submit job", id="submit"),
-        Binding("g", "deploy_green", "Deploy green", id="deploy_green"),
-        Binding("colon", "jump", ":pane", id="jump"),
-        Binding("slash", "filter", "/filter", id="filter"),
+        Binding("g", "deploy_green", "Deploy green", id="deploy_green",
+                tooltip="Deploy a model version as green, at 0 %"),
+        Binding("t", "traffic", "Traffic", id="traffic", tooltip="Move the selected endpoint's traffic"),
+        Binding("b", "rollback", "Rollback", id="rollback", tooltip="All traffic back to stable, mirror off"),
+        Binding("x", "stop_idle", "Stop idle", id="stop_idle", tooltip="Stop the selected (or every) idle instance"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="These keys, with the ids that remap them"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
+        Binding("s", "submit", "Submit", id="submit", tooltip="Submit a job YAML: lint, overrides, confirm"),
+        Binding("c", "cancel_job", "Cancel", id="cancel_job", tooltip="Cancel the selected job"),
+        Binding("m", "run_monitor", "Monitor", id="run_monitor", tooltip="Run the selected drift monitor now"),
+        Binding("z", "zoom", "Zoom", id="zoom", tooltip="Zoom the focused pane (esc comes back)"),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter every pane's rows by name"),
+        Binding("colon", "jump", "Pane", id="jump", tooltip="Jump to a pane by name"),
+        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Read the workspace again now"),
+        Binding("escape", "back", "Back", id="back", show=False, tooltip="Back from the zoomed pane"),
+        Binding("1", "focus_pane('jobs')", "Jobs", id="pane.jobs", show=False, tooltip="Go to the jobs pane"),
+        Binding("2", "focus_pane('quotas')", "Quotas", id="pane.quotas", show=False, tooltip="Go to the quotas pane"),
+        Binding("3", "focus_pane('compute')", "Compute", id="pane.compute", show=False,
+                tooltip="Go to the compute pane"),
+        Binding("4", "focus_pane('endpoints')", "Endpoints", id="pane.endpoints", show=False,
+                tooltip="Go to the endpoints pane"),
+        Binding("5", "focus_pane('drift')", "Drift", id="pane.drift", show=False, tooltip="Go to the drift pane"),
     ]
 
     def __init__(self, workspace: Any, *, read_only: bool = False, refresh_s: float = REFRESH_S,
@@ -117,7 +125,7 @@ class AmlopsApp(App[None]):
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         yield Grid(id="panes")
-        yield Footer()
+        yield KeyFooter(compact=True)  # compact: every key fits 120 columns
 
     def on_mount(self) -> None:
         self._show_header()
@@ -232,6 +240,8 @@ class AmlopsApp(App[None]):
         self._main.query_one("#panes").add_class("-zoom")
         for other in self._main.query("Pane"):
             other.set_class(other is pane, "-zoomed")
+        for table in pane.query(FitTable):
+            table.fit_to_width(False)  # zoomed: every column, scrolling sideways if it must
 
     @on(DataTable.RowSelected)
     def _enter_zooms(self, event: DataTable.RowSelected) -> None:
@@ -244,12 +254,14 @@ class AmlopsApp(App[None]):
             self._main.query_one("#panes").remove_class("-zoom")
             for pane in self._main.query("Pane"):
                 pane.remove_class("-zoomed")
+            for table in self._main.query(FitTable):
+                table.fit_to_width(True)
 
     def action_refresh(self) -> None:
         self.refresh_data()
 
     def action_help(self) -> None:
-        rows = [(self.key_of(b), b.description, b.id or "") for b in self.BINDINGS
+        rows = [(self.shown_key(b), b.tooltip or b.description, b.id or "") for b in self.BINDINGS
                 if b.id and (not self.read_only or b.action.split("(")[0] not in MUTATING)]
         self.push_screen(HelpModal(rows))
 
@@ -260,6 +272,10 @@ class AmlopsApp(App[None]):
 
     def key_of(self, binding: Binding) -> str:
         return self.keymap.get(binding.id or "", binding.key)
+
+    def shown_key(self, binding: Binding) -> str:
+        """The key in force as the footer writes it ("?", not "question_mark")."""
+        return self.get_key_display(Binding(self.key_of(binding), binding.action))
 
     def get_system_commands(self, screen):
         """The command palette: Textual's own entries, then one per console action (read-only
@@ -272,7 +288,7 @@ class AmlopsApp(App[None]):
             if action not in PALETTE or not self.check_action(action, ()):
                 continue
             title, what = PALETTE[action]
-            yield SystemCommand(title, f"{what}  (key {self.key_of(binding)})",
+            yield SystemCommand(title, f"{what}  (key {self.shown_key(binding)})",
                                 lambda action=binding.action: self.run_action(action))
         for index, name in enumerate(PANES, start=1):
             yield SystemCommand(f"Go to {name}", f"Focus the {name} pane  [key {index}]",

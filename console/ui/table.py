@@ -1,15 +1,23 @@
 """Keyed DataTable updates: remove rows that went away, touch only the cells that changed, add
 new rows. A refresh of 10,000 jobs must not rebuild the table, nor ask it for every row back:
 the cells last shown are kept beside the table and compared as tuples. `sync_in_order` adds
-the order the pane wants and keeps the cursor on its row; every pane's tables go through it."""
+the order the pane wants and keeps the cursor on its row; every pane's tables go through it.
+
+`FitTable` shows only the columns that fit its width, the most important first: a pane in the
+overview shows its decisive figures instead of a cut row and a horizontal scrollbar, and the
+same pane zoomed shows every column."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
@@ -116,3 +124,139 @@ def sync_in_order(table: DataTable, columns: Sequence[str], rows: Mapping[str, S
         index = table.get_row_index(selected)
         if index != table.cursor_row:
             table.move_cursor(row=index, animate=False)
+
+
+# --- columns chosen by width -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a FitTable: its label, a fixed width (None: as wide as its widest cell; fix
+    the width of a column whose values change under a key, since cells are updated without
+    re-measuring), and its rank: when the table is too narrow for every column, the columns of
+    the highest rank go first. Rank 0 columns always show (the names rows are sorted by)."""
+
+    label: str
+    width: int | None = None
+    rank: int = 0
+
+
+def fit(columns: Sequence[Column], widths: Mapping[str, int], room: int, padding: int = 1) -> tuple[str, ...]:
+    """The labels of the columns to show in `room` cells, in table order: rank 0, then rank by
+    rank (table order within one) while the next still fits. Strictly in rank order: a narrow
+    column of low rank never shows in place of a wider one that matters more."""
+    chosen: set[str] = set()
+    used = 0
+    for column in sorted(columns, key=lambda c: c.rank):
+        need = widths[column.label] + 2 * padding
+        if column.rank and used + need > room:
+            break
+        chosen.add(column.label)
+        used += need
+    return tuple(c.label for c in columns if c.label in chosen)
+
+
+def _width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
+class FitTable(DataTable):
+    """A DataTable that shows the columns that fit its width, chosen again on every resize, or
+    every column (scrolling sideways) once told `fit_to_width(False)`, as a zoomed pane is.
+
+    Panes hand `sync` every column's cells (in `columns` order); the table shows the chosen ones
+    through `sync_in_order`. When the choice changes, the table is rebuilt from the rows it was
+    last given, the cursor staying on its row.
+    """
+
+    def __init__(self, columns: Sequence[Column], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.all_columns = tuple(columns)
+        self.shown: tuple[str, ...] = ()
+        # The widest cell seen per column (only new rows are measured: names never change per key).
+        self._widths = {c.label: c.width if c.width is not None else cell_len(c.label) for c in self.all_columns}
+        self._measured: set[str] = set()
+        self._rows: Mapping[str, Sequence[Any]] = {}
+        self._order: tuple[Callable[[Sequence[Any]], str] | None, Sequence[str]] = (None, ())
+        self._restore: str | None = None  # the row the cursor was on before a rebuild
+        self._fit = True
+        # The width of the last layout: a hidden table reads as 0 wide, and gets no resize when it
+        # comes back at the same size, so a refresh while hidden is laid out at this width.
+        self._width = 0
+
+    @property
+    def room(self) -> int:
+        """The cells the columns may take: the width less a vertical scrollbar's, if any is drawn."""
+        return self._width - self.styles.scrollbar_size_vertical
+
+    def fit_to_width(self, fit: bool) -> None:
+        """Show the columns that fit (True), or all of them (False)."""
+        if fit != self._fit:
+            self._fit = fit
+            self._show()
+
+    def _chosen(self) -> tuple[str, ...]:
+        if not self._fit:
+            return tuple(c.label for c in self.all_columns)
+        return fit(self.all_columns, self._widths, self.room, self.cell_padding)
+
+    def sync(self, rows: Mapping[str, Sequence[Any]], *, key_of: Callable[[Sequence[Any]], str] | None = None,
+             sort_by: Sequence[str] = ()) -> None:
+        """Show `rows` (key -> one cell per column of `all_columns`) in their order."""
+        self._rows, self._order = rows, (key_of, sort_by)
+        self._measure(rows)
+        self._show()
+
+    def _measure(self, rows: Mapping[str, Sequence[Any]]) -> None:
+        auto = [(i, c.label) for i, c in enumerate(self.all_columns) if c.width is None]
+        if not auto:
+            return
+        seen, widths = self._measured, self._widths
+        for key, cells in rows.items():
+            if key not in seen:
+                seen.add(key)
+                for index, label in auto:
+                    width = _width(cells[index])
+                    if width > widths[label]:
+                        widths[label] = width
+
+    def _show(self) -> None:
+        if not self._width:  # not laid out yet: the first resize shows the rows
+            return
+        shown = self._chosen()
+        if shown != self.shown:
+            self._rebuild(shown)
+        rows = self._rows
+        if len(shown) < len(self.all_columns):
+            labels = [c.label for c in self.all_columns]
+            project = _projection([labels.index(label) for label in shown])
+            rows = {key: project(cells) for key, cells in rows.items()}
+        key_of, sort_by = self._order
+        sync_in_order(self, shown, rows, key_of=key_of, sort_by=sort_by)
+        if self._restore is not None:
+            key, self._restore = self._restore, None
+            if key in rows:
+                self.move_cursor(row=self.get_row_index(key), animate=False)
+
+    def _rebuild(self, shown: tuple[str, ...]) -> None:
+        self._restore = cursor_key(self)
+        self.clear(columns=True)
+        if hasattr(self, _SHOWN):
+            delattr(self, _SHOWN)
+        _ORDERS.pop(self, None)
+        widths = {c.label: c.width for c in self.all_columns}
+        for label in shown:
+            self.add_column(label, key=label, width=widths[label])
+        self.shown = shown
+
+    def on_resize(self, event: events.Resize) -> None:
+        first, self._width = not self._width, event.size.width
+        if first or self._chosen() != self.shown:
+            self._show()
+
+
+def _projection(indices: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """A function picking the cells at `indices` out of a row, as a tuple (itemgetter is C-fast:
+    a refresh projects every one of 10,000 jobs)."""
+    pick = itemgetter(*indices)
+    return pick if len(indices) > 1 else lambda cells: (pick(cells),)

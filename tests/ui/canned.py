@@ -1,4 +1,5 @@
-"""An in-memory workspace in the demo's state, and the console app over it, for snapshot tests.
+"""An in-memory workspace in the demo's state, the console app over it, and `settle` to wait
+until it shows it, for snapshot tests and the tests of what the overview shows.
 
 Snapshots pin the look, so the data must never change: every record is fixed relative to `NOW`,
 and `CannedApp` stamps each snapshot with `NOW` instead of the wall clock, so ages, durations
@@ -10,11 +11,12 @@ against the real daemon in test_app.py.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from textual import work
+from textual.widgets import DataTable, Log
 
 from console import costs
 from console.domain import (
@@ -144,14 +146,27 @@ MODELS = [
 ]
 
 _COLLECTED = ("model_inputs", "model_outputs")
+
+
+def _billed(size: str, instances: int, hours_today: float) -> dict[str, float]:
+    """A deployment's cost fields: list price x instances per hour, and what its instances cost
+    since midnight UTC after `hours_today` hours allocated (they bill with or without traffic)."""
+    hourly = (costs.hourly_cost(size) or 0.0) * instances
+    return {"cost_per_hour": round(hourly, 4), "cost_today": round(hourly * hours_today, 4)}
+
+
 ENDPOINTS = [
     Endpoint("churn-ep", scoring_uri="http://127.0.0.1:8790/churn-ep/score",
              traffic=Traffic(live={"blue": 90, "green": 10}),
              deployments=(
-                 Deployment("churn-ep", "blue", "azureml:churn-classifier:1", "Standard_DS3_v2", instance_count=2,
-                            ready_instances=2, max_concurrent_requests_per_instance=2, data_collection=_COLLECTED),
-                 Deployment("churn-ep", "green", "azureml:churn-classifier:2", "Standard_DS3_v2",
-                            ready_instances=1, data_collection=_COLLECTED),
+                 # As specs/endpoints: DS2_v2 x 2 each. blue has served since before midnight; green
+                 # came up 40 minutes ago.
+                 Deployment("churn-ep", "blue", "azureml:churn-classifier:1", "Standard_DS2_v2", instance_count=2,
+                            ready_instances=2, max_concurrent_requests_per_instance=2, data_collection=_COLLECTED,
+                            **_billed("Standard_DS2_v2", 2, hours_today=12.0)),
+                 Deployment("churn-ep", "green", "azureml:churn-classifier:2", "Standard_DS2_v2", instance_count=2,
+                            ready_instances=2, max_concurrent_requests_per_instance=2, data_collection=_COLLECTED,
+                            **_billed("Standard_DS2_v2", 2, hours_today=40 / 60)),
              )),
 ]
 
@@ -328,3 +343,28 @@ class CannedApp(AmlopsApp):
     def refresh_data(self) -> Snapshot:
         return dataclasses.replace(fetch(self.ws), taken_at=NOW)
 
+
+
+MAX_PAUSES = 500  # x 10 ms: a bound for waits that take a few milliseconds, never a timing
+
+
+async def settle(pilot, done: Callable[[], bool], what: str) -> None:
+    """Pause until `done()` holds and no worker is left running (a job's detail, a palette search),
+    twice in a row: a worker may start in reply to a message the first pause delivered."""
+    quiet = 0
+    for _ in range(MAX_PAUSES):
+        await pilot.pause(0.01)
+        # Not workers.wait_for_complete(): it raises for a worker an exclusive one cancelled.
+        quiet = quiet + 1 if done() and all(w.is_finished for w in pilot.app.workers) else 0
+        if quiet == 2:
+            return
+    raise AssertionError(f"the console never showed {what}")
+
+
+def loaded(app: CannedApp) -> bool:
+    """The first snapshot is applied, every table of every pane has rows, and the highlighted
+    job's log is in (its metrics come from the same worker, which `settle` waits for)."""
+    main = app.screen_stack[0]
+    tables, logs = main.query(DataTable), main.query("#jobs Log")
+    return (app.snapshot is not None and len(tables) >= 6 and all(t.row_count for t in tables)
+            and bool(logs) and logs.first(Log).line_count > 0)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from console.local.client import LocalWorkspace, stop_daemon
 from console.ui.app import AmlopsApp
@@ -223,7 +224,8 @@ async def test_deploy_green_from_a_registered_model_version(ws):
         # The steps were shown as they happened, ending at the instances being ready.
         assert "ready at 0 % traffic" in progress.outcome and "✓" in progress.outcome
         assert progress.steps["op"].endswith("Succeeded")
-        assert progress.steps["instances"].startswith("green Succeeded: 1 of 1 instances loaded the model")
+        count = yaml.safe_load((SPECS / "endpoints" / "green-deployment.yml").read_text())["instance_count"]
+        assert progress.steps["instances"].startswith(f"green Succeeded: {count} of {count} instances loaded the model")
         await pilot.press("escape")
         assert not isinstance(app.screen, ProgressModal)
     green = next(d for d in ws.endpoints.get("churn-ep").deployments if d.name == "green")

@@ -80,9 +80,11 @@ def style_of(cell) -> str:
 # --- endpoints -----------------------------------------------------------------------------------
 
 
-def deployment(endpoint: str, name: str, *, count: int = 2, ready: int = 2, state: str = "Succeeded") -> Deployment:
+def deployment(endpoint: str, name: str, *, count: int = 2, ready: int = 2, state: str = "Succeeded",
+               hourly: float | None = None, today: float | None = None) -> Deployment:
     return Deployment(endpoint_name=endpoint, name=name, model="azureml:churn:1", instance_type="Standard_DS3_v2",
-                      instance_count=count, ready_instances=ready, provisioning_state=state)
+                      instance_count=count, ready_instances=ready, provisioning_state=state,
+                      cost_per_hour=hourly, cost_today=today)
 
 
 def metrics(endpoint: str, name: str, *, rps=12.34, success=0.995, p99=48.0,
@@ -114,8 +116,10 @@ def test_sparkline_scales_the_last_twelve_points_to_their_maximum():
     assert sparkline((0.0, 0.0)) == "▁▁"
 
 
-def test_endpoint_rows_show_traffic_mirror_readiness_and_metrics():
-    snapshot = churn_snapshot(metrics={"churn": [metrics("churn", "blue")]})
+def test_endpoint_rows_show_traffic_mirror_readiness_metrics_and_costs():
+    snapshot = churn_snapshot(metrics={"churn": [metrics("churn", "blue")]},
+                              deployments=(deployment("churn", "blue", hourly=0.586, today=7.032),
+                                           deployment("churn", "green", ready=0, state="Creating")))
 
     async def scenario(app, pilot):
         pane = app.pane
@@ -126,17 +130,43 @@ def test_endpoint_rows_show_traffic_mirror_readiness_and_metrics():
         assert row(table, "churn/blue") == {
             "ENDPOINT": "churn", "DEPLOYMENT": "blue", "TRAFFIC": "██████████ 100%", "MIRROR": "-",
             "READY": "2/2", "RPS": "12", "SUCCESS": "99.5%", "P99": "48 ms", "LATENCY": "▁▂▄█",
+            "$/HOUR": "0.59", "$ TODAY": "7.03",
         }
-        # No metrics were read for green: dashes, not zeros.
+        # No metrics were read for green and it has no price: dashes, not zeros.
         assert row(table, "churn/green") == {
             "ENDPOINT": "churn", "DEPLOYMENT": "green", "TRAFFIC": "░░░░░░░░░░   0%", "MIRROR": "10%",
             "READY": "Creating", "RPS": "-", "SUCCESS": "-", "P99": "-", "LATENCY": "-",
+            "$/HOUR": "-", "$ TODAY": "-",
         }
         # An endpoint without deployments: one row keyed by its name, its own state.
         assert row(table, "fraud")["DEPLOYMENT"] == "-"
         assert row(table, "fraud")["READY"] == "Creating"
         warning = app.theme_variables["text-warning"]
         assert warning in style_of(table.get_cell("churn/green", "READY"))
+
+    drive(EndpointsPane(), scenario)
+
+
+def test_the_footer_totals_the_highlighted_endpoint_and_all_of_them():
+    scoring = Endpoint(name="scoring", deployments=(deployment("scoring", "blue", hourly=0.146, today=1.752),
+                                                    deployment("scoring", "canary", hourly=None)))
+    snapshot = churn_snapshot(deployments=(deployment("churn", "blue", hourly=0.586, today=7.032),
+                                           deployment("churn", "green", hourly=0.293, today=0.1953)), extra=(scoring,))
+
+    async def scenario(app, pilot):
+        pane = app.pane
+        pane.apply(snapshot)
+        await pilot.pause()
+        footer = pane.query_one(".endpoints-footer", Static)
+        # churn is highlighted; fraud, still Creating with no deployments, costs nothing; the canary
+        # has no price: counted out loud, not guessed.
+        assert str(footer.render()) == ("churn: $0.88/hour, $7.23 today; all 3 endpoints: $1.02/hour ($24.60/day), "
+                                        "$8.98 today (+1 unpriced)")
+        pane.table.focus()
+        await pilot.press("down", "down", "down")  # churn/green, fraud, then scoring/blue
+        await pilot.pause()
+        assert pane.selected() == ("scoring", "blue")
+        assert str(footer.render()).startswith("scoring: $0.15/hour, $1.75 today; all 3 endpoints: $1.02/hour")
 
     drive(EndpointsPane(), scenario)
 
@@ -351,9 +381,9 @@ def test_the_feature_table_shows_the_selected_monitors_report_drifted_first():
         features = pane.features_table
         assert keys(features) == ["monthly_charges", "contract", "tenure", "region"]
         assert row(features, "monthly_charges") == {"FEATURE": "monthly_charges", "TYPE": "numeric",
-                                                    "METRIC": "wasserstein", "VALUE": "0.4321",
-                                                    "THRESHOLD": "0.1", "NOTE": ""}
-        assert row(features, "contract")["METRIC"] == "jensen-shannon"
+                                                    "VALUE": "0.4321", "THRESHOLD": "W1 > 0.1", "PSI": "-",
+                                                    "NOTE": ""}
+        assert row(features, "contract")["THRESHOLD"] == "JS > 0.1"
         assert row(features, "region")["VALUE"] == "-"
         assert row(features, "region")["NOTE"] == "not enough data"
         assert pane.selected_feature() == "monthly_charges"

@@ -1,6 +1,6 @@
 """The jobs, compute and quotas panes render a Snapshot: keyed rows, cell texts, order, diffing,
-costs, quota bars, and the stale line when a read failed. Records are built by hand: this pins
-rendering, not a backend."""
+costs (the compute footer's whole bill), quota bars, the columns kept when a pane is narrow, and
+the stale line when a read failed. Records are built by hand: this pins rendering, not a backend."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Log, Static
 
 from console import costs
-from console.domain import Compute, Job, QuotaUsage
-from console.ui.panes.compute import ComputePane
+from console.domain import Compute, Deployment, Endpoint, Job, QuotaUsage
+from console.ui.panes.compute import Bill, ComputePane
 from console.ui.panes.jobs import JobsPane
 from console.ui.panes.quotas import QuotasPane
 from console.ui.snapshot import Snapshot
+from console.ui.table import Column, FitTable, fit
 
 from helpers import spy
 
@@ -40,10 +41,10 @@ class PaneApp(App):
         self.selected.append(message.name)
 
 
-def drive(pane, scenario) -> None:
+def drive(pane, scenario, size=(120, 40)) -> None:
     async def main() -> None:
         app = PaneApp(pane)
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await scenario(app, pilot)
 
     asyncio.run(main())
@@ -228,8 +229,10 @@ def test_compute_pane_puts_idle_instances_first_with_costs():
 
         hourly = ds3 * 5  # three running instances and two cluster nodes; gpu-odd has no price
         footer = str(pane.query_one(".compute-footer", Static).render())
-        assert f"running now: ${hourly:.2f}/hour, ${hourly * 24:.2f}/day; idle today: $0.54" in footer
-        assert "1 running without a known price" in footer
+        # No endpoints were read: the deployments' share is unknown, not zero.
+        assert f"now ${hourly:.2f}/hour, ${hourly * 24:.2f}/day = compute ${hourly:.2f} + deployments -" in footer
+        assert "1 running without a known price, not counted" in footer
+        assert "today $3.75 = compute $3.75 (idle $0.54) + deployments -" in footer
 
         assert [c.name for c in pane.idle_instances(Snapshot(taken_at=NOW, computes=COMPUTES))] == ["ci-old", "ci-new"]
         table.move_cursor(row=1)
@@ -247,7 +250,7 @@ def test_compute_pane_updates_in_place_and_goes_stale_on_error(monkeypatch):
         await pilot.pause()
         table = pane.query_one(DataTable)
         assert plain(table.get_row("ci-old"))[4:6] == ["-", "-"]
-        assert "idle today: -" in str(pane.query_one(".compute-footer", Static).render())
+        assert "today - = compute - (idle -)" in str(pane.query_one(".compute-footer", Static).render())
         updated, added = spy(table, monkeypatch)
 
         stopped = [Compute(c.name, c.type, c.size, "Stopped", last_activity=c.last_activity) if c.name == "ci-old"
@@ -261,6 +264,96 @@ def test_compute_pane_updates_in_place_and_goes_stale_on_error(monkeypatch):
         await pilot.pause()
         assert table.row_count == len(COMPUTES)
         assert "stale: AuthenticationError" in str(status_line(pane).render()) and status_line(pane).display
+
+    drive(pane, scenario)
+
+
+def test_the_compute_footer_bills_compute_and_online_deployments_now_and_today():
+    ds2 = costs.hourly_cost("Standard_DS2_v2")
+    serving = [Endpoint("churn", deployments=(
+        Deployment("churn", "blue", None, "Standard_DS2_v2", instance_count=2, cost_per_hour=2 * ds2,
+                   cost_today=2 * ds2 * 12),
+        Deployment("churn", "green", None, "Standard_Made_Up_v9", cost_per_hour=None, cost_today=None)))]
+    pane = ComputePane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, computes=COMPUTES, costs_today=COSTS_TODAY, endpoints=serving))
+        await pilot.pause()
+        compute = costs.hourly_cost("Standard_DS3_v2") * 5
+        hour, today = compute + 2 * ds2, 3.75 + 2 * ds2 * 12
+        footer = str(pane.query_one(".compute-footer", Static).render()).splitlines()
+        # gpu-odd and green have no price: counted out loud, not guessed.
+        assert footer == [f"now ${hour:.2f}/hour, ${hour * 24:.2f}/day = compute ${compute:.2f} + deployments "
+                          f"${2 * ds2:.2f}; 2 running without a known price, not counted",
+                          f"today ${today:.2f} = compute $3.75 (idle $0.54) + deployments ${2 * ds2 * 12:.2f}"]
+
+    drive(pane, scenario)
+
+
+def test_the_bill_is_as_detailed_as_the_footer_is_wide():
+    bill = Bill(compute_hour=0.586, compute_today=1.6, idle_today=0.83, deployments_hour=0.584,
+                deployments_today=3.6987, unpriced=0)
+    assert bill.text(68).splitlines() == ["now $1.17/hour, $28.08/day = compute $0.59 + deployments $0.58",
+                                          "today $5.30 = compute $1.60 (idle $0.83) + deployments $3.70"]
+    # The overview at 80 columns: the total first, the split goes.
+    assert bill.text(44).splitlines() == ["now $1.17/hour, $28.08/day", "today $5.30, idle compute $0.83"]
+    assert bill.text(12).splitlines() == ["$1.17/hour", "today $5.30"]
+    assert Bill(0.0, None, None, None, None, 0).text(80).splitlines() == [
+        "now $0.00/hour, $0.00/day = compute $0.00 + deployments -", "today - = compute - (idle -) + deployments -"]
+
+
+# --- columns by width ---------------------------------------------------------------------------
+
+COLUMNS_BY_RANK = (Column("NAME"), Column("STATE", 7, rank=2), Column("$/HOUR", 6, rank=1), Column("NOTE", 2, rank=3))
+
+
+def test_columns_are_kept_by_rank_while_the_next_fits():
+    widths = {"NAME": 10, "STATE": 7, "$/HOUR": 6, "NOTE": 2}
+    every = 12 + 9 + 8 + 4
+    assert fit(COLUMNS_BY_RANK, widths, every) == ("NAME", "STATE", "$/HOUR", "NOTE")  # in table order
+    assert fit(COLUMNS_BY_RANK, widths, every - 1) == ("NAME", "STATE", "$/HOUR")
+    assert fit(COLUMNS_BY_RANK, widths, 12 + 8) == ("NAME", "$/HOUR")
+    # Strictly by rank: NOTE would fit beside $/HOUR, but STATE matters more and did not.
+    assert fit(COLUMNS_BY_RANK, widths, 12 + 8 + 4) == ("NAME", "$/HOUR")
+    assert fit(COLUMNS_BY_RANK, widths, 3) == ("NAME",)  # the names always show
+
+
+def test_a_narrower_pane_drops_columns_and_keeps_the_cursor_on_its_row():
+    pane = ComputePane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, computes=COMPUTES, costs_today=COSTS_TODAY))
+        await pilot.pause()
+        table = pane.query_one(FitTable)
+        assert table.shown == tuple(c.label for c in table.all_columns)
+        table.move_cursor(row=table.get_row_index("ci-busy"))
+        await pilot.resize_terminal(48, 20)
+        await pilot.pause()
+        # $/hour comes right after the name in rank: it stays, $ today ("JobRunning" is wide) goes.
+        assert table.shown == ("NAME", "STATE", "IDLE", "$/HOUR")
+        assert plain(table.get_row("ci-old")) == ["ci-old", "Running", "1h30m", f"{costs.hourly_cost('Standard_DS3_v2'):.2f}"]
+        assert pane.selected_compute() == "ci-busy"
+        assert table.virtual_size.width <= table.size.width  # nothing to scroll sideways
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert len(table.shown) == len(table.all_columns) and pane.selected_compute() == "ci-busy"
+
+    drive(pane, scenario)
+
+
+def test_a_pane_hidden_while_another_is_zoomed_shows_what_it_missed():
+    pane = ComputePane()
+
+    async def scenario(app, pilot):
+        pane.apply(Snapshot(taken_at=NOW, computes=COMPUTES[:2], costs_today=COSTS_TODAY))
+        await pilot.pause()
+        pane.display = False  # what zooming another pane does to this one
+        await pilot.pause()
+        pane.apply(Snapshot(taken_at=NOW, computes=COMPUTES, costs_today=COSTS_TODAY))
+        await pilot.pause()
+        pane.display = True
+        await pilot.pause()
+        assert keys(pane.query_one(FitTable)) == ["ci-old", "ci-new", "ci-busy", "ci-stopped", "cpu-cluster", "gpu-odd"]
 
     drive(pane, scenario)
 
@@ -286,12 +379,12 @@ def test_quotas_pane_draws_bars_and_orders_by_use():
         table = pane.query_one(DataTable)
         assert keys(table) == ["standardESv3Family", "standardDSv2Family", "standardDSv3Family",
                                "standardFSv2Family", "standardNCASv3_T4Family", "standardNCSv3Family"]
-        assert plain(table.get_row("standardDSv2Family")) == ["DSv2", "██████████░░ 20/24", "4"]
-        assert plain(table.get_row("standardDSv3Family"))[1] == "██░░░░░░░░░░ 4/24"
-        assert plain(table.get_row("standardFSv2Family"))[1] == "░░░░░░░░░░░░ 0/24"
-        assert plain(table.get_row("standardESv3Family"))[1:] == ["████████████ 24/24", "0"]
+        assert plain(table.get_row("standardDSv2Family")) == ["DSv2", "██████████░░", "20/24", "4"]
+        assert plain(table.get_row("standardDSv3Family"))[1:3] == ["██░░░░░░░░░░", "4/24"]
+        assert plain(table.get_row("standardFSv2Family"))[1:3] == ["░░░░░░░░░░░░", "0/24"]
+        assert plain(table.get_row("standardESv3Family"))[1:] == ["████████████", "24/24", "0"]
         zero = table.get_row("standardNCSv3Family")
-        assert plain(zero) == ["NCSv3", "no quota", "0"]
+        assert plain(zero) == ["NCSv3", "no quota", "0/0", "0"]
         assert "dim" in str(zero[1].style) and "dim" in str(zero[0].style)
         assert "yellow" in str(table.get_row("standardDSv2Family")[1].style)
         assert "red" in str(table.get_row("standardESv3Family")[1].style)
@@ -312,7 +405,7 @@ def test_quotas_pane_reorders_in_place_and_goes_stale_on_error(monkeypatch):
         await pilot.pause()
         assert added == []
         assert keys(table)[:3] == ["standardDSv3Family", "standardESv3Family", "standardDSv2Family"]
-        assert plain(table.get_row("standardDSv3Family"))[1:] == ["████████████ 24/24", "0"]
+        assert plain(table.get_row("standardDSv3Family"))[1:] == ["████████████", "24/24", "0"]
         assert {u[0] for u in updated} == {"standardDSv3Family"}
 
         pane.apply(Snapshot(taken_at=NOW, errors={"quotas": "HttpResponseError: 429"}))

@@ -15,15 +15,14 @@ from types import SimpleNamespace
 import pytest
 from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Log
+from textual.widgets import Input
 
 from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
-from canned import CannedApp  # tests/ui/canned.py, beside this file
+from canned import CannedApp, loaded, settle  # tests/ui/canned.py, beside this file
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 PANE_KEYS = {"jobs": "1", "quotas": "2", "compute": "3", "endpoints": "4", "drift": "5"}
-MAX_PAUSES = 500  # x 10 ms: a bound for waits that take a few milliseconds, never a timing
 
 
 @pytest.fixture(autouse=True)
@@ -42,28 +41,6 @@ def fixed_clocks(monkeypatch):
 def app() -> CannedApp:
     # A refresh an hour away: no second snapshot races the screenshot.
     return CannedApp(read_only=False, refresh_s=3600)
-
-
-async def settle(pilot, done: Callable[[], bool], what: str) -> None:
-    """Pause until `done()` holds and no worker is left running (a job's detail, a palette search),
-    twice in a row: a worker may start in reply to a message the first pause delivered."""
-    quiet = 0
-    for _ in range(MAX_PAUSES):
-        await pilot.pause(0.01)
-        # Not workers.wait_for_complete(): it raises for a worker an exclusive one cancelled.
-        quiet = quiet + 1 if done() and all(w.is_finished for w in pilot.app.workers) else 0
-        if quiet == 2:
-            return
-    raise AssertionError(f"the console never showed {what}")
-
-
-def loaded(app: CannedApp) -> bool:
-    """The first snapshot is applied, every table of every pane has rows, and the highlighted
-    job's log is in (its metrics come from the same worker, which `settle` waits for)."""
-    main = app.screen_stack[0]
-    tables, logs = main.query(DataTable), main.query("#jobs Log")
-    return (app.snapshot is not None and len(tables) >= 6 and all(t.row_count for t in tables)
-            and bool(logs) and logs.first(Log).line_count > 0)
 
 
 def scene(*keys: str, until: Callable[[Screen], bool] = lambda screen: True, what: str = "it"):
@@ -133,7 +110,7 @@ def test_deploy_green_progress(snap_compare, size):
         await pilot.app.push_screen(progress)
         progress.report("spec", "specs/endpoints/green-deployment.yml with model churn-classifier:2")
         progress.report("op", "operation 5f0c2a9e71d4b3c8: Succeeded")
-        progress.report("instances", "green Succeeded: 1 of 1 instances loaded the model and pass their readiness probe")
+        progress.report("instances", "green Succeeded: 2 of 2 instances loaded the model and pass their readiness probe")
         progress.finish("green (churn-classifier:2) is ready at 0 % traffic: press t to ramp it", ok=True)
         await pilot.pause()
 

@@ -1,7 +1,12 @@
-"""What every pane shares: a title, a body, and a status line that says when it is stale."""
+"""What every pane shares: a title, a body, a status line that says when it is stale, and
+`Summary`, the footer of figures a pane writes for its width (compute's and endpoints' costs),
+with the money formatting of those footers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -48,3 +53,42 @@ class Pane(Vertical, can_focus=False):
 
     def show(self, snapshot: Snapshot) -> None:
         raise NotImplementedError
+
+
+def first_fit(width: int, variants: Sequence[str]) -> str:
+    """The first of `variants` (most detailed first) that fits in `width` cells, else the last."""
+    return next((v for v in variants if cell_len(v) <= width), variants[-1])
+
+
+def usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def known_sum(values: Iterable[float | None]) -> float | None:
+    """The sum of the known values; None when none is known (not 0: nothing says it is free)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+class Summary(Static):
+    """A footer of figures, written for its width: `show` takes a function of the width that
+    returns the text, called again on every resize (the overview at 80 columns gets the short
+    form, zoomed the long one)."""
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__("", classes=classes, markup=False)
+        self._text_for: Callable[[int], str] | None = None
+
+    def show(self, text_for: Callable[[int], str]) -> None:
+        self._text_for = text_for
+        self._draw()
+
+    def on_resize(self) -> None:
+        if self._text_for is not None:
+            # After this layout pass: a height change asked for in the middle of it is lost.
+            self.call_after_refresh(self._draw)
+
+    def _draw(self) -> None:
+        assert self._text_for is not None
+        width = self.content_size.width
+        self.update(self._text_for(width if width > 0 else 80))  # 80 until the first layout

@@ -1,26 +1,33 @@
 """The compute pane: clusters and instances with what they cost right now and today, idle
-instances first, so the compute left running is the first thing a cost reviewer sees.
-Prices come from `console.costs`; a size without a price shows "-", never a guess.
+instances first, so the compute left running is the first thing a cost reviewer sees. Its
+footer is the whole bill: compute beside the online deployments, whose instances bill around
+the clock whether they serve or not, now and since midnight UTC.
+Prices come from `console.costs` (deployments: from the backend); no price shows "-", never a guess.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
 
 from console import costs
 from console.domain import Compute
-from console.ui.panes.base import Pane
+from console.ui.panes.base import Pane, Summary, known_sum, usd
 from console.ui.panes.jobs import cell
 from console.ui.snapshot import Snapshot
-from console.ui.table import cursor_key, sync_in_order
+from console.ui.table import Column, FitTable, cursor_key
 
-# The money first: in the overview the pane is ~70 cells wide and the last columns are cut.
-COLUMNS = ("NAME", "STATE", "IDLE", "$/HOUR", "$ IDLE TODAY", "$ TODAY", "NODES", "TYPE", "SIZE")
+# The money first, and $/hour kept longest when the pane is narrow: in the overview at 80
+# columns the pane is 46 cells wide.
+TABLE = (Column("NAME"), Column("STATE", rank=2), Column("IDLE", rank=3), Column("$/HOUR", rank=1),
+         Column("$ IDLE TODAY", rank=5), Column("$ TODAY", rank=4), Column("NODES", rank=6),
+         Column("TYPE", rank=7), Column("SIZE", rank=8))
+COLUMNS = tuple(c.label for c in TABLE)
 TYPES = {"amlcompute": "cluster", "computeinstance": "instance"}
 _STATE_STYLES = {
     "Running": "green", "JobRunning": "green", "Steady": "green", "Succeeded": "green",
@@ -74,23 +81,70 @@ def _idle(compute: Compute, now: datetime) -> float | None:
     return max((now - last).total_seconds() / 60, 0.0)  # negative: clock skew, not the future
 
 
+@dataclass(frozen=True)
+class Bill:
+    """What runs up the bill now and what it cost today, compute beside online deployments."""
+
+    compute_hour: float
+    compute_today: float | None  # None: today's compute costs were not read
+    idle_today: float | None
+    deployments_hour: float | None  # None: the endpoints were not read
+    deployments_today: float | None
+    unpriced: int  # running compute and deployments without a known price: not counted
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, compute_hour: float, unpriced: int) -> Bill:
+        today = snapshot.costs_today
+        deployments = [d for e in snapshot.endpoints or () for d in e.deployments]
+        hourly = [d.cost_per_hour for d in deployments if d.cost_per_hour is not None]
+        if snapshot.endpoints is None:  # not read: their share is unknown, not nothing
+            online_hour = online_today = None
+        else:
+            online_hour = sum(hourly)
+            online_today = known_sum(d.cost_today for d in deployments) if deployments else 0.0
+        return cls(
+            compute_hour=compute_hour,
+            compute_today=None if today is None else sum(float(r.get("cost") or 0) for r in today.values()),
+            idle_today=None if today is None else sum(float(r.get("idle_cost") or 0) for r in today.values()),
+            deployments_hour=online_hour,
+            deployments_today=online_today,
+            unpriced=unpriced + len(deployments) - len(hourly),
+        )
+
+    def text(self, width: int) -> str:
+        """Two lines, now and today, as detailed as `width` allows both to be."""
+        compute, deployments = self.compute_hour, self.deployments_hour
+        hour = compute + (deployments or 0.0)
+        today = known_sum((self.compute_today, self.deployments_today))
+        split_now = f"compute {usd(compute)} + deployments {usd(deployments)}"
+        split_today = f"compute {usd(self.compute_today)} (idle {usd(self.idle_today)}) + deployments " \
+                      f"{usd(self.deployments_today)}"
+        rate = f"{usd(hour)}/hour, {usd(hour * 24)}/day"
+        levels = [(f"now {rate} = {split_now}", f"today {usd(today)} = {split_today}"),
+                  (f"now {rate}", f"today {usd(today)}, idle compute {usd(self.idle_today)}"),
+                  (f"{usd(hour)}/hour", f"today {usd(today)}")]
+        n = self.unpriced
+        notes = (f"; {n} running without a known price, not counted", f" (+{n} unpriced)") if n else ("",)
+        lines = [(now + note, later) for now, later in levels for note in notes]
+        fits = next(((now, later) for now, later in lines if max(cell_len(now), cell_len(later)) <= width),
+                    lines[-1])
+        return "\n".join(fits)
+
+
 class ComputePane(Pane):
     """Compute clusters and instances with their cost now, today, and idle today."""
 
     DEFAULT_CSS = """
-    ComputePane > DataTable { height: 1fr; }
-    ComputePane > .compute-footer { height: 1; padding: 0 1; color: $text-muted; }
+    ComputePane > FitTable { height: 1fr; }
+    ComputePane > .compute-footer { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     title = "Compute"
     area = "computes"
 
     def body(self) -> ComposeResult:
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=False)
-        for label in COLUMNS:
-            table.add_column(label, key=label)
-        yield table
-        yield Static("", classes="compute-footer", markup=False)
+        yield FitTable(TABLE, cursor_type="row", zebra_stripes=False)
+        yield Summary(classes="compute-footer")
 
     def show(self, snapshot: Snapshot) -> None:
         now = _now(snapshot)
@@ -123,21 +177,14 @@ class ComputePane(Pane):
                 cell(compute.size),
             )
 
-        if today is None:
-            idle_today = "-"
-        else:
-            idle_today = f"${sum(float(r.get('idle_cost') or 0) for r in today.values()):,.2f}"
-        footer = f"running now: ${hourly_total:,.2f}/hour, ${hourly_total * 24:,.2f}/day; idle today: {idle_today}"
-        if unpriced:
-            footer += f"  ({unpriced} running without a known price, not counted)"
-
+        bill = Bill.of(snapshot, hourly_total, unpriced)
         with self.app.batch_update():
-            sync_in_order(self.query_one(DataTable), COLUMNS, rows)
-            self.query_one(".compute-footer", Static).update(footer)
+            self.query_one(FitTable).sync(rows)
+            self.query_one(".compute-footer", Summary).show(bill.text)
 
     def selected_compute(self) -> str | None:
         """The name of the highlighted compute, if any."""
-        return cursor_key(self.query_one(DataTable))
+        return cursor_key(self.query_one(FitTable))
 
     def idle_instances(self, snapshot: Snapshot) -> list[Compute]:
         """Instances running with no job on them (state Running, not JobRunning), longest idle first:

@@ -1,6 +1,7 @@
 """The drift pane: each monitor's verdict on its latest report, the features of the selected
-monitor's report (drifted first), and on demand one feature's baseline and production
-histograms drawn with plotext.
+monitor's report (drifted first) with their distance against the threshold, and on demand one
+feature's baseline and production histograms drawn with plotext. Narrow, the verdict and each
+feature's value and threshold stay; target, rows, window, type and notes go first.
 
 The chart area waits for the app to hand a feature's bins (which monitor runs store in each
 report) to `show_histograms`; nothing here invents data.
@@ -20,20 +21,27 @@ from console.ui.panes.base import Pane
 from console.ui.charts import BLUE, ORANGE, ChartView, legend, paired_bars
 from console.ui.panes.endpoints import theme_colours
 from console.ui.snapshot import Snapshot
-from console.ui.table import cursor_key, sync_in_order
+from console.ui.table import Column, FitTable, cursor_key
 
-MONITOR_COLUMNS = ("MONITOR", "TARGET", "VERDICT", "DRIFTED", "ROWS", "WINDOW")
-MONITOR_WIDTHS = (None, None, 13, 12, 11, 11)  # fixed where values change under a key
-FEATURE_COLUMNS = ("FEATURE", "TYPE", "METRIC", "VALUE", "THRESHOLD", "NOTE")
-FEATURE_WIDTHS = (None, 11, 14, 8, 9, 40)
+# Fixed widths where values change under a key (cells are updated without re-measuring).
+MONITORS = (Column("MONITOR"), Column("VERDICT", 13, rank=1), Column("DRIFTED", 12, rank=2),
+            Column("TARGET", rank=3), Column("ROWS", 11, rank=4), Column("WINDOW", 11, rank=5))
+# THRESHOLD says the rule with its metric ("W1 > 0.1"): in the overview the pane is 46 cells
+# wide (30 at 80 columns), and a metric column of its own would push the threshold out.
+FEATURES = (Column("FEATURE"), Column("VALUE", 6, rank=1), Column("THRESHOLD", 9, rank=2),
+            Column("PSI", 6, rank=3), Column("TYPE", 11, rank=4), Column("NOTE", 40, rank=5))
+MONITOR_COLUMNS = tuple(c.label for c in MONITORS)
+FEATURE_COLUMNS = tuple(c.label for c in FEATURES)
 
 NONE = "-"
 NO_REPORT = "no report yet"
 PLACEHOLDER = "select a feature: histograms load on demand"
-METRIC_NAMES = {  # console/drift.py's metric names, as the table shows them
-    "normalized_wasserstein_distance": "wasserstein",
-    "jensen_shannon_distance": "jensen-shannon",
+METRIC_NAMES = {  # console/drift.py's metric names, as drift people write them
+    "normalized_wasserstein_distance": "W1",
+    "jensen_shannon_distance": "JS",
+    "psi": "PSI",
 }
+PSI_WARN, PSI_ALERT = 0.1, 0.25  # DESIGN.md, Drift: PSI beside both metrics
 # The two series' colours (plotext codes), in the chart and in its legend line.
 SERIES = (("baseline", BLUE), ("production", ORANGE))
 
@@ -118,27 +126,21 @@ class DriftPane(Pane):
         self._chart_of: str | None = None  # the monitor whose feature the chart shows
 
     def body(self) -> ComposeResult:
-        yield DataTable(id="drift-monitors", cursor_type="row", fixed_columns=1)
-        yield DataTable(id="drift-features", cursor_type="row", fixed_columns=1)
+        yield FitTable(MONITORS, id="drift-monitors", cursor_type="row", fixed_columns=1)
+        yield FitTable(FEATURES, id="drift-features", cursor_type="row", fixed_columns=1)
         yield HistogramView(id="drift-histograms")
 
     @property
-    def monitors_table(self) -> DataTable:
-        return self.query_one("#drift-monitors", DataTable)
+    def monitors_table(self) -> FitTable:
+        return self.query_one("#drift-monitors", FitTable)
 
     @property
-    def features_table(self) -> DataTable:
-        return self.query_one("#drift-features", DataTable)
+    def features_table(self) -> FitTable:
+        return self.query_one("#drift-features", FitTable)
 
     @property
     def histograms(self) -> HistogramView:
         return self.query_one("#drift-histograms", HistogramView)
-
-    def on_mount(self) -> None:
-        for table, columns, widths in ((self.monitors_table, MONITOR_COLUMNS, MONITOR_WIDTHS),
-                                       (self.features_table, FEATURE_COLUMNS, FEATURE_WIDTHS)):
-            for label, width in zip(columns, widths):
-                table.add_column(label, key=label, width=width)
 
     # --- the public surface ------------------------------------------------------------------
 
@@ -170,7 +172,7 @@ class DriftPane(Pane):
             rows[monitor.name] = _monitor_row(monitor, reports.get(monitor.name), palette)
         self._reports = dict(reports)
         with self.app.batch_update():
-            sync_in_order(self.monitors_table, MONITOR_COLUMNS, rows)
+            self.monitors_table.sync(rows)
             self._show_features()
 
     # --- the features of the selected monitor ------------------------------------------------
@@ -182,9 +184,9 @@ class DriftPane(Pane):
             if self._chart_of is not None and self._chart_of != monitor:
                 self.clear_histograms()
         report = self._reports.get(monitor) if monitor is not None else None
-        (error,) = theme_colours(self.app, "error")
-        rows = {f.feature: _feature_row(f, error) for f in feature_order(report.features)} if report else {}
-        sync_in_order(self.features_table, FEATURE_COLUMNS, rows)
+        palette = theme_colours(self.app, "error", "warning")
+        rows = {f.feature: _feature_row(f, palette) for f in feature_order(report.features)} if report else {}
+        self.features_table.sync(rows)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "drift-monitors" and self.selected_monitor() != self._features_of:
@@ -204,22 +206,35 @@ def _monitor_row(monitor: Monitor, report: DriftReport | None, palette: tuple[st
     else:
         target = NONE
     if report is None:
-        return [monitor.name, Text(target), _styled(NO_REPORT, "dim"), NONE, NONE, NONE]
+        return [monitor.name, _styled(NO_REPORT, "dim"), NONE, Text(target), NONE, NONE]
     verdict = _styled("ALERT", f"bold {error}") if report.alert else _styled("ok", success)
     drifted = drifted_cell(report)
     end = report.window_end
     window = (end.astimezone() if end.tzinfo else end).strftime("%m-%d %H:%M")
-    return [monitor.name, Text(target), verdict,
+    return [monitor.name, verdict,
             _styled(drifted, error if report.dataset_drift else "", "right"),
-            Text(f"{report.production_rows:,}", justify="right"), window]
+            Text(target), Text(f"{report.production_rows:,}", justify="right"), window]
 
 
-def _feature_row(feature: FeatureDrift, error: str) -> list:
+def threshold_cell(feature: FeatureDrift) -> str:
+    """'W1 > 0.1': when the feature counts as drifted, its metric by its short name."""
+    return f"{METRIC_NAMES.get(feature.metric, feature.metric)} > {feature.threshold:g}"
+
+
+def _psi_cell(psi: float | None, palette: tuple[str, str]) -> Text:
+    if psi is None:
+        return Text(NONE, justify="right")
+    error, warning = palette
+    style = error if psi >= PSI_ALERT else warning if psi >= PSI_WARN else ""
+    return _styled(f"{psi:.3f}", style, "right")
+
+
+def _feature_row(feature: FeatureDrift, palette: tuple[str, str]) -> list:
+    error = palette[0]
     style = error if feature.drifted else ""
-    value = NONE if feature.value is None else f"{feature.value:.4f}"
     return [_styled(feature.feature, f"bold {error}" if feature.drifted else ""),
+            _styled(NONE if feature.value is None else f"{feature.value:.4f}", style, "right"),
+            Text(threshold_cell(feature), justify="right"),
+            _psi_cell(feature.psi, palette),
             feature.type,
-            METRIC_NAMES.get(feature.metric, feature.metric),
-            _styled(value, style, "right"),
-            Text(f"{feature.threshold:g}", justify="right"),
             Text(feature.note or "", style="dim")]

@@ -1,7 +1,10 @@
 """The endpoints pane: one row per (endpoint, deployment) with its live and mirror traffic,
-readiness and the serving figures of the last window (rps, success, p99, a latency sparkline).
+readiness, the serving figures of the last window (rps, success, p99, a latency sparkline) and
+what the deployment costs (its instances bill around the clock, traffic or not): per hour and
+since midnight UTC, with the highlighted endpoint's total and all endpoints' in the footer.
 
 Metrics are only ever the ones the snapshot read; a deployment without them shows "-".
+Narrow, the columns that matter least go first: traffic, success and p99 stay.
 The app drives traffic, rollback and deploy-green from `selected()` and `Selected` messages.
 """
 
@@ -17,15 +20,19 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.domain import Deployment, DeploymentMetrics
-from console.ui.panes.base import Pane
+from console.domain import Deployment, DeploymentMetrics, Endpoint
+from console.ui.panes.base import Pane, Summary, first_fit, known_sum, usd
 from console.ui.snapshot import Snapshot
-from console.ui.table import cursor_key, sync_in_order
+from console.ui.table import Column, FitTable, cursor_key
 
-COLUMNS = ("ENDPOINT", "DEPLOYMENT", "TRAFFIC", "MIRROR", "READY", "RPS", "SUCCESS", "P99", "LATENCY")
 # Fixed widths: `sync_table` updates cells without re-measuring, so a column sized to "-" would
 # crop the figures that arrive later. None: sized to the names (which never change per key).
-WIDTHS = (None, None, 15, 6, 8, 6, 7, 7, 12)
+# Ranks: what an operator watching a rollout reads first stays longest when the pane is narrow.
+TABLE = (Column("ENDPOINT"), Column("DEPLOYMENT"), Column("TRAFFIC", 15, rank=1), Column("MIRROR", 6, rank=7),
+         Column("READY", 8, rank=4), Column("RPS", 6, rank=5), Column("SUCCESS", 7, rank=2),
+         Column("P99", 7, rank=3), Column("LATENCY", 12, rank=9), Column("$/HOUR", 7, rank=6),
+         Column("$ TODAY", 8, rank=8))
+COLUMNS = tuple(c.label for c in TABLE)
 
 BAR_WIDTH = 10
 SPARK_POINTS = 12
@@ -82,6 +89,36 @@ def format_ms(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
 
 
+def cost_text(endpoints: Sequence[Endpoint], selected: str | None, width: int) -> str:
+    """The footer: the highlighted endpoint's deployments together, per hour and today, then (with
+    several endpoints) all of them, as detailed as `width` allows."""
+    deployments = [d for e in endpoints for d in e.deployments]
+    unpriced = sum(1 for d in deployments if d.cost_per_hour is None)
+    note = (f"; {unpriced} deployment{'s' if unpriced > 1 else ''} without a known price, not counted",
+            f" (+{unpriced} unpriced)") if unpriced else ("",)
+    endpoint = next((e for e in endpoints if e.name == selected), endpoints[0] if endpoints else None)
+    if endpoint is None:
+        return "no online endpoints: nothing billed"
+    hour, today = endpoint.cost_per_hour, endpoint.cost_today
+    day = None if hour is None else hour * 24
+    if len(endpoints) == 1:
+        variants = [f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day), {usd(today)} today: every instance "
+                    "bills around the clock, traffic or not",
+                    f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day), {usd(today)} today",
+                    f"{endpoint.name}: {usd(hour)}/hour, {usd(today)} today"]
+    else:
+        total_hour = known_sum(e.cost_per_hour for e in endpoints)
+        total_today = known_sum(e.cost_today for e in endpoints)
+        total_day = None if total_hour is None else total_hour * 24
+        everyone = f"all {len(endpoints)} endpoints: {usd(total_hour)}/hour"
+        variants = [f"{endpoint.name}: {usd(hour)}/hour, {usd(today)} today; {everyone} ({usd(total_day)}/day), "
+                    f"{usd(total_today)} today",
+                    f"{endpoint.name}: {usd(hour)}/hour, {usd(today)} today; {everyone}, {usd(total_today)} today",
+                    f"{everyone} ({usd(total_day)}/day), {usd(total_today)} today",
+                    f"{everyone}, {usd(total_today)} today"]
+    return first_fit(width, [line + n for line in variants for n in note])
+
+
 def theme_colours(app, *names: str) -> tuple[str, ...]:
     """The theme's `text-<name>` colours as Rich colour strings, e.g. ("#D17E92", ...); the ANSI
     themes name them "ansi_red", which Rich spells "red"."""
@@ -116,7 +153,8 @@ class EndpointsPane(Pane):
     deployments is keyed by its name)."""
 
     DEFAULT_CSS = """
-    EndpointsPane > DataTable { height: 1fr; }
+    EndpointsPane > FitTable { height: 1fr; }
+    EndpointsPane > .endpoints-footer { height: 1; padding: 0 1; color: $text-muted; }
     """
 
     title = "Endpoints"
@@ -138,19 +176,16 @@ class EndpointsPane(Pane):
         self._targets: dict[str, tuple[str, str | None]] = {}  # row key -> (endpoint, deployment)
         self._announced: tuple[str, str | None] | None = None
         self._cells: _Cells | None = None
+        self._endpoints: list[Endpoint] = []
 
     def body(self) -> ComposeResult:
-        # Names stay in view when a narrow terminal scrolls the figures sideways.
-        yield DataTable(id="endpoints-table", cursor_type="row", fixed_columns=2)
+        # Names stay in view when a zoomed table is still too narrow and scrolls sideways.
+        yield FitTable(TABLE, id="endpoints-table", cursor_type="row", fixed_columns=2)
+        yield Summary(classes="endpoints-footer")
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#endpoints-table", DataTable)
-
-    def on_mount(self) -> None:
-        table = self.table
-        for label, width in zip(COLUMNS, WIDTHS):
-            table.add_column(label, key=label, width=width)
+    def table(self) -> FitTable:
+        return self.query_one("#endpoints-table", FitTable)
 
     # --- the public surface ------------------------------------------------------------------
 
@@ -171,7 +206,8 @@ class EndpointsPane(Pane):
         for endpoint in snapshot.endpoints or []:
             name = endpoint.name
             if not endpoint.deployments:
-                rows[name] = [name, NONE, NONE, NONE, cells.state(endpoint.provisioning_state), *cells.no_figures]
+                rows[name] = [name, NONE, NONE, NONE, cells.state(endpoint.provisioning_state), *cells.no_figures,
+                              *cells.no_costs]
                 targets[name] = (name, None)
                 row_key_of[(name, NONE)] = name
                 continue
@@ -188,22 +224,32 @@ class EndpointsPane(Pane):
                     figures[key] = (metrics, shown)
                 share = mirror.get(deployment.name, 0)
                 rows[key] = [name, deployment.name, cells.traffic(live.get(deployment.name, 0)),
-                             f"{share}%" if share else NONE, cells.ready(deployment), *shown]
+                             f"{share}%" if share else NONE, cells.ready(deployment), *shown,
+                             cells.money(deployment.cost_per_hour), cells.money(deployment.cost_today)]
                 targets[key] = (name, deployment.name)
                 row_key_of[(name, deployment.name)] = key
         cells.figures = figures
+        self._endpoints = list(snapshot.endpoints or [])
         with self.app.batch_update():
             # New rows are appended at the end: the sort puts them beside their endpoint.
-            sync_in_order(self.table, COLUMNS, rows, sort_by=("ENDPOINT", "DEPLOYMENT"),
-                          key_of=lambda names: row_key_of[(str(names[0]), str(names[1]))])
+            self.table.sync(rows, sort_by=("ENDPOINT", "DEPLOYMENT"),
+                            key_of=lambda names: row_key_of[(str(names[0]), str(names[1]))])
             self._targets = targets
+            self._show_costs()
         self._announce()
+
+    def _show_costs(self) -> None:
+        endpoints, current = self._endpoints, self.selected()
+        self.query_one(".endpoints-footer", Summary).show(
+            lambda width: cost_text(endpoints, current[0] if current else None, width))
 
     # --- selection ---------------------------------------------------------------------------
 
     def _announce(self) -> None:
         current = self.selected()
         if current != self._announced:
+            if self._announced is None or current is None or current[0] != self._announced[0]:
+                self._show_costs()  # the footer totals the highlighted endpoint
             self._announced = current
             if current is not None:
                 self.post_message(self.Selected(*current))
@@ -222,6 +268,7 @@ class _Cells:
         self.error, self.warning, self.success = palette
         dash = _right(NONE)
         self.no_figures = (dash, dash, dash, NONE)  # RPS, SUCCESS, P99, LATENCY
+        self.no_costs = (dash, dash)  # $/HOUR, $ TODAY
         self.figures: dict[str, tuple[DeploymentMetrics, tuple]] = {}  # row key -> (metrics, cells)
         self._traffic: dict[int, Text] = {}
         self._ready: dict[tuple[str, int, int], str | Text] = {}
@@ -266,6 +313,9 @@ class _Cells:
             self._figure(format_ms(p99), self.warning if p99 > P99_WARN_MS else ""),
             self._sparkline(metrics.latency_series_ms[-SPARK_POINTS:]),
         )
+
+    def money(self, value: float | None) -> Text:
+        return self._figure(NONE if value is None else f"{value:,.2f}")
 
     def _figure(self, text: str, style: str = "") -> Text:
         found = self._figures.get((text, style))

@@ -22,11 +22,13 @@ from console.domain import Job, MetricSeries
 from console.ui.charts import SERIES_COLOURS, ChartView, legend, line_chart, trend
 from console.ui.panes.base import Pane
 from console.ui.snapshot import Snapshot
-from console.ui.table import cursor_key, sync_in_order
+from console.ui.table import Column, FitTable, cursor_key
 
-# What an operator scans for first comes first: in the overview the pane is ~70 cells wide and
-# the last columns are cut (zoom or scroll shows them).
-COLUMNS = ("NAME", "STATUS", "STARTED", "DURATION", "COMPUTE", "EXPERIMENT")
+# What an operator scans for first comes first, and stays when the pane is narrow (the overview
+# at 80 columns keeps name, status and start; zoomed shows every column).
+TABLE = (Column("NAME"), Column("STATUS", rank=1), Column("STARTED", rank=2), Column("DURATION", rank=3),
+         Column("COMPUTE", rank=4), Column("EXPERIMENT", rank=5))
+COLUMNS = tuple(c.label for c in TABLE)
 LOG_TAIL_LINES = 15
 MAX_CURVES = 3
 NO_METRICS = "no MLflow metrics yet"
@@ -193,7 +195,7 @@ class JobsPane(Pane):
     """Top-level jobs, newest first; a pipeline's steps are left to a drill-down."""
 
     DEFAULT_CSS = """
-    JobsPane > DataTable { height: 3fr; min-height: 4; }
+    JobsPane > FitTable { height: 3fr; min-height: 4; }
     JobsPane > .job-detail { height: 2fr; min-height: 3; max-height: 18; display: none; }
     JobsPane > .job-detail.-shown { display: block; }
     JobsPane .job-log { width: 1fr; height: 100%; border-top: solid $primary-darken-2; border-title-align: left; }
@@ -223,10 +225,7 @@ class JobsPane(Pane):
         self._stable_rows: dict[str, tuple[Any, ...]] = {}
 
     def body(self) -> ComposeResult:
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=False)
-        for label in COLUMNS:
-            table.add_column(label, key=label)
-        yield table
+        yield FitTable(TABLE, cursor_type="row", zebra_stripes=False)
         with Horizontal(classes="job-detail"):
             yield Log(classes="job-log", auto_scroll=True)
             yield MetricsView(classes="job-metrics")
@@ -262,14 +261,14 @@ class JobsPane(Pane):
         self._stable_rows = stable
         self._jobs = {job.name: job for job in top}
         with self.app.batch_update():
-            sync_in_order(self.query_one(DataTable), COLUMNS, rows)
+            self.query_one(FitTable).sync(rows)
         self._announce()
 
     # --- selection and detail ----------------------------------------------------------------
 
     def selected_job(self) -> str | None:
         """The name of the highlighted job, if any."""
-        return cursor_key(self.query_one(DataTable))
+        return cursor_key(self.query_one(FitTable))
 
     def job(self, name: str) -> Job | None:
         """The record of a job the last snapshot showed."""

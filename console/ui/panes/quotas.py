@@ -1,6 +1,7 @@
-"""The quotas pane: vCPUs used against the limit per VM family, as a text bar, the families
-close to or at their limit coloured, and the families with no quota at all (a new subscription's
-GPU families) kept visible but dim, since "0 quota" is what blocks a GPU job.
+"""The quotas pane: vCPUs used against the limit per VM family, as figures and a text bar, the
+families close to or at their limit coloured, and the families with no quota at all (a new
+subscription's GPU families) kept visible but dim, since "0 quota" is what blocks a GPU job.
+Narrow, the bar goes first and used/limit stays.
 """
 
 from __future__ import annotations
@@ -10,25 +11,26 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable
 
 from console.domain import QuotaUsage
 from console.ui.panes.base import Pane
 from console.ui.snapshot import Snapshot
-from console.ui.table import cursor_key, sync_in_order
+from console.ui.table import Column, FitTable, cursor_key
 
-COLUMNS = ("FAMILY", "vCPUs USED/LIMIT", "FREE")
+# Fixed widths where the figures change under a key (cells are updated without re-measuring).
+TABLE = (Column("FAMILY"), Column("vCPUs", 12, rank=3), Column("USED/LIMIT", 10, rank=1), Column("FREE", 4, rank=2))
+COLUMNS = tuple(c.label for c in TABLE)
 BAR_WIDTH = 12
 WARN_RATIO = 0.8
 STYLE_OK, STYLE_WARN, STYLE_FULL, STYLE_NONE = "green", "bold yellow", "bold red", "dim"
 
 
 def bar(used: int, limit: int) -> str:
-    """'█████░░░░░░░ 10/24': filled in proportion, at least one cell once anything is used."""
+    """'█████░░░░░░░' for 10 of 24: filled in proportion, at least one cell once anything is used."""
     filled = min(BAR_WIDTH, round(BAR_WIDTH * used / limit)) if limit else BAR_WIDTH
     if used and not filled:
         filled = 1
-    return f"{'█' * filled}{'░' * (BAR_WIDTH - filled)} {used}/{limit}"
+    return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
 def short_family(family: str) -> str:
@@ -58,17 +60,14 @@ class QuotasPane(Pane):
     """vCPU quota per VM family in the workspace's region."""
 
     DEFAULT_CSS = """
-    QuotasPane > DataTable { height: 1fr; }
+    QuotasPane > FitTable { height: 1fr; }
     """
 
     title = "Quotas"
     area = "quotas"
 
     def body(self) -> ComposeResult:
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=False)
-        for label in COLUMNS:
-            table.add_column(label, key=label)
-        yield table
+        yield FitTable(TABLE, cursor_type="row", zebra_stripes=False)
 
     def show(self, snapshot: Snapshot) -> None:
         usages = sorted(snapshot.quotas or (), key=order)
@@ -81,20 +80,20 @@ class QuotasPane(Pane):
             shown = short_family(usage.family) + (f" ({usage.location})" if twice and usage.location else "")
             key_of[shown] = key
             style = style_of(usage)
+            figures = Text(f"{usage.used}/{usage.limit}", style=style, justify="right", end="")
             if usage.limit <= 0:
-                text = "no quota" if not usage.used else f"no quota, {usage.used} used"
-                gauge = Text(text, style=style, end="")
+                gauge = Text("no quota", style=style, end="")
                 free = Text("0", style=STYLE_NONE, justify="right", end="")
                 name = Text(shown, style=STYLE_NONE, end="")
             else:
                 gauge = Text(bar(usage.used, usage.limit), style=style, end="")
                 free = Text(str(usage.free), style=style if style != STYLE_OK else "", justify="right", end="")
                 name = Text(shown, style=style if style != STYLE_OK else "", end="")
-            rows[key] = (name, gauge, free)
+            rows[key] = (name, gauge, figures, free)
         with self.app.batch_update():
-            sync_in_order(self.query_one(DataTable), COLUMNS, rows, sort_by=("FAMILY",),
-                          key_of=lambda cell: key_of[cell.plain if isinstance(cell, Text) else str(cell)])
+            self.query_one(FitTable).sync(rows, sort_by=("FAMILY",),
+                                          key_of=lambda cell: key_of[cell.plain if isinstance(cell, Text) else str(cell)])
 
     def selected_family(self) -> str | None:
         """The family of the highlighted row, if any."""
-        return cursor_key(self.query_one(DataTable))
+        return cursor_key(self.query_one(FitTable))

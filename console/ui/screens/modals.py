@@ -119,7 +119,12 @@ class TrafficModal(ModalScreen[dict[str, int] | None]):
 
 
 class HelpModal(ModalScreen[None]):
-    """Every key of the current screen, from the bindings themselves."""
+    """Every key of the current screen, from the bindings themselves: key, what it does, and the
+    id that remaps it, in columns; the list scrolls when the terminal is short (80x24)."""
+
+    DEFAULT_CSS = """
+    HelpModal #help-keys { height: auto; max-height: 60vh; scrollbar-size-vertical: 1; }
+    """
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
 
@@ -128,13 +133,20 @@ class HelpModal(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        width = max((len(k) for k, _, _ in self.rows), default=4)
-        text = "\n".join(f"[b]{key.ljust(width)}[/b]  {description}   [dim]{binding_id}[/dim]"
-                         for key, description, binding_id in self.rows)
+        from textual.containers import VerticalScroll
+
+        key_width = max((len(k) for k, _, _ in self.rows), default=4)
+        what_width = max((len(w) for _, w, _ in self.rows), default=4)
+        text = "\n".join(f"[b]{escape(key).ljust(key_width)}[/b]  {escape(what).ljust(what_width)}  "
+                         f"[dim]{binding_id}[/dim]" for key, what, binding_id in self.rows)
         with Vertical(id="dialog"):
             yield Static("Keys (remap any by its id in the config file's keymap)", id="question")
-            yield Static(text, id="detail")
-            yield Static("esc: close", id="keys")
+            with VerticalScroll(id="help-keys"):
+                yield Static(text, id="detail")
+            yield Static("↑/↓ scroll   esc: close", id="keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-keys").focus()
 
     def action_dismiss(self) -> None:
         self.dismiss(None)
