@@ -172,7 +172,12 @@ def _local_down(args: argparse.Namespace) -> int:
         print(f"stopped the demo load (pid {load})")
     left: list[dict] = []
     if not args.all and daemon_pid(ws.folder):
-        left = DaemonConnection(ws.folder, autostart=False).call("daemon.processes")
+        from console.errors import BadInput
+
+        try:
+            left = DaemonConnection(ws.folder, autostart=False).call("daemon.processes")
+        except BadInput:  # a daemon from before `daemon.processes` existed: it cannot list them
+            left = []
     print("stopped the daemon" if stop_daemon(ws.folder) else "the daemon was not running", ws.folder.root)
     if args.all:
         result = stop_all(ws.folder)

@@ -63,12 +63,16 @@ class DaemonConnection:
     def __init__(self, folder: WorkspaceFolder, *, autostart: bool = True) -> None:
         self.folder = folder
         self.autostart = autostart
+        self.code: str | None = rpc.code_stamp()  # the code this process runs, read at its start
 
     def call(self, method: str, **params: Any) -> Any:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
                 reply = self._send(method, params)
+                if not reply.get("ok") and (reply.get("error") or {}).get("type") == rpc.STALE:
+                    self._on_stale_daemon()
+                    continue
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 if not self.autostart:
@@ -84,11 +88,22 @@ class DaemonConnection:
             rpc.raise_error(reply.get("error") or {})
         return reply.get("result")
 
+    def _on_stale_daemon(self) -> None:
+        """The daemon runs other code than this process. If this process runs the code on disk,
+        the daemon is the old one: restart it (jobs and endpoints outlive it and are adopted).
+        If the code changed under this process too, this process is the old one: go on without
+        the check rather than restart a daemon that is newer than we are."""
+        if rpc.code_stamp() == self.code and self.autostart:
+            stop_daemon(self.folder)
+            start_daemon(self.folder)
+        else:
+            self.code = None
+
     def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(str(self.folder.socket))  # blocking: waits its turn in the listen queue
             sock.settimeout(CALL_TIMEOUT_S)
-            sock.sendall(rpc.encode({"method": method, "params": params}))
+            sock.sendall(rpc.encode({"method": method, "params": params, "code": self.code}))
             chunks = []
             while chunk := sock.recv(1 << 20):  # the daemon closes the connection after its reply
                 chunks.append(chunk)

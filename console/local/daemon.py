@@ -83,6 +83,7 @@ class Daemon:
         if os.environ.get("AMLOPS_TEST_CLOCK") == "1":
             self.methods["debug.advance_clock"] = (self.advance_clock, False)
         self.started_at = time.time()
+        self.code = rpc.code_stamp()  # the code this daemon runs; clients with other code are told
 
     @property
     def stopping(self) -> threading.Event:
@@ -196,6 +197,13 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         try:
             request = json.loads(line)
+            code = request.get("code")
+            if code and code != self.daemon_ref.code:
+                # Old code answering a newer client (or the other way round): the client decides.
+                self.wfile.write(rpc.encode({"ok": False, "error": {
+                    "type": rpc.STALE, "message": "the daemon runs other code than the client",
+                    "fields": {"code": self.daemon_ref.code}}}))
+                return
             req = Request(actor=_peer_user(self.connection))
             result = self.daemon_ref.dispatch(req, request["method"], request.get("params") or {})
             if isinstance(result, rpc.RawJSON):

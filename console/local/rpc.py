@@ -1,16 +1,23 @@
 """The daemon's wire protocol: one JSON line in, one JSON line out, over a Unix socket.
 
-Request `{"method": "jobs.list", "params": {...}}`; reply `{"ok": true, "result": ...}` or
-`{"ok": false, "error": {"type": "NotFound", "message": ..., "fields": {...}}}`. Errors cross the
+Request `{"method": "jobs.list", "params": {...}, "code": STAMP}`; reply `{"ok": true, "result": ...}`
+or `{"ok": false, "error": {"type": "NotFound", "message": ..., "fields": {...}}}`. Errors cross the
 socket as their type name and constructor fields, so the client raises the same typed error the
-daemon did.
+daemon did. `code` is the client's `code_stamp()`: a daemon started from other code answers
+STALE instead, and a client whose own code is current restarts it (after a `git pull`, say).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+STALE = "StaleDaemon"
 
 from console import errors
 
@@ -33,6 +40,29 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "NotSupported": ("backend", "capability", "why"),
     "ReadOnlyError": ("action",),
 }
+
+
+def code_stamp() -> str:
+    """A fingerprint of the console package's code as it is on disk now: each .py file's path,
+    size and modification time (about a millisecond). AMLOPS_CODE_STAMP overrides it, for tests."""
+    return os.environ.get("AMLOPS_CODE_STAMP") or _stamp_of(_code_files())
+
+
+def _code_files() -> tuple[tuple[str, int, int], ...]:
+    root = Path(__file__).resolve().parents[1]
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+@cache
+def _stamp_of(files: tuple[tuple[str, int, int], ...]) -> str:
+    return hashlib.sha1(repr(files).encode()).hexdigest()[:16]
 
 
 class RawJSON(bytes):
