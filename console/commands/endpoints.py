@@ -11,6 +11,7 @@ from pathlib import Path
 from console.commands.argtypes import positive_float, positive_int, share
 from console.commands.local import workspace
 from console.commands.output import details, emit_json, table
+from console.format import money
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -113,8 +114,8 @@ def _list(args: argparse.Namespace) -> int:
                  ("MODEL", lambda r: r[1].model if r[1] else "-"),
                  ("READY", lambda r: f"{r[1].ready_instances}/{r[1].instance_count}" if r[1] else "-"),
                  ("DEPLOYMENT STATE", lambda r: r[1].provisioning_state if r[1] else "-"),
-                 ("$/HOUR", lambda r: _money(r[1].cost_per_hour) if r[1] else "-"),
-                 ("$ TODAY", lambda r: _money(r[1].cost_today) if r[1] else "-"),
+                 ("$/HOUR", lambda r: money(r[1].cost_per_hour) if r[1] else "-"),
+                 ("$ TODAY", lambda r: money(r[1].cost_today) if r[1] else "-"),
                  ("SCORING URI", lambda r: r[0].scoring_uri)],
           empty="no endpoints: amlops create -f specs/endpoints/churn-ep.yml")
     return 0
@@ -128,7 +129,7 @@ def _show(args: argparse.Namespace) -> int:
     details([("name", endpoint.name), ("state", endpoint.provisioning_state), ("auth mode", endpoint.auth_mode),
              ("scoring uri", endpoint.scoring_uri), ("traffic", _split_text(dict(endpoint.traffic.live))),
              ("mirror", _split_text(dict(endpoint.traffic.mirror))),
-             ("cost", f"${_money(endpoint.cost_per_hour)}/hour, ${_money(endpoint.cost_today)} today "
+             ("cost", f"${money(endpoint.cost_per_hour)}/hour, ${money(endpoint.cost_today)} today "
                       "(every instance of every deployment, traffic or not)")])
     if endpoint.deployments:
         print()
@@ -142,12 +143,9 @@ def _print_deployments(endpoint) -> None:
         ("TRAFFIC", lambda d: f"{endpoint.traffic.live.get(d.name, 0)} %"),
         ("MIRROR", lambda d: f"{endpoint.traffic.mirror.get(d.name, 0)} %"),
         ("READY", lambda d: f"{d.ready_instances}/{d.instance_count}"), ("SIZE", lambda d: d.instance_type),
-        ("$/HOUR", lambda d: _money(d.cost_per_hour)), ("$ TODAY", lambda d: _money(d.cost_today)),
+        ("$/HOUR", lambda d: money(d.cost_per_hour)), ("$ TODAY", lambda d: money(d.cost_today)),
         ("TIMEOUT MS", lambda d: d.request_timeout_ms), ("COLLECTS", lambda d: ",".join(d.data_collection) or "-")])
 
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
 
 
 def _keys(args: argparse.Namespace) -> int:

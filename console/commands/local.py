@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from console.commands.argtypes import positive_int
-from console.commands.output import ago, details, duration, emit_json, table
+from console.commands.output import details, emit_json, table
+from console.format import ago, money, span, span_minutes
 
 
 def workspace(args: argparse.Namespace):
@@ -223,7 +224,7 @@ def _local_status(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"running": status is not None, "workspace": str(ws.folder.root), **(status or {})})
     elif status:
-        print(f"running: pid {status['pid']}, up {duration(status['uptime_s'])}, "
+        print(f"running: pid {status['pid']}, up {span(status['uptime_s'])}, "
               f"{status['jobs_running']} jobs running, {status['rss_kb'] // 1024} MiB, {ws.folder.root}")
         for what in _by_name(status.get("processes") or []):
             print(f"  {what}")
@@ -282,7 +283,7 @@ def _asset_list(args: argparse.Namespace) -> int:
 _JOB_COLUMNS = [
     ("NAME", lambda j: j.name), ("TYPE", lambda j: j.job_type), ("STATUS", lambda j: j.status),
     ("EXPERIMENT", lambda j: j.experiment_name), ("COMPUTE", lambda j: j.compute or "serverless"),
-    ("CREATED", lambda j: j.created_at), ("DURATION", lambda j: duration(j.duration_s(datetime.now(timezone.utc)))),
+    ("CREATED", lambda j: j.created_at), ("DURATION", lambda j: span(j.duration_s(datetime.now(timezone.utc)))),
 ]
 
 
@@ -322,7 +323,7 @@ def _job_show(args: argparse.Namespace) -> int:
     details([("name", job.name), ("type", job.job_type), ("status", job.status), ("display name", job.display_name),
              ("experiment", job.experiment_name), ("compute", job.compute or "serverless"),
              ("created", _iso(job.created_at)), ("started", _iso(job.started_at)), ("ended", _iso(job.ended_at)),
-             ("duration", duration(job.duration_s(datetime.now(timezone.utc)))),
+             ("duration", span(job.duration_s(datetime.now(timezone.utc)))),
              ("mlflow run", job.mlflow_run_id), ("parent", job.parent), ("error", job.error)])
     if steps:
         print("\nsteps:")
@@ -372,11 +373,11 @@ def _compute_list(args: argparse.Namespace) -> int:
         ("NAME", lambda c: c.name), ("TYPE", lambda c: c.type), ("SIZE", lambda c: c.size),
         ("STATE", lambda c: c.state),
         ("NODES", lambda c: f"{c.current_nodes}/{c.max_instances}" if not c.is_instance else "-"),
-        ("IDLE", lambda c: duration(c.idle_minutes(now) * 60) if c.idle_minutes(now) is not None else "-"),
-        ("$/HOUR", lambda c: _money(costs.hourly_cost(c.size, 1 if c.is_instance else c.current_nodes)
+        ("IDLE", lambda c: span_minutes(c.idle_minutes(now))),
+        ("$/HOUR", lambda c: money(costs.hourly_cost(c.size, 1 if c.is_instance else c.current_nodes)
                                     if c.state in ("Running", "JobRunning", "Steady") else 0.0)),
-        ("$ TODAY", lambda c: _money(spent.get(c.name, {}).get("cost", 0.0))),
-        ("$ IDLE TODAY", lambda c: _money(spent.get(c.name, {}).get("idle_cost", 0.0))),
+        ("$ TODAY", lambda c: money(spent.get(c.name, {}).get("cost", 0.0))),
+        ("$ IDLE TODAY", lambda c: money(spent.get(c.name, {}).get("idle_cost", 0.0))),
         ("LAST OPERATION", lambda c: f"{c.last_operation.name} by {c.last_operation.trigger}" if c.last_operation else "-"),
     ], empty="no compute: amlops create -f specs/compute/cpu-cluster.yml")
     _print_running_total(computes, spent, ws.endpoints.list())
@@ -429,7 +430,7 @@ def _compute_sizes(args: argparse.Namespace) -> int:
         return 0
     table(sizes, [("NAME", lambda s: s.name), ("FAMILY", lambda s: s.family), ("VCPUS", lambda s: s.vcpus),
                   ("GPUS", lambda s: s.gpus), ("MEMORY GB", lambda s: s.memory_gb),
-                  ("$/HOUR", lambda s: _money(s.price_per_hour)), ("PRICE DATE", lambda s: s.price_date)])
+                  ("$/HOUR", lambda s: money(s.price_per_hour)), ("PRICE DATE", lambda s: s.price_date)])
     return 0
 
 
@@ -489,6 +490,4 @@ def _ts(text: str | None) -> str:
     return ago(datetime.fromisoformat(text)) if text else "-"
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from console.format import ago
 
 Column = tuple[str, Callable[[Any], Any]]
 
@@ -57,29 +59,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
-
-
-def ago(when: datetime, now: datetime | None = None) -> str:
-    """`12s ago`, `5m ago`, `3h ago`, then the date: short enough for a table column."""
-    now = now or datetime.now(timezone.utc)
-    seconds = (now - when).total_seconds()
-    if seconds < 0:
-        return when.strftime("%Y-%m-%d %H:%M")
-    if seconds < 60:
-        return f"{seconds:.0f}s ago"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m ago"
-    if seconds < 86400:
-        return f"{seconds / 3600:.0f}h ago"
-    return when.strftime("%Y-%m-%d %H:%M")
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -60,10 +60,6 @@ def first_fit(width: int, variants: Sequence[str]) -> str:
     return next((v for v in variants if cell_len(v) <= width), variants[-1])
 
 
-def usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
-
-
 def known_sum(values: Iterable[float | None]) -> float | None:
     """The sum of the known values; None when none is known (not 0: nothing says it is free)."""
     known = [v for v in values if v is not None]

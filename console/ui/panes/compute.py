@@ -16,8 +16,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 
 from console import costs
+from console import format as fmt
 from console.domain import Compute
-from console.ui.panes.base import Pane, Summary, known_sum, usd
+from console.format import usd
+from console.ui.panes.base import Pane, Summary, known_sum
 from console.ui.panes.jobs import cell
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
@@ -41,16 +43,7 @@ IDLE_STYLE = "bold yellow"
 
 
 def money(value: float | None) -> Text:
-    return Text("-" if value is None else f"{value:,.2f}", justify="right", end="")
-
-
-def minutes(value: float) -> str:
-    m = int(value)
-    if m < 60:
-        return f"{m}m"
-    if m < 1440:
-        return f"{m // 60}h{m % 60:02d}m"
-    return f"{m // 1440}d{m % 1440 // 60:02d}h"
+    return Text(fmt.money(value), justify="right", end="")
 
 
 def billed_nodes(compute: Compute) -> int:
@@ -168,7 +161,7 @@ class ComputePane(Pane):
             rows[compute.name] = (
                 cell(compute.name),
                 Text(compute.state, style=_STATE_STYLES.get(compute.state, ""), end=""),
-                "-" if idle is None else Text(minutes(idle), style=IDLE_STYLE, end=""),
+                "-" if idle is None else Text(fmt.span_minutes(idle), style=IDLE_STYLE, end=""),
                 money(hourly),
                 money(row_today.get("idle_cost")),
                 money(row_today.get("cost")),

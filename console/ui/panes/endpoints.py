@@ -21,7 +21,9 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from console.domain import Deployment, DeploymentMetrics, Endpoint
-from console.ui.panes.base import Pane, Summary, first_fit, known_sum, usd
+from console import format as fmt
+from console.format import usd
+from console.ui.panes.base import Pane, Summary, first_fit, known_sum
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
@@ -315,7 +317,7 @@ class _Cells:
         )
 
     def money(self, value: float | None) -> Text:
-        return self._figure(NONE if value is None else f"{value:,.2f}")
+        return self._figure(fmt.money(value))
 
     def _figure(self, text: str, style: str = "") -> Text:
         found = self._figures.get((text, style))

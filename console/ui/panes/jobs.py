@@ -18,7 +18,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Log
 
+from console import format as fmt
 from console.domain import Job, MetricSeries
+from console.format import aware
 from console.ui.charts import SERIES_COLOURS, ChartView, legend, line_chart, trend
 from console.ui.panes.base import Pane
 from console.ui.snapshot import Snapshot
@@ -70,10 +72,6 @@ def cell(value: str | None) -> str | Text:
     return Text(value, end="") if "[" in value else value
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
 # Old jobs keep their start and end times from one refresh to the next, and turning a time into a
 # local date costs a system call: remember what was formatted (bounded, cleared when full).
 _DATES: dict[datetime, str] = {}
@@ -81,42 +79,16 @@ _SPANS: dict[tuple[datetime, datetime], str] = {}
 _CACHE_MAX = 50_000
 
 
-def _local_date(moment: datetime) -> str:
+def ago(moment: datetime | None, now: datetime) -> str:
+    """`console.format.ago`, with the local dates of old jobs remembered."""
+    if moment is None or (now - aware(moment)).total_seconds() < 86400:
+        return fmt.ago(moment, now)
     found = _DATES.get(moment)
     if found is None:
         if len(_DATES) >= _CACHE_MAX:
             _DATES.clear()
-        found = _DATES[moment] = moment.astimezone().date().isoformat()
+        found = _DATES[moment] = fmt.local_date(moment)
     return found
-
-
-def ago(moment: datetime | None, now: datetime) -> str:
-    """'12s ago', '5m ago', '3h ago', then the local date."""
-    if moment is None:
-        return "-"
-    moment = _aware(moment)
-    seconds = (now - moment).total_seconds()
-    if seconds < 60:
-        return f"{max(int(seconds), 0)}s ago"  # a negative age is clock skew, not the future
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h ago"
-    return _local_date(moment)
-
-
-def span(seconds: float | None) -> str:
-    """A duration as '42s', '1m05s', '2h03m' or '3d04h'."""
-    if seconds is None:
-        return "-"
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def duration(job: Job, now: datetime) -> str:
@@ -125,12 +97,12 @@ def duration(job: Job, now: datetime) -> str:
     if started is None:
         return "-"
     if ended is None:
-        return span((now - _aware(started)).total_seconds())
+        return fmt.span((now - aware(started)).total_seconds())
     found = _SPANS.get((started, ended))
     if found is None:
         if len(_SPANS) >= _CACHE_MAX:
             _SPANS.clear()
-        found = _SPANS[(started, ended)] = span((_aware(ended) - _aware(started)).total_seconds())
+        found = _SPANS[(started, ended)] = fmt.span((aware(ended) - aware(started)).total_seconds())
     return found
 
 
@@ -231,11 +203,11 @@ class JobsPane(Pane):
             yield MetricsView(classes="job-metrics")
 
     def show(self, snapshot: Snapshot) -> None:
-        now = _aware(snapshot.taken_at)
+        now = aware(snapshot.taken_at)
         day_ago = now - _DAY
         top = [job for job in snapshot.jobs or () if job.parent is None]
         # Backends list newest first already, so this sort is a linear pass in practice.
-        top.sort(key=lambda job: _aware(job.created_at or job.started_at or _EPOCH), reverse=True)
+        top.sort(key=lambda job: aware(job.created_at or job.started_at or _EPOCH), reverse=True)
         # A row that no longer changes with time (not started yet, or ended and started over a day
         # ago) is reused while its job's fields are the same: most of 10,000 jobs are such rows.
         previous, stable = self._stable_rows, {}
@@ -256,7 +228,7 @@ class JobsPane(Pane):
                 cell(job.compute),
                 cell(job.experiment_name),
             )
-            if started is None or (ended is not None and _aware(started) <= day_ago):
+            if started is None or (ended is not None and aware(started) <= day_ago):
                 stable[name] = (status, started, ended, job.experiment_name, job.compute, cells)
         self._stable_rows = stable
         self._jobs = {job.name: job for job in top}
