@@ -88,8 +88,8 @@ async def apply_times(snapshots, runs: int) -> tuple[float, float]:
     """(first apply, median of steady applies) in seconds, on the app's own thread."""
     from console.ui.app import AmlopsApp
 
-    class Quiet:
-        name, backend, read_only = "bench", "local", True
+    class Quiet:  # a workspace that is never read: refresh_data is replaced below
+        name, backend, read_only, location, capabilities = "bench", "local", True, "nowhere", frozenset()
 
     app = AmlopsApp(Quiet(), refresh_s=3600)
     app.refresh_data = lambda: None  # no backend: only the applies are measured

@@ -49,7 +49,7 @@ def _command_of(argv: Sequence[str] | None) -> str | None:
     args = list(sys.argv[1:] if argv is None else argv)
     while args:
         word = args.pop(0)
-        if word in ("--workspace-dir", "--workspace"):
+        if word in ("--workspace-dir", "--workspace", "--specs"):
             args = args[1:]
         elif not word.startswith("-"):
             return word
@@ -72,6 +72,9 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
                              "also `workspace` in ~/.config/amlops/config.json")
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every command that changes the workspace")
+    parser.add_argument("--specs", metavar="DIR",
+                        help="the project's specs folder, for the console's submit and deploy-green "
+                             "(default: `specs` in the config file, else ./specs)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     lint = sub.add_parser("lint", help="validate Azure ML YAML and flag what hurts in production",
@@ -92,11 +95,11 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
                                       "churn model as a job and register it. A set-up workspace is left alone.")
     demo.set_defaults(handler=_demo)
 
-    from console.commands import endpoints, local, monitors
+    from console.commands import assets, audit, compute, endpoints, jobs, local, models, monitors
 
     wanted = None if full else _command_of(argv)
     target = _OnlyCommand(sub, wanted) if wanted and wanted not in sub.choices else sub
-    for module in (local, endpoints, monitors):
+    for module in (local, assets, jobs, compute, models, endpoints, monitors, audit):
         module.register(target)
     if wanted and wanted not in sub.choices:
         return build_parser(argv)  # an unknown command: the full tree, for argparse's message
@@ -128,7 +131,7 @@ def _lint(args: argparse.Namespace) -> int:
 
     context = None
     if getattr(args, "workspace", False):
-        from console.commands.local import workspace
+        from console.commands.selection import workspace
 
         ws = workspace(args)
         context = LintContext(quota_limits={q.family: q.limit for q in ws.quotas.usage()},
@@ -154,12 +157,26 @@ def _console(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty():
         print("amlops: the console needs a terminal; see `amlops --help` for the commands", file=sys.stderr)
         return 2
-    from console.commands.local import workspace
+    from pathlib import Path
+
+    from console.commands.selection import backend_of, local_workspace, workspace
     from console.config import user_config
     from console.ui.app import AmlopsApp
 
     config = user_config()
-    app = AmlopsApp(workspace(args), read_only=args.read_only or bool(config.get("read_only")), started_at=STARTED)
+    specs = Path(args.specs or config.get("specs") or "specs").expanduser()
+    demo = None
+    if backend_of(args) == "local":  # the demo is the local workspace's own
+        from functools import partial
+
+        from console.demo import set_up
+
+        ws = local_workspace(args, "the console's demo")
+        demo = partial(set_up, ws)
+    else:
+        ws = workspace(args)
+    app = AmlopsApp(ws, read_only=args.read_only or bool(config.get("read_only")), started_at=STARTED,
+                    specs=specs.resolve() if specs.is_dir() else None, demo=demo)
     if config.get("keymap"):
         app.set_keymap({str(k): str(v) for k, v in config["keymap"].items()})
     app.run()
@@ -167,16 +184,16 @@ def _console(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from console.commands.local import workspace
+    from console.commands.selection import local_workspace
     from console.demo import SPECS, set_up
 
+    ws = local_workspace(args, "amlops demo")
     print(f"linting {SPECS} ...", flush=True)
     code = _lint(argparse.Namespace(paths=[str(SPECS)], json=False))
     if code != 0:
         print("amlops: error: the specs do not lint clean; fix them first", file=sys.stderr)
         return code
-    ws = workspace(args)
-    print(f"workspace {ws.folder.root} (local)", flush=True)
+    print(f"workspace {ws.location} (local)", flush=True)
     return set_up(ws)
 
 

@@ -18,7 +18,12 @@ import sys
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from console.errors import BackendUnavailable, NotFound, OperationFailed
+
+if TYPE_CHECKING:
+    from console.local.client import LocalWorkspace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPECS = REPO_ROOT / "specs"
@@ -32,23 +37,22 @@ LOAD_RPS, LOAD_DRIFT, LOAD_CHUNK_S = 2.0, 0.3, 15.0  # light, slightly drifted, 
 LOAD_PID = "demo-load.pid"
 
 
-def set_up(ws, *, out=sys.stdout) -> int:
+def set_up(ws: LocalWorkspace, *, out=sys.stdout) -> int:
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
     if ws.monitors.list():
         say(f"already set up: {ws.name} has its model, endpoint and monitor; nothing changed")
-        folder = getattr(ws, "folder", None)
-        if folder is not None and running_load(folder) is None:
-            say(f"started   the demo load again: {_load_what()} (pid {start_load(folder)})")
+        if running_load(ws.folder) is None:
+            say(f"started   the demo load again: {_load_what()} (pid {start_load(ws.folder)})")
         return 0
     if ws.models.list(MODEL):
         say(f"{MODEL} is registered already: a previous demo stopped part way; finishing it")
         return _serve(ws, say)
     for spec in ASSETS:
         created = ws.assets.create(str(SPECS / spec))
-        what = f"{created['name']}:{created['version']}" if created.get("version") else created["name"]
-        say(f"created   {created['kind']} {what}  ({spec})")
+        what = f"{created.name}:{created.version}" if created.version else created.name
+        say(f"created   {created.kind} {what}  ({spec})")
     job = ws.jobs.submit(str(SPECS / TRAIN_JOB))
     say(f"submitted {job.name} to {job.compute}  ({TRAIN_JOB}); training...")
     status = job.status
@@ -66,7 +70,7 @@ def set_up(ws, *, out=sys.stdout) -> int:
     return _serve(ws, say)
 
 
-def _serve(ws, say) -> int:
+def _serve(ws: LocalWorkspace, say) -> int:
     names = {e.name for e in ws.endpoints.list()}
     if "churn-ep" not in names:
         ws.endpoints.create(str(SPECS / ENDPOINT))
@@ -81,10 +85,8 @@ def _serve(ws, say) -> int:
     say(f"traffic   churn-ep: blue=100, scoring uri {ws.endpoints.get('churn-ep').scoring_uri}")
     ws.assets.create(str(SPECS / MONITOR))
     say(f"created   monitor churn-drift on churn-ep/blue  ({MONITOR})")
-    folder = getattr(ws, "folder", None)
-    if folder is not None:
-        pid = running_load(folder) or start_load(folder)
-        say(f"started   the demo load: {_load_what()} (pid {pid}; amlops local down stops it)")
+    pid = running_load(ws.folder) or start_load(ws.folder)
+    say(f"started   the demo load: {_load_what()} (pid {pid}; amlops local down stops it)")
     say("next: amlops (the console), amlops monitor run churn-drift, amlops drift churn-ep")
     return 0
 

@@ -362,6 +362,44 @@ class Operation(Record):
         return self.status in self.TERMINAL
 
 
+@dataclass(frozen=True, slots=True)
+class AssetVersion(Record):
+    """One version of a data asset or an environment."""
+
+    kind: str  # data, environment
+    name: str
+    version: str
+    path: str | None = None  # a data asset's location
+    image: str | None = None  # an environment's image
+    created_at: datetime | None = None
+    note: str | None = None  # what the backend did not do with it (e.g. no image built locally)
+
+
+@dataclass(frozen=True, slots=True)
+class Created(Record):
+    """What `create -f` made: its kind and name, and the operation that makes it ready (a
+    deployment's instances loading the model), or None when it was ready at once."""
+
+    kind: str  # compute, data, environment, online_endpoint, online_deployment, schedule
+    name: str
+    version: str | None = None
+    endpoint_name: str | None = None  # an online deployment's endpoint
+    operation: Operation | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeCost(Record):
+    """What one compute cost on one UTC day: node time, the idle part of it, and their price."""
+
+    compute: str
+    day: str  # ISO date, UTC
+    node_seconds: float = 0.0
+    idle_node_seconds: float = 0.0
+    cost: float = 0.0
+    idle_cost: float = 0.0
+
+
 # --- JSON conversion -------------------------------------------------------------------------
 
 _SCALARS = (str, int, float, bool, type(None))

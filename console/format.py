@@ -3,6 +3,7 @@ console's panes round the same way (90 s is "1m ago" on both). Pure: stdlib only
 
 - `ago`: "12s ago", "5m ago", "3h ago" (whole units, floored), then the local date.
 - `span`: "42s", "1m05s", "2h03m", "3d04h"; `span_minutes` the same from whole minutes ("5m").
+- `utc_time`: "2026-12-01 12:00:00 UTC", for `show` commands.
 - `money`: "1,234.56"; `usd`: "$1,234.56"; None is "-" for all of them (unknown, not zero).
 """
 
@@ -59,6 +60,11 @@ def span_minutes(minutes: float | None) -> str:
     if m < 1440:
         return f"{m // 60}h{m % 60:02d}m"
     return f"{m // 1440}d{m % 1440 // 60:02d}h"
+
+
+def utc_time(moment: datetime | None) -> str | None:
+    """A full timestamp for `show` commands: "2026-12-01 12:00:00 UTC"."""
+    return aware(moment).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else None
 
 
 def money(value: float | None) -> str:

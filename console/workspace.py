@@ -1,36 +1,23 @@
-"""The Workspace protocol: the one interface the UI and the CLI use, whatever the backend.
+"""The Workspace protocol: the one interface the UI, the CLI and the demo use, whatever the backend.
 
 Shaped like azure-ai-ml's `MLClient`: typed operation groups (`ws.jobs`, `ws.compute`,
 `ws.endpoints`, ...) with the same verbs throughout. Reads return the frozen records of
 `console/domain.py`; writes that take time in Azure return an `Operation` to poll or wait on,
-as `begin_*` pollers do. A capability a backend lacks raises `NotSupported`; nothing here ever
-returns invented data. Backends: `console/local/` (embedded default) and `console/azure/`.
+as `begin_*` pollers do. A backend declares what it can do in `capabilities` (the UI asks that,
+once); a call outside them raises `NotSupported`, and nothing here ever returns invented data.
 
+Backends are opened through `open_workspace`, a registry of lazily imported builders (as MLflow
+picks its stores by URI scheme): `local` (`console/local/`, the embedded default) and `azure`.
 Every method may also raise `BackendUnavailable` when the workspace cannot be reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from console.domain import (
-    AuditEntry,
-    Compute,
-    DeploymentMetrics,
-    DriftReport,
-    Endpoint,
-    EndpointKeys,
-    InvokeResult,
-    Job,
-    MetricSeries,
-    ModelVersion,
-    Monitor,
-    Operation,
-    QuotaUsage,
-    VmSize,
-)
 from console.errors import (  # re-exported: the UI and CLI import errors from here
     AmlopsError,
     BackendUnavailable,
@@ -45,12 +32,42 @@ from console.errors import (  # re-exported: the UI and CLI import errors from h
     TrafficRuleError,
 )
 
+if TYPE_CHECKING:  # the records are only named here: importing them costs a third of a CLI call
+    from console.domain import (
+        AssetVersion,
+        AuditEntry,
+        Compute,
+        ComputeCost,
+        Created,
+        DeploymentMetrics,
+        DriftReport,
+        Endpoint,
+        EndpointKeys,
+        InvokeResult,
+        Job,
+        MetricSeries,
+        ModelVersion,
+        Monitor,
+        Operation,
+        QuotaUsage,
+        VmSize,
+    )
+
 __all__ = [
-    "AmlopsError", "AuditOperations", "BackendUnavailable", "BadInput", "ComputeOperations",
-    "EndpointOperations", "InvalidField", "JobOperations", "ModelOperations", "MonitorOperations",
-    "NotFound", "NotSupported", "OperationFailed", "OperationsOperations", "QuotaExceeded",
-    "QuotaOperations", "ReadOnlyError", "SpecError", "TrafficRuleError", "Workspace",
+    "BACKENDS", "CAPABILITIES", "AmlopsError", "AssetOperations", "AuditOperations", "BackendUnavailable",
+    "BadInput", "ComputeOperations", "EndpointOperations", "InvalidField", "JobOperations", "ModelOperations",
+    "MonitorOperations", "NotFound", "NotSupported", "OperationFailed", "OperationsOperations", "QuotaExceeded",
+    "QuotaOperations", "ReadOnlyError", "SpecError", "TrafficRuleError", "Workspace", "open_workspace",
 ]
+
+# What a backend may declare it can do. Reads of the panes' areas first, then the writes.
+CAPABILITIES = frozenset({
+    "jobs", "jobs.logs", "jobs.metrics", "compute", "compute.costs", "quotas", "models", "endpoints",
+    "endpoints.keys", "endpoints.invoke", "endpoints.metrics", "endpoints.logs", "monitors",
+    "monitors.reports", "audit",
+    "jobs.submit", "jobs.cancel", "compute.start_stop", "models.register", "assets.create",
+    "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys", "monitors.run",
+})
 
 
 class JobOperations(Protocol):
@@ -98,6 +115,10 @@ class ComputeOperations(Protocol):
     def sizes(self) -> list[VmSize]:
         """The VM sizes of the workspace's region, with family, shape and price where known."""
 
+    def costs_today(self) -> list[ComputeCost]:
+        """What each compute cost today (UTC): node time, idle time and their price.
+        Capability `compute.costs`; raises NotSupported without it."""
+
 
 class QuotaOperations(Protocol):
     def usage(self) -> list[QuotaUsage]:
@@ -115,6 +136,18 @@ class ModelOperations(Protocol):
         no model in it, neither or both of job/path)."""
 
 
+class AssetOperations(Protocol):
+    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, *,
+               endpoint_name: str | None = None) -> Created:
+        """`create -f`: load any creatable spec (compute, data, environment, online endpoint or
+        deployment, monitor schedule) with azure-ai-ml's loader, apply the overrides (and
+        `endpoint_name`, for a deployment file without one) and create it. Raises SpecError,
+        InvalidField, NotFound, QuotaExceeded; nothing is created when it raises."""
+
+    def list(self, kind: str) -> list[AssetVersion]:
+        """The versions of every data asset (`kind` "data") or environment ("environment")."""
+
+
 class EndpointOperations(Protocol):
     def list(self) -> list[Endpoint]:
         """Online endpoints, each with its deployments and traffic."""
@@ -125,8 +158,8 @@ class EndpointOperations(Protocol):
     def create(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Operation:
         """Create or update an online endpoint from its YAML. Raises SpecError, InvalidField (name)."""
 
-    def create_deployment(self, spec_path: str,
-                          overrides: Mapping[str, str] | None = None) -> Operation:
+    def create_deployment(self, spec_path: str, overrides: Mapping[str, str] | None = None, *,
+                          endpoint_name: str | None = None) -> Operation:
         """Create or update a deployment from its YAML; a new one starts at 0 % traffic.
         Raises SpecError, NotFound (endpoint, model version), QuotaExceeded, InvalidField."""
 
@@ -151,6 +184,12 @@ class EndpointOperations(Protocol):
     def keys(self, name: str) -> EndpointKeys:
         """The endpoint's primary and secondary scoring keys. Raises NotFound."""
 
+    def regenerate_keys(self, name: str, key_type: str = "primary") -> Operation:
+        """Replace one scoring key (`primary` or `secondary`). Raises NotFound, InvalidField."""
+
+    def deployment_logs(self, name: str, deployment: str, *, lines: int = 200) -> str:
+        """The last `lines` of each instance's log of a deployment. Raises NotFound."""
+
     def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None) -> InvokeResult:
         """Score a request through the endpoint; `deployment` pins it with the
         `azureml-model-deployment` header. Raises NotFound."""
@@ -170,6 +209,9 @@ class MonitorOperations(Protocol):
 
     def latest(self, name: str) -> DriftReport | None:
         """The newest stored report of a monitor, or None if it never ran. Raises NotFound."""
+
+    def for_endpoint(self, endpoint: str, deployment: str | None = None) -> list[Monitor]:
+        """The monitors that watch an endpoint (or one of its deployments)."""
 
 
 class AuditOperations(Protocol):
@@ -192,6 +234,8 @@ class Workspace(Protocol):
     name: str
     backend: str  # "local" or "azure"
     read_only: bool
+    location: str  # where it is, for a person: the local folder, or subscription/group/workspace
+    capabilities: frozenset[str]  # a subset of CAPABILITIES
 
     @property
     def jobs(self) -> JobOperations: ...
@@ -201,6 +245,8 @@ class Workspace(Protocol):
     def quotas(self) -> QuotaOperations: ...
     @property
     def models(self) -> ModelOperations: ...
+    @property
+    def assets(self) -> AssetOperations: ...
     @property
     def endpoints(self) -> EndpointOperations: ...
     @property
@@ -213,3 +259,34 @@ class Workspace(Protocol):
     def close(self) -> None:
         """Release connections; never stops jobs or endpoints."""
 
+
+# --- the registry of backends ----------------------------------------------------------------
+
+# Backend name -> "module:function" building it from the user's selection (keyword options).
+# Only the backend the user named is imported: the azure one pays for azure.ai.ml.
+BACKENDS: dict[str, str] = {
+    "local": "console.local.client:open_local",
+    "azure": "console.workspace:_azure_not_built",
+}
+
+
+def open_workspace(backend: str, *, read_only: bool = False, **options: Any) -> Workspace:
+    """The workspace of `backend`, opened with its options (local: `root`; azure: a profile).
+    Raises InvalidField for an unknown backend, BackendUnavailable when it cannot be opened."""
+    target = BACKENDS.get(backend)
+    if target is None:
+        raise InvalidField("workspace", f"{backend!r}: use {' or '.join(BACKENDS)}")
+    module, _, function = target.partition(":")
+    builder: Callable[..., Workspace] = getattr(import_module(module), function)
+    return builder(read_only=read_only, **options)
+
+
+def _azure_not_built(**_options: Any) -> Workspace:
+    raise BackendUnavailable("the azure workspace's backend (MLClient with DefaultAzureCredential) is not "
+                             "built yet: nothing can be read from Azure; use the local workspace")
+
+
+def require(ws: Workspace, capability: str) -> None:
+    """Raise NotSupported unless the workspace declares `capability`."""
+    if capability not in ws.capabilities:
+        raise NotSupported(ws.backend, capability)

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from console.commands.argtypes import positive_float, positive_int, share
-from console.commands.local import workspace
-from console.commands.output import details, emit_json, table
+from console.commands.selection import workspace
+from console.commands.output import add_no_wait, details, emit_json, settled, table
 from console.format import money
 
 
@@ -38,13 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     traffic = ep.add_parser("traffic", help="set the live split: blue=90 green=10")
     traffic.add_argument("name")
     traffic.add_argument("split", nargs="+", metavar="DEPLOYMENT=PERCENT")
+    add_no_wait(traffic)
     traffic.set_defaults(handler=_traffic)
     mirror = ep.add_parser("mirror", help="mirror a share of live traffic to a deployment at 0 %%: green=10 (green=0 turns it off)")
     mirror.add_argument("name")
     mirror.add_argument("split", nargs="*", metavar="DEPLOYMENT=PERCENT")
+    add_no_wait(mirror)
     mirror.set_defaults(handler=_mirror)
     rollback = ep.add_parser("rollback", help="all traffic back to the stable deployment (the last at 100 %% before this rollout), mirror off")
     rollback.add_argument("name")
+    add_no_wait(rollback)
     rollback.set_defaults(handler=_rollback)
     metrics = ep.add_parser("metrics", help="per deployment: rps, success rate, latency percentiles")
     metrics.add_argument("name")
@@ -63,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     delete = ep.add_parser("delete", help="delete an endpoint and all its deployments")
     delete.add_argument("name")
     delete.add_argument("--yes", action="store_true", help="do not ask")
+    add_no_wait(delete)
     delete.set_defaults(handler=_delete)
 
     deployment = sub.add_parser("deployment", help="online deployments: list, show, logs, delete")
@@ -85,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     delete.add_argument("endpoint")
     delete.add_argument("name")
     delete.add_argument("--yes", action="store_true", help="do not ask")
+    add_no_wait(delete)
     delete.set_defaults(handler=_deployment_delete)
 
 
@@ -181,26 +186,33 @@ def _traffic(args: argparse.Namespace) -> int:
 
     ws = workspace(args)
     split = parse_split(args.split)
-    op = ws.endpoints.set_traffic(args.name, split)
+    op = settled(ws, ws.endpoints.set_traffic(args.name, split), args.no_wait)
     print(f"{args.name}: traffic {_split_text(dict(ws.endpoints.get(args.name).traffic.live))} ({op.status})")
-    return 0
+    return _exit(op)
 
 
 def _mirror(args: argparse.Namespace) -> int:
     from console.rollout import parse_split
 
     ws = workspace(args)
-    op = ws.endpoints.set_mirror(args.name, parse_split(args.split))
+    op = settled(ws, ws.endpoints.set_mirror(args.name, parse_split(args.split)), args.no_wait)
     print(f"{args.name}: mirror {_split_text(dict(ws.endpoints.get(args.name).traffic.mirror))} ({op.status})")
-    return 0
+    return _exit(op)
 
 
 def _rollback(args: argparse.Namespace) -> int:
     ws = workspace(args)
-    op = ws.endpoints.rollback(args.name)
+    op = settled(ws, ws.endpoints.rollback(args.name), args.no_wait)
     endpoint = ws.endpoints.get(args.name)
     print(f"{args.name}: rolled back, traffic {_split_text(dict(endpoint.traffic.live))}, mirror off ({op.status})")
-    return 0
+    return _exit(op)
+
+
+def _exit(op) -> int:
+    """0 once the change took (or is under way with --no-wait); 1 when it failed or timed out."""
+    if op.error:
+        print(f"amlops: error: {op.kind} of {op.target} {op.status}: {op.error}", file=sys.stderr)
+    return 0 if op.status in ("Succeeded", "InProgress") else 1
 
 
 def _metrics(args: argparse.Namespace) -> int:
@@ -250,9 +262,10 @@ def _ms(value: float | None) -> str:
 def _delete(args: argparse.Namespace) -> int:
     if not _confirm(f"delete endpoint {args.name} and all its deployments?", args):
         return 1
-    op = workspace(args).endpoints.delete(args.name)
-    print(f"deleted {args.name} ({op.status})")
-    return 0
+    ws = workspace(args)
+    op = settled(ws, ws.endpoints.delete(args.name), args.no_wait)
+    print(f"{'deleted' if op.status == 'Succeeded' else 'deleting'} {args.name} ({op.status})")
+    return _exit(op)
 
 
 def _deployment_list(args: argparse.Namespace) -> int:
@@ -292,6 +305,7 @@ def _deployment_logs(args: argparse.Namespace) -> int:
 def _deployment_delete(args: argparse.Namespace) -> int:
     if not _confirm(f"delete deployment {args.endpoint}/{args.name}?", args):
         return 1
-    op = workspace(args).endpoints.delete_deployment(args.endpoint, args.name)
-    print(f"deleted {args.endpoint}/{args.name} ({op.status})")
-    return 0
+    ws = workspace(args)
+    op = settled(ws, ws.endpoints.delete_deployment(args.endpoint, args.name), args.no_wait)
+    print(f"{'deleted' if op.status == 'Succeeded' else 'deleting'} {args.endpoint}/{args.name} ({op.status})")
+    return _exit(op)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from console.commands.local import workspace
+from console.commands.selection import workspace
 from console.commands.output import details, emit_json, table
+
+if TYPE_CHECKING:
+    from console.workspace import Workspace
 
 FEATURE_HELP = "also print this feature's histogram: baseline and production share per bin"
 
@@ -65,7 +69,7 @@ def _time(text: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def _run_and_report(ws, name: str, args: argparse.Namespace) -> int:
+def _run_and_report(ws: Workspace, name: str, args: argparse.Namespace) -> int:
     from console.errors import OperationFailed
 
     op = ws.monitors.run(name, window_start=_time(args.window_start), window_end=_time(args.window_end))

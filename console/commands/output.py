@@ -59,3 +59,19 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def settled(ws, op, no_wait: bool, timeout_s: float = 600.0):
+    """The operation once it ended (or `timeout_s` passed); with `no_wait`, as it is now, and
+    the command that follows it up on stderr. Every long-running write goes through here."""
+    if no_wait or op.done:
+        if not op.done:
+            print(f"operation {op.id}: {op.status}; `amlops operation show {op.id} --wait 600` follows it",
+                  file=sys.stderr)
+        return op
+    return ws.operations.wait(op.id, timeout_s=timeout_s)
+
+
+def add_no_wait(parser) -> None:
+    parser.add_argument("--no-wait", action="store_true",
+                        help="return once the change is accepted; `amlops operation show ID` follows it")

@@ -111,4 +111,6 @@ def _fingerprint(row: dict[str, Any]) -> str:
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row.get(k) for k in ("kind", "name", "version", "path", "note", "created_at", "spec")}
+    """The AssetVersion record's fields."""
+    return {"kind": row["kind"], "name": row["name"], "version": row["version"], "path": row.get("path"),
+            "image": (row.get("spec") or {}).get("image"), "created_at": row.get("created_at"), "note": row.get("note")}

@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from console.domain import (
+        AssetVersion,
         AuditEntry,
         Compute,
+        ComputeCost,
+        Created,
         DeploymentMetrics,
         DriftReport,
         Endpoint,
@@ -49,6 +52,7 @@ class _Records:
 
 records = _Records()
 from console.errors import BackendUnavailable, ReadOnlyError
+from console.workspace import CAPABILITIES
 from console.local import rpc
 from console.local.folder import WorkspaceFolder
 from console.local.procs import terminate
@@ -237,9 +241,9 @@ class LocalCompute(_Group):
     def sizes(self) -> list[VmSize]:
         return [records.VmSize.from_dict(s) for s in self._call("compute.sizes")]
 
-    def costs_today(self) -> list[dict[str, Any]]:
+    def costs_today(self) -> list[ComputeCost]:
         """Per compute: node-seconds, idle node-seconds and their cost today (UTC)."""
-        return self._call("compute.costs")
+        return [records.ComputeCost.from_dict(row) for row in self._call("compute.costs")]
 
 
 class LocalQuotas(_Group):
@@ -263,13 +267,14 @@ class LocalAssets(_Group):
     """`create -f` for compute, data and environment specs; lists of versioned assets."""
 
     def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, *,
-               endpoint_name: str | None = None) -> dict[str, Any]:
+               endpoint_name: str | None = None) -> Created:
         self._mutating("create")
-        return self._call("assets.create", spec_path=str(Path(spec_path).resolve()), overrides=dict(overrides or {}),
-                          endpoint_name=endpoint_name)
+        return records.Created.from_dict(self._call(
+            "assets.create", spec_path=str(Path(spec_path).resolve()), overrides=dict(overrides or {}),
+            endpoint_name=endpoint_name))
 
-    def list(self, kind: str) -> list[dict[str, Any]]:
-        return self._call("assets.list", kind=kind)
+    def list(self, kind: str) -> list[AssetVersion]:
+        return [records.AssetVersion.from_dict(row) for row in self._call("assets.list", kind=kind)]
 
 
 class LocalEndpoints(_Group):
@@ -321,7 +326,7 @@ class LocalEndpoints(_Group):
         self._mutating("endpoint regenerate-keys")
         return records.Operation.from_dict(self._call("endpoints.regenerate_keys", name=name, key_type=key_type))
 
-    def deployment_logs(self, name: str, deployment: str, lines: int = 200) -> str:
+    def deployment_logs(self, name: str, deployment: str, *, lines: int = 200) -> str:
         return self._call("endpoints.deployment_logs", name=name, deployment=deployment, lines=lines)
 
     def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None) -> InvokeResult:
@@ -402,13 +407,17 @@ class LocalOperations(_Group):
 
 
 class LocalWorkspace:
-    """The embedded local workspace, backed by its daemon."""
+    """The embedded local workspace, backed by its daemon. Beyond the Workspace protocol it has
+    a `folder` (what `local up/down` and the demo load work on): code that needs it takes a
+    LocalWorkspace explicitly."""
 
     backend = "local"
+    capabilities = CAPABILITIES  # everything: the local workspace is the reference backend
 
     def __init__(self, root: Path, *, read_only: bool = False, autostart: bool = True) -> None:
         self.folder = WorkspaceFolder(root)
         self.name = root.name
+        self.location = str(self.folder.root)
         self.connection = DaemonConnection(self.folder, autostart=autostart)
         self.read_only = read_only or bool(self.folder.config.get("read_only", False))
         self.jobs = LocalJobs(self)
@@ -423,4 +432,9 @@ class LocalWorkspace:
 
     def close(self) -> None:
         """Nothing to release: each call opens its own connection."""
+
+
+def open_local(*, root: Path, read_only: bool = False) -> LocalWorkspace:
+    """The registry's builder (`console.workspace.open_workspace("local", root=...)`)."""
+    return LocalWorkspace(root, read_only=read_only)
 

@@ -1,6 +1,6 @@
 """`create -f` in the local workspace, as `az ml X create -f`: load the spec with azure-ai-ml's
 loader, apply the overrides, and hand it to the service that owns its kind (compute, data and
-environment assets, online endpoints and deployments, monitor schedules).
+environment assets, online endpoints and deployments, monitor schedules). Answers a `Created`.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from console import specs
+from console.domain import Created, Operation
 from console.errors import InvalidField
 
 if TYPE_CHECKING:
@@ -38,13 +39,17 @@ class CreateService:
         data = spec.data
         data.pop("$schema", None)
         if spec.kind == "compute":
-            return {"kind": "compute", **self.compute.create(req, data, spec.path)}
+            made = self.compute.create(req, data, spec.path)
+            return Created("compute", made["name"]).to_dict()
         if spec.kind == "schedule":
-            return self.monitors.create(req, spec, data)
+            made = self.monitors.create(req, spec, data)
+            return Created("schedule", made["name"]).to_dict()
         if spec.kind == "online_endpoint":
-            return self.endpoints.create(req, spec, data)
+            made = self.endpoints.create(req, spec, data)
+            return Created("online_endpoint", made["name"], operation=Operation.from_dict(made["operation"])).to_dict()
         if spec.kind == "online_deployment":
             op = self.endpoints.create_deployment(req, spec, data)
-            return {"kind": "online_deployment", "name": data["name"], "endpoint_name": data["endpoint_name"],
-                    "operation": op}
-        return self.assets.create(req, spec, data)
+            return Created("online_deployment", data["name"], endpoint_name=data["endpoint_name"],
+                           operation=Operation.from_dict(op)).to_dict()
+        made = self.assets.create(req, spec, data)
+        return Created(made["kind"], made["name"], version=made["version"], note=made.get("note")).to_dict()

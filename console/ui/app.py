@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -24,6 +25,7 @@ from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickM
 from console.ui.table import FitTable
 
 if TYPE_CHECKING:
+    from console.workspace import Workspace
     from console.ui.snapshot import Snapshot
 
 REFRESH_S = 2.0
@@ -59,14 +61,13 @@ PALETTE = {
     "jump": ("Jump to pane", "Jump to a pane by name"),
     "help": ("Help: keys", "Every key of the console, with the id that remaps it"),
 }
-SPECS = Path(__file__).resolve().parent.parent.parent / "specs"  # the demo project, beside the package
-GREEN_SPEC = SPECS / "endpoints" / "green-deployment.yml"
+GREEN_SPEC = Path("endpoints") / "green-deployment.yml"  # under the specs folder
 
 
 class HeaderBar(Static):
     """Workspace, backend, time since the last refresh, connection state."""
 
-    def show(self, ws: Any, last: float | None, error: str | None, read_only: bool) -> None:
+    def show(self, ws: Workspace, last: float | None, error: str | None, read_only: bool) -> None:
         age = "never" if last is None else f"{time.monotonic() - last:.0f}s ago"
         state = f"[red]error: {error}[/red]" if error else ("[green]connected[/green]" if last else "connecting…")
         mode = "  [yellow]READ-ONLY[/yellow]" if read_only else ""
@@ -105,11 +106,18 @@ class AmlopsApp(App[None]):
         Binding("5", "focus_pane('drift')", "Drift", id="pane.drift", show=False, tooltip="Go to the drift pane"),
     ]
 
-    def __init__(self, workspace: Any, *, read_only: bool = False, refresh_s: float = REFRESH_S,
-                 started_at: float | None = None) -> None:
+    def __init__(self, workspace: Workspace, *, read_only: bool = False, refresh_s: float = REFRESH_S,
+                 started_at: float | None = None, specs: Path | None = None,
+                 demo: Callable[..., int] | None = None) -> None:
+        """`specs`: the project's specs folder (jobs to submit, green's deployment spec), which the
+        CLI finds; `demo`: sets the demo project up (`out=` a file for its progress), offered on an
+        empty workspace; None where there is no demo (it is the local workspace's)."""
         super().__init__()
         self.ws = workspace
-        self.read_only = read_only or getattr(workspace, "read_only", False)
+        self.read_only = read_only or workspace.read_only
+        self.specs = specs
+        self.demo = demo
+        self._missing: frozenset[str] | None = None
         self.refresh_s = refresh_s
         self.started_at = started_at
         self.snapshot: Snapshot | None = None
@@ -151,9 +159,11 @@ class AmlopsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def refresh_data(self) -> Snapshot:
-        from console.ui.snapshot import fetch
+        from console.ui.snapshot import fetch, unavailable
 
-        return fetch(self.ws)
+        if self._missing is None:
+            self._missing = unavailable(self.ws)  # capabilities do not change: asked once
+        return fetch(self.ws, missing=self._missing)
 
     @on(Worker.StateChanged)
     def _worker_done(self, event: Worker.StateChanged) -> None:
@@ -189,7 +199,7 @@ class AmlopsApp(App[None]):
 
     def _offer_demo(self, snapshot: Snapshot) -> None:
         """An empty workspace: offer to set up the demo project, once."""
-        if self._offered or self.read_only or snapshot.errors:
+        if self._offered or self.read_only or snapshot.errors or self.demo is None:
             return
         self._offered = True
         if not (snapshot.jobs or snapshot.computes or snapshot.endpoints):
@@ -200,8 +210,6 @@ class AmlopsApp(App[None]):
 
     @work(thread=True, group="action", exit_on_error=False)
     def _set_up_demo(self) -> str:
-        from console.demo import set_up
-
         app = self
 
         class Progress:
@@ -212,7 +220,7 @@ class AmlopsApp(App[None]):
             def flush(self) -> None:
                 pass
 
-        set_up(self.ws, out=Progress())
+        self.demo(out=Progress())
         return "the demo is set up"
 
     def _show_header(self) -> None:
@@ -404,7 +412,8 @@ class AmlopsApp(App[None]):
 
     def action_submit(self) -> None:
         """Pick a job YAML from specs/jobs (or type a path), lint it, set overrides, confirm, submit."""
-        choices = [str(p.relative_to(SPECS.parent)) for p in sorted((SPECS / "jobs").glob("*.y*ml"))]
+        found = sorted((self.specs / "jobs").glob("*.y*ml")) if self.specs else []
+        choices = [str(p.relative_to(self.specs.parent)) for p in found]
         self.push_screen(PickModal("Submit which job?", [*choices, "another path…"]), self._submit_chosen)
 
     def _submit_chosen(self, choice: str | None) -> None:
@@ -414,7 +423,7 @@ class AmlopsApp(App[None]):
             self.push_screen(InputModal("Job YAML path", placeholder="specs/jobs/train-job.yml"),
                              lambda path: path and self._lint_job(path))
         else:
-            self._lint_job(str(SPECS.parent / choice))
+            self._lint_job(str(self.specs.parent / choice))
 
     @work(thread=True, group="lint", exit_on_error=False)
     def _lint_job(self, path: str) -> None:
@@ -447,11 +456,23 @@ class AmlopsApp(App[None]):
         """Pick a registered model version and create green from its spec at 0 % traffic."""
         self._pick_model()
 
+    def _green_spec(self) -> Path | None:
+        """green-deployment.yml under the specs folder; None (and said) when there is none."""
+        spec = self.specs / GREEN_SPEC if self.specs else None
+        if spec is None or not spec.is_file():
+            where = f"{self.specs}" if self.specs else "no specs folder (run amlops from the project, or --specs DIR)"
+            self.call_from_thread(self.notify, f"no {GREEN_SPEC} in {where}", severity="error", timeout=8)
+            return None
+        return spec
+
     @work(thread=True, group="lint", exit_on_error=False)
     def _pick_model(self) -> None:
         import yaml
 
-        endpoint = yaml.safe_load(GREEN_SPEC.read_text())["endpoint_name"]
+        spec = self._green_spec()
+        if spec is None:
+            return
+        endpoint = yaml.safe_load(spec.read_text())["endpoint_name"]
         versions = [f"{m.name}:{m.version}" for m in self.ws.models.list()]
         if not versions:
             self.call_from_thread(self.notify, "no registered model: train and register one first", timeout=6)
@@ -477,7 +498,7 @@ class AmlopsApp(App[None]):
 
         report("spec", f"specs/endpoints/green-deployment.yml with model {ref}")
         try:
-            op = self.ws.endpoints.create_deployment(str(GREEN_SPEC), {"model": f"azureml:{ref}"})
+            op = self.ws.endpoints.create_deployment(str(self.specs / GREEN_SPEC), {"model": f"azureml:{ref}"})
             report("op", f"operation {op.id}: {op.status}")
             while not op.done:
                 op = self.ws.operations.wait(op.id, timeout_s=0.5)  # the poll interval, not a guess

@@ -224,7 +224,7 @@ def test_killed_daemon_adopts_running_job_and_fails_vanished_one(ws, cli, tmp_pa
     victim_procs = wait_until(lambda: live_with(f"sleep 30.{victim_mark}"), 10, "the victim's sleep")
 
     jobs_before = {j.name: j for j in ws.jobs.list()}
-    assets_before = {(a["kind"], a["name"], a["version"]) for kind in ("data", "environment")
+    assets_before = {(a.kind, a.name, a.version) for kind in ("data", "environment")
                      for a in ws.assets.list(kind)}
     computes_before = {c.name for c in ws.compute.list()}
     audit_before = read_db(cli.root, "SELECT * FROM audit ORDER BY id")
@@ -259,7 +259,7 @@ def test_killed_daemon_adopts_running_job_and_fails_vanished_one(ws, cli, tmp_pa
     assert [a.path for a in runs.list_artifacts(survived.mlflow_run_id, "user_logs")] == ["user_logs/std_log.txt"]
 
     # Nothing recorded is lost, and the audit log is only appended to.
-    assert {(a["kind"], a["name"], a["version"]) for kind in ("data", "environment")
+    assert {(a.kind, a.name, a.version) for kind in ("data", "environment")
             for a in ws.assets.list(kind)} == assets_before
     assert {c.name for c in ws.compute.list()} == computes_before
     audit_after = read_db(cli.root, "SELECT * FROM audit ORDER BY id")

@@ -101,7 +101,7 @@ def rows(app: AmlopsApp, pane_id: str) -> list[str]:
 
 
 async def test_live_panes_zoom_and_help(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints") and rows(app, "jobs"))
         assert {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute"))
@@ -119,7 +119,7 @@ async def test_live_panes_zoom_and_help(ws):
 
 
 async def test_traffic_modal_moves_the_split_and_rollback_restores_it(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: "churn-ep/green" in rows(app, "endpoints"))
         await pilot.press("4", "t")
@@ -138,7 +138,7 @@ async def test_traffic_modal_moves_the_split_and_rollback_restores_it(ws):
 
 
 async def test_stop_idle_instance_asks_first(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: "dev-instance" in rows(app, "compute"))
         await pilot.press("3", "x")
@@ -153,7 +153,7 @@ async def test_stop_idle_instance_asks_first(ws):
 
 
 async def test_cancel_the_selected_job(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         running = next(j for j in ws.jobs.list() if j.display_name == "sleeper")
         await settle(app, pilot, lambda: running.name in rows(app, "jobs"))
@@ -166,7 +166,7 @@ async def test_cancel_the_selected_job(ws):
 
 async def test_read_only_refuses_every_mutating_key(ws):
     before = ws.endpoints.get("churn-ep").traffic.live
-    app = AmlopsApp(ws, read_only=True, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, read_only=True, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
         for key in ("t", "b", "x", "c", "m"):
@@ -176,7 +176,7 @@ async def test_read_only_refuses_every_mutating_key(ws):
 
 
 async def test_small_terminal_still_shows_the_panes(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot, lambda: rows(app, "compute"))
         assert app.query_one(ComputePane).region.height > 2
@@ -190,7 +190,7 @@ async def test_submit_a_job_yaml_after_lint_with_overrides(ws, tmp_path):
                     .replace("compute: azureml:cpu-cluster\n", "")
                     .replace("display_name: sleeper", "display_name: echo\ninputs:\n  word: hello"))
     before = {j.name for j in ws.jobs.list()}
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
         assert isinstance(app.screen, PickModal)
@@ -210,7 +210,7 @@ async def test_submit_a_job_yaml_after_lint_with_overrides(ws, tmp_path):
 
 async def test_deploy_green_from_a_registered_model_version(ws):
     ws.endpoints.delete_deployment("churn-ep", "green")
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("g")
         await settle(app, pilot, lambda: isinstance(app.screen, PickModal))
@@ -234,7 +234,7 @@ async def test_deploy_green_from_a_registered_model_version(ws):
 
 
 async def test_slash_filters_rows_by_name(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute")))
         await pilot.press("slash", *"dev", "enter")
@@ -246,7 +246,7 @@ async def test_slash_filters_rows_by_name(ws):
 
 
 async def test_bindings_are_remapped_by_id(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     app.set_keymap({"help": "h"})  # what `keymap` in the config file does
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("h")
@@ -268,7 +268,7 @@ async def palette_titles(app: AmlopsApp, pilot, query: str) -> list[str]:
 
 
 async def test_the_command_palette_runs_console_actions(ws):
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
         titles = await palette_titles(app, pilot, "traffic")
@@ -280,7 +280,7 @@ async def test_the_command_palette_runs_console_actions(ws):
 
 
 async def test_read_only_palette_leaves_out_what_changes_things(ws):
-    app = AmlopsApp(ws, read_only=True, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, read_only=True, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
         titles = await palette_titles(app, pilot, "r")  # matches refresh, rollback, traffic, monitor...
@@ -294,7 +294,7 @@ async def test_run_monitor_then_a_features_histograms(ws):
     sent = run_load(endpoint.scoring_uri, key, churn_payloads(300, drift=0.5), rps=150, duration_s=2,
                     deployment="blue", concurrency=4)
     assert sent.failures == 0, sent.to_dict()
-    app = AmlopsApp(ws, refresh_s=0.5)
+    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot, lambda: "churn-drift" in rows(app, "drift"))
         await pilot.press("5", "m")

@@ -1,5 +1,5 @@
 """What the overview shows a user at 120x40 and 80x24, read off the screen as text over the canned
-workspace (tests/ui/canned.py): every action key in the footer, the decisive figures of each
+workspace (tests/fakes/canned.py): every action key in the footer, the decisive figures of each
 pane when it is narrow, the deployments' costs beside the compute's, and no scrollbar slivers.
 The same checks at the cell level, on hand-built records, are in test_panes.py and
 test_endpoint_drift_panes.py; the looks are pinned in test_snapshots.py."""
@@ -16,7 +16,8 @@ from textual.widgets import DataTable
 from console import costs
 from console.ui.panes.base import Pane
 
-from canned import COMPUTES, COSTS_TODAY, ENDPOINTS, REPORTS, CannedApp, loaded, settle
+from canned_app import CannedApp, loaded, settle
+from fakes.canned import COMPUTES, COSTS_TODAY, ENDPOINTS, REPORTS
 
 ACTIONS = {"g": "Deploy green", "t": "Traffic", "b": "Rollback", "x": "Stop idle", "s": "Submit",
            "c": "Cancel", "m": "Monitor"}
@@ -200,8 +201,8 @@ async def test_the_compute_footer_totals_compute_and_online_deployments(at_120):
     assert [c.name for c in running] == ["cpu-cluster", "dev-instance"]
     compute_hour = sum(costs.hourly_cost(c.size) for c in running)
     online_hour = sum(e.cost_per_hour for e in ENDPOINTS)
-    compute_today = sum(row["cost"] for row in COSTS_TODAY)
-    idle_today = sum(row["idle_cost"] for row in COSTS_TODAY)
+    compute_today = sum(row.cost for row in COSTS_TODAY)
+    idle_today = sum(row.idle_cost for row in COSTS_TODAY)
     online_today = sum(e.cost_today for e in ENDPOINTS)
     hour = compute_hour + online_hour
     lines = " ".join(text_of(at_120, at_120.query_one(".compute-footer")))

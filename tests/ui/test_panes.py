@@ -12,7 +12,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Log, Static
 
 from console import costs
-from console.domain import Compute, Deployment, Endpoint, Job, QuotaUsage
+from console.domain import Compute, ComputeCost, Deployment, Endpoint, Job, QuotaUsage
 from console.ui.panes.compute import Bill, ComputePane
 from console.ui.panes.jobs import JobsPane
 from console.ui.panes.quotas import QuotasPane
@@ -203,8 +203,8 @@ COMPUTES = [
     Compute("gpu-odd", "amlcompute", "Standard_Made_Up_v9", "Resizing", max_instances=2, current_nodes=1),
 ]
 COSTS_TODAY = {
-    "ci-old": {"compute": "ci-old", "cost": 1.5, "idle_cost": 0.44},
-    "cpu-cluster": {"compute": "cpu-cluster", "cost": 2.25, "idle_cost": 0.1},
+    "ci-old": ComputeCost("ci-old", "2026-03-01", cost=1.5, idle_cost=0.44),
+    "cpu-cluster": ComputeCost("cpu-cluster", "2026-03-01", cost=2.25, idle_cost=0.1),
 }
 
 

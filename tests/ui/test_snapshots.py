@@ -1,5 +1,5 @@
 """The console's look, pinned as SVG screenshots at 120x40 and 80x24: the overview, each pane
-zoomed, and each modal over it. The data is canned (tests/ui/canned.py) and every clock the
+zoomed, and each modal over it. The data is canned (tests/fakes/canned.py) and every clock the
 screen reads is fixed, so a screenshot changes only when the rendering does.
 
 Regenerate after an intended change of look, then review the SVGs in the diff:
@@ -19,7 +19,7 @@ from textual.widgets import Input
 
 from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
-from canned import CannedApp, loaded, settle  # tests/ui/canned.py, beside this file
+from canned_app import CannedApp, loaded, settle  # tests/ui/canned_app.py, beside this file
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 PANE_KEYS = {"jobs": "1", "quotas": "2", "compute": "3", "endpoints": "4", "drift": "5"}

@@ -39,8 +39,13 @@ class Pane(Vertical, can_focus=False):
         yield from ()
 
     def apply(self, snapshot: Snapshot) -> None:
-        """Show a new snapshot; on a failed read keep the last data and say it is stale."""
+        """Show a new snapshot; on a failed read keep the last data and say it is stale; an area
+        the workspace cannot read at all says so, and nothing else."""
         status = self.query_one(".pane-status", Static)
+        if self.area in snapshot.unavailable:
+            status.update(f"not available on the {snapshot.backend or 'selected'} workspace")
+            status.add_class("-shown")
+            return
         error = snapshot.errors.get(self.area)
         if error:
             status.update(f"stale: {error}")

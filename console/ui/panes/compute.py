@@ -97,8 +97,8 @@ class Bill:
             online_today = known_sum(d.cost_today for d in deployments) if deployments else 0.0
         return cls(
             compute_hour=compute_hour,
-            compute_today=None if today is None else sum(float(r.get("cost") or 0) for r in today.values()),
-            idle_today=None if today is None else sum(float(r.get("idle_cost") or 0) for r in today.values()),
+            compute_today=None if today is None else sum(r.cost for r in today.values()),
+            idle_today=None if today is None else sum(r.idle_cost for r in today.values()),
             deployments_hour=online_hour,
             deployments_today=online_today,
             unpriced=unpriced + len(deployments) - len(hourly),
@@ -157,14 +157,14 @@ class ComputePane(Pane):
             else:
                 hourly_total += hourly
             cluster = not compute.is_instance
-            row_today: dict[str, Any] = (today or {}).get(compute.name) or {}
+            spent = (today or {}).get(compute.name)
             rows[compute.name] = (
                 cell(compute.name),
                 Text(compute.state, style=_STATE_STYLES.get(compute.state, ""), end=""),
                 "-" if idle is None else Text(fmt.span_minutes(idle), style=IDLE_STYLE, end=""),
                 money(hourly),
-                money(row_today.get("idle_cost")),
-                money(row_today.get("cost")),
+                money(spent.idle_cost if spent else None),
+                money(spent.cost if spent else None),
                 f"{compute.current_nodes}/{compute.max_instances}" if cluster else "-",
                 TYPES.get(compute.type, compute.type),
                 cell(compute.size),

@@ -1,4 +1,4 @@
-"""Fixtures the integration modules share: one small real MLflow model for the whole session, and
+"""Fixtures every test folder shares: one small real MLflow model for the whole session, and
 a local workspace in a temporary folder whose processes are all killed at teardown, whatever the
 test left running (the test itself proves what it stops; this only keeps the machine clean)."""
 

@@ -1,0 +1,125 @@
+"""`amlops compute ...` and `amlops quota list`: clusters and instances, what they cost, and the
+vCPU quota per VM family."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+
+from console.commands.output import add_no_wait, details, emit_json, settled, table
+from console.commands.selection import workspace
+from console.format import money, span_minutes, utc_time
+
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    compute = sub.add_parser("compute", help="clusters and instances: list, show, start, stop, sizes")
+    compute_sub = compute.add_subparsers(dest="compute_command", metavar="ACTION", required=True)
+    listing = compute_sub.add_parser("list", help="clusters and instances")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_compute_list)
+    show = compute_sub.add_parser("show", help="one compute")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_compute_show)
+    for verb in ("start", "stop"):
+        action = compute_sub.add_parser(verb, help=f"{verb} a compute instance")
+        action.add_argument("name")
+        add_no_wait(action)
+        action.set_defaults(handler=_compute_start_stop, verb=verb)
+    sizes = compute_sub.add_parser("sizes", help="the VM size catalog with quota family and price")
+    sizes.add_argument("--json", action="store_true")
+    sizes.set_defaults(handler=_compute_sizes)
+
+    quota = sub.add_parser("quota", help="vCPU quota per VM family")
+    quota_sub = quota.add_subparsers(dest="quota_command", metavar="ACTION", required=True)
+    listing = quota_sub.add_parser("list", help="used against limit per VM family")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_quota_list)
+
+
+def _compute_list(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    computes = ws.compute.list()
+    if args.json:
+        emit_json(computes)
+        return 0
+    from console import costs
+
+    spent = {row["compute"]: row for row in ws.compute.costs_today()}
+    now = datetime.now(timezone.utc)
+    table(computes, [
+        ("NAME", lambda c: c.name), ("TYPE", lambda c: c.type), ("SIZE", lambda c: c.size),
+        ("STATE", lambda c: c.state),
+        ("NODES", lambda c: f"{c.current_nodes}/{c.max_instances}" if not c.is_instance else "-"),
+        ("IDLE", lambda c: span_minutes(c.idle_minutes(now))),
+        ("$/HOUR", lambda c: money(costs.hourly_cost(c.size, 1 if c.is_instance else c.current_nodes)
+                                    if c.state in ("Running", "JobRunning", "Steady") else 0.0)),
+        ("$ TODAY", lambda c: money(spent.get(c.name, {}).get("cost", 0.0))),
+        ("$ IDLE TODAY", lambda c: money(spent.get(c.name, {}).get("idle_cost", 0.0))),
+        ("LAST OPERATION", lambda c: f"{c.last_operation.name} by {c.last_operation.trigger}" if c.last_operation else "-"),
+    ], empty="no compute: amlops create -f specs/compute/cpu-cluster.yml")
+    _print_running_total(computes, spent, ws.endpoints.list())
+    return 0
+
+
+def _print_running_total(computes, spent: dict[str, dict], endpoints) -> None:
+    """What runs now, compute and online deployments together: the deployments' instances bill
+    around the clock too, and a cost review that leaves them out is not whole."""
+    from console import costs
+
+    compute_hour = sum(costs.hourly_cost(c.size, c.current_nodes if not c.is_instance else
+                                         int(c.state in costs.BILLED_INSTANCE_STATES)) or 0.0 for c in computes)
+    online_hour = sum(e.cost_per_hour or 0.0 for e in endpoints)
+    compute_today = sum(float(row.get("cost") or 0.0) for row in spent.values())
+    online_today = sum(e.cost_today or 0.0 for e in endpoints)
+    print(f"running now: ${compute_hour + online_hour:.2f}/hour (compute ${compute_hour:.2f}, online deployments "
+          f"${online_hour:.2f}); today ${compute_today + online_today:.2f} (compute ${compute_today:.2f}, "
+          f"online deployments ${online_today:.2f})", file=sys.stderr)
+
+
+def _compute_show(args: argparse.Namespace) -> int:
+    compute = workspace(args).compute.get(args.name)
+    if args.json:
+        emit_json(compute)
+        return 0
+    op = compute.last_operation
+    details([("name", compute.name), ("type", compute.type), ("size", compute.size), ("state", compute.state),
+             ("nodes", f"{compute.current_nodes} (min {compute.min_instances}, max {compute.max_instances})"),
+             ("idle scale-down", f"{compute.idle_time_before_scale_down_s} s" if compute.idle_time_before_scale_down_s else None),
+             ("idle shutdown", f"{compute.idle_time_before_shutdown_minutes} min" if compute.idle_time_before_shutdown_minutes else None),
+             ("last activity", utc_time(compute.last_activity)),
+             ("last operation", f"{op.name} ({op.trigger}, {op.status}, {utc_time(op.time)})" if op else None)])
+    return 0
+
+
+def _compute_start_stop(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    op = ws.compute.start(args.name) if args.verb == "start" else ws.compute.stop(args.name)
+    op = settled(ws, op, args.no_wait, timeout_s=60)
+    print(f"{args.verb} {args.name}: {op.status}" + (f" ({op.error})" if op.error else ""))
+    return 0 if op.status in ("Succeeded", "InProgress") else 1
+
+
+def _compute_sizes(args: argparse.Namespace) -> int:
+    sizes = workspace(args).compute.sizes()
+    if args.json:
+        emit_json(sizes)
+        return 0
+    table(sizes, [("NAME", lambda s: s.name), ("FAMILY", lambda s: s.family), ("VCPUS", lambda s: s.vcpus),
+                  ("GPUS", lambda s: s.gpus), ("MEMORY GB", lambda s: s.memory_gb),
+                  ("$/HOUR", lambda s: money(s.price_per_hour)), ("PRICE DATE", lambda s: s.price_date)])
+    return 0
+
+
+def _quota_list(args: argparse.Namespace) -> int:
+    usage = workspace(args).quotas.usage()
+    if args.json:
+        emit_json(usage)
+        return 0
+    table(usage, [("FAMILY", lambda q: q.family), ("USED", lambda q: q.used), ("LIMIT", lambda q: q.limit),
+                  ("FREE", lambda q: q.free),
+                  ("", lambda q: "no quota: request an increase" if q.limit == 0 else
+                   ("near limit" if q.ratio >= 0.8 else ""))])
+    return 0

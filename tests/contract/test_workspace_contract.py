@@ -1,0 +1,205 @@
+"""What every backend of the Workspace protocol does, checked the same way on each (the
+`workspace` fixture in conftest.py): reads give the domain records, unknown names are NotFound,
+Azure's traffic rules refuse bad splits and change nothing, writes return an Operation that ends
+and is audited, read-only refuses before anything changes, and a call outside the declared
+capabilities is NotSupported."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.domain import (
+    AssetVersion,
+    AuditEntry,
+    Compute,
+    Deployment,
+    DeploymentMetrics,
+    Endpoint,
+    Job,
+    MetricSeries,
+    ModelVersion,
+    Monitor,
+    Operation,
+    QuotaUsage,
+)
+from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError, TrafficRuleError
+from console.workspace import CAPABILITIES, Workspace
+
+from helpers import wait_until
+
+ENDPOINT = "churn-ep"
+
+
+def finished(ws: Workspace, op: Operation) -> Operation:
+    assert isinstance(op, Operation) and op.id
+    done = ws.operations.wait(op.id, timeout_s=60)
+    assert done.status == "Succeeded", done.error
+    return done
+
+
+def live(ws: Workspace) -> dict[str, int]:
+    return dict(ws.endpoints.get(ENDPOINT).traffic.live)
+
+
+@pytest.fixture()
+def blue_at_100(workspace):
+    """Every traffic test starts from blue at 100 %, mirroring off, and leaves it so."""
+    finished(workspace, workspace.endpoints.set_mirror(ENDPOINT, {}))
+    finished(workspace, workspace.endpoints.set_traffic(ENDPOINT, {"blue": 100}))
+    yield workspace
+    finished(workspace, workspace.endpoints.set_mirror(ENDPOINT, {}))
+    finished(workspace, workspace.endpoints.set_traffic(ENDPOINT, {"blue": 100}))
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def test_it_is_a_workspace_and_declares_known_capabilities(workspace):
+    assert isinstance(workspace, Workspace)
+    assert workspace.capabilities <= CAPABILITIES
+    assert {"jobs", "compute", "quotas", "endpoints", "monitors"} <= workspace.capabilities
+    assert workspace.name and workspace.backend in ("local", "azure") and workspace.location
+
+
+def test_reads_give_the_domain_records(workspace):
+    ws = workspace
+    for items, kind in ((ws.jobs.list(), Job), (ws.compute.list(), Compute), (ws.quotas.usage(), QuotaUsage),
+                        (ws.endpoints.list(), Endpoint), (ws.monitors.list(), Monitor),
+                        (ws.models.list(), ModelVersion), (ws.assets.list("data"), AssetVersion),
+                        (ws.audit.list(limit=5), AuditEntry)):
+        assert all(isinstance(item, kind) for item in items), kind
+    assert ws.jobs.list() and ws.compute.list() and ws.endpoints.list() and ws.monitors.list()
+    endpoint = ws.endpoints.get(ENDPOINT)
+    assert {d.name for d in endpoint.deployments} >= {"blue", "green"}
+    assert all(isinstance(d, Deployment) for d in endpoint.deployments)
+    assert set(endpoint.traffic.live) == {d.name for d in endpoint.deployments}  # 0 % shows too
+    assert endpoint.traffic.total in (0, 100)
+
+
+def test_get_round_trips_what_list_gives_and_unknown_names_are_not_found(workspace):
+    ws = workspace
+    job, compute = ws.jobs.list()[0], ws.compute.list()[0]
+    assert ws.jobs.get(job.name).name == job.name and ws.compute.get(compute.name).name == compute.name
+    for call in (lambda: ws.jobs.get("no_such_job"), lambda: ws.compute.get("no-such-compute"),
+                 lambda: ws.endpoints.get("no-such-endpoint"), lambda: ws.monitors.latest("no-such-monitor"),
+                 lambda: ws.operations.get("no-such-operation"), lambda: ws.jobs.metrics("no_such_job")):
+        with pytest.raises(NotFound):
+            call()
+
+
+def test_quotas_are_vcpus_per_family_and_gpu_families_start_at_zero(workspace):
+    usage = workspace.quotas.usage()
+    assert all(q.used >= 0 and q.limit >= 0 for q in usage)
+    assert any(q.limit == 0 for q in usage), "a new subscription's GPU families have no quota"
+
+
+def test_jobs_have_logs_and_metrics(workspace):
+    job = next(j for j in workspace.jobs.list() if j.is_terminal)
+    assert all(isinstance(line, str) for line in workspace.jobs.logs(job.name))
+    assert all(isinstance(series, MetricSeries) for series in workspace.jobs.metrics(job.name))
+
+
+def test_endpoint_figures_and_costs(workspace):
+    endpoint = workspace.endpoints.get(ENDPOINT)
+    figures = workspace.endpoints.metrics(ENDPOINT, window_s=60)
+    assert all(isinstance(m, DeploymentMetrics) and m.deployment in endpoint.traffic.live for m in figures)
+    hourly = [d.cost_per_hour for d in endpoint.deployments if d.cost_per_hour is not None]
+    assert hourly and all(c > 0 for c in hourly), "every allocated instance bills"
+    assert endpoint.cost_per_hour == pytest.approx(sum(hourly))
+    assert endpoint.to_dict()["cost_per_hour"] == pytest.approx(sum(hourly))
+
+
+def test_monitors_watch_an_endpoint(workspace):
+    monitor = workspace.monitors.list()[0]
+    assert monitor.name in {m.name for m in workspace.monitors.for_endpoint(monitor.endpoint_name)}
+    assert workspace.monitors.for_endpoint("no-such-endpoint") == []
+
+
+# --- traffic ---------------------------------------------------------------------------------
+
+
+def test_bad_splits_are_refused_and_change_nothing(blue_at_100):
+    ws = blue_at_100
+    before = ws.endpoints.get(ENDPOINT).traffic
+    for bad in ({"blue": 90}, {"blue": 50, "nope": 50}, {"blue": 101, "green": -1}, {"blue": "ninety"}):
+        with pytest.raises(TrafficRuleError):
+            ws.endpoints.set_traffic(ENDPOINT, bad)
+    for bad in ({"blue": 10}, {"green": 60}, {"green": 10, "blue": 10}):
+        with pytest.raises(TrafficRuleError):
+            ws.endpoints.set_mirror(ENDPOINT, bad)
+    with pytest.raises(TrafficRuleError):
+        ws.endpoints.delete_deployment(ENDPOINT, "blue")  # it has live traffic
+    assert ws.endpoints.get(ENDPOINT).traffic == before
+
+
+def test_a_ramp_is_reported_and_rollback_is_one_update_back_to_blue(blue_at_100):
+    ws = blue_at_100
+    finished(ws, ws.endpoints.set_mirror(ENDPOINT, {"green": 10}))
+    assert dict(ws.endpoints.get(ENDPOINT).traffic.mirror) == {"green": 10}
+    with pytest.raises(TrafficRuleError):  # a mirrored deployment takes no live traffic
+        ws.endpoints.set_traffic(ENDPOINT, {"blue": 90, "green": 10})
+    finished(ws, ws.endpoints.set_mirror(ENDPOINT, {}))
+    for split in ({"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}):
+        finished(ws, ws.endpoints.set_traffic(ENDPOINT, split))
+        assert live(ws) == split
+    finished(ws, ws.endpoints.rollback(ENDPOINT))
+    assert live(ws) == {"blue": 100, "green": 0}
+    assert not dict(ws.endpoints.get(ENDPOINT).traffic.mirror)
+
+
+def test_every_write_is_audited(blue_at_100):
+    ws = blue_at_100
+    finished(ws, ws.endpoints.set_traffic(ENDPOINT, {"blue": 90, "green": 10}))
+    entry = ws.audit.list(limit=1)[0]
+    assert (entry.operation, entry.target) == ("endpoints.set_traffic", ENDPOINT)
+    assert entry.before["traffic"]["blue"] == 100 and entry.after["traffic"] == {"blue": 90, "green": 10}
+
+
+# --- compute -------------------------------------------------------------------------------------
+
+
+def test_a_cluster_cannot_be_stopped_and_an_instance_stops_and_starts(workspace):
+    ws = workspace
+    cluster = next(c for c in ws.compute.list() if not c.is_instance)
+    with pytest.raises(BadInput):
+        ws.compute.stop(cluster.name)
+    instance = next(c for c in ws.compute.list() if c.is_instance and c.state == "Running")
+    finished(ws, ws.compute.stop(instance.name))
+    wait_until(lambda: ws.compute.get(instance.name).state == "Stopped", 10, "the instance to stop")
+    assert ws.compute.get(instance.name).last_operation.trigger == "User"
+    finished(ws, ws.compute.start(instance.name))
+    wait_until(lambda: ws.compute.get(instance.name).state == "Running", 10, "the instance to start")
+
+
+# --- safety --------------------------------------------------------------------------------------
+
+
+def test_read_only_refuses_every_write_before_anything_changes(workspace, read_only_twin):
+    ws, ro = workspace, read_only_twin
+    before = (ws.endpoints.get(ENDPOINT).traffic, [c.state for c in ws.compute.list()], len(ws.audit.list()))
+    instance = next(c for c in ws.compute.list() if c.is_instance)
+    for write in (lambda: ro.endpoints.set_traffic(ENDPOINT, {"green": 100}), lambda: ro.endpoints.rollback(ENDPOINT),
+                  lambda: ro.endpoints.delete(ENDPOINT), lambda: ro.compute.stop(instance.name),
+                  lambda: ro.jobs.cancel(ws.jobs.list()[0].name), lambda: ro.monitors.run(ws.monitors.list()[0].name)):
+        with pytest.raises(ReadOnlyError):
+            write()
+    assert (ws.endpoints.get(ENDPOINT).traffic, [c.state for c in ws.compute.list()], len(ws.audit.list())) == before
+
+
+# A call for each capability a backend may leave out.
+OPTIONAL_CALLS = {
+    "jobs.submit": lambda ws: ws.jobs.submit("train-job.yml"),
+    "assets.create": lambda ws: ws.assets.create("compute.yml"),
+    "models.register": lambda ws: ws.models.register("churn-classifier", path="model"),
+    "endpoints.invoke": lambda ws: ws.endpoints.invoke(ENDPOINT, b"{}"),
+}
+
+
+def test_a_call_outside_the_capabilities_is_not_supported(workspace):
+    missing = [c for c in OPTIONAL_CALLS if c not in workspace.capabilities]
+    if not missing:
+        pytest.skip(f"the {workspace.backend} workspace declares every optional capability")
+    for capability in missing:
+        with pytest.raises(NotSupported) as err:
+            OPTIONAL_CALLS[capability](workspace)
+        assert err.value.capability == capability
