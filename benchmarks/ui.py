@@ -88,22 +88,21 @@ async def apply_times(snapshots, runs: int) -> tuple[float, float]:
     """(first apply, median of steady applies) in seconds, on the app's own thread."""
     from console.ui.app import AmlopsApp
 
-    class Quiet:  # a workspace that is never read: refresh_data is replaced below
+    class Quiet:  # a workspace that is never read (autorefresh off): only the applies are measured
         name, backend, read_only, location, capabilities = "bench", "local", True, "nowhere", frozenset()
 
-    app = AmlopsApp(Quiet(), refresh_s=3600)
-    app.refresh_data = lambda: None  # no backend: only the applies are measured
+    app = AmlopsApp(Quiet(), autorefresh=False)
     async with app.run_test(size=(120, 40)) as pilot:
         while len(app.query("Pane")) < 5:  # the panes mount just after the first frame
             await pilot.pause(0.01)
         start = time.perf_counter()
-        app.apply(snapshots[0])
+        app.console_screen.apply(snapshots[0])
         first = time.perf_counter() - start
         await pilot.pause()
         steady = []
         for i in range(runs):
             start = time.perf_counter()
-            app.apply(snapshots[1 + i % (len(snapshots) - 1)])
+            app.console_screen.apply(snapshots[1 + i % (len(snapshots) - 1)])
             steady.append(time.perf_counter() - start)
             await pilot.pause()
     return first, statistics.median(steady)

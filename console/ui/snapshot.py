@@ -1,21 +1,25 @@
-"""What one refresh read from the workspace, handed to every pane at once.
+"""What the console has read from the workspace, area by area, and how each area is read.
 
-The fetch runs in a worker thread (`fetch`), one backend call per area, and only for what the
-workspace declares it can do (`capabilities`): an area it cannot read is `unavailable`, which its
-pane says once, instead of failing every refresh. An area whose call failed keeps `None` and its
-error, so its pane can say it is stale instead of going blank.
+Five areas, each read on its own cadence (`Area.every_s`: jobs and endpoints every 2 s, compute
+every 5 s, monitors every 10 s, quotas every 30 s: an Azure backend pays for every call) by
+`read_area` in a worker thread, and only for what the workspace declares it can do
+(`capabilities`): an area it cannot read is `unavailable`, which its pane says once instead of
+failing every refresh. A read that failed leaves the area's last values and records its error,
+so the pane can say it is stale instead of going blank. `Snapshot.merge` puts one area's fresh
+values into the whole picture the panes are given; `fetch` reads every area at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from console.domain import Compute, ComputeCost, DeploymentMetrics, DriftReport, Endpoint, Job, Monitor, QuotaUsage
+
 if TYPE_CHECKING:
     from console.workspace import Workspace
-
-from console.domain import Compute, ComputeCost, DeploymentMetrics, DriftReport, Endpoint, Job, Monitor, QuotaUsage
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,34 @@ class Snapshot:
     def ok(self) -> bool:
         return not self.errors
 
+    def merge(self, area: str, values: dict[str, Any], error: str | None, taken_at: datetime) -> Snapshot:
+        """This snapshot with one area read again: its fresh values (none when the read failed,
+        so the last ones stay) and its error, or none."""
+        errors = {k: v for k, v in self.errors.items() if k != area}
+        if error:
+            errors[area] = error
+        return dataclasses.replace(self, taken_at=taken_at, errors=errors, **values)
 
-AREAS = ("jobs", "computes", "quotas", "endpoints", "monitors")
+
+@dataclass(frozen=True)
+class Area:
+    name: str
+    every_s: float  # seconds between the end of one read and the start of the next
+    fields: tuple[str, ...]  # the Snapshot fields it fills
+
+
+AREAS = (
+    Area("jobs", 2.0, ("jobs",)),
+    Area("endpoints", 2.0, ("endpoints", "metrics")),
+    Area("computes", 5.0, ("computes", "costs_today")),
+    Area("monitors", 10.0, ("monitors", "reports")),
+    Area("quotas", 30.0, ("quotas",)),
+)
 # Each area's capability, and the optional reads within areas.
 CAPABILITY = {"jobs": "jobs", "computes": "compute", "quotas": "quotas", "endpoints": "endpoints",
               "monitors": "monitors", "costs_today": "compute.costs", "metrics": "endpoints.metrics",
               "reports": "monitors.reports"}
+JOB_LIMIT = 500
 
 
 def unavailable(ws: Workspace) -> frozenset[str]:
@@ -50,38 +76,59 @@ def unavailable(ws: Workspace) -> frozenset[str]:
     return frozenset(area for area, capability in CAPABILITY.items() if capability not in ws.capabilities)
 
 
-def fetch(ws: Workspace, *, job_limit: int = 500, missing: frozenset[str] | None = None) -> Snapshot:
-    """Read everything the panes show. Blocking: call it from a worker thread."""
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    missing = unavailable(ws) if missing is None else missing
+def read_area(ws: Workspace, area: str, missing: frozenset[str]) -> tuple[dict[str, Any], str | None]:
+    """One area's fields, read from the workspace (blocking: call it from a worker thread), and the
+    error of the call that failed, if one did (then no fields: the pane keeps what it showed)."""
+    if area in missing:
+        return {}, None
+    try:
+        return _READERS[area](ws, missing), None
+    except Exception as err:  # shown in the pane and the header, never raised into the UI
+        return {}, getattr(err, "message", None) or f"{type(err).__name__}: {err}"
 
-    def read(area: str, call) -> Any:
-        if area in missing:
-            return None
-        try:
-            return call()
-        except Exception as err:  # shown in the pane and the header, never raised into the UI
-            errors[area] = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
-            return None
 
-    values["jobs"] = read("jobs", lambda: ws.jobs.list(limit=job_limit))
-    values["computes"] = read("computes", ws.compute.list)
-    costs = None if "costs_today" in missing else read("computes", ws.compute.costs_today)
-    values["costs_today"] = {row.compute: row for row in costs} if costs is not None else None
-    values["quotas"] = read("quotas", ws.quotas.usage)
-    endpoints = read("endpoints", ws.endpoints.list)
-    values["endpoints"] = endpoints
-    metrics: dict[str, list[DeploymentMetrics]] = {}
-    for endpoint in endpoints if "metrics" not in missing else ():
-        found = read("endpoints", lambda e=endpoint: ws.endpoints.metrics(e.name, window_s=60))
-        if found is not None:
-            metrics[endpoint.name] = found
-    monitors = read("monitors", ws.monitors.list)
+def _jobs(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
+    return {"jobs": ws.jobs.list(limit=JOB_LIMIT)}
+
+
+def _computes(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
+    costs = None if "costs_today" in missing else {row.compute: row for row in ws.compute.costs_today()}
+    return {"computes": ws.compute.list(), "costs_today": costs}
+
+
+def _quotas(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
+    return {"quotas": ws.quotas.usage()}
+
+
+def _endpoints(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
+    endpoints = ws.endpoints.list()
+    metrics = {} if "metrics" in missing else {e.name: ws.endpoints.metrics(e.name, window_s=60) for e in endpoints}
+    return {"endpoints": endpoints, "metrics": metrics}
+
+
+def _monitors(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
+    monitors = ws.monitors.list()
     reports: dict[str, DriftReport] = {}
     for monitor in monitors if "reports" not in missing else ():
-        report = read("monitors", lambda m=monitor: ws.monitors.latest(m.name))
+        report = ws.monitors.latest(monitor.name)
         if report is not None:
             reports[monitor.name] = report
-    return Snapshot(taken_at=datetime.now(timezone.utc), metrics=metrics, monitors=monitors, reports=reports,
-                    errors=errors, unavailable=missing, backend=ws.backend, **values)
+    return {"monitors": monitors, "reports": reports}
+
+
+_READERS = {"jobs": _jobs, "computes": _computes, "quotas": _quotas, "endpoints": _endpoints, "monitors": _monitors}
+
+
+def empty(ws: Workspace, missing: frozenset[str] | None = None) -> Snapshot:
+    """Nothing read yet."""
+    return Snapshot(taken_at=datetime.now(timezone.utc), unavailable=unavailable(ws) if missing is None else missing,
+                    backend=ws.backend)
+
+
+def fetch(ws: Workspace, *, missing: frozenset[str] | None = None) -> Snapshot:
+    """Every area at once (blocking: call it from a worker thread)."""
+    snapshot = empty(ws, missing)
+    for area in AREAS:
+        values, error = read_area(ws, area.name, snapshot.unavailable)
+        snapshot = snapshot.merge(area.name, values, error, snapshot.taken_at)
+    return dataclasses.replace(snapshot, taken_at=datetime.now(timezone.utc))

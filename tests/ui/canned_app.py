@@ -5,15 +5,13 @@ the same on every run."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from textual import work
 from textual.widgets import DataTable, Log
 
 from console.ui.app import AmlopsApp
-from console.ui.snapshot import Snapshot, fetch
 
 from fakes.canned import NOW, CannedWorkspace
 from helpers import REPO
@@ -26,9 +24,8 @@ class CannedApp(AmlopsApp):
         kw.setdefault("specs", REPO / "specs")  # the demo project's, as `amlops` run from the repo finds it
         super().__init__(workspace if workspace is not None else CannedWorkspace(), **kw)
 
-    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)  # as AmlopsApp.refresh_data
-    def refresh_data(self) -> Snapshot:
-        return dataclasses.replace(fetch(self.ws), taken_at=NOW)
+    def now(self) -> datetime:
+        return NOW
 
 
 MAX_PAUSES = 500  # x 10 ms: a bound for waits that take a few milliseconds, never a timing

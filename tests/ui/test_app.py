@@ -1,5 +1,7 @@
-"""The console driven from the keyboard against a real local daemon in a temporary folder:
-live panes, zoom and back, help, and each action end to end (confirm first, read-only refuses)."""
+"""The console's actions driven from the keyboard against a real local daemon in a temporary
+folder, end to end: traffic and rollback, stop idle, cancel, submit, deploy green, run a monitor.
+What changes nothing (zoom, help, keymap, palette, filter, read-only) is in test_keys.py, over
+the canned workspace."""
 
 from __future__ import annotations
 
@@ -13,10 +15,8 @@ import yaml
 
 from console.local.client import LocalWorkspace, stop_daemon
 from console.ui.app import AmlopsApp
-from console.ui.panes.compute import ComputePane
-from console.ui.panes.endpoints import EndpointsPane
 from console.ui.panes.jobs import JobsPane
-from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
+from console.ui.screens.modals import ConfirmModal, InputModal, PickModal, ProgressModal, TrafficModal
 
 from helpers import wait_until
 
@@ -100,24 +100,6 @@ def rows(app: AmlopsApp, pane_id: str) -> list[str]:
     return [key.value for key in table.rows]
 
 
-async def test_live_panes_zoom_and_help(ws):
-    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints") and rows(app, "jobs"))
-        assert {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute"))
-        assert "churn-drift" in rows(app, "drift")
-        assert "standardDSv2Family" in rows(app, "quotas")
-        await pilot.press("4")
-        await pilot.press("z")
-        assert app.zoomed == "endpoints" and not app.query_one("#jobs").display
-        await pilot.press("escape")
-        assert app.zoomed is None and app.query_one("#jobs").display
-        await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpModal)
-        await pilot.press("escape")
-        assert not isinstance(app.screen, HelpModal)
-
-
 async def test_traffic_modal_moves_the_split_and_rollback_restores_it(ws):
     app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -162,25 +144,6 @@ async def test_cancel_the_selected_job(ws):
         await pilot.press("c", "y")
         await app.workers.wait_for_complete()
         wait_until(lambda: ws.jobs.get(running.name).status == "Canceled", timeout=30)
-
-
-async def test_read_only_refuses_every_mutating_key(ws):
-    before = ws.endpoints.get("churn-ep").traffic.live
-    app = AmlopsApp(ws, specs=SPECS, read_only=True, refresh_s=0.5)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
-        for key in ("t", "b", "x", "c", "m"):
-            await pilot.press(key)
-            assert len(app.screen_stack) == 1, key  # no modal: the action is disabled
-    assert ws.endpoints.get("churn-ep").traffic.live == before
-
-
-async def test_small_terminal_still_shows_the_panes(ws):
-    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot, lambda: rows(app, "compute"))
-        assert app.query_one(ComputePane).region.height > 2
-        assert app.query_one(EndpointsPane).region.width > 10
 
 
 async def test_submit_a_job_yaml_after_lint_with_overrides(ws, tmp_path):
@@ -231,60 +194,6 @@ async def test_deploy_green_from_a_registered_model_version(ws):
     green = next(d for d in ws.endpoints.get("churn-ep").deployments if d.name == "green")
     assert green.provisioning_state == "Succeeded" and green.model == "churn-classifier:1"
     assert ws.endpoints.get("churn-ep").traffic.live["green"] == 0
-
-
-async def test_slash_filters_rows_by_name(ws):
-    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute")))
-        await pilot.press("slash", *"dev", "enter")
-        await settle(app, pilot, lambda: rows(app, "compute") == ["dev-instance"])
-        await pilot.press("slash", "ctrl+u", *"!dev", "enter")
-        await settle(app, pilot, lambda: rows(app, "compute") == ["cpu-cluster"])
-        await pilot.press("slash", "ctrl+u", "enter")
-        await settle(app, pilot, lambda: set(rows(app, "compute")) == {"cpu-cluster", "dev-instance"})
-
-
-async def test_bindings_are_remapped_by_id(ws):
-    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
-    app.set_keymap({"help": "h"})  # what `keymap` in the config file does
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("h")
-        assert isinstance(app.screen, HelpModal)
-        # Help names the key in force, not the default one.
-        assert any(key == "h" and binding_id == "help" for key, _, binding_id in app.screen.rows)
-
-
-async def palette_titles(app: AmlopsApp, pilot, query: str) -> list[str]:
-    """Open the command palette, type `query`, and read the titles it offers."""
-    from textual.command import CommandList, CommandPalette
-
-    await pilot.press("ctrl+p")
-    await settle(app, pilot, lambda: isinstance(app.screen, CommandPalette))
-    await pilot.press(*query)
-    commands = app.screen.query_one(CommandList)
-    await settle(app, pilot, lambda: commands.option_count > 0, timeout=10)
-    return [str(commands.get_option_at_index(i).prompt).split("\n")[0] for i in range(commands.option_count)]
-
-
-async def test_the_command_palette_runs_console_actions(ws):
-    app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
-        titles = await palette_titles(app, pilot, "traffic")
-        assert "Traffic" in titles, titles
-        await pilot.press("enter")  # the first hit is the best match
-        await settle(app, pilot, lambda: isinstance(app.screen, TrafficModal))
-        assert app.screen.endpoint == "churn-ep"
-        await pilot.press("escape")
-
-
-async def test_read_only_palette_leaves_out_what_changes_things(ws):
-    app = AmlopsApp(ws, specs=SPECS, read_only=True, refresh_s=0.5)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
-        titles = await palette_titles(app, pilot, "r")  # matches refresh, rollback, traffic, monitor...
-        assert "Refresh" in titles and not {"Rollback", "Traffic", "Run monitor"} & set(titles), titles
 
 
 async def test_run_monitor_then_a_features_histograms(ws):

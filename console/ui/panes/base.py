@@ -26,6 +26,11 @@ class Pane(Vertical, can_focus=False):
 
     title = "pane"
     area = "jobs"  # the Snapshot area whose errors make this pane stale
+    also = ()  # other areas it shows figures of: a read of any of them redraws it
+
+    @property
+    def areas(self) -> tuple[str, ...]:
+        return (self.area, *self.also)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

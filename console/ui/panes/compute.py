@@ -134,6 +134,7 @@ class ComputePane(Pane):
 
     title = "Compute"
     area = "computes"
+    also = ("endpoints",)  # the running-now total counts the deployments' instances
 
     def body(self) -> ComposeResult:
         yield FitTable(TABLE, cursor_type="row", zebra_stripes=False)

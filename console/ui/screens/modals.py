@@ -13,10 +13,11 @@ BAR_WIDTH = 30
 
 
 class ConfirmModal(ModalScreen[bool]):
-    """Ask before a change: y or enter confirms, n or esc refuses."""
+    """Ask before a change: only y confirms; n, esc and enter refuse. "No" is the safe default,
+    as k9s users asked for: an enter meant for the list underneath must never confirm."""
 
-    BINDINGS = [Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
-                Binding("n,escape", "answer(False)", "No", id="confirm.no")]
+    BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+                Binding("n,escape,enter", "answer(False)", "No", id="confirm.no")]
 
     def __init__(self, question: str, detail: str = "") -> None:
         super().__init__()
@@ -27,7 +28,7 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(self.question, id="question")
             if self.detail:
                 yield Static(self.detail, id="detail")
-            yield Static("[b]y[/b]/enter: yes    [b]n[/b]/esc: no", id="keys")
+            yield Static("[b]y[/b]: yes    [b]n[/b]/esc/enter: no", id="keys")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

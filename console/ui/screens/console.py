@@ -1,0 +1,404 @@
+"""The console's main screen: the header, the five panes in a grid, the footer, and their keys.
+
+It owns the refresh: each area of the workspace (`snapshot.AREAS`) is read in a thread worker
+on its own cadence and re-armed only once its read is in, so reads of one area never overlap and
+quotas are not read every 2 s. A read comes back as an `AreaRead` message, is merged into the
+snapshot, and goes to the panes that show that area (skipped while a modal is up, then caught
+up when it closes). It also follows the highlighted job's detail, draws a drift feature's
+histograms, and hands the keys that change things to `console/ui/actions.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Static
+
+from console.ui.actions import Actions
+from console.ui.bindings import KEYS, MUTATING
+from console.ui.footer import KeyFooter
+from console.ui.messages import ActionDone, ActionStep, AreaRead, JobDetail
+from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal
+from console.ui.table import FitTable
+
+if TYPE_CHECKING:
+    from console.ui.snapshot import Snapshot
+
+PANES = ("jobs", "quotas", "compute", "endpoints", "drift")
+REFRESH_S = 2.0  # the fastest area's cadence; the others keep their ratio to it
+
+
+def _pane_classes() -> dict[str, type]:
+    """Imported after the first frame: the panes (and the records they show) cost a fifth of
+    the start-up, and the header and grid can draw without them."""
+    from console.ui.panes.compute import ComputePane
+    from console.ui.panes.drift import DriftPane
+    from console.ui.panes.endpoints import EndpointsPane
+    from console.ui.panes.jobs import JobsPane
+    from console.ui.panes.quotas import QuotasPane
+
+    # Mounted in grid order: endpoints get the whole middle row (their traffic split and health
+    # are what an operator watches), compute and drift share the bottom one.
+    return {"jobs": JobsPane, "quotas": QuotasPane, "endpoints": EndpointsPane, "compute": ComputePane,
+            "drift": DriftPane}
+
+
+class HeaderBar(Static):
+    """Workspace, backend, time since the last refresh, connection state, mode and filter."""
+
+    def show(self, name: str, backend: str, age_s: float | None, error: str | None, read_only: bool,
+             filter_text: str) -> None:
+        age = "never" if age_s is None else f"{max(age_s, 0):.0f}s ago"
+        state = f"[red]error: {error}[/red]" if error else ("[green]connected[/green]" if age_s is not None
+                                                            else "connecting…")
+        mode = "  [yellow]READ-ONLY[/yellow]" if read_only else ""
+        where = f"  filter: {filter_text}" if filter_text else ""
+        self.update(f"[b]amlops[/b]  {name} ({backend})  refreshed {age}  {state}{mode}{where}")
+
+
+class ConsoleScreen(Screen):
+    BINDINGS = [k.binding() for k in KEYS]
+
+    def __init__(self, *, refresh_s: float = REFRESH_S, autorefresh: bool = True) -> None:
+        super().__init__()
+        self.scale = refresh_s / REFRESH_S
+        self.autorefresh = autorefresh
+        self.actions = Actions(self)
+        self.snapshot: Snapshot | None = None
+        self.missing: frozenset[str] | None = None
+        self.last_refresh: datetime | None = None  # the app's clock (snapshot tests fix it)
+        self.zoomed: str | None = None
+        self.filter_text = ""
+        self._next_read: dict[str, Timer] = {}
+        self._reading: set[str] = set()
+        self._read_once: set[str] = set()
+        self._behind: set[str] = set()  # areas read while a modal was up: the panes catch up on resume
+        self._offered = False
+        self._detail_status: tuple[str, str] | None = None  # (job, status) the detail was last read for
+        self._progress: dict[str, ProgressModal] = {}
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        yield Grid(id="panes")
+        yield KeyFooter(compact=True)  # compact: every key fits 120 columns
+
+    def on_mount(self) -> None:
+        self._show_header()
+        self.set_interval(1.0, self._show_header)
+        self.call_after_refresh(self._mount_panes)
+
+    async def _mount_panes(self) -> None:
+        from console.ui.snapshot import empty
+
+        await self.query_one("#panes").mount_all(cls(id=name) for name, cls in _pane_classes().items())
+        self.snapshot = empty(self.app.ws)
+        self.missing = self.snapshot.unavailable  # capabilities do not change: asked once
+        if self.autorefresh:
+            self.refresh_all()
+
+    # --- refresh -----------------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        """Read every area now (those already being read just finish)."""
+        from console.ui.snapshot import AREAS
+
+        for area in AREAS:
+            self.read(area.name)
+
+    def read(self, area: str) -> None:
+        if area in self._reading or self.missing is None:
+            return
+        timer = self._next_read.pop(area, None)
+        if timer is not None:
+            timer.stop()
+        self._reading.add(area)
+        self.run_worker(partial(self._read_in_thread, area), thread=True, group=f"refresh.{area}",
+                        name=f"read {area}", exit_on_error=False)
+
+    def _read_in_thread(self, area: str) -> None:
+        from console.ui.snapshot import read_area
+
+        values, error = read_area(self.app.ws, area, self.missing or frozenset())
+        self.post_message(AreaRead(area, values, error))
+
+    @on(AreaRead)
+    def _area_read(self, message: AreaRead) -> None:
+        from console.ui.snapshot import AREAS
+
+        self._reading.discard(message.area)
+        self._read_once.add(message.area)
+        self.last_refresh = self.app.now()
+        self.snapshot = self.snapshot.merge(message.area, message.values, message.error, self.last_refresh)
+        if self.app.screen is self:
+            self._apply(self.snapshot, {message.area})
+            if message.area == "jobs":
+                self._follow_detail()
+        else:
+            self._behind.add(message.area)
+        self._show_header()
+        self._offer_demo()
+        every = next(a.every_s for a in AREAS if a.name == message.area) * self.scale
+        if self.autorefresh and self.is_mounted:  # re-armed only now: reads of an area never overlap
+            self._next_read[message.area] = self.set_timer(every, partial(self.read, message.area))
+
+    def on_screen_resume(self) -> None:
+        if self._behind and self.snapshot is not None:
+            behind, self._behind = self._behind, set()
+            self._apply(self.snapshot, behind)
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """Show a whole snapshot in every pane (what `fetch` read; the benchmark's way in)."""
+        self.snapshot = snapshot
+        self._apply(snapshot, None)
+
+    def _apply(self, snapshot: Snapshot, areas: set[str] | None) -> None:
+        shown = filtered(snapshot, self.filter_text)
+        with self.app.batch_update():
+            for pane in self.query("Pane"):
+                if areas is None or areas & set(pane.areas):
+                    pane.apply(shown)
+
+    def _show_header(self) -> None:
+        errors = self.snapshot.errors if self.snapshot else {}
+        error = "; ".join(f"{area}: {msg}" for area, msg in errors.items()) or None
+        age = None if self.last_refresh is None else (self.app.now() - self.last_refresh).total_seconds()
+        for header in self.query(HeaderBar):  # none while the app is shutting down
+            header.show(self.app.ws.name, self.app.ws.backend, age, error, self.app.read_only, self.filter_text)
+
+    def _offer_demo(self) -> None:
+        """An empty workspace: offer to set up the demo project, once."""
+        snapshot = self.snapshot
+        if self._offered or self.app.read_only or self.app.demo is None or snapshot is None:
+            return
+        if not {"jobs", "computes", "endpoints"} <= self._read_once or snapshot.errors:
+            return
+        self._offered = True
+        if not (snapshot.jobs or snapshot.computes or snapshot.endpoints):
+            self.app.push_screen(ConfirmModal("This workspace is empty. Set up the demo?",
+                                              "compute, data and environment from specs/, the training job, the "
+                                              "model registered and served on churn-ep as blue, the drift monitor"),
+                                 lambda yes: yes and self.actions.set_up_demo(self.app.demo))
+
+    # --- what actions report ------------------------------------------------------------------
+
+    def show_progress(self, action: str, modal: ProgressModal) -> None:
+        self._progress[action] = modal
+        self.app.push_screen(modal)
+
+    @on(ActionStep)
+    def _action_step(self, message: ActionStep) -> None:
+        modal = self._progress.get(message.action)
+        if modal is not None and modal.is_attached:  # hidden with esc: the end is still notified
+            modal.report(message.step, message.line)
+        elif message.action == "demo":
+            self.notify(message.line, title="demo", timeout=6)
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        modal = self._progress.pop(message.action, None)
+        if modal is not None and modal.is_attached:
+            modal.finish(message.message, ok=message.ok)
+        self.notify(message.message, title="done" if message.ok else "failed",
+                    severity="information" if message.ok else "error", timeout=5 if message.ok else 8)
+        self.refresh_all()
+
+    # --- navigation --------------------------------------------------------------------------
+
+    def action_focus_pane(self, name: str) -> None:
+        pane = self.query_one(f"#{name}")
+        tables = pane.query(DataTable)
+        (tables.first() if tables else pane).focus()
+
+    def _current_pane(self):
+        node = self.focused
+        while node is not None and getattr(node.parent, "id", None) != "panes":
+            node = node.parent
+        return node
+
+    def action_zoom(self) -> None:
+        pane = self._current_pane()
+        if pane is None:
+            return
+        self.zoomed = pane.id
+        self.query_one("#panes").add_class("-zoom")
+        for other in self.query("Pane"):
+            other.set_class(other is pane, "-zoomed")
+        for table in pane.query(FitTable):
+            table.fit_to_width(False)  # zoomed: every column, scrolling sideways if it must
+
+    @on(DataTable.RowSelected)
+    def _enter_zooms(self, event: DataTable.RowSelected) -> None:
+        if self.zoomed is None:
+            self.action_zoom()
+
+    def action_back(self) -> None:
+        if self.zoomed is not None:
+            self.zoomed = None
+            self.query_one("#panes").remove_class("-zoom")
+            for pane in self.query("Pane"):
+                pane.remove_class("-zoomed")
+            for table in self.query(FitTable):
+                table.fit_to_width(True)
+
+    def action_refresh(self) -> None:
+        self.refresh_all()
+
+    def action_help(self) -> None:
+        rows = [(self.app.shown_key(k), k.help, k.id) for k in KEYS if not (self.app.read_only and k.mutates)]
+        self.app.push_screen(HelpModal(rows))
+
+    def action_filter(self) -> None:
+        """k9s's filter: rows whose name contains the text; `!text` keeps the others; empty clears."""
+        self.app.push_screen(InputModal("Filter (name contains; !text inverts; empty clears)", value=self.filter_text),
+                             self._set_filter)
+
+    def _set_filter(self, text: str | None) -> None:
+        if text is None:
+            return
+        self.filter_text = text.strip()
+        self._show_header()
+        if self.snapshot is not None:
+            self._apply(self.snapshot, None)
+
+    def action_jump(self) -> None:
+        self.app.push_screen(PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Read-only hides every mutating key from the footer and refuses it.
+        return not (self.app.read_only and action in MUTATING)
+
+    # --- the keys that change things ----------------------------------------------------------
+
+    def action_stop_idle(self) -> None:
+        if self.snapshot is None:
+            return
+        pane = self.query_one("#compute")
+        idle, selected = pane.idle_instances(self.snapshot), pane.selected_compute()
+        self.actions.stop_idle([c for c in idle if c.name == selected] or idle)
+
+    def action_traffic(self) -> None:
+        endpoint = self._selected_endpoint()
+        if endpoint is None:
+            return
+        if not endpoint.deployments:
+            self.notify(f"{endpoint.name} has no deployments", timeout=4)
+            return
+        self.actions.traffic(endpoint.name, {d.name: endpoint.traffic.live.get(d.name, 0) for d in endpoint.deployments})
+
+    def action_rollback(self) -> None:
+        endpoint = self._selected_endpoint()
+        if endpoint is not None:
+            self.actions.rollback(endpoint.name)
+
+    def action_cancel_job(self) -> None:
+        name = self.query_one("#jobs").selected_job()
+        if name is None:
+            self.notify("select a job in the jobs pane first", timeout=4)
+            return
+        self.actions.cancel_job(name)
+
+    def action_run_monitor(self) -> None:
+        monitors = (self.snapshot.monitors if self.snapshot else None) or []
+        name = self.query_one("#drift").selected_monitor() or next((m.name for m in monitors), None)
+        if name is None:
+            self.notify("no monitor to run", timeout=4)
+            return
+        self.actions.run_monitor(name)
+
+    def action_submit(self) -> None:
+        self.actions.submit(self.app.specs)
+
+    def action_deploy_green(self) -> None:
+        self.actions.deploy_green(self.app.specs)
+
+    def _selected_endpoint(self):
+        selected = self.query_one("#endpoints").selected()
+        endpoints = (self.snapshot.endpoints if self.snapshot else None) or []
+        name = selected[0] if selected else None
+        found = next((e for e in endpoints if e.name == name), endpoints[0] if endpoints else None)
+        if found is None:
+            self.notify("no endpoint", timeout=4)
+        return found
+
+    # --- the highlighted job's detail: log tail and MLflow metrics ------------------------------
+
+    def on_jobs_pane_selected(self, event) -> None:  # JobsPane.Selected
+        if event.name is None:
+            self._detail_status = None
+            event.pane.clear_detail()
+        elif self._detail_status is None or self._detail_status[0] != event.name:
+            # Not when the refresh that highlighted it has already asked for this job's detail.
+            job = event.pane.job(event.name)
+            self._detail_status = (event.name, job.status if job else "")
+            self._load_detail(event.name)
+
+    def _follow_detail(self) -> None:
+        """While the highlighted job runs, its log and metrics are read again on every jobs
+        refresh (and once more when it ends): the detail streams without a poll of its own."""
+        panes = self.query("#jobs")
+        pane = panes.first() if panes else None
+        name = pane.selected_job() if pane else None
+        job = pane.job(name) if name else None  # the record the pane was just given
+        if job is None:
+            return
+        seen, self._detail_status = self._detail_status, (job.name, job.status)
+        if not job.is_terminal or seen != (job.name, job.status):
+            self._load_detail(job.name)
+
+    def _load_detail(self, name: str) -> None:
+        self.run_worker(partial(self._detail_in_thread, name), thread=True, group="detail", exclusive=True,
+                        exit_on_error=False)
+
+    def _detail_in_thread(self, name: str) -> None:
+        from console.ui.panes.jobs import LOG_TAIL_LINES
+
+        ws = self.app.ws
+        log = "".join(list(ws.jobs.logs(name))[-LOG_TAIL_LINES:])
+        try:
+            series, note = ws.jobs.metrics(name), None
+        except Exception as err:  # the log is still worth showing without the chart
+            series, note = [], getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+        self.post_message(JobDetail(name, log, series, note))
+
+    @on(JobDetail)
+    def _job_detail(self, message: JobDetail) -> None:
+        pane = self.query_one("#jobs")
+        pane.show_detail(message.log, message.name)
+        pane.show_metrics(message.name, message.series, message.note)
+
+    def on_drift_pane_feature_chosen(self, event) -> None:  # DriftPane.FeatureChosen
+        """Enter on a feature: its baseline and production shares per bin, from the report the
+        snapshot already holds (monitor runs compute them), drawn in the drift pane."""
+        report = self.snapshot.reports.get(event.monitor) if self.snapshot else None
+        feature = next((f for f in report.features if f.feature == event.feature), None) if report else None
+        pane = self.query_one("#drift")
+        if feature is None or not feature.bins:
+            pane.clear_histograms()
+            self.notify(f"{event.feature}: this report has no histogram (too few rows, or made before "
+                        "reports carried bins): run the monitor again with m", timeout=6)
+            return
+        pane.show_histograms(feature.feature, list(feature.baseline_share), list(feature.production_share),
+                             list(feature.bins), monitor=event.monitor)
+
+
+def filtered(snapshot: Snapshot, text: str) -> Snapshot:
+    """The snapshot with only the jobs, computes, endpoints and monitors whose name matches."""
+    if not text:
+        return snapshot
+    invert, needle = text.startswith("!"), text.lstrip("!").lower()
+
+    def keep(items):
+        if items is None:
+            return None
+        return [item for item in items if (needle in item.name.lower()) != invert]
+
+    return dataclasses.replace(snapshot, jobs=keep(snapshot.jobs), computes=keep(snapshot.computes),
+                               endpoints=keep(snapshot.endpoints), monitors=keep(snapshot.monitors))

@@ -1,0 +1,95 @@
+"""What the console's actions report is what happened, "no" is the safe default of every
+confirmation, and each area of the workspace is read on its own cadence. Over the canned
+workspace (tests/fakes/canned.py), whose writes follow Azure's rules in memory."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+from canned_app import CannedApp, loaded, settle
+from fakes.canned import CannedWorkspace
+
+from console.domain import Operation
+from console.ui.actions import Actions
+
+
+class StuckOperations:
+    """Operations that never end, or end Failed: what a slow or broken backend gives back."""
+
+    def __init__(self, ws: CannedWorkspace, status: str, error: str | None = None) -> None:
+        self.ws, self.status, self.error = ws, status, error
+
+    def get(self, id: str) -> Operation:
+        return dataclasses.replace(self.ws.state.operations[id], status=self.status, error=self.error, ended_at=None)
+
+    def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
+        return self.get(id)
+
+
+def actions_over(ws: CannedWorkspace) -> Actions:
+    return Actions(SimpleNamespace(app=SimpleNamespace(ws=ws)))
+
+
+def test_stop_reports_stopped_only_when_the_operation_succeeded():
+    ws = CannedWorkspace()
+    assert actions_over(ws)._stop(["dev-instance"]) == (True, "stopped dev-instance")
+    stuck = CannedWorkspace()
+    stuck.operations = StuckOperations(stuck, "InProgress")
+    ok, message = actions_over(stuck)._stop(["dev-instance"])
+    assert not ok and message == "dev-instance: still in progress when the wait ended"
+    broken = CannedWorkspace()
+    broken.operations = StuckOperations(broken, "Failed", "the VM did not deallocate")
+    ok, message = actions_over(broken)._stop(["dev-instance", "notebook-ci"])
+    assert not ok and "stopped" not in message and "dev-instance: Failed: the VM did not deallocate" in message
+
+
+def test_traffic_waits_for_its_operation_and_reports_the_split_the_endpoint_has():
+    ws = CannedWorkspace()
+    assert actions_over(ws)._set_traffic("churn-ep", {"blue": 50, "green": 50}) == (True, "churn-ep: blue=50 green=50")
+    stuck = CannedWorkspace()
+    stuck.operations = StuckOperations(stuck, "Failed", "conflict: another update is in progress")
+    ok, message = actions_over(stuck)._set_traffic("churn-ep", {"blue": 50, "green": 50})
+    assert not ok and message == "churn-ep traffic: Failed: conflict: another update is in progress"
+
+
+async def test_enter_never_confirms_a_destructive_action():
+    ws = CannedWorkspace()
+    app = CannedApp(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: loaded(app), "the canned workspace")
+        await pilot.press("3", "x")  # stop the idle dev-instance?
+        await settle(pilot, lambda: len(app.screen_stack) == 2, "the confirmation")
+        await pilot.press("enter")
+        await settle(pilot, lambda: len(app.screen_stack) == 1, "the confirmation to close")
+        assert ws.compute.get("dev-instance").state == "Running" and not ws.audit.list()
+        await pilot.press("x", "y")
+        await settle(pilot, lambda: ws.compute.get("dev-instance").state == "Stopped", "the stop")
+        assert [e.operation for e in ws.audit.list()] == ["compute.stop"]
+
+
+class CountingWorkspace(CannedWorkspace):
+    """Counts the reads of each area."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = {"jobs": 0, "quotas": 0}
+        jobs_list, usage = self.jobs.list, self.quotas.usage
+
+        def counted_jobs(**kw):
+            self.reads["jobs"] += 1
+            return jobs_list(**kw)
+
+        def counted_usage():
+            self.reads["quotas"] += 1
+            return usage()
+
+        self.jobs.list, self.quotas.usage = counted_jobs, counted_usage
+
+
+async def test_each_area_is_read_on_its_own_cadence():
+    ws = CountingWorkspace()
+    app = CannedApp(ws, refresh_s=0.05)  # jobs every 0.05 s; quotas every 0.75 s
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: ws.reads["jobs"] >= 8, "eight reads of the jobs")
+        assert ws.reads["quotas"] <= 2, ws.reads  # the first read, and at most one more in that time
