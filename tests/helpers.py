@@ -121,3 +121,22 @@ def workspace_processes(root: Path) -> list[tuple[int, str]]:
         if str(root) in cmdline or cwd == str(root) or cwd.startswith(f"{root}/"):
             found.append((int(entry.name), cmdline))
     return found
+
+
+def amlops_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """`amlops ARGS` from the repository root, in this process (azure-ai-ml is imported once,
+    not per call), with its exit status and what it printed."""
+    import contextlib
+    import io
+    import os
+
+    from console.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(REPO)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())

@@ -50,7 +50,7 @@ def local_contract_workspace(tmp_path_factory, churn_model):
         stop_daemon(ws.folder)
 
 
-@pytest.fixture(params=["canned", "local"])
+@pytest.fixture(params=["canned", pytest.param("local", marks=pytest.mark.integration)])
 def workspace(request):
     if request.param == "canned":
         return CannedWorkspace()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from console.domain import VmSize
 from console.lint import LintContext, lint
+
+from helpers import amlops_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "fixtures" / "broken"
@@ -117,8 +118,7 @@ def test_references_and_placeholders_are_not_secrets(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "console.cli", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return amlops_in_process(*args)
 
 
 def test_cli_exit_codes_and_formats():

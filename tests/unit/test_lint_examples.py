@@ -6,8 +6,6 @@ tests/fixtures/azureml-examples/README.md."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -205,10 +203,10 @@ def test_specs_without_schema_are_recognised_by_their_keys(rel, kind):
 
 def test_cli_endpoint_name_option():
     deploy = "tests/fixtures/azureml-examples/foundation-models/system/inference/fill-mask/deploy.yml"
-    run = [sys.executable, "-m", "console.cli", "lint", "--json"]
-    bare = subprocess.run([*run, deploy], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-    given = subprocess.run([*run, "--endpoint-name", "fill-mask-ep", deploy], cwd=ROOT, capture_output=True,
-                           text=True, timeout=120, check=False)
+    from helpers import amlops_in_process
+
+    bare = amlops_in_process("lint", "--json", deploy)
+    given = amlops_in_process("lint", "--json", "--endpoint-name", "fill-mask-ep", deploy)
     assert (bare.returncode, given.returncode) == (0, 0), bare.stderr + given.stderr
     assert "from-command-line" in {f["rule"] for f in json.loads(bare.stdout)["findings"]}
     assert "from-command-line" not in {f["rule"] for f in json.loads(given.stdout)["findings"]}
