@@ -98,20 +98,23 @@ class Actions:
                                         "traffic", partial(self._set_traffic, endpoint, split)))
 
     def _set_traffic(self, endpoint: str, split: dict[str, int]) -> tuple[bool, str]:
-        op = self.ws.operations.wait(self.ws.endpoints.set_traffic(endpoint, split).id, timeout_s=60)
+        return self._split_update(endpoint, "traffic", self.ws.endpoints.set_traffic(endpoint, split))
+
+    def _split_update(self, endpoint: str, what: str, op: Operation) -> tuple[bool, str]:
+        """Wait for a traffic update (Azure applies them eventually), then say the split the
+        endpoint reports: what it is, not what was asked for."""
+        op = self.ws.operations.wait(op.id, timeout_s=60)
         if op.status != "Succeeded":
-            return _failed(f"{endpoint} traffic", op)
-        return True, f"{endpoint}: {_split(dict(self.ws.endpoints.get(endpoint).traffic.live))}"
+            return _failed(f"{endpoint} {what}", op)
+        said = f"{endpoint} rolled back: " if what == "rollback" else f"{endpoint}: "
+        return True, said + _split(dict(self.ws.endpoints.get(endpoint).traffic.live))
 
     def rollback(self, endpoint: str) -> None:
         self.ask("rollback", f"Roll back {endpoint}?", "all live traffic to the stable deployment, mirroring off",
                  partial(self._rollback, endpoint))
 
     def _rollback(self, endpoint: str) -> tuple[bool, str]:
-        op = self.ws.operations.wait(self.ws.endpoints.rollback(endpoint).id, timeout_s=60)
-        if op.status != "Succeeded":
-            return _failed(f"{endpoint} rollback", op)
-        return True, f"{endpoint} rolled back: {_split(dict(self.ws.endpoints.get(endpoint).traffic.live))}"
+        return self._split_update(endpoint, "rollback", self.ws.endpoints.rollback(endpoint))
 
     # --- jobs and monitors -----------------------------------------------------------------
 
