@@ -117,5 +117,5 @@ def _job_metrics(args: argparse.Namespace) -> int:
 def _job_cancel(args: argparse.Namespace) -> int:
     ws = workspace(args)
     op = settled(ws, ws.jobs.cancel(args.name), args.no_wait, timeout_s=60)
-    print(f"cancel of {args.name}: {op.status} (operation {op.id})" + (f": {op.error}" if op.error else ""))
+    print(f"cancel requested for {args.name} (operation {op.id}: {op.status})" + (f": {op.error}" if op.error else ""))
     return 0 if op.status in ("Succeeded", "InProgress") else 1

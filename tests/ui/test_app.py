@@ -5,8 +5,6 @@ the canned workspace."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -45,33 +43,14 @@ async def settle(app: AmlopsApp, pilot, predicate, timeout: float = 30.0) -> Non
     raise AssertionError("the console did not show it in time")
 
 
-def save_model(target: Path) -> None:
-    code = f"""
-import sys
-sys.path.insert(0, {str(ROOT / 'training')!r})
-import mlflow.sklearn
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
-from data import CATEGORICAL, FEATURES, LABEL, make_churn
-t = make_churn(500, seed=1)
-m = Pipeline([("p", ColumnTransformer([("c", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
-                                      remainder="passthrough")), ("m", LogisticRegression(max_iter=300))])
-mlflow.sklearn.save_model(m.fit(t[FEATURES], t[LABEL]), {str(target)!r}, serialization_format="cloudpickle")
-"""
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, capture_output=True)
-
-
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
+def ws(tmp_path_factory, churn_model):
     root = tmp_path_factory.mktemp("ui")
     workspace = LocalWorkspace(root / "ws")
     try:
         for spec in ("compute/cpu-cluster.yml", "compute/dev-instance.yml", "data/churn-features.yml"):
             workspace.assets.create(str(SPECS / spec))  # the data asset: the monitor's reference_data
-        save_model(root / "model")
-        workspace.models.register("churn-classifier", path=str(root / "model"))
+        workspace.models.register("churn-classifier", path=str(churn_model))
         workspace.endpoints.create(str(SPECS / "endpoints" / "churn-ep.yml"))
         # Both at once: their model servers start side by side.
         ops = [workspace.endpoints.create_deployment(str(SPECS / "endpoints" / spec), {**FAST_PROBES, "instance_count": 1})
