@@ -138,7 +138,7 @@ def _lint(args: argparse.Namespace) -> int:
                               sizes={s.name: s for s in ws.compute.sizes()},
                               existing_deployments={e.name: frozenset(d.name for d in e.deployments)
                                                     for e in ws.endpoints.list()},
-                              region=f"the {ws.backend} workspace {ws.name}")
+                              region=f"the {ws.backend} workspace {ws.name}", how_to_raise=ws.quotas.how_to_raise)
     result = lint(args.paths, context, endpoint_name=getattr(args, "endpoint_name", None))
     if args.json:
         print(json.dumps({"files": result.files, "exit_code": result.exit_code,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ class LintContext:
     sizes: Mapping[str, VmSize] | None = None
     existing_deployments: Mapping[str, frozenset[str]] | None = None
     region: str | None = None
+    how_to_raise: Callable[[str], str] | None = None  # the workspace's own advice for a family
 
 
 @dataclass
@@ -310,8 +311,15 @@ def _gpu_quota(doc: specs.Document, key: str, context: LintContext) -> Iterator[
     if limit < size.vcpus:
         where = f" in {context.region}" if context.region else ""
         yield Finding(doc.path, doc.line_of(key), "error", "gpu-no-quota",
-                      f"{size_name} needs {size.vcpus} vCPUs of {size.family}, whose quota{where} is {limit}: "
-                      "request a quota increase for that family or pick a size with quota", key)
+                      f"{size_name} needs {size.vcpus} vCPUs of {size.family}, whose quota{where} is {limit}; "
+                      "pick a size with quota, or " + _raise(context, size.family), key)
+
+
+def _raise(context: LintContext, family: str) -> str:
+    if context.how_to_raise is None:
+        return "request a quota increase for that family"
+    advice = context.how_to_raise(family)
+    return advice[:1].lower() + advice[1:]
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -124,6 +124,9 @@ class QuotaOperations(Protocol):
     def usage(self) -> list[QuotaUsage]:
         """vCPUs used and the limit per VM family in the workspace's region."""
 
+    def how_to_raise(self, family: str) -> str:
+        """Where this workspace's limit for `family` is raised: the exact file or request."""
+
 
 class ModelOperations(Protocol):
     def list(self, name: str | None = None) -> list[ModelVersion]:

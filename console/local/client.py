@@ -250,6 +250,11 @@ class LocalQuotas(_Group):
     def usage(self) -> list[QuotaUsage]:
         return [records.QuotaUsage.from_dict(q) for q in self._call("compute.usage")]
 
+    def how_to_raise(self, family: str) -> str:
+        from console.costs import how_to_raise
+
+        return how_to_raise(family, str(self._ws.folder.config_file))
+
 
 class LocalModels(_Group):
     def list(self, name: str | None = None) -> list[ModelVersion]:

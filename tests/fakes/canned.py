@@ -320,6 +320,9 @@ class CannedQuotas(_Group):
     def usage(self) -> list[QuotaUsage]:
         return list(QUOTAS)
 
+    def how_to_raise(self, family: str) -> str:
+        return costs.how_to_raise(family)  # as Azure: a quota request
+
 
 class CannedModels(_Group):
     def list(self, name: str | None = None) -> list[ModelVersion]:

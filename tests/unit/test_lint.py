@@ -97,6 +97,13 @@ def test_gpu_size_without_quota_is_an_error_once_a_workspace_is_known():
     assert granted.findings == []
 
 
+def test_gpu_quota_finding_says_where_this_workspace_raises_it():
+    spec = ROOT / "specs" / "compute" / "gpu-cluster.yml"
+    advice = lambda family: f'Raise it: set "quotas": {{"{family}": N}} in /ws/config.json.'  # noqa: E731
+    zero = lint([spec], LintContext(quota_limits={}, sizes={GPU.name: GPU}, how_to_raise=advice))
+    assert zero.findings[0].message.endswith('raise it: set "quotas": {"standardNCSv3Family": N} in /ws/config.json.')
+
+
 def test_secret_values_are_not_echoed_in_findings():
     for finding in lint([BROKEN / "secrets-in-comments.yml", BROKEN / "datastore-with-key.yml"]).findings:
         assert "abc123" not in finding.message and "Q~" not in finding.message and "==" not in finding.message
