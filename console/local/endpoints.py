@@ -677,6 +677,9 @@ def _serving_env() -> dict[str, str]:
     # `mlflow models serve` starts uvicorn by name: the venv's bin must be on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("MLFLOW_RUN_ID", None)
+    # One request scores a row or a few: an OpenMP pool per model buys nothing and hands each
+    # tree of a booster to another thread, which on a busy machine turned 2 ms into 100 ms.
+    env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 

@@ -1,13 +1,18 @@
 """training/train.py and training/evaluate.py as a job would run them: real MLflow tracking
-in a temporary folder, a servable model, and the promotion gate's exit codes both ways."""
+in a temporary folder, a servable model (cheap to score: no per-request encoder, served by a
+real `mlflow models serve` from its own folder), and the promotion gate's exit codes both ways."""
 
+import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TRAINING = REPO / "training"
@@ -113,6 +118,91 @@ def test_logged_model_loads_and_predicts_raw_features(models, workdir):
     # An unseen category must not break serving.
     odd = raw.assign(payment_method="Crypto")
     assert len(model.predict(odd)) == len(odd)
+
+
+def test_served_model_has_no_per_request_encoder(models):
+    """An endpoint scores one row per request, so the model is a dict lookup per categorical
+    value and then the trees: no ColumnTransformer or OrdinalEncoder (each re-checks and
+    re-indexes the frame on every call), and no booster-internal one either (native categorical
+    splits bring one)."""
+    import mlflow
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    location = _local_path(models, "good")
+    pipeline = mlflow.pyfunc.load_model(location).get_raw_model()
+    assert [name for name, _ in pipeline.steps] == ["encode", "booster"]
+    encode, booster = pipeline.named_steps["encode"], pipeline.named_steps["booster"]
+    assert (type(encode).__name__, type(booster).__name__) == ("CategoryCodes", "SmallBatchBooster")
+    assert booster.is_categorical_ is None
+    assert not any(isinstance(v, (ColumnTransformer, OrdinalEncoder))
+                   for v in pipeline.get_params(deep=True).values())
+    # Saved with skops (its trusted types named), carrying the code its first step needs.
+    flavor = yaml.safe_load((Path(location) / "MLmodel").read_text())["flavors"]["sklearn"]
+    assert flavor["serialization_format"] == "skops"
+    assert {"data.CategoryCodes", "data.SmallBatchBooster"} <= set(flavor["skops_trusted_types"])
+    assert (Path(location) / flavor["code"] / "data.py").is_file()
+
+
+@pytest.fixture(scope="module")
+def served(models, tmp_path_factory):
+    """The good model behind a real `mlflow models serve`, started as the local workspace starts
+    an instance: from a folder of its own, with nothing of training/ importable but what the
+    model carries."""
+    from console.local.procs import free_port, stop_group
+
+    folder = tmp_path_factory.mktemp("instance")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k != "PYTHONPATH"}
+    env |= {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+    log = folder / "instance.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", _local_path(models, "good"),
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+            cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready():
+        assert proc.poll() is None, log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(ready, 120, "mlflow models serve to answer /ping", interval=0.2)
+        yield url
+    finally:
+        stop_group(proc.pid, None, timeout_s=10, proc=proc)
+
+
+def test_served_model_scores_the_azure_payload(models, served):
+    """The demo load's requests (Azure's input_data, as the router translates them for MLflow's
+    scoring server, so its JSON parsing and schema enforcement run) score as the model does
+    in process, an unseen category included."""
+    import mlflow
+
+    from console.loadgen import churn_payloads
+    from console.local.serving.router import to_mlflow
+
+    payload = json.loads(churn_payloads(1, rows_per_request=8)[0])
+    split = payload["input_data"]
+    split["data"].append(list(split["data"][0]))
+    split["data"][-1][split["columns"].index("payment_method")] = "Crypto"
+    split["index"] = list(range(len(split["data"])))
+    request = urllib.request.Request(f"{served}/invocations", data=json.dumps(to_mlflow(payload)).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.status == 200
+        predictions = json.loads(reply.read())["predictions"]
+
+    frame = pd.DataFrame(split["data"], columns=split["columns"])
+    expected = mlflow.pyfunc.load_model(_local_path(models, "good")).predict(frame)
+    assert predictions == [int(p) for p in expected]
+    assert set(predictions) <= {0, 1} and len(predictions) == 9
 
 
 MISSING = "runs:/0123456789abcdef0123456789abcdef/model"
