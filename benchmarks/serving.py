@@ -61,7 +61,7 @@ sys.path[:0] = [str(REPO), str(TRAINING)]
 from console.loadgen import churn_payloads  # noqa: E402
 from console.local.endpoints import _serving_env  # noqa: E402 - the env the workspace serves with
 from console.local.procs import free_port, stop_group  # noqa: E402
-from console.local.serving.router import to_mlflow  # noqa: E402
+from console.local.serving.payloads import to_mlflow  # noqa: E402
 
 BLUE = REPO / "specs" / "endpoints" / "blue-deployment.yml"
 TARGET_RPS, TARGET_P99_MS = 100, 100.0

@@ -19,6 +19,10 @@ from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
+# Overrides for a deployment spec whose instances should be probed at once and every second
+# (Azure's defaults wait 10 s before the first probe): what every test that serves uses.
+FAST_PROBES = {f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
+               for key in ("initial_delay", "period", "timeout")}
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str | None = None, interval: float = 0.05) -> T:
@@ -39,6 +43,19 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str | None = No
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what or _describe(predicate)} "
                                  f"(last: {last!r})")
         time.sleep(interval)
+
+
+async def until(pilot: Any, predicate: Callable[[], T], timeout: float = 30.0, what: str | None = None) -> T:
+    """`wait_until` for a console under Textual's pilot: pause (letting the app refresh and its
+    workers report) until `predicate()` is truthy; AssertionError naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.pause(0.05)
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the console did not show {what or _describe(predicate)} within {timeout:g} s")
 
 
 def _describe(predicate: Callable[[], object]) -> str:
@@ -140,3 +157,35 @@ def amlops_in_process(*args: str) -> subprocess.CompletedProcess[str]:
     finally:
         os.chdir(here)
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+class Cli:
+    """`amlops --workspace-dir ROOT ...` as a subprocess, from the repository root."""
+
+    TERMINAL = ("Completed", "Failed", "Canceled")
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root, self.env = root, env
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "console.cli", "--workspace-dir", str(self.root), *args]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.argv(*args), cwd=REPO, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+        if check:
+            assert proc.returncode == 0, f"amlops {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+            assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    def json(self, *args: str):
+        import json
+
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def wait_job(self, name: str, timeout: float) -> dict:
+        def done():
+            job = self.json("job", "show", name)
+            return job if job["status"] in self.TERMINAL else None
+
+        return wait_until(done, timeout, f"job {name} to end", interval=0.5)

@@ -14,11 +14,10 @@ import pytest
 from console.local.client import LocalWorkspace, stop_daemon
 
 from fakes.canned import CannedWorkspace
-from helpers import REPO, wait_until
+from helpers import FAST_PROBES, REPO, wait_until
 
 SPECS = REPO / "specs"
-FAST_PROBES = {**{f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
-                  for key in ("initial_delay", "period", "timeout")}, "instance_count": 1}
+ONE_INSTANCE = {**FAST_PROBES, "instance_count": 1}
 QUICK_JOB = """$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
 command: echo contract
 environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
@@ -34,7 +33,7 @@ def local_contract_workspace(tmp_path_factory, churn_model):
             ws.assets.create(str(SPECS / spec))
         ws.models.register("churn-classifier", path=str(churn_model))
         ws.endpoints.create(str(SPECS / "endpoints" / "churn-ep.yml"))
-        ops = [ws.endpoints.create_deployment(str(SPECS / "endpoints" / spec), FAST_PROBES)
+        ops = [ws.endpoints.create_deployment(str(SPECS / "endpoints" / spec), ONE_INSTANCE)
                for spec in ("blue-deployment.yml", "green-deployment.yml")]
         for op in ops:
             assert ws.operations.wait(op.id, timeout_s=180).status == "Succeeded"

@@ -18,12 +18,11 @@ from console import demo
 from console.local.client import LocalWorkspace, stop_daemon
 from console.local.procs import alive, start_time
 
-from helpers import REPO, wait_until, workspace_processes
+from helpers import FAST_PROBES, REPO, wait_until, workspace_processes
 
 pytestmark = pytest.mark.integration
 
-FAST_PROBES = {**{f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
-                  for key in ("initial_delay", "period", "timeout")}, "instance_count": 1}
+ONE_INSTANCE = {**FAST_PROBES, "instance_count": 1}
 SLEEPER = """$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
 command: python -c "import time; time.sleep(600)"
 environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
@@ -38,7 +37,7 @@ def amlops(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def serve_blue(ws: LocalWorkspace) -> None:
     ws.endpoints.create(str(REPO / "specs" / "endpoints" / "churn-ep.yml"))
-    op = ws.endpoints.create_deployment(str(REPO / "specs" / "endpoints" / "blue-deployment.yml"), FAST_PROBES)
+    op = ws.endpoints.create_deployment(str(REPO / "specs" / "endpoints" / "blue-deployment.yml"), ONE_INSTANCE)
     assert ws.operations.wait(op.id, timeout_s=120).status == "Succeeded"
 
 

@@ -25,14 +25,13 @@ from console.loadgen import churn_payloads, run_load
 from console.local.client import LocalWorkspace, score, stop_daemon
 from console.local.procs import alive
 
-from helpers import wait_until
+from helpers import FAST_PROBES, wait_until
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST_PROBES = {**{f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
-                  for key in ("initial_delay", "period", "timeout")},
-               "readiness_probe.failure_threshold": 2}
+# Unready after two failed probes: the readiness test waits for that.
+PROBES = {**FAST_PROBES, "readiness_probe.failure_threshold": 2}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,7 @@ def body(rows: int = 2) -> bytes:
 def start_deployment(ws: LocalWorkspace, spec: str, extra: dict | None = None):
     # Two instances of 4 concurrent requests each, so the load test measures traffic changes,
     # not capacity: on two shared cores a burst past Azure's in-flight limit is an honest 429.
-    overrides = {**FAST_PROBES, "instance_count": 2, "request_settings.max_concurrent_requests_per_instance": 4,
+    overrides = {**PROBES, "instance_count": 2, "request_settings.max_concurrent_requests_per_instance": 4,
                  **(extra or {})}
     return ws.endpoints.create_deployment(str(ROOT / "specs" / "endpoints" / spec), overrides)
 

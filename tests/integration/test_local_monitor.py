@@ -16,14 +16,12 @@ from console.errors import NotFound
 from console.loadgen import churn_payloads, run_load
 from console.local.client import LocalWorkspace, stop_daemon
 
-from helpers import wait_until
+from helpers import FAST_PROBES, wait_until
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
-FAST_PROBES = {f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
-               for key in ("initial_delay", "period")}
 
 
 def collected_rows(ws: LocalWorkspace) -> int:

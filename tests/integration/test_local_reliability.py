@@ -13,7 +13,6 @@ import socket
 import sqlite3
 import stat
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from console.local.client import LocalWorkspace, stop_daemon
 from console.local.folder import WorkspaceFolder
 
-from helpers import wait_until
+from helpers import Cli, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,27 +43,6 @@ def daemon_env() -> dict[str, str]:
     """The environment for CLI calls and the daemons they start: the test clock on, one thread."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AMLOPS_"))}
     return env | {"AMLOPS_TEST_CLOCK": "1", "OMP_NUM_THREADS": "1"}
-
-
-class Cli:
-    """`amlops --workspace-dir ROOT ...` as a subprocess."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root, self.env = root, env
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "console.cli", "--workspace-dir", str(self.root), *args]
-
-    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self.argv(*args), cwd=REPO, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
-        if check:
-            assert proc.returncode == 0, f"amlops {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
-            assert "Traceback" not in proc.stderr, proc.stderr
-        return proc
-
-    def json(self, *args: str):
-        return json.loads(self.run(*args, "--json").stdout)
 
 
 def write_job(folder: Path, command: str, *, compute: str | None = None, extra: str = "",

@@ -8,12 +8,9 @@ One workspace and one daemon for the module; the real training job runs once.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ import pytest
 from console.local.client import stop_daemon
 from console.local.folder import WorkspaceFolder
 
-from helpers import wait_until
+from helpers import Cli
 
 pytestmark = [
     pytest.mark.integration,
@@ -36,31 +33,6 @@ TERMINAL = {"Completed", "Failed", "Canceled"}
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-class Cli:
-    """`amlops --workspace-dir ROOT ...` as a subprocess."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root, self.env = root, env
-
-    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "console.cli", "--workspace-dir", str(self.root), *args],
-                              cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert proc.returncode == 0, f"amlops {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
-            assert "Traceback" not in proc.stderr, proc.stderr
-        return proc
-
-    def json(self, *args: str):
-        return json.loads(self.run(*args, "--json").stdout)
-
-    def wait_job(self, name: str, timeout: float) -> dict:
-        def done():
-            job = self.json("job", "show", name)
-            return job if job["status"] in TERMINAL else None
-
-        return wait_until(done, timeout, f"job {name} to end", interval=0.5)
 
 
 def kill_leftover_jobs(root: Path) -> None:

@@ -186,7 +186,7 @@ def test_served_model_scores_the_azure_payload(models, served):
     import mlflow
 
     from console.loadgen import churn_payloads
-    from console.local.serving.router import to_mlflow
+    from console.local.serving.payloads import to_mlflow
 
     payload = json.loads(churn_payloads(1, rows_per_request=8)[0])
     split = payload["input_data"]

@@ -5,7 +5,6 @@ the canned workspace."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,12 @@ from console.ui.app import AmlopsApp
 from console.ui.panes.jobs import JobsPane
 from console.ui.screens.modals import ConfirmModal, InputModal, PickModal, ProgressModal, TrafficModal
 
-from helpers import wait_until
+from helpers import FAST_PROBES, until, wait_until
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
-FAST_PROBES = {f"{probe}.{key}": 1 for probe in ("readiness_probe", "liveness_probe")
-               for key in ("initial_delay", "period")}
 SLEEPER = """$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
 command: sleep 120
 environment: azureml://registries/azureml/environments/sklearn-1.5/versions/1
@@ -31,16 +28,6 @@ compute: azureml:cpu-cluster
 experiment_name: ui
 display_name: sleeper
 """
-
-
-async def settle(app: AmlopsApp, pilot, predicate, timeout: float = 30.0) -> None:
-    """Let the app refresh (its own workers) until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.1)
-        if predicate():
-            return
-    raise AssertionError("the console did not show it in time")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +69,7 @@ def rows(app: AmlopsApp, pane_id: str) -> list[str]:
 async def test_traffic_modal_moves_the_split_and_rollback_restores_it(ws):
     app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/green" in rows(app, "endpoints"))
+        await until(pilot, lambda: "churn-ep/green" in rows(app, "endpoints"))
         await pilot.press("4", "t")
         assert isinstance(app.screen, TrafficModal)
         await pilot.press("1")  # preset 90/10
@@ -101,7 +88,7 @@ async def test_traffic_modal_moves_the_split_and_rollback_restores_it(ws):
 async def test_stop_idle_instance_asks_first(ws):
     app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "dev-instance" in rows(app, "compute"))
+        await until(pilot, lambda: "dev-instance" in rows(app, "compute"))
         await pilot.press("3", "x")
         assert isinstance(app.screen, ConfirmModal) and "dev-instance" in app.screen.question
         await pilot.press("n")  # refusing changes nothing
@@ -117,7 +104,7 @@ async def test_cancel_the_selected_job(ws):
     app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         running = next(j for j in ws.jobs.list() if j.display_name == "sleeper")
-        await settle(app, pilot, lambda: running.name in rows(app, "jobs"))
+        await until(pilot, lambda: running.name in rows(app, "jobs"))
         await pilot.press("1")
         assert app.query_one(JobsPane).selected_job() == running.name
         await pilot.press("c", "y")
@@ -139,7 +126,7 @@ async def test_submit_a_job_yaml_after_lint_with_overrides(ws, tmp_path):
         await pilot.press("end", "enter")  # "another path…"
         assert isinstance(app.screen, InputModal)
         await pilot.press(*str(spec), "enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, InputModal) and "overrides" in app.screen.question)
+        await until(pilot, lambda: isinstance(app.screen, InputModal) and "overrides" in app.screen.question)
         await pilot.press(*"inputs.word=world", "enter")
         assert isinstance(app.screen, ConfirmModal) and "inputs.word=world" in app.screen.detail
         await pilot.press("y")
@@ -155,14 +142,14 @@ async def test_deploy_green_from_a_registered_model_version(ws):
     app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("g")
-        await settle(app, pilot, lambda: isinstance(app.screen, PickModal))
+        await until(pilot, lambda: isinstance(app.screen, PickModal))
         assert app.screen.options == ["churn-classifier:1"]
         await pilot.press("enter")
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("y")
         progress = app.screen
         assert isinstance(progress, ProgressModal)
-        await settle(app, pilot, lambda: progress.outcome is not None, timeout=120)
+        await until(pilot, lambda: progress.outcome is not None, timeout=120)
         # The steps were shown as they happened, ending at the instances being ready.
         assert "ready at 0 % traffic" in progress.outcome and "✓" in progress.outcome
         assert progress.steps["op"].endswith("Succeeded")
@@ -184,19 +171,19 @@ async def test_run_monitor_then_a_features_histograms(ws):
     assert sent.failures == 0, sent.to_dict()
     app = AmlopsApp(ws, specs=SPECS, refresh_s=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-drift" in rows(app, "drift"))
+        await until(pilot, lambda: "churn-drift" in rows(app, "drift"))
         await pilot.press("5", "m")
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("y")
-        await settle(app, pilot, lambda: app.snapshot is not None and "churn-drift" in app.snapshot.reports,
+        await until(pilot, lambda: app.snapshot is not None and "churn-drift" in app.snapshot.reports,
                      timeout=120)
         pane = app.query_one("#drift")
-        await settle(app, pilot, lambda: pane.features_table.row_count > 0)
+        await until(pilot, lambda: pane.features_table.row_count > 0)
         pane.features_table.focus()
         await pilot.press("5", "z")  # zoomed: room for the chart
         pane.features_table.focus()
         await pilot.press("enter")
-        await settle(app, pilot, lambda: pane.histograms.has_chart)
+        await until(pilot, lambda: pane.histograms.has_chart)
         chosen = pane.histograms.feature
         assert chosen == pane.selected_feature()
         text = pane.histograms.render().plain

@@ -5,7 +5,6 @@ against a real daemon in test_app.py."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -14,6 +13,7 @@ from console.ui.panes.compute import ComputePane
 from console.ui.panes.endpoints import EndpointsPane
 from console.ui.screens.modals import HelpModal, TrafficModal
 from fakes.canned import CannedWorkspace
+from helpers import until
 
 ALL_COMPUTE = {"cpu-cluster", "gpu-cluster", "dev-instance", "notebook-ci"}
 
@@ -21,16 +21,6 @@ ALL_COMPUTE = {"cpu-cluster", "gpu-cluster", "dev-instance", "notebook-ci"}
 @pytest.fixture()
 def ws() -> CannedWorkspace:
     return CannedWorkspace()
-
-
-async def settle(app: CannedApp, pilot, predicate, timeout: float = 10.0) -> None:
-    """Let the app refresh until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.02)
-        if predicate():
-            return
-    raise AssertionError("the console did not show it in time")
 
 
 def rows(app: CannedApp, pane_id: str) -> list[str]:
@@ -45,7 +35,7 @@ def rows(app: CannedApp, pane_id: str) -> list[str]:
 async def test_live_panes_zoom_and_help(ws):
     app = CannedApp(ws)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints") and rows(app, "jobs"))
+        await until(pilot, lambda: "churn-ep/blue" in rows(app, "endpoints") and rows(app, "jobs"))
         assert {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute"))
         assert "churn-drift" in rows(app, "drift")
         assert "standardDSv2Family" in rows(app, "quotas")
@@ -64,7 +54,7 @@ async def test_read_only_refuses_every_mutating_key(ws):
     before = ws.endpoints.get("churn-ep").traffic.live
     app = CannedApp(ws, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
+        await until(pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
         for key in ("t", "b", "x", "c", "m"):
             await pilot.press(key)
             assert len(app.screen_stack) == 1, key  # no modal: the action is disabled
@@ -74,7 +64,7 @@ async def test_read_only_refuses_every_mutating_key(ws):
 async def test_small_terminal_still_shows_the_panes(ws):
     app = CannedApp(ws)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot, lambda: rows(app, "compute"))
+        await until(pilot, lambda: rows(app, "compute"))
         assert app.query_one(ComputePane).region.height > 2
         assert app.query_one(EndpointsPane).region.width > 10
 
@@ -82,13 +72,13 @@ async def test_small_terminal_still_shows_the_panes(ws):
 async def test_slash_filters_rows_by_name(ws):
     app = CannedApp(ws)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute")))
+        await until(pilot, lambda: {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute")))
         await pilot.press("slash", *"dev", "enter")
-        await settle(app, pilot, lambda: rows(app, "compute") == ["dev-instance"])
+        await until(pilot, lambda: rows(app, "compute") == ["dev-instance"])
         await pilot.press("slash", "ctrl+u", *"!dev", "enter")
-        await settle(app, pilot, lambda: set(rows(app, "compute")) == {"cpu-cluster", "gpu-cluster", "notebook-ci"})
+        await until(pilot, lambda: set(rows(app, "compute")) == {"cpu-cluster", "gpu-cluster", "notebook-ci"})
         await pilot.press("slash", "ctrl+u", "enter")
-        await settle(app, pilot, lambda: set(rows(app, "compute")) == ALL_COMPUTE)
+        await until(pilot, lambda: set(rows(app, "compute")) == ALL_COMPUTE)
 
 
 async def test_bindings_are_remapped_by_id(ws):
@@ -104,11 +94,11 @@ async def test_bindings_are_remapped_by_id(ws):
 async def test_the_command_palette_runs_console_actions(ws):
     app = CannedApp(ws)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
+        await until(pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
         titles = await palette_titles(app, pilot, "traffic")
         assert "Traffic" in titles, titles
         await pilot.press("enter")  # the first hit is the best match
-        await settle(app, pilot, lambda: isinstance(app.screen, TrafficModal))
+        await until(pilot, lambda: isinstance(app.screen, TrafficModal))
         assert app.screen.endpoint == "churn-ep"
         await pilot.press("escape")
 
@@ -116,7 +106,7 @@ async def test_the_command_palette_runs_console_actions(ws):
 async def test_read_only_palette_leaves_out_what_changes_things(ws):
     app = CannedApp(ws, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
+        await until(pilot, lambda: "churn-ep/blue" in rows(app, "endpoints"))
         titles = await palette_titles(app, pilot, "r")  # matches refresh, rollback, traffic, monitor...
         assert "Refresh" in titles and not {"Rollback", "Traffic", "Run monitor"} & set(titles), titles
 
@@ -126,8 +116,8 @@ async def palette_titles(app: CannedApp, pilot, query: str) -> list[str]:
     from textual.command import CommandList, CommandPalette
 
     await pilot.press("ctrl+p")
-    await settle(app, pilot, lambda: isinstance(app.screen, CommandPalette))
+    await until(pilot, lambda: isinstance(app.screen, CommandPalette))
     await pilot.press(*query)
     commands = app.screen.query_one(CommandList)
-    await settle(app, pilot, lambda: commands.option_count > 0, timeout=10)
+    await until(pilot, lambda: commands.option_count > 0, timeout=10)
     return [str(commands.get_option_at_index(i).prompt).split("\n")[0] for i in range(commands.option_count)]

@@ -9,17 +9,10 @@ import pytest
 
 from console.local.serving import collector as col
 from console.local.serving.metrics import RollingMetrics, is_client_error, is_failure
-from console.local.serving.router import (
-    MAX_BODY,
-    ConfigError,
-    HttpError,
-    _TooLarge,
-    parse_chunked,
-    parse_head,
-    redact,
-    to_mlflow,
-    validate_config,
-)
+from console.local.serving.config import ConfigError, redact, validate_config
+from console.local.serving.http1 import HttpError, _TooLarge, parse_chunked, parse_head
+from console.local.serving.payloads import to_mlflow
+from console.local.serving.router import MAX_BODY
 
 T0 = 1_800_000_000.0  # a round epoch second: 10 s intervals align
 

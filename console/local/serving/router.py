@@ -8,7 +8,11 @@ the routing config; the router keeps serving with its last config if the daemon 
 
 Run: `python -m console.local.serving.router --config PATH [--log-file PATH]`
 
-- The config file (JSON, see `validate_config`) holds everything, host and port included
+The hot path is here, together; what it leans on is beside it: `config.py` (the config and its
+validation), `http1.py` (parsing a request head and chunked bodies), `payloads.py` (Azure's
+payload for MLflow), `collector.py` and `metrics.py`.
+
+- The config file (JSON, see `config.validate_config`) holds everything, host and port included
   (port 0 = a free port; on a restart the router first tries the port it had before, so the
   scoring URI survives a router restart). Once listening, the router writes
   `{"pid", "running": true, "host", "port", "version", "started_at", "config"}` to the state file
@@ -51,28 +55,46 @@ import json
 import logging
 import os
 import random
-import re
 import signal
 import sys
 import time
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from console.local.serving.collector import COLLECTIONS, INPUTS, OUTPUTS, Collector
+from console.local.serving.collector import INPUTS, OUTPUTS, Collector
+from console.local.serving.config import (
+    DEFAULT_TIMEOUT_MS,
+    ConfigError,
+    load_config,
+    lock_path,
+    redact,
+    state_path,
+    validate_config,
+    write_json_atomic,
+)
+from console.local.serving.http1 import (
+    _REQUEST_ID,
+    _STATUS_LINES,
+    MAX_HEAD,
+    MAX_UPSTREAM_BODY,
+    HttpError,
+    _TooLarge,
+    parse_chunked,
+    parse_head,
+)
 from console.local.serving.metrics import RollingMetrics, summarize
+from console.local.serving.payloads import _model_message, to_mlflow
 
 log = logging.getLogger("amlops.router")
 
 MAX_BODY = 1_572_864  # 1.5 MB, Azure's limit on a scoring request
-DEFAULT_TIMEOUT_MS = 5000
-MAX_DEPLOYMENTS = 20
-MAX_MIRROR = 50
 ADMIN_HEADER = "x-amlops-admin-token"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 MODEL_ERROR_HEADER = "ms-azureml-model-error-statuscode"
-REDACTED = "***"
+CLIENT_IDLE_S = 120.0
+LINGER_S = 5.0  # after an early answer (413, 401 on a big body), how long the rest of the body is drained
+LINGER_BYTES = 64 * 1024 * 1024  # idle client keep-alive connections closed after this (longer than clients' pools)
 # uvicorn (what `mlflow models serve` runs) closes idle keep-alive connections after 5 s; ours
 # must give up first, or a request could be written to a connection the server is closing.
 UPSTREAM_KEEPALIVE_S = 4.0
@@ -91,321 +113,6 @@ except ImportError:  # pragma: no cover - depends on the environment
         return _encoder.encode(obj).encode()
 
     _loads = json.loads
-
-
-# --- config ----------------------------------------------------------------------------------
-
-
-class ConfigError(ValueError):
-    """A config the router refuses; the message names the field and the rule."""
-
-
-def _name_ok(name: Any) -> bool:
-    from console.naming import ENDPOINT_NAME
-
-    return isinstance(name, str) and bool(ENDPOINT_NAME.match(name))
-
-
-def _int(value: Any, field: str, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{field}: must be an integer, got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        raise ConfigError(f"{field}: must be between {lo} and {hi}, got {value}" if hi is not None
-                          else f"{field}: must be at least {lo}, got {value}")
-    return value
-
-
-def validate_config(raw: Any) -> dict[str, Any]:
-    """Check a full config and return it normalised (defaults filled, traffic for every
-    deployment, mirror without zero entries). Raises ConfigError naming the first problem.
-
-    {"endpoint", "host", "port", "auth_mode": "key"|"aml_token", "keys": {"primary", "secondary"},
-     "admin_token", "collect_dir", "traffic": {name: int}, "mirror": {name: int},
-     "deployments": {name: {"instances": [url], "request_timeout_ms", "max_concurrent_requests_per_instance",
-                            "instance_count", "collect": ["model_inputs", "model_outputs"]}},
-     "version": int}
-    """
-    if not isinstance(raw, dict):
-        raise ConfigError("config: must be a JSON object")
-    cfg: dict[str, Any] = {}
-    if not _name_ok(raw.get("endpoint")):
-        raise ConfigError(f"endpoint: {raw.get('endpoint')!r} must be 3 to 32 characters, a letter first, "
-                          "then letters, digits or dashes")
-    cfg["endpoint"] = raw["endpoint"]
-    host = raw.get("host", "127.0.0.1")
-    if not isinstance(host, str) or not host:
-        raise ConfigError("host: must be a non-empty string")
-    cfg["host"] = host
-    cfg["port"] = _int(raw.get("port", 0), "port", 0, 65535)
-    auth_mode = raw.get("auth_mode", "key")
-    if auth_mode not in ("key", "aml_token"):
-        raise ConfigError(f"auth_mode: must be 'key' or 'aml_token', got {auth_mode!r}")
-    cfg["auth_mode"] = auth_mode
-    keys = raw.get("keys")
-    if not isinstance(keys, dict) or not all(isinstance(keys.get(k), str) and keys.get(k) and keys[k].isascii()
-                                             for k in ("primary", "secondary")):
-        raise ConfigError("keys: must hold non-empty ASCII 'primary' and 'secondary' keys")
-    cfg["keys"] = {"primary": keys["primary"], "secondary": keys["secondary"]}
-    token = raw.get("admin_token")
-    if not isinstance(token, str) or not token or not token.isascii():
-        raise ConfigError("admin_token: must be a non-empty ASCII string")
-    cfg["admin_token"] = token
-
-    deployments = raw.get("deployments", {})
-    if not isinstance(deployments, dict):
-        raise ConfigError("deployments: must be an object of name -> deployment")
-    if len(deployments) > MAX_DEPLOYMENTS:
-        raise ConfigError(f"deployments: at most {MAX_DEPLOYMENTS} deployments an endpoint, got {len(deployments)}")
-    cfg["deployments"] = {}
-    any_collect = False
-    for name, d in deployments.items():
-        where = f"deployments.{name}"
-        if not _name_ok(name):
-            raise ConfigError(f"{where}: name must be 3 to 32 characters, a letter first, then letters, "
-                              "digits or dashes")
-        if not isinstance(d, dict):
-            raise ConfigError(f"{where}: must be an object")
-        instances = d.get("instances", [])
-        if not isinstance(instances, list) or not all(
-                isinstance(u, str) and u.startswith("http://") for u in instances):
-            raise ConfigError(f"{where}.instances: must be a list of http:// URLs")
-        if len(set(instances)) != len(instances):
-            raise ConfigError(f"{where}.instances: duplicate instance URL")
-        collect = d.get("collect", [])
-        if not isinstance(collect, list) or any(c not in COLLECTIONS for c in collect):
-            raise ConfigError(f"{where}.collect: must be a list of {', '.join(COLLECTIONS)}")
-        any_collect = any_collect or bool(collect)
-        cfg["deployments"][name] = {
-            "instances": [u.rstrip("/") for u in instances],
-            "request_timeout_ms": _int(d.get("request_timeout_ms", DEFAULT_TIMEOUT_MS),
-                                       f"{where}.request_timeout_ms", 1, 300_000),
-            "max_concurrent_requests_per_instance": _int(d.get("max_concurrent_requests_per_instance", 1),
-                                                         f"{where}.max_concurrent_requests_per_instance", 1, 1000),
-            "instance_count": _int(d.get("instance_count", max(len(instances), 1)),
-                                   f"{where}.instance_count", 1, 1000),
-            "collect": list(dict.fromkeys(collect)),
-        }
-    collect_dir = raw.get("collect_dir")
-    if collect_dir is not None and (not isinstance(collect_dir, str) or not os.path.isabs(collect_dir)):
-        raise ConfigError(f"collect_dir: must be an absolute path, got {collect_dir!r}")
-    if any_collect and not collect_dir:
-        raise ConfigError("collect_dir: required when a deployment collects model_inputs or model_outputs")
-    cfg["collect_dir"] = collect_dir
-
-    traffic = raw.get("traffic", {})
-    if not isinstance(traffic, dict):
-        raise ConfigError("traffic: must be an object of deployment -> percent")
-    for name, pct in traffic.items():
-        if name not in cfg["deployments"]:
-            raise ConfigError(f"traffic: unknown deployment {name!r}")
-        _int(pct, f"traffic.{name}", 0, 100)
-    total = sum(traffic.values())
-    if total not in (0, 100):
-        raise ConfigError(f"traffic: percentages must sum to 0 or 100, got {total}")
-    cfg["traffic"] = {name: int(traffic.get(name, 0)) for name in cfg["deployments"]}
-
-    mirror = raw.get("mirror") or {}
-    if not isinstance(mirror, dict):
-        raise ConfigError("mirror: must be an object of deployment -> percent")
-    mirror = {name: pct for name, pct in mirror.items() if pct != 0}
-    if len(mirror) > 1:
-        raise ConfigError("mirror: at most one deployment can receive mirrored traffic")
-    for name, pct in mirror.items():
-        if name not in cfg["deployments"]:
-            raise ConfigError(f"mirror: unknown deployment {name!r}")
-        _int(pct, f"mirror.{name}", 0, MAX_MIRROR)
-        if cfg["traffic"][name] != 0:
-            raise ConfigError(f"mirror: deployment {name!r} has {cfg['traffic'][name]}% live traffic; "
-                              "a mirrored deployment must have 0% live traffic")
-    cfg["mirror"] = mirror
-    cfg["version"] = _int(raw.get("version", 0), "version", 0)
-    return cfg
-
-
-def redact(cfg: dict[str, Any]) -> dict[str, Any]:
-    out = dict(cfg)
-    out["keys"] = {k: REDACTED for k in cfg.get("keys", {})}
-    out["admin_token"] = REDACTED
-    return out
-
-
-def write_json_atomic(path: Path, obj: Any, mode: int = 0o600) -> None:
-    """tmp file (same folder) + fsync + os.replace: readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def state_path(config_path: Path) -> Path:
-    return config_path.with_suffix(".state.json")
-
-
-def lock_path(config_path: Path) -> Path:
-    return config_path.with_suffix(".lock")
-
-
-# --- payloads --------------------------------------------------------------------------------
-
-
-def to_mlflow(payload: dict[str, Any]) -> dict[str, Any]:
-    """Azure's `{"input_data": ...}` as the MLflow scoring server's payload.
-
-    `{columns, index?, data}` -> `dataframe_split`; a list of records -> `dataframe_records`;
-    any other list or dict (tensors) -> `inputs`. A sibling `params` is kept.
-    """
-    data = payload["input_data"]
-    if isinstance(data, dict) and "data" in data:
-        split: dict[str, Any] = {"data": data["data"]}
-        if "columns" in data:
-            split["columns"] = data["columns"]
-        if "index" in data:
-            split["index"] = data["index"]
-        out: dict[str, Any] = {"dataframe_split": split}
-    elif isinstance(data, list) and data and isinstance(data[0], dict):
-        out = {"dataframe_records": data}
-    else:
-        out = {"inputs": data}
-    if "params" in payload:
-        out["params"] = payload["params"]
-    return out
-
-
-def _model_message(body: bytes) -> Any:
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace")[:4000]
-    if isinstance(obj, dict) and "message" in obj:
-        return obj["message"]
-    return obj
-
-
-# --- HTTP/1.1, the part a scoring router needs -------------------------------------------------
-
-MAX_HEAD = 65_536  # request line + headers
-MAX_HEADERS = 100
-MAX_UPSTREAM_BODY = 256 * 1024 * 1024
-CLIENT_IDLE_S = 120.0
-LINGER_S = 5.0  # after an early answer (413, 401 on a big body), how long the rest of the body is drained
-LINGER_BYTES = 64 * 1024 * 1024  # idle client keep-alive connections closed after this (longer than clients' pools)
-_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
-_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
-_HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,200}")  # what we echo and forward as x-request-id
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
-
-
-class HttpError(Exception):
-    """A request we cannot take, answered with `status` and the connection closed."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def parse_head(head: bytes) -> tuple[bytes, bytes, bool, dict[bytes, bytes], int | None, bool]:
-    """Request line and headers -> (method, path, keep_alive, headers, content_length, chunked).
-
-    Header names are lower-cased; repeated headers are joined with ", " (a repeated, different
-    Content-Length is refused, as are Content-Length with chunked, bare LF and NUL: the classic
-    request-smuggling shapes)."""
-    if b"\x00" in head or head.count(b"\n") != head.count(b"\r\n"):
-        raise HttpError(400, "malformed request head")
-    lines = head.split(b"\r\n")
-    if len(lines) > MAX_HEADERS + 1:
-        raise HttpError(431, "too many headers")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[0].isalpha():
-        raise HttpError(400, "malformed request line")
-    method, target, version = parts
-    if version == b"HTTP/1.1":
-        http11 = True
-    elif version == b"HTTP/1.0":
-        http11 = False
-    else:
-        raise HttpError(505, "HTTP/1.1 or HTTP/1.0 only")
-    headers: dict[bytes, bytes] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or _HEADER_NAME.fullmatch(name) is None:
-            raise HttpError(400, "malformed header line")
-        name = name.lower()
-        value = value.strip(b" \t")
-        old = headers.get(name)
-        if old is None:
-            headers[name] = value
-        elif name == b"content-length":
-            if old != value:
-                raise HttpError(400, "conflicting Content-Length headers")
-        else:
-            headers[name] = old + b", " + value
-    length = None
-    cl = headers.get(b"content-length")
-    if cl is not None:
-        if not cl.isdigit() or len(cl) > 15:
-            raise HttpError(400, "malformed Content-Length")
-        length = int(cl)
-    chunked = False
-    te = headers.get(b"transfer-encoding")
-    if te is not None:
-        if te.lower() != b"chunked":
-            raise HttpError(501, "only the chunked transfer coding is supported")
-        if cl is not None:
-            raise HttpError(400, "Content-Length and Transfer-Encoding together")
-        chunked = True
-    conn = headers.get(b"connection", b"").lower()
-    keep = b"close" not in conn if http11 else b"keep-alive" in conn
-    return method, target.split(b"?", 1)[0], keep, headers, length, chunked
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def parse_chunked(buf: bytearray | bytes, limit: int) -> tuple[bytes, int] | None:
-    """(body, bytes used) of a complete chunked body at the start of `buf`; None while incomplete.
-    Raises HttpError when malformed and _TooLarge past `limit`."""
-    out = bytearray()
-    pos = 0
-    n = len(buf)
-    while True:
-        eol = buf.find(b"\r\n", pos)
-        if eol < 0:
-            if n - pos > 1024:
-                raise HttpError(400, "malformed chunk size line")
-            return None
-        size_s = bytes(buf[pos:eol]).split(b";", 1)[0].strip(b" \t")
-        if _CHUNK_SIZE.fullmatch(size_s) is None:
-            raise HttpError(400, "malformed chunk size")
-        size = int(size_s, 16)
-        pos = eol + 2
-        if size == 0:  # then trailers (ignored) up to an empty line
-            if buf[pos:pos + 2] == b"\r\n":
-                return bytes(out), pos + 2
-            end = buf.find(b"\r\n\r\n", pos)
-            if end < 0:
-                if n - pos > MAX_HEAD:
-                    raise HttpError(431, "trailers too large")
-                return None
-            return bytes(out), end + 4
-        if len(out) + size > limit:
-            raise _TooLarge()
-        if n < pos + size + 2:
-            return None
-        if buf[pos + size:pos + size + 2] != b"\r\n":
-            raise HttpError(400, "malformed chunk")
-        out += buf[pos:pos + size]
-        pos += size + 2
 
 
 class _Client(asyncio.Protocol):
@@ -1258,10 +965,6 @@ class Router:
             return [previous, 0] if previous > 0 else [0]
         except (OSError, ValueError, KeyError, TypeError):
             return [0]
-
-
-def load_config(path: Path) -> dict[str, Any]:
-    return validate_config(json.loads(path.read_text()))
 
 
 def main(argv: list[str] | None = None) -> int:
