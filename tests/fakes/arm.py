@@ -1,0 +1,1169 @@
+"""A fake Azure Resource Manager for one Azure ML workspace: state in memory, for offline tests that
+run the real azure-ai-ml over it.
+
+    fake = FakeArm()
+    ml = MLClient(FakeCredential(), fake.SUBSCRIPTION, fake.RESOURCE_GROUP, fake.WORKSPACE,
+                  transport=RequestsTransport(session=fake.session()), polling_interval=0)
+
+It owns the ARM routes azure-ai-ml 1.35.2 calls for the console's areas, and Azure Monitor's metrics
+for the workspace's online endpoints. Each route answers in the shape of a REST API example from
+`arm_data/` (copies of ../shared/fixtures/azure-rest/, sources in arm_data/README.md), its
+placeholders filled with the demo's state. The fixture behind each route is named in ROUTES. The
+api-version is never checked: the SDK sends a different one per area.
+
+What it keeps from Azure:
+- Long-running writes answer as their examples do (202 with `Azure-AsyncOperation` or `Location`,
+  or 201/200 and `Azure-AsyncOperation` for PUTs). Each operation URL answers InProgress
+  `operation_polls` times, then Succeeded (or Failed, after `fail_next_operation`). The resource
+  shows the transition meanwhile (Stopping -> Stopped, Creating -> Succeeded, CancelRequested ->
+  Canceled), and the effect lands when the operation ends. The answers carry no `Retry-After`, so
+  `polling_interval=0` polls at once.
+- A traffic update (a full PUT of the endpoint) applies eventually: the next `settle_after` reads of
+  that endpoint (GETs or lists, the SDK's own final GET of the operation included) still report the
+  old traffic and mirror traffic. Traffic must name existing deployments and sum to 0 or 100 (400 otherwise).
+- A deployment with live traffic cannot be deleted (400). Compute actions check the state (409).
+- A request without `Authorization: Bearer ...` answers 401. A route the fake lacks answers 404 with
+  an ARM error body (and lands in `unhandled`), so nothing is silently faked.
+- `fail(method, path_regex, status)` makes the next matching requests answer an error instead;
+  `operations_held()` keeps operations InProgress while a test looks at the resource mid-way.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import http
+import io
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.response import HTTPResponse
+
+DATA = Path(__file__).with_name("arm_data")
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)  # the canned workspace's clock too
+HOST = "management.azure.com"
+USER = "alex@contoso.com"
+
+Reply = tuple[int, Any, dict[str, str]]  # status, JSON body (or None), extra headers
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received."""
+    method: str
+    path: str  # no host, no query
+    query: dict[str, str]
+    body: Any  # parsed JSON, or None
+    headers: dict[str, str]  # lower-case names
+    host: str = HOST
+
+
+@dataclass
+class _Operation:
+    """A long-running operation: InProgress `polls_left` more times, then it ends."""
+    id: str
+    polls_left: int
+    on_success: Callable[[], None]
+    on_failure: Callable[[], None]
+    error: dict | None = None  # set: it ends Failed with this error
+    status: str = "InProgress"
+    started: datetime = NOW
+
+
+@dataclass
+class _Failure:
+    method: str
+    pattern: re.Pattern
+    status: int
+    body: Any
+    headers: dict[str, str]
+    times: int
+
+
+# --- the REST examples ----------------------------------------------------------------------------
+
+@functools.cache
+def _load(path: str) -> dict:
+    return json.loads((DATA / path).read_text(encoding="utf-8"))
+
+
+def example(path: str, status: str = "200") -> dict:
+    """A fresh copy of the response body of a REST example in arm_data/."""
+    return copy.deepcopy(_load(path)["responses"][status]["body"])
+
+
+def async_header(path: str) -> str:
+    """The header a long-running example's 202 answer names its operation in: Azure-AsyncOperation or
+    Location (spelled as HTTP spells it)."""
+    headers = _load(path)["responses"]["202"]["headers"]
+    name = next(name for name in headers if name.lower() in ("azure-asyncoperation", "location"))
+    return "Location" if name.lower() == "location" else name
+
+
+def stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def system_data(created: datetime, modified: datetime | None = None) -> dict:
+    return {"createdAt": stamp(created), "createdBy": USER, "createdByType": "User",
+            "lastModifiedAt": stamp(modified or created), "lastModifiedBy": USER, "lastModifiedByType": "User"}
+
+
+def arm_error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+ERRORS = {  # the default body fail() answers with, per status
+    400: ("BadRequest", "The request is invalid."),
+    401: ("InvalidAuthenticationToken", "The access token is invalid or has expired."),
+    403: ("AuthorizationFailed", f"The client '{USER}' does not have authorization to perform this action."),
+    404: ("ResourceNotFound", "The resource was not found."),
+    409: ("Conflict", "The operation conflicts with the resource's current state."),
+    429: ("TooManyRequests", "The request is throttled: retry after the time in the Retry-After header."),
+    500: ("InternalServerError", "Encountered an internal server error."),
+    503: ("ServiceUnavailable", "The service is unavailable."),
+}
+
+# Sizes the seed uses that the VirtualMachineSize example lacks, in its shape (list prices, East US).
+EXTRA_SIZES = [
+    {"name": "Standard_NC6s_v3", "family": "standardNCSv3Family", "vCPUs": 6, "gpus": 1, "osVhdSizeMB": 1047552,
+     "maxResourceVolumeMB": 344064, "memoryGB": 112.0, "lowPriorityCapable": True, "premiumIO": True,
+     "estimatedVMPrices": {"billingCurrency": "USD", "unitOfMeasure": "OneHour", "values": [
+         {"retailPrice": 3.06, "osType": "Linux", "vmTier": "Standard"},
+         {"retailPrice": 0.61, "osType": "Linux", "vmTier": "LowPriority"}]},
+     "supportedComputeTypes": ["AmlCompute", "ComputeInstance", "MIR"]},
+    {"name": "Standard_E4s_v3", "family": "standardESv3Family", "vCPUs": 4, "gpus": 0, "osVhdSizeMB": 1047552,
+     "maxResourceVolumeMB": 65536, "memoryGB": 32.0, "lowPriorityCapable": True, "premiumIO": True,
+     "estimatedVMPrices": {"billingCurrency": "USD", "unitOfMeasure": "OneHour", "values": [
+         {"retailPrice": 0.252, "osType": "Linux", "vmTier": "Standard"},
+         {"retailPrice": 0.05, "osType": "Linux", "vmTier": "LowPriority"}]},
+     "supportedComputeTypes": ["AmlCompute", "ComputeInstance", "MIR"]},
+]
+# Usage names (as the Usage example spells them) of the families EXTRA_SIZES add, and their limits.
+EXTRA_FAMILIES = {"Standard NCSv3 Family": 0, "Standard ESv3 Family": 24}
+
+# What online endpoints emit (learn.microsoft.com, Azure Monitor supported metrics for
+# Microsoft.MachineLearningServices/workspaces/onlineEndpoints): name -> (unit, display description).
+ENDPOINT_METRICS = {
+    "RequestsPerMinute": ("Count", "The number of requests sent to online endpoint within a minute"),
+    "RequestLatency": ("Milliseconds", "The average complete interval of time taken for a request to be responded"),
+    "RequestLatency_P50": ("Milliseconds", "The average P50 request latency"),
+    "RequestLatency_P90": ("Milliseconds", "The average P90 request latency"),
+    "RequestLatency_P95": ("Milliseconds", "The average P95 request latency"),
+    "RequestLatency_P99": ("Milliseconds", "The average P99 request latency"),
+}
+SERVING_KEYS = {"RequestsPerMinute": "requests_per_minute", "RequestLatency": "latency_ms",
+                "RequestLatency_P50": "p50_ms", "RequestLatency_P90": "p90_ms", "RequestLatency_P95": "p95_ms",
+                "RequestLatency_P99": "p99_ms"}
+
+COMPUTE_ACTIONS = {  # action -> (states it starts from, transition state, end state, example)
+    "stop": (("Running", "JobRunning"), "Stopping", "Stopped", "Compute/stop.json"),
+    "start": (("Stopped",), "Starting", "Running", "Compute/start.json"),
+    "restart": (("Running", "JobRunning"), "Restarting", "Running", "Compute/restart.json"),
+}
+
+_S = r"/subscriptions/(?P<sub>[^/]+)"
+_WS = _S + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
+_LOC = _S + r"/providers/Microsoft\.MachineLearningServices/locations/(?P<loc>[^/]+)"
+_EP = _WS + r"/onlineEndpoints/(?P<endpoint>[^/]+)"
+_DEP = _EP + r"/deployments/(?P<deployment>[^/]+)"
+
+# (method, path regex, handler, the REST example its answer is shaped after)
+ROUTES = [
+    ("GET", _WS, "get_workspace", "Workspace/get.json"),
+    ("GET", _WS + "/computes", "list_computes", "Compute/get/*.json items"),
+    ("GET", _WS + "/computes/(?P<name>[^/]+)", "get_compute", "Compute/get/AmlCompute.json, ComputeInstance.json"),
+    ("POST", _WS + "/computes/(?P<name>[^/]+)/(?P<action>start|stop|restart)", "compute_action",
+     "Compute/start.json, stop.json, restart.json"),
+    ("POST", _WS + "/computes/(?P<name>[^/]+)/listNodes", "list_nodes", "Compute/listNodes.json"),
+    ("GET", _LOC + "/usages", "list_usages", "Usage/list.json"),
+    ("GET", _LOC + "/vmSizes", "list_vm_sizes", "VirtualMachineSize/list.json"),
+    ("GET", _LOC + "/(?:mfe|compute)OperationsStatus/(?P<op>[^/]+)", "operation_status", "ARM async operation"),
+    ("GET", _LOC + "/mfeOperationResults/(?P<op>[^/]+)", "operation_result", "ARM Location polling"),
+    ("GET", _WS + "/jobs", "list_jobs", "Job/CommandJob/list.json (items as get.json)"),
+    ("GET", _WS + "/jobs/(?P<name>[^/]+)", "get_job", "Job/CommandJob/get.json"),
+    ("POST", _WS + "/jobs/(?P<name>[^/]+)/cancel", "cancel_job", "Job/cancel.json"),
+    ("GET", _WS + "/onlineEndpoints", "list_endpoints", "Workspace/OnlineEndpoint/get.json items"),
+    ("GET", _EP, "get_endpoint", "Workspace/OnlineEndpoint/get.json"),
+    ("PUT", _EP, "put_endpoint", "Workspace/OnlineEndpoint/createOrUpdate.json"),
+    ("POST", _EP + "/listKeys", "list_keys", "Workspace/OnlineEndpoint/listKeys.json"),
+    ("GET", _EP + "/providers/Microsoft\\.Insights/metrics", "get_metrics", "Insights/metrics/GetMetric.json"),
+    ("GET", _EP + "/deployments", "list_deployments", "OnlineDeployment/ManagedOnlineDeployment/get.json items"),
+    ("GET", _DEP, "get_deployment", "OnlineDeployment/ManagedOnlineDeployment/get.json"),
+    ("PUT", _DEP, "put_deployment", "OnlineDeployment/ManagedOnlineDeployment/createOrUpdate.json"),
+    ("DELETE", _DEP, "delete_deployment", "Workspace/OnlineDeployment/delete.json"),
+    ("POST", _DEP + "/getLogs", "get_logs", "OnlineDeployment/getLogs.json"),
+    ("GET", _WS + "/models", "list_models", "Workspace/ModelContainer/list.json"),
+    ("GET", _WS + "/models/(?P<name>[^/]+)", "get_model", "Workspace/ModelContainer/list.json item"),
+    ("GET", _WS + "/models/(?P<name>[^/]+)/versions", "list_model_versions", "Workspace/ModelVersion/list.json"),
+    ("GET", _WS + "/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_model_version",
+     "Workspace/ModelVersion/list.json item"),
+    ("GET", _WS + "/data", "list_data", "Workspace/DataVersionBase/list.json, as containers"),
+    ("GET", _WS + "/environments", "list_environments", "Workspace/EnvironmentVersion/list.json shape: none seeded"),
+    ("GET", _WS + "/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_data",
+     "Workspace/DataVersionBase/list.json item"),
+    ("PUT", _WS + "/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_data",
+     "Workspace/DataVersionBase/list.json item (deployments register their collected data)"),
+    ("GET", _WS + "/schedules", "list_schedules", "Schedule/list.json, action built from azure-ai-ml's models"),
+    ("GET", _WS + "/schedules/(?P<name>[^/]+)", "get_schedule", "Schedule/list.json item"),
+]
+
+
+class FakeArm:
+    """One Azure ML workspace (and Azure Monitor's metrics for its endpoints) in memory, answering
+    the ARM routes azure-ai-ml calls, in the shapes of the real REST examples in
+    ../shared/fixtures/azure-rest/ (copied into tests/fakes/arm_data/ with their source path)."""
+
+    SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, LOCATION = (
+        "00000000-0000-0000-0000-000000000000", "rg-demo", "ws-demo", "eastus")
+
+    def __init__(self, *, empty: bool = False, settle_after: int = 1, jobs_page_size: int = 3,
+                 operation_polls: int = 1, unparsable_job: bool = False, now: datetime = NOW):
+        self.settle_after, self.jobs_page_size, self.operation_polls = settle_after, jobs_page_size, operation_polls
+        self.now = now
+        self.requests: list[Call] = []
+        self.unhandled: list[Call] = []  # requests no route answered (they got a 404)
+        self.ws_id = (f"/subscriptions/{self.SUBSCRIPTION}/resourceGroups/{self.RESOURCE_GROUP}"
+                      f"/providers/Microsoft.MachineLearningServices/workspaces/{self.WORKSPACE}")
+        self._lock = threading.RLock()
+        self._released = threading.Event()
+        self._released.set()
+        self._failures: list[_Failure] = []
+        self._next_failure: dict | None = None
+        self._operations: dict[str, _Operation] = {}
+        self._op_ids = (f"{n:08x}-0000-4000-8000-{n:012x}" for n in range(1, 1 << 30))
+        self._routes = [(m, re.compile(p + "$", re.IGNORECASE), getattr(self, h)) for m, p, h, _ in ROUTES]
+        # State: ARM resource bodies by name, as the routes answer them.
+        self.computes: dict[str, dict] = {}
+        self.jobs: dict[str, dict] = {}
+        self.endpoints: dict[str, dict] = {}
+        self.deployments: dict[str, dict[str, dict]] = {}  # endpoint -> deployment -> body
+        self.keys: dict[str, dict] = {}
+        self.pending_traffic: dict[str, dict] = {}  # endpoint -> {"traffic", "mirrorTraffic", "reads_left"}
+        self.models: dict[str, dict] = {}
+        self.model_versions: dict[str, dict[str, dict]] = {}
+        self.schedules: dict[str, dict] = {}
+        self.data: dict[str, dict[str, dict]] = {}  # name -> version -> body
+        self.serving: dict[str, dict[str, dict]] = {}  # endpoint -> deployment -> metric values per minute
+        self.logs: dict[tuple[str, str], str] = {}
+        self.vm_sizes = example("VirtualMachineSize/list.json")["value"] + copy.deepcopy(EXTRA_SIZES)
+        self.usage_limits = self._seed_usage_limits()
+        if not empty:
+            self._seed()
+        if unparsable_job:
+            self.add_unparsable_job()
+
+    # --- the transport ----------------------------------------------------------------------------
+
+    def session(self) -> requests.Session:
+        """A requests.Session whose every request this fake answers (RequestsTransport(session=...))."""
+        s = requests.Session()
+        adapter = _Adapter(self)
+        s.mount("https://", adapter)
+        s.mount("http://", adapter)
+        return s
+
+    def handle(self, method: str, url: str, headers: dict[str, str], body: Any) -> Reply:
+        parts = urlsplit(url)
+        call = Call(method.upper(), parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), body,
+                    {k.lower(): v for k, v in headers.items()}, parts.hostname or "")
+        if "Operation" in call.path:  # an operation's URL: it waits while operations are held
+            self._released.wait(timeout=10)
+        with self._lock:
+            self.requests.append(call)
+            if not call.headers.get("authorization", "").startswith("Bearer "):
+                return 401, arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
+                                      "missing."), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            for failure in self._failures:
+                if failure.times > 0 and failure.method in ("*", call.method) and failure.pattern.search(call.path):
+                    failure.times -= 1
+                    return failure.status, failure.body, dict(failure.headers)
+            for route_method, pattern, handler in self._routes:
+                match = pattern.match(call.path)
+                if route_method == call.method and match and call.host == HOST:
+                    scope = match.groupdict()
+                    if scope.get("sub", self.SUBSCRIPTION) != self.SUBSCRIPTION or scope.get("ws", self.WORKSPACE) \
+                            != self.WORKSPACE or scope.get("rg", self.RESOURCE_GROUP).lower() \
+                            != self.RESOURCE_GROUP.lower():
+                        return 404, arm_error("ResourceNotFound", f"No workspace at {call.path}."), {}
+                    names = {k: v for k, v in scope.items() if k not in ("sub", "rg", "ws", "loc")}
+                    return handler(call, **names)
+            self.unhandled.append(call)
+            return 404, arm_error("NotFound", f"FakeArm has no route for {call.method} {call.host}{call.path}"), {}
+
+    # --- test controls ----------------------------------------------------------------------------
+
+    def fail(self, method: str, path_pattern: str, status: int, *, body: Any = None,
+             headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """The next `times` requests of `method` ("*": any) whose path matches the regex answer `status`
+        with `body` (default: an ARM error body for the status) and `headers` (e.g. Retry-After)."""
+        code, message = ERRORS.get(status, ("Error", f"HTTP {status}"))
+        self._failures.append(_Failure(method.upper(), re.compile(path_pattern), status,
+                                       arm_error(code, message) if body is None else body, headers or {}, times))
+
+    def fail_next_operation(self, code: str = "InternalServerError", message: str = "The operation failed.",
+                            *, status: int = 400) -> None:
+        """The next long-running operation started ends Failed with this error (its Location form
+        answers `status`); the resource goes back to where it was."""
+        self._next_failure = {"code": code, "message": message, "status": status}
+
+    @contextmanager
+    def operations_held(self) -> Iterator[None]:
+        """Inside this block, polls of operation URLs wait (up to 10 s) until it ends, so a test can look
+        at a resource mid-operation: azure-core's LROPoller polls in a thread it starts in begin_*, and
+        with polling_interval=0 it would otherwise be done before the test looks."""
+        self._released.clear()
+        try:
+            yield
+        finally:
+            self._released.set()
+
+    def calls(self, method: str | None = None, path_pattern: str = "") -> list[Call]:
+        """The requests received so far, filtered by method and a regex searched in the path."""
+        return [c for c in self.requests if (method is None or c.method == method.upper())
+                and re.search(path_pattern, c.path)]
+
+    # state helpers for tests
+    def compute(self, name: str) -> dict:
+        return self.computes[name]
+
+    def compute_state(self, name: str) -> str:
+        props = self.computes[name]["properties"]
+        return props["properties"].get("state") or props["properties"].get("allocationState")
+
+    def job(self, name: str) -> dict:
+        return self.jobs[name]
+
+    def endpoint(self, name: str) -> dict:
+        return self.endpoints[name]
+
+    def traffic(self, endpoint: str) -> dict[str, int]:
+        """The traffic the endpoint reports now (a pending update not yet applied is not in it)."""
+        return dict(self.endpoints[endpoint]["properties"]["traffic"])
+
+    def mirror_traffic(self, endpoint: str) -> dict[str, int]:
+        return dict(self.endpoints[endpoint]["properties"].get("mirrorTraffic") or {})
+
+    def deployment(self, endpoint: str, name: str) -> dict:
+        return self.deployments[endpoint][name]
+
+    def set_serving(self, endpoint: str, deployment: str, **values: float) -> None:
+        """Per-minute figures the metrics route reports for a deployment: requests_per_minute,
+        latency_ms, p50_ms, p90_ms, p95_ms, p99_ms (a minute with 0 requests reports no values)."""
+        self.serving.setdefault(endpoint, {}).setdefault(deployment, _quiet()).update(values)
+
+    def add_job(self, body: dict) -> None:
+        """Add a job as its raw REST body (listed newest first by systemData.createdAt)."""
+        self.jobs[body["name"]] = body
+
+    def add_unparsable_job(self, name: str = "odd_shape_0000000000") -> str:
+        """A job the SDK cannot turn into an entity (jobs.list yields None for it), created before
+        every seeded job, so it lands on the last page."""
+        body = self._job(name, "Completed", "odd-shape", created=self.now - timedelta(days=3),
+                         ended=self.now - timedelta(days=3) + timedelta(minutes=2))
+        body["properties"]["inputs"] = {"data": {"jobInputType": "no_such_input_type", "uri": "azureml:x:1"}}
+        self.add_job(body)
+        return name
+
+    # --- seed -------------------------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        def ago(**delta: float) -> datetime:
+            return self.now - timedelta(**delta)
+        for body in (
+            self._cluster("cpu-cluster", "Standard_DS3_v2", max_nodes=4, nodes=1, idle="PT2M", created=ago(days=30)),
+            self._cluster("gpu-cluster", "Standard_NC6s_v3", max_nodes=2, nodes=0, idle="PT5M", created=ago(days=30)),
+            self._instance("dev-instance", "Standard_DS3_v2", "Running", idle="PT30M", created=ago(days=20),
+                           last=("Start", "User", ago(hours=3, minutes=12))),
+            self._instance("notebook-ci", "Standard_DS2_v2", "Stopped", idle="PT60M", created=ago(days=12),
+                           last=("Stop", "IdleShutdown", ago(hours=8))),
+        ):
+            self.computes[body["name"]] = body
+        for body in (
+            self._job("calm_river_7hk2m9x4pq", "Running", "train-churn-classifier", created=ago(minutes=7)),
+            self._job("keen_lamp_q1w2e3r4t5", "Queued", "train-churn-sweep", created=ago(minutes=9, seconds=30)),
+            self._job("brave_stone_x8c4v7b2n1", "Failed", "train-churn-classifier", created=ago(hours=2, minutes=20),
+                      ended=ago(hours=2, minutes=17, seconds=46), reg_rate="-0.1"),
+            self._job("happy_cloud_3j5k7l9m0n", "Completed", "train-churn-classifier", created=ago(hours=5, minutes=3),
+                      ended=ago(hours=4, minutes=58, seconds=55)),
+            self._job("quiet_field_5t6y7u8i9o", "Completed", "train-churn-classifier",
+                      created=ago(hours=20, minutes=40), ended=ago(hours=20, minutes=35, seconds=12)),
+        ):
+            self.add_job(body)
+        self._add_model_version("churn-classifier", "1", created=ago(hours=20), job="quiet_field_5t6y7u8i9o")
+        self._add_model_version("churn-classifier", "2", created=ago(hours=4, minutes=55), job="happy_cloud_3j5k7l9m0n")
+        self._add_data("churn_features", "1", "uri_folder", "azureml://datastores/workspaceblobstore/paths/"
+                       "LocalUpload/churn-features/", created=ago(days=3))
+        self.endpoints["churn-ep"] = self._endpoint("churn-ep", {"blue": 100, "green": 0}, created=ago(days=2))
+        self.keys["churn-ep"] = _keys("churn-ep")
+        self.deployments["churn-ep"] = {
+            "blue": self._deployment("churn-ep", "blue", "churn-classifier", "1", created=ago(days=2)),
+            "green": self._deployment("churn-ep", "green", "churn-classifier", "2", created=ago(minutes=40)),
+        }
+        self.set_serving("churn-ep", "blue", requests_per_minute=120.0, latency_ms=12.4, p50_ms=11.2, p90_ms=19.6,
+                         p95_ms=24.8, p99_ms=41.5)
+        self.set_serving("churn-ep", "green")
+        self.schedules["churn-drift"] = self._monitor_schedule("churn-drift", "churn-ep", "blue", created=ago(days=2))
+
+    def _resource(self, body: dict, kind: str, name: str, created: datetime) -> dict:
+        kinds = "/".join(kind.split("/")[::2])  # "onlineEndpoints/churn-ep/deployments" -> "onlineEndpoints/deployments"
+        body.update(id=f"{self.ws_id}/{kind}/{name}", name=name,
+                    type=f"Microsoft.MachineLearningServices/workspaces/{kinds}", systemData=system_data(created))
+        return body
+
+    def _cluster(self, name: str, size: str, *, max_nodes: int, nodes: int, idle: str, created: datetime) -> dict:
+        body = self._resource(example("Compute/get/AmlCompute.json"), "computes", name, created)
+        body["location"] = self.LOCATION
+        props = body["properties"]
+        props.update(description=f"{name}: training cluster", createdOn=stamp(created), modifiedOn=stamp(created),
+                     computeLocation=self.LOCATION)
+        aml = props["properties"]
+        aml.pop("subnet")
+        aml.update(vmSize=size, osType="Linux", remoteLoginPortPublicAccess="Disabled", allocationState="Steady",
+                   allocationStateTransitionTime=stamp(self.now - timedelta(minutes=7)), currentNodeCount=nodes,
+                   targetNodeCount=nodes, scaleSettings={"maxNodeCount": max_nodes, "minNodeCount": 0,
+                                                         "nodeIdleTimeBeforeScaleDown": idle})
+        aml["nodeStateCounts"].update(runningNodeCount=nodes)  # the running job holds them
+        return body
+
+    def _instance(self, name: str, size: str, state: str, *, idle: str, created: datetime,
+                  last: tuple[str, str, datetime]) -> dict:
+        body = self._resource(example("Compute/get/ComputeInstance.json"), "computes", name, created)
+        body["location"] = self.LOCATION
+        props = body["properties"]
+        props.update(description=f"{name}: personal development VM", createdOn=stamp(created),
+                     modifiedOn=stamp(last[2]), computeLocation=self.LOCATION)
+        ci = props["properties"]
+        for placeholder in ("subnet", "customServices"):
+            ci.pop(placeholder)
+        ci.update(vmSize=size, state=state, idleTimeBeforeShutdown=idle, enableNodePublicIp=True,
+                  lastOperation={"operationName": last[0], "operationTime": stamp(last[2]),
+                                 "operationStatus": "Succeeded", "operationTrigger": last[1]},
+                  applications=[{"displayName": app, "endpointUri": f"https://{name}.{self.LOCATION}.instances"
+                                                                    f".azureml.ms{path}"}
+                                for app, path in (("Jupyter", "/tree/"), ("JupyterLab", "/lab"))])
+        ci["sshSettings"].update(sshPublicAccess="Disabled")
+        ci["createdBy"].update(userName=USER)
+        return body
+
+    def _job(self, name: str, status: str, display: str, *, created: datetime, ended: datetime | None = None,
+             reg_rate: str = "0.01") -> dict:
+        body = self._resource(example("Job/CommandJob/get.json"), "jobs", name, created)
+        body["systemData"] = system_data(created, ended or created)
+        studio = f"https://ml.azure.com/runs/{name}?wsid={self.ws_id}&tid=00000000-0000-0000-0000-00000000beef"
+        tracking = (f"azureml://{self.LOCATION}.api.azureml.ms/mlflow/v1.0/subscriptions/{self.SUBSCRIPTION}"
+                    f"/resourceGroups/{self.RESOURCE_GROUP}/providers/Microsoft.MachineLearningServices"
+                    f"/workspaces/{self.WORKSPACE}")
+        p = body["properties"]
+        p.pop("distribution")  # single node: no distribution
+        p.update(
+            description="Train the churn classifier and log it to MLflow.", tags={}, displayName=display,
+            status=status, experimentName="churn-classifier", computeId=f"{self.ws_id}/computes/cpu-cluster",
+            properties={"_azureml.ComputeTargetType": "amlctrain", "azureml.git.dirty": "False"},
+            services={"Studio": {"jobServiceType": "Studio", "endpoint": studio},
+                      "Tracking": {"jobServiceType": "Tracking", "endpoint": tracking}},
+            resources={"instanceCount": 1, "shmSize": "2g"},
+            codeId=f"{self.ws_id}/codes/0c6e1b7a-8a52-4f2e-9d3c-{name[-12:].ljust(12, '0')}/versions/1",
+            command="python train.py --data ${{inputs.training_data}} --reg ${{inputs.reg_rate}}",
+            environmentId=f"{self.ws_id}/environments/churn-train-env/versions/1",
+            inputs={"training_data": {"jobInputType": "uri_folder", "mode": "ReadOnlyMount",
+                                      "uri": f"azureml:{self.ws_id}/data/churn_features/versions/1"},
+                    "reg_rate": {"jobInputType": "literal", "value": reg_rate}},
+            outputs={"default": {"jobOutputType": "uri_folder", "mode": "ReadWriteMount",
+                                 "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{name}"}},
+            limits={"jobLimitsType": "Command", "timeout": "PT2H"},
+            environmentVariables={}, identity=None, parameters={},
+        )
+        return body
+
+    def _add_model_version(self, name: str, version: str, *, created: datetime, job: str) -> None:
+        item = example("Workspace/ModelVersion/list.json")["value"][0]
+        body = self._resource(item, f"models/{name}/versions", version, created)
+        body["properties"].update(
+            description="the demo churn classifier", tags={}, properties={}, isAnonymous=False, isArchived=False,
+            modelType="mlflow_model", jobName=job, stage="Development", provisioningState="Succeeded",
+            flavors={"python_function": {"data": {"loader_module": "mlflow.sklearn", "python_version": "3.11.9"}},
+                     "sklearn": {"data": {"sklearn_version": "1.7.2", "serialization_format": "skops"}}},
+            modelUri=f"azureml://subscriptions/{self.SUBSCRIPTION}/resourceGroups/{self.RESOURCE_GROUP}/workspaces/"
+                     f"{self.WORKSPACE}/datastores/workspaceartifactstore/paths/ExperimentRun/dcid.{job}/model")
+        self.model_versions.setdefault(name, {})[version] = body
+        container = self.models.get(name) or self._resource(
+            example("Workspace/ModelContainer/list.json")["value"][0], "models", name, created)
+        container["properties"].update(description="the demo churn classifier", tags={}, properties={},
+                                       isArchived=False, latestVersion=version, nextVersion=str(int(version) + 1),
+                                       provisioningState="Succeeded")
+        container["systemData"]["lastModifiedAt"] = stamp(created)
+        self.models[name] = container
+
+    def _add_data(self, name: str, version: str, kind: str, uri: str, *, created: datetime,
+                  description: str = "") -> dict:
+        body = self._resource(example("Workspace/DataVersionBase/list.json")["value"][0], f"data/{name}/versions",
+                              version, created)
+        body["properties"].update(dataType=kind, dataUri=uri, description=description, tags={}, properties={},
+                                  isAnonymous=False, isArchived=False, provisioningState="Succeeded")
+        self.data.setdefault(name, {})[version] = body
+        return body
+
+    def _endpoint(self, name: str, traffic: dict[str, int], *, created: datetime) -> dict:
+        body = self._resource(example("Workspace/OnlineEndpoint/get.json"), "onlineEndpoints", name, created)
+        body.pop("sku")  # managed endpoints have none
+        body.update(kind="Managed", location=self.LOCATION, tags={})
+        body["identity"] = {"type": "SystemAssigned", "principalId": "11111111-2222-3333-4444-555555555555",
+                            "tenantId": "00000000-0000-0000-0000-00000000beef"}
+        body["properties"] = {
+            "description": "Real-time churn scoring endpoint.", "properties": {}, "authMode": "Key",
+            "provisioningState": "Succeeded", "traffic": traffic, "mirrorTraffic": {},
+            "publicNetworkAccess": "Enabled",
+            "scoringUri": f"https://{name}.{self.LOCATION}.inference.ml.azure.com/score",
+            "swaggerUri": f"https://{name}.{self.LOCATION}.inference.ml.azure.com/swagger.json",
+        }
+        return body
+
+    def _deployment(self, endpoint: str, name: str, model: str, version: str, *, created: datetime,
+                    instances: int = 2, size: str = "Standard_DS2_v2") -> dict:
+        body = example("OnlineDeployment/ManagedOnlineDeployment/get.json")
+        self._resource(body, f"onlineEndpoints/{endpoint}/deployments", name, created)
+        body.pop("identity")
+        body.update(kind="Managed", location=self.LOCATION, tags={},
+                    sku={"name": "Default", "tier": "Standard", "capacity": instances})
+        probe = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S",
+                 "initialDelay": "PT10S"}
+        p = body["properties"]
+        for placeholder in ("codeConfiguration", "environmentId", "modelMountPath"):
+            p.pop(placeholder)  # an MLflow model deploys without code or environment
+        p.update(description=f"{name} deployment of {model}:{version}", environmentVariables={}, properties={},
+                 instanceType=size, model=f"{self.ws_id}/models/{model}/versions/{version}",
+                 livenessProbe=dict(probe), readinessProbe=dict(probe), provisioningState="Succeeded",
+                 requestSettings={"maxConcurrentRequestsPerInstance": 2, "maxQueueWait": "PT0.5S",
+                                  "requestTimeout": "PT5S"},
+                 egressPublicNetworkAccess="Enabled",
+                 dataCollector={"rollingRate": "Hour", "collections": {
+                     c: {"dataCollectionMode": "Enabled", "samplingRate": 1.0,
+                         "dataId": self._collected(endpoint, name, c)} for c in ("model_inputs", "model_outputs")}})
+        self.logs[(endpoint, name)] = _inference_log(endpoint, name, created)
+        return body
+
+    def _collected(self, endpoint: str, deployment: str, collection: str) -> str:
+        """The data asset registered for a deployment's collected data (its ARM id), as azure-ai-ml
+        registers it when it creates the deployment."""
+        name = f"{endpoint}-{deployment}-{collection}"
+        if name not in self.data:
+            self._add_data(name, "1", "uri_folder", f"azureml://datastores/workspaceblobstore/paths/"
+                           f"modelDataCollector/{endpoint}/{deployment}/{collection}", created=self.now,
+                           description=f"Collected {collection} of {endpoint}/{deployment}")
+        return f"{self.ws_id}/data/{name}/versions/1"
+
+    def _monitor_schedule(self, name: str, endpoint: str, deployment: str, *, created: datetime) -> dict:
+        """A model-monitoring schedule as azure-ai-ml creates it. No REST example has one: the action
+        follows azure-ai-ml's own REST models (CreateMonitorAction, MonitorDefinition,
+        DataDriftMonitoringSignal) and what schedules.begin_create_or_update sends for
+        specs/monitoring/churn-drift.yml: the target and the data resolved to ARM ids, the production
+        data defaulted to the deployment's collected model_inputs."""
+        body = self._resource(example("Schedule/list.json")["value"][0], "schedules", name, created)
+        body["properties"].update(
+            description="Daily data drift check of the churn-ep blue deployment against its training data.",
+            tags={}, properties={}, displayName="Churn classifier data drift", isEnabled=True,
+            provisioningState="Succeeded",
+            trigger={"triggerType": "Recurrence", "frequency": "Day", "interval": 1, "timeZone": "UTC",
+                     "startTime": None, "schedule": {"hours": [3], "minutes": [15]}},
+            action={"actionType": "CreateMonitor", "monitorDefinition": {
+                "computeConfiguration": {"computeType": "ServerlessSpark", "instanceType": "standard_e4s_v3",
+                                         "runtimeVersion": "3.4",
+                                         "computeIdentity": {"computeIdentityType": "AmlToken"}},
+                "monitoringTarget": {"taskType": "classification", "deploymentId":
+                                     f"{self.ws_id}/onlineEndpoints/{endpoint}/deployments/{deployment}"},
+                "signals": {"churn-data-drift": {
+                    "signalType": "DataDrift", "mode": "Disabled",
+                    "productionData": {"inputDataType": "Trailing", "jobInputType": "uri_folder",
+                                       "dataContext": "model_inputs", "windowSize": "P7D", "windowOffset": "P0D",
+                                       "uri": f"azureml:{self._collected(endpoint, deployment, 'model_inputs')}"},
+                    "referenceData": {"inputDataType": "Fixed", "jobInputType": "uri_folder", "dataContext": "training",
+                                      "uri": f"azureml:{self.ws_id}/data/churn_features/versions/1",
+                                      "columns": {"target_column": "churn"}},
+                    "features": {"filterType": "AllFeatures"},
+                    "featureDataTypeOverride": {"tenure_months": "numerical"},
+                    "metricThresholds": [
+                        {"dataType": "Numerical", "metric": "normalizedWassersteinDistance",
+                         "threshold": {"value": 0.1}},
+                        {"dataType": "Categorical", "metric": "jensenShannonDistance", "threshold": {"value": 0.1}}],
+                }},
+                "alertNotificationSettings": None,
+            }},
+        )
+        return body
+
+    def _seed_usage_limits(self) -> dict[str, int]:
+        """Dedicated vCPU limit per family, from the Usage example's subscription-wide vmFamily rows."""
+        rows = example("Usage/list.json")["value"]
+        limits = {u["name"]["value"].removesuffix(" Cluster Dedicated vCPUs"): u["limit"] for u in rows
+                  if u["type"].endswith("/vmFamily/usages") and "Dedicated" in u["name"]["value"]}
+        return limits | EXTRA_FAMILIES
+
+    # --- operations -------------------------------------------------------------------------------
+
+    def _start(self, on_success: Callable[[], None], on_failure: Callable[[], None] = lambda: None) -> _Operation:
+        op = _Operation(next(self._op_ids), self.operation_polls, on_success, on_failure, self._next_failure,
+                        started=self.now)
+        self._next_failure = None
+        self._operations[op.id] = op
+        return op
+
+    def _advance(self, op: _Operation) -> None:
+        if op.status != "InProgress":
+            return
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            return
+        op.status = "Failed" if op.error else "Succeeded"
+        (op.on_failure if op.error else op.on_success)()
+
+    def _op_url(self, op: _Operation, kind: str = "mfeOperationsStatus") -> str:
+        return (f"https://{HOST}/subscriptions/{self.SUBSCRIPTION}/providers/Microsoft.MachineLearningServices"
+                f"/locations/{self.LOCATION}/{kind}/{op.id}?api-version=2023-08-01-preview")
+
+    def _accepted(self, op: _Operation, header: str, *, compute: bool = False, status: int = 202,
+                  body: Any = None) -> Reply:
+        """The answer that starts a long-running operation: its URL in `header`."""
+        if header.lower() == "location":
+            url = self._op_url(op, "mfeOperationResults")
+        else:
+            url = self._op_url(op, "computeOperationsStatus" if compute else "mfeOperationsStatus")
+        return status, body, {header: url}
+
+    def operation_status(self, call: Call, op: str) -> Reply:
+        found = self._operations.get(op)
+        if not found:
+            return 404, arm_error("ResourceNotFound", f"No operation {op}."), {}
+        self._advance(found)
+        answer = {"id": call.path, "name": op, "status": found.status, "startTime": stamp(found.started)}
+        if found.status != "InProgress":
+            answer["endTime"] = stamp(self.now)
+        if found.error:
+            answer["error"] = {"code": found.error["code"], "message": found.error["message"]}
+        return 200, answer, {}
+
+    def operation_result(self, call: Call, op: str) -> Reply:
+        found = self._operations.get(op)
+        if not found:
+            return 404, arm_error("ResourceNotFound", f"No operation {op}."), {}
+        self._advance(found)
+        if found.status == "InProgress":
+            return 202, None, {"Location": f"https://{HOST}{call.path}?" + urlencode(call.query)}
+        if found.error:
+            return found.error["status"], arm_error(found.error["code"], found.error["message"]), {}
+        return 200, None, {}
+
+    # --- routes: workspace, compute, quota --------------------------------------------------------
+
+    def get_workspace(self, call: Call) -> Reply:
+        body = example("Workspace/get.json")
+        rg_id = f"/subscriptions/{self.SUBSCRIPTION}/resourceGroups/{self.RESOURCE_GROUP}/providers"
+        body.update(id=self.ws_id, name=self.WORKSPACE, location=self.LOCATION, tags={},
+                    systemData=system_data(self.now - timedelta(days=60)))
+        body["identity"] = {"type": "SystemAssigned", "principalId": "22222222-3333-4444-5555-666666666666",
+                            "tenantId": "00000000-0000-0000-0000-00000000beef"}
+        p = body["properties"]
+        for placeholder in ("encryption", "managedNetwork", "privateEndpointConnections", "sharedPrivateLinkResources",
+                            "imageBuildCompute"):
+            p.pop(placeholder)
+        p.update(description="amlops demo workspace", friendlyName=self.WORKSPACE, publicNetworkAccess="Enabled",
+                 discoveryUrl=f"https://{self.LOCATION}.api.azureml.ms/discovery", provisioningState="Succeeded",
+                 workspaceId="0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", privateLinkCount=0,
+                 mlFlowTrackingUri=f"azureml://{self.LOCATION}.api.azureml.ms/mlflow/v1.0{self.ws_id}",
+                 applicationInsights=f"{rg_id}/microsoft.insights/components/ws-demo-insights",
+                 containerRegistry=f"{rg_id}/Microsoft.ContainerRegistry/registries/wsdemoacr",
+                 keyVault=f"{rg_id}/Microsoft.KeyVault/vaults/ws-demo-kv",
+                 storageAccount=f"{rg_id}/Microsoft.Storage/storageAccounts/wsdemostorage",
+                 serviceProvisionedResourceGroup=f"{self.WORKSPACE}_0f1e2d3c4b5a4978")
+        return 200, body, {}
+
+    def list_computes(self, call: Call) -> Reply:
+        return 200, {"value": list(self.computes.values())}, {}
+
+    def get_compute(self, call: Call, name: str) -> Reply:
+        if name not in self.computes:
+            return _not_found("compute", name)
+        return 200, self.computes[name], {}
+
+    def compute_action(self, call: Call, name: str, action: str) -> Reply:
+        if name not in self.computes:
+            return _not_found("compute", name)
+        props = self.computes[name]["properties"]
+        if props["computeType"] != "ComputeInstance":
+            return 400, arm_error("BadRequest", f"{action} is supported for compute instances only; "
+                                               f"{name} is {props['computeType']}."), {}
+        ci = props["properties"]
+        starts_from, moving, end, source = COMPUTE_ACTIONS[action]
+        before = ci["state"]
+        if before not in starts_from:
+            return 409, arm_error("Conflict", f"Compute instance {name} is {before}: it cannot {action}."), {}
+        last = {"operationName": action.capitalize(), "operationTime": stamp(self.now), "operationStatus": "InProgress",
+                "operationTrigger": "User"}
+        ci.update(state=moving, lastOperation=last)
+
+        def ended(state: str, status: str) -> Callable[[], None]:
+            return lambda: (ci.update(state=state), last.update(operationStatus=status))
+        return self._accepted(self._start(ended(end, "Succeeded"), ended(before, "Failed")), async_header(source),
+                              compute=True)
+
+    def list_nodes(self, call: Call, name: str) -> Reply:
+        if name not in self.computes:
+            return _not_found("compute", name)
+        props = self.computes[name]["properties"]
+        if props["computeType"] != "AmlCompute":
+            return 400, arm_error("BadRequest", f"listNodes is supported for clusters only; {name} is "
+                                               f"{props['computeType']}."), {}
+        running = [j["name"] for j in self.jobs.values() if j["properties"]["status"] == "Running"
+                   and j["properties"]["computeId"].endswith(f"/computes/{name}")]
+        template = example("Compute/listNodes.json")["nodes"][0]
+        nodes = []
+        for i in range(props["properties"]["currentNodeCount"]):
+            node = dict(template, nodeId=f"tvm-{name}-{i + 1}", privateIpAddress=f"10.0.0.{4 + i}",
+                        publicIpAddress=None, port=50000 + i, nodeState="running" if i < len(running) else "idle")
+            node.pop("runId")
+            if i < len(running):
+                node["runId"] = running[i]
+            nodes.append(node)
+        return 200, {"nodes": nodes}, {}
+
+    def _vcpus(self, size: str) -> tuple[str, int]:
+        found = next((s for s in self.vm_sizes if s["name"].lower() == size.lower()), None)
+        if not found:
+            return "", 0
+        family = re.sub(r"^standard(.*)Family$", r"Standard \1 Family", found["family"])
+        return family, found["vCPUs"]
+
+    def vcpus_in_use(self) -> dict[str, int]:
+        """Dedicated vCPUs per family (as the Usage example names families): cluster nodes, instances that
+        are not stopped, and online deployments' instances with Azure's 20 % upgrade reserve."""
+        used: dict[str, int] = {}
+        for body in self.computes.values():
+            props = body["properties"]["properties"]
+            family, vcpus = self._vcpus(props["vmSize"])
+            if not family:
+                continue
+            nodes = props.get("currentNodeCount", 0 if props.get("state") in ("Stopped", "Stopping") else 1)
+            used[family] = used.get(family, 0) + nodes * vcpus
+        for deployments in self.deployments.values():
+            for body in deployments.values():
+                family, vcpus = self._vcpus(body["properties"]["instanceType"])
+                used[family] = used.get(family, 0) + math.ceil(body["sku"]["capacity"] * 12 / 10) * vcpus
+        return used
+
+    def list_usages(self, call: Call) -> Reply:
+        used = self.vcpus_in_use()
+        sub = f"/subscriptions/{self.SUBSCRIPTION}"
+
+        def row(kind: str, rid: str, name: str, current: int, limit: int) -> dict:
+            return {"id": rid, "type": f"Microsoft.MachineLearningServices/{kind}/usages", "currentValue": current,
+                    "limit": limit, "name": {"localizedValue": name, "value": name}, "unit": "Count"}
+        total = sum(used.values())
+        rows = [row("totalCores", f"{sub}/usages", "Clusters", len(self.computes), 100),
+                row("dedicatedCores", f"{sub}/usages", "Total Cluster Dedicated Regional vCPUs", total, 100)]
+        for family, limit in self.usage_limits.items():
+            name = f"{family} Cluster Dedicated vCPUs"
+            rows.append(row("vmFamily", f"{sub}/usages/{name.replace(' ', '_')}", name, used.get(family, 0), limit))
+            if used.get(family):  # the workspace's share, as the example lists it beside the subscription's
+                rows.append(row("workspaces", f"{self.ws_id}/usages/{name.replace(' ', '_')}", name, used[family],
+                                limit))
+        rows.append(row("lowPriorityCores", f"{sub}/usages", "Total Cluster LowPriority Regional vCPUs", 0, 100))
+        return 200, {"value": rows}, {}
+
+    def list_vm_sizes(self, call: Call) -> Reply:
+        return 200, {"value": self.vm_sizes}, {}
+
+    # --- routes: jobs -----------------------------------------------------------------------------
+
+    def list_jobs(self, call: Call) -> Reply:
+        jobs = sorted(self.jobs.values(), key=lambda j: j["systemData"]["createdAt"], reverse=True)
+        start = int(call.query.get("$skipToken") or 0)
+        page = {"value": jobs[start:start + self.jobs_page_size]}
+        if start + self.jobs_page_size < len(jobs):
+            query = {k: v for k, v in call.query.items() if k != "$skipToken"}
+            page["nextLink"] = f"https://{HOST}{call.path}?" + urlencode(
+                {**query, "$skipToken": str(start + self.jobs_page_size)})
+        return 200, page, {}
+
+    def get_job(self, call: Call, name: str) -> Reply:
+        if name not in self.jobs:
+            return _not_found("job", name)
+        return 200, self.jobs[name], {}
+
+    def cancel_job(self, call: Call, name: str) -> Reply:
+        if name not in self.jobs:
+            return _not_found("job", name)
+        p = self.jobs[name]["properties"]
+        before = p["status"]
+        if before in ("Completed", "Failed", "Canceled", "NotResponding", "Paused"):
+            return 409, arm_error("Conflict", f"Job {name} is {before}: it cannot be canceled."), {}
+        p["status"] = "CancelRequested"
+
+        def canceled() -> None:
+            p["status"] = "Canceled"
+            self.jobs[name]["systemData"]["lastModifiedAt"] = stamp(self.now)
+        return self._accepted(self._start(canceled, lambda: p.update(status=before)), async_header("Job/cancel.json"))
+
+    # --- routes: online endpoints and deployments -------------------------------------------------
+
+    def _read_endpoint(self, name: str) -> dict:
+        """The endpoint as a GET reports it: a pending traffic update applies after `settle_after` reads."""
+        pending = self.pending_traffic.get(name)
+        if pending:
+            if pending["reads_left"] > 0:
+                pending["reads_left"] -= 1
+            else:
+                self.endpoints[name]["properties"].update(traffic=pending["traffic"],
+                                                          mirrorTraffic=pending["mirrorTraffic"])
+                del self.pending_traffic[name]
+        return self.endpoints[name]
+
+    def list_endpoints(self, call: Call) -> Reply:
+        return 200, {"value": [self._read_endpoint(name) for name in list(self.endpoints)]}, {}
+
+    def get_endpoint(self, call: Call, endpoint: str) -> Reply:
+        if endpoint not in self.endpoints:
+            return _not_found("online endpoint", endpoint)
+        return 200, self._read_endpoint(endpoint), {}
+
+    def put_endpoint(self, call: Call, endpoint: str) -> Reply:
+        sent = call.body or {}
+        props = dict(sent.get("properties") or {})
+        traffic = {k: int(v) for k, v in (props.pop("traffic", None) or {}).items()}
+        mirror = {k: int(v) for k, v in (props.pop("mirrorTraffic", None) or {}).items()}
+        problem = self._traffic_problem(endpoint, traffic, mirror)
+        if problem:
+            return 400, arm_error("BadRequest", f"Endpoint {endpoint}: {problem}."), {}
+        created = endpoint not in self.endpoints
+        if created:
+            body = self._endpoint(endpoint, traffic, created=self.now)
+            self.keys[endpoint] = _keys(endpoint)
+            self.deployments[endpoint] = {}
+        else:
+            body = self.endpoints[endpoint]
+            body["systemData"]["lastModifiedAt"] = stamp(self.now)
+        if sent.get("tags") is not None:
+            body["tags"] = sent["tags"]
+        old = body["properties"]
+        body["properties"] = {**old, **{k: v for k, v in props.items() if v is not None},
+                              "provisioningState": "Creating" if created else "Updating",
+                              "traffic": old["traffic"], "mirrorTraffic": old.get("mirrorTraffic") or {}}
+        self.endpoints[endpoint] = body
+        if not created:
+            self.pending_traffic[endpoint] = {"traffic": traffic, "mirrorTraffic": mirror,
+                                              "reads_left": self.settle_after}
+        answer = copy.deepcopy(body)  # the accepted request, as the example echoes it
+        answer["properties"].update(traffic=traffic, mirrorTraffic=mirror)
+        op = self._start(lambda: body["properties"].update(provisioningState="Succeeded"),
+                         lambda: body["properties"].update(provisioningState="Failed"))
+        return self._accepted(op, "Azure-AsyncOperation", status=201 if created else 200, body=answer)
+
+    def _traffic_problem(self, endpoint: str, traffic: dict[str, int], mirror: dict[str, int]) -> str | None:
+        """What Azure refuses in a traffic update (as console/rollout.py checks it locally)."""
+        unknown = sorted((set(traffic) | set(mirror)) - set(self.deployments.get(endpoint, {})))
+        if unknown:
+            return f"traffic names deployments that do not exist: {unknown}"
+        if sum(traffic.values()) not in (0, 100):
+            return f"traffic must sum to 0 or 100, not {sum(traffic.values())}"
+        if len(mirror) > 1 or any(share > 50 or traffic.get(name, 0) > 0 for name, share in mirror.items()):
+            return "mirror traffic goes to one deployment, at most 50 %, and that one has no live traffic"
+        return None
+
+    def list_keys(self, call: Call, endpoint: str) -> Reply:
+        if endpoint not in self.endpoints:
+            return _not_found("online endpoint", endpoint)
+        return 200, self.keys[endpoint], {}
+
+    def list_deployments(self, call: Call, endpoint: str) -> Reply:
+        if endpoint not in self.endpoints:
+            return _not_found("online endpoint", endpoint)
+        return 200, {"value": list(self.deployments[endpoint].values())}, {}
+
+    def get_deployment(self, call: Call, endpoint: str, deployment: str) -> Reply:
+        if deployment not in self.deployments.get(endpoint, {}):
+            return _not_found("online deployment", f"{endpoint}/{deployment}")
+        return 200, self.deployments[endpoint][deployment], {}
+
+    def put_deployment(self, call: Call, endpoint: str, deployment: str) -> Reply:
+        if endpoint not in self.endpoints:
+            return _not_found("online endpoint", endpoint)
+        sent = copy.deepcopy(call.body or {})
+        existing = self.deployments[endpoint].get(deployment)
+        body = self._resource(sent, f"onlineEndpoints/{endpoint}/deployments", deployment, self.now)
+        if existing:
+            body["systemData"] = {**existing["systemData"], "lastModifiedAt": stamp(self.now)}
+        body.setdefault("location", self.LOCATION)
+        body.setdefault("sku", {"name": "Default", "tier": "Standard", "capacity": 1})
+        probe = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S",
+                 "initialDelay": "PT10S"}
+        props = body.setdefault("properties", {})
+        for key, default in (("endpointComputeType", "Managed"), ("scaleSettings", {"scaleType": "Default"}),
+                             ("requestSettings", {"maxConcurrentRequestsPerInstance": 1, "requestTimeout": "PT5S",
+                                                  "maxQueueWait": "PT0.5S"}),
+                             ("livenessProbe", probe), ("readinessProbe", dict(probe)), ("appInsightsEnabled", False),
+                             ("egressPublicNetworkAccess", "Enabled"), ("properties", {}),
+                             ("environmentVariables", {})):
+            if props.get(key) is None:  # what Azure fills in
+                props[key] = default
+        for collection in ((props.get("dataCollector") or {}).get("collections") or {}).values():
+            # azure-ai-ml sends "enabled"; Azure answers its enum's spelling, the one the SDK reads back
+            collection["dataCollectionMode"] = str(collection.get("dataCollectionMode") or "Disabled").capitalize()
+        props["provisioningState"] = "Updating" if existing else "Creating"
+        self.deployments[endpoint][deployment] = body
+        self.logs.setdefault((endpoint, deployment), _inference_log(endpoint, deployment, self.now))
+        self.set_serving(endpoint, deployment)
+
+        def failed() -> None:
+            if existing:
+                self.deployments[endpoint][deployment] = existing
+            else:
+                body["properties"]["provisioningState"] = "Failed"
+        op = self._start(lambda: body["properties"].update(provisioningState="Succeeded"), failed)
+        return self._accepted(op, "Azure-AsyncOperation", status=200 if existing else 201, body=body)
+
+    def delete_deployment(self, call: Call, endpoint: str, deployment: str) -> Reply:
+        if deployment not in self.deployments.get(endpoint, {}):
+            return _not_found("online deployment", f"{endpoint}/{deployment}")
+        if self.traffic(endpoint).get(deployment, 0) > 0 or self.mirror_traffic(endpoint).get(deployment, 0) > 0:
+            return 400, arm_error("BadRequest", f"Deployment {deployment} has traffic on {endpoint}: set its "
+                                               "traffic to 0 before deleting it."), {}
+        props = self.deployments[endpoint][deployment]["properties"]
+        before = props["provisioningState"]
+        props["provisioningState"] = "Deleting"
+
+        def deleted() -> None:
+            self.deployments[endpoint].pop(deployment, None)
+            self.serving.get(endpoint, {}).pop(deployment, None)
+        return self._accepted(self._start(deleted, lambda: props.update(provisioningState=before)),
+                              async_header("Workspace/OnlineDeployment/delete.json"))
+
+    def get_logs(self, call: Call, endpoint: str, deployment: str) -> Reply:
+        if deployment not in self.deployments.get(endpoint, {}):
+            return _not_found("online deployment", f"{endpoint}/{deployment}")
+        asked = call.body or {}
+        lines = self.logs[(endpoint, deployment)].splitlines(keepends=True)
+        if asked.get("containerType") == "StorageInitializer":
+            lines = [f"{stamp(self.now)} Downloading the model to /var/azureml-app/azureml-models\n",
+                     f"{stamp(self.now)} Model download complete\n"]
+        tail = asked.get("tail")
+        body = example("OnlineDeployment/getLogs.json")
+        body["content"] = "".join(lines[-tail:] if tail else lines)
+        return 200, body, {}
+
+    # --- routes: models, schedules ----------------------------------------------------------------
+
+    def list_models(self, call: Call) -> Reply:
+        return 200, {"value": list(self.models.values())}, {}
+
+    def get_model(self, call: Call, name: str) -> Reply:
+        if name not in self.models:
+            return _not_found("model", name)
+        return 200, self.models[name], {}
+
+    def list_model_versions(self, call: Call, name: str) -> Reply:
+        versions = sorted(self.model_versions.get(name, {}).values(), key=lambda v: int(v["name"]), reverse=True)
+        if call.query.get("version"):
+            versions = [v for v in versions if v["name"] == call.query["version"]]
+        if call.query.get("$top"):
+            versions = versions[: int(call.query["$top"])]
+        return 200, {"value": versions}, {}
+
+    def get_model_version(self, call: Call, name: str, version: str) -> Reply:
+        if version not in self.model_versions.get(name, {}):
+            return _not_found("model version", f"{name}:{version}")
+        return 200, self.model_versions[name][version], {}
+
+    def list_data(self, call: Call) -> Reply:
+        """The data containers: each asset's name, its latest version and its type."""
+        containers = []
+        for name, versions in sorted(self.data.items()):
+            latest = versions[max(versions, key=lambda v: int(v) if v.isdigit() else 0)]
+            containers.append({"id": f"{self.ws_id}/data/{name}", "name": name,
+                               "type": "Microsoft.MachineLearningServices/workspaces/data",
+                               "systemData": latest["systemData"],
+                               "properties": {"dataType": latest["properties"]["dataType"], "description": "",
+                                              "latestVersion": latest["name"], "isArchived": False,
+                                              "properties": {}, "tags": {}}})
+        return 200, {"value": containers}, {}
+
+    def list_environments(self, call: Call) -> Reply:
+        return 200, {"value": []}, {}
+
+    def get_data(self, call: Call, name: str, version: str) -> Reply:
+        if version not in self.data.get(name, {}):
+            return _not_found("data asset", f"{name}:{version}")
+        return 200, self.data[name][version], {}
+
+    def put_data(self, call: Call, name: str, version: str) -> Reply:
+        existing = self.data.get(name, {}).get(version)
+        sent = (call.body or {}).get("properties") or {}
+        body = self._add_data(name, version, sent.get("dataType", "uri_folder"), sent.get("dataUri", ""),
+                              created=self.now, description=sent.get("description") or "")
+        body["properties"].update({k: v for k, v in sent.items() if v is not None})
+        return (200 if existing else 201), body, {}
+
+    def list_schedules(self, call: Call) -> Reply:
+        return 200, {"value": list(self.schedules.values())}, {}
+
+    def get_schedule(self, call: Call, name: str) -> Reply:
+        if name not in self.schedules:
+            return _not_found("schedule", name)
+        return 200, self.schedules[name], {}
+
+    # --- routes: Azure Monitor metrics --------------------------------------------------------------
+
+    def get_metrics(self, call: Call, endpoint: str) -> Reply:
+        if endpoint not in self.endpoints:
+            return _not_found("online endpoint", endpoint)
+        names = [n for n in call.query.get("metricnames", "RequestsPerMinute").split(",") if n]
+        unknown = [n for n in names if n not in ENDPOINT_METRICS]
+        if unknown:
+            return 400, arm_error("BadRequest", f"Failed to find metric configuration for provider: "
+                                               f"Microsoft.MachineLearningServices, resource type: onlineEndpoints, "
+                                               f"metric: {', '.join(unknown)}"), {}
+        start, end = _timespan(call.query.get("timespan"), self.now)
+        minutes = [start + timedelta(minutes=i) for i in range(int((end - start).total_seconds() // 60))]
+        aggregations = [a.strip().lower() for a in call.query.get("aggregation", "average").split(",")]
+        dims = dict(re.findall(r"(\w+) eq '([^']*)'", call.query.get("$filter", "")))
+        wanted = dims.get("deployment")
+        body = example("Insights/metrics/GetMetric.json")
+        body.update(cost=len(minutes) * len(names), interval="PT1M", resourceregion=self.LOCATION,
+                    namespace="Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                    timespan=f"{stamp(start)[:19]}Z/{stamp(end)[:19]}Z")
+        body["value"] = []
+        for name in names:
+            unit, description = ENDPOINT_METRICS[name]
+            series = []
+            for deployment, values in self.serving.get(endpoint, {}).items():
+                if wanted is None or wanted in ("*", deployment):
+                    series.append(({"deployment": deployment} if wanted else {}, values))
+            if wanted is None:  # one series for the whole endpoint
+                series = [({}, _merged([v for _, v in series]))]
+            body["value"].append({
+                "id": f"{self.ws_id}/onlineEndpoints/{endpoint}/providers/Microsoft.Insights/metrics/{name}",
+                "type": "Microsoft.Insights/metrics", "name": {"value": name, "localizedValue": name},
+                "displayDescription": description, "unit": unit, "errorCode": "Success",
+                "timeseries": [{"metadatavalues": [{"name": {"value": k, "localizedValue": k}, "value": v}
+                                                   for k, v in meta.items()],
+                                "data": [_point(t, i, values, SERVING_KEYS[name], aggregations)
+                                         for i, t in enumerate(minutes)]}
+                               for meta, values in series],
+            })
+        return 200, body, {}
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+def _not_found(kind: str, name: str) -> Reply:
+    return 404, arm_error("ResourceNotFound", f"The {kind} {name} was not found."), {}
+
+
+def _keys(endpoint: str) -> dict:
+    body = {}
+    for key in example("Workspace/OnlineEndpoint/listKeys.json"):  # primaryKey, secondaryKey
+        body[key] = hashlib.sha256(f"{endpoint}/{key}".encode()).hexdigest()[:32]
+    return body
+
+
+def _quiet() -> dict:
+    return {"requests_per_minute": 0.0, "latency_ms": 0.0, "p50_ms": 0.0, "p90_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0}
+
+
+def _merged(values: list[dict]) -> dict:
+    """The endpoint's figures from its deployments': requests add up, latencies are request-weighted."""
+    total = sum(v["requests_per_minute"] for v in values)
+    merged = {"requests_per_minute": total}
+    for key in ("latency_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms"):
+        merged[key] = sum(v[key] * v["requests_per_minute"] for v in values) / total if total else 0.0
+    return merged
+
+
+def _point(t: datetime, i: int, values: dict, key: str, aggregations: list[str]) -> dict:
+    """One minute of a metric: a deterministic wobble around the set value; no value in a minute
+    without requests, as Azure Monitor reports it."""
+    point: dict[str, Any] = {"timeStamp": f"{stamp(t)[:19]}Z"}
+    if values["requests_per_minute"] <= 0:
+        return point
+    value = round(values[key] * (1 + 0.04 * ((i * 7) % 5 - 2)), 2)
+    for aggregation in aggregations:
+        point[aggregation] = 1.0 if aggregation == "count" else value
+    return point
+
+
+def _timespan(text: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """A metrics timespan: "start/end" or "start/duration" (ISO 8601), a duration before now, or the
+    last 30 minutes. The grain is always one minute, whatever `interval` asks."""
+    def parse(s: str) -> datetime:
+        return datetime.fromisoformat(s)
+    if text and "/" in text:
+        start, end = text.split("/", 1)
+        if end.startswith("P"):
+            return parse(start), parse(start) + _duration(end)
+        return parse(start), parse(end)
+    end = now.replace(second=0, microsecond=0)
+    return end - (_duration(text) if text else timedelta(minutes=30)), end
+
+
+def _duration(text: str) -> timedelta:
+    """An ISO 8601 duration of days, hours and minutes ("P1D", "PT1H", "PT30M")."""
+    found = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", text)
+    if not found or text in ("P", "PT"):
+        raise ValueError(f"unsupported duration {text!r}")
+    return timedelta(days=int(found[1] or 0), hours=int(found[2] or 0), minutes=int(found[3] or 0))
+
+
+def _inference_log(endpoint: str, deployment: str, started: datetime) -> str:
+    def t(seconds: int) -> str:
+        return (started + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+    return "".join(f"{line}\n" for line in [
+        "Instance status:\nSystemSetup: Succeeded\nUserContainerImagePull: Succeeded\nModelDownload: Succeeded",
+        f"{t(31)} | root | INFO | Starting AzureML Inference Server HTTP.",
+        f"{t(32)} | root | INFO | Scoring script: /var/azureml-server/mlflow_score_script.py",
+        f"{t(34)} | root | INFO | Model {endpoint}/{deployment} loaded: mlflow.sklearn flavor",
+        f"{t(35)} | gunicorn.error | INFO | Listening at: http://0.0.0.0:31311",
+        f"{t(45)} | root | INFO | GET /  200  1.2ms (readiness probe)",
+        f"{t(60)} | root | INFO | POST /score  200  11.8ms",
+    ])
+
+
+class _Adapter(BaseAdapter):
+    """Hands each request to the fake and wraps its answer as urllib3 would (azure-core reads `raw`)."""
+
+    def __init__(self, fake: FakeArm):
+        super().__init__()
+        self.fake = fake
+        self._builder = HTTPAdapter()
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        raw = request.body
+        if hasattr(raw, "read"):
+            raw = raw.read()
+        if isinstance(raw, str):
+            raw = raw.encode()
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw
+        status, answer, headers = self.fake.handle(request.method, request.url, dict(request.headers), body)
+        data = b"" if answer is None else json.dumps(answer).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)),
+                   "x-ms-request-id": f"fake-{len(self.fake.requests)}", **headers}
+        response = HTTPResponse(body=io.BytesIO(data), status=status, headers=headers, preload_content=False,
+                                decode_content=False, reason=http.HTTPStatus(status).phrase)
+        return self._builder.build_response(request, response)
+
+    def close(self):
+        self._builder.close()
