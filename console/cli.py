@@ -6,8 +6,8 @@ its handler. Errors are rendered here, in one place: `BadInput` exits 2, other f
 
 Conventions every subcommand keeps: `--json` on list and show commands; exit 0 success,
 1 the operation failed, 2 bad input; `--workspace-dir DIR` (or AMLOPS_WORKSPACE_DIR) picks a
-local workspace folder; `--workspace azure` (or `"workspace": "azure"` in the config file)
-selects an Azure workspace, which says plainly that its backend is not built yet.
+local workspace folder; `--workspace azure|PROFILE` (or `"workspace"` in the config file)
+selects an Azure workspace (console/azure/).
 """
 
 from __future__ import annotations
@@ -67,9 +67,10 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
     parser.add_argument("--workspace-dir", metavar="DIR",
                         help="local workspace folder (default: AMLOPS_WORKSPACE_DIR, "
                              "else $XDG_DATA_HOME/amlops/workspaces/default)")
-    parser.add_argument("--workspace", dest="backend", choices=("local", "azure"), default=None,
-                        help="which workspace: local (the default) or azure (not built yet); "
-                             "also `workspace` in ~/.config/amlops/config.json")
+    parser.add_argument("--workspace", dest="backend", default=None, metavar="local|azure|PROFILE",
+                        help="which workspace: local (the default), azure (the one whose Azure ML "
+                             "config.json is found upward from here) or a profile of the config file's "
+                             "`profiles`; also `workspace` in ~/.config/amlops/config.json")
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every command that changes the workspace")
     parser.add_argument("--specs", metavar="DIR",

@@ -35,14 +35,18 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def config_file() -> Path:
+    """The user's config file: $XDG_CONFIG_HOME/amlops/config.json."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "amlops" / "config.json"
+
+
 def user_config() -> dict:
     """The user's config file as a dict ({} when there is none). Raises BadInput if unreadable."""
     import json
 
     from console.errors import BadInput
 
-    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    path = home / "amlops" / "config.json"
+    path = config_file()
     if not path.exists():
         return {}
     try:

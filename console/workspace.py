@@ -71,8 +71,10 @@ CAPABILITIES = frozenset({
 
 
 class JobOperations(Protocol):
+    page: int  # how many jobs the console's refresh reads: a page of the backend's listing
+
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
-        """Jobs, newest first; with `parent`, the steps of that pipeline job."""
+        """Jobs, newest first (at most `limit`; None: every one); with `parent`, that pipeline's steps."""
 
     def export(self, *, parent: str | None = None, limit: int | None = None) -> bytes:
         """The same jobs as `list`, as a UTF-8 JSON array of the objects `Job.to_dict()` gives
@@ -239,6 +241,7 @@ class Workspace(Protocol):
     read_only: bool
     location: str  # where it is, for a person: the local folder, or subscription/group/workspace
     capabilities: frozenset[str]  # a subset of CAPABILITIES
+    cadence: Mapping[str, float]  # seconds between the console's reads of each area (an Azure call costs)
 
     @property
     def jobs(self) -> JobOperations: ...
@@ -263,13 +266,19 @@ class Workspace(Protocol):
         """Release connections; never stops jobs or endpoints."""
 
 
+# How often the console reads each area of a workspace that costs nothing to read (the local one):
+# what an operator watches (jobs, endpoints) often, what rarely changes (quotas) rarely.
+DEFAULT_CADENCE: Mapping[str, float] = {"jobs": 2.0, "endpoints": 2.0, "computes": 5.0, "monitors": 10.0,
+                                        "quotas": 30.0}
+
+
 # --- the registry of backends ----------------------------------------------------------------
 
 # Backend name -> "module:function" building it from the user's selection (keyword options).
 # Only the backend the user named is imported: the azure one pays for azure.ai.ml.
 BACKENDS: dict[str, str] = {
     "local": "console.local.client:open_local",
-    "azure": "console.workspace:_azure_not_built",
+    "azure": "console.azure.workspace:open_azure",
 }
 
 
@@ -282,11 +291,6 @@ def open_workspace(backend: str, *, read_only: bool = False, **options: Any) -> 
     module, _, function = target.partition(":")
     builder: Callable[..., Workspace] = getattr(import_module(module), function)
     return builder(read_only=read_only, **options)
-
-
-def _azure_not_built(**_options: Any) -> Workspace:
-    raise BackendUnavailable("the azure workspace's backend (MLClient with DefaultAzureCredential) is not "
-                             "built yet: nothing can be read from Azure; use the local workspace")
 
 
 def require(ws: Workspace, capability: str) -> None:

@@ -5,6 +5,11 @@ test left running (the test itself proves what it stops; this only keeps the mac
 from __future__ import annotations
 
 import os
+
+# No test may reach an address off this machine: should anything build azure-identity's
+# DefaultAzureCredential, its "dev" chain leaves out the managed-identity step (which probes
+# 169.254.169.254). Tests inject a fake credential; this is the net under them.
+os.environ["AZURE_TOKEN_CREDENTIALS"] = "dev"
 import signal
 from pathlib import Path
 

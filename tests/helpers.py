@@ -149,14 +149,16 @@ def amlops_in_process(*args: str) -> subprocess.CompletedProcess[str]:
 
     from console.cli import main
 
-    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    # stdout with a .buffer, as the real one has (`job list --json` writes bytes to it).
+    out, err, here = io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), io.StringIO(), os.getcwd()
     os.chdir(REPO)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(list(args))
     finally:
         os.chdir(here)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+    out.flush()
+    return subprocess.CompletedProcess(list(args), code, out.buffer.getvalue().decode(), err.getvalue())
 
 
 class Cli:

@@ -47,7 +47,8 @@ def _compute_list(args: argparse.Namespace) -> int:
         return 0
     from console import costs
 
-    spent = {row["compute"]: row for row in ws.compute.costs_today()}
+    # Per-compute cost today is the local workspace's; Azure keeps it in Cost Management.
+    spent = {row.compute: row for row in ws.compute.costs_today()} if "compute.costs" in ws.capabilities else None
     now = datetime.now(timezone.utc)
     table(computes, [
         ("NAME", lambda c: c.name), ("TYPE", lambda c: c.type), ("SIZE", lambda c: c.size),
@@ -56,15 +57,15 @@ def _compute_list(args: argparse.Namespace) -> int:
         ("IDLE", lambda c: span_minutes(c.idle_minutes(now))),
         ("$/HOUR", lambda c: money(costs.hourly_cost(c.size, 1 if c.is_instance else c.current_nodes)
                                     if c.state in ("Running", "JobRunning", "Steady") else 0.0)),
-        ("$ TODAY", lambda c: money(spent.get(c.name, {}).get("cost", 0.0))),
-        ("$ IDLE TODAY", lambda c: money(spent.get(c.name, {}).get("idle_cost", 0.0))),
+        ("$ TODAY", lambda c: money(None if spent is None else spent[c.name].cost if c.name in spent else 0.0)),
+        ("$ IDLE TODAY", lambda c: money(None if spent is None else spent[c.name].idle_cost if c.name in spent else 0.0)),
         ("LAST OPERATION", lambda c: f"{c.last_operation.name} by {c.last_operation.trigger}" if c.last_operation else "-"),
     ], empty="no compute: amlops create -f specs/compute/cpu-cluster.yml")
     _print_running_total(computes, spent, ws.endpoints.list())
     return 0
 
 
-def _print_running_total(computes, spent: dict[str, dict], endpoints) -> None:
+def _print_running_total(computes, spent, endpoints) -> None:
     """What runs now, compute and online deployments together: the deployments' instances bill
     around the clock too, and a cost review that leaves them out is not whole."""
     from console import costs
@@ -72,10 +73,14 @@ def _print_running_total(computes, spent: dict[str, dict], endpoints) -> None:
     compute_hour = sum(costs.hourly_cost(c.size, c.current_nodes if not c.is_instance else
                                          int(c.state in costs.BILLED_INSTANCE_STATES)) or 0.0 for c in computes)
     online_hour = sum(e.cost_per_hour or 0.0 for e in endpoints)
-    compute_today = sum(float(row.get("cost") or 0.0) for row in spent.values())
+    now = (f"running now: ${compute_hour + online_hour:.2f}/hour (compute ${compute_hour:.2f}, "
+           f"online deployments ${online_hour:.2f})")
+    if spent is None or any(e.cost_today is None for e in endpoints):
+        print(f"{now}; what it cost today is not known here (Azure Cost Management has it)", file=sys.stderr)
+        return
+    compute_today = sum(row.cost for row in spent.values())
     online_today = sum(e.cost_today or 0.0 for e in endpoints)
-    print(f"running now: ${compute_hour + online_hour:.2f}/hour (compute ${compute_hour:.2f}, online deployments "
-          f"${online_hour:.2f}); today ${compute_today + online_today:.2f} (compute ${compute_today:.2f}, "
+    print(f"{now}; today ${compute_today + online_today:.2f} (compute ${compute_today:.2f}, "
           f"online deployments ${online_today:.2f})", file=sys.stderr)
 
 

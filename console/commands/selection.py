@@ -1,5 +1,7 @@
-"""Which workspace a command runs on: `--workspace local|azure` (else the config file's
-`workspace`, else local), opened through the backend registry in `console/workspace.py`.
+"""Which workspace a command runs on: `--workspace local|azure|PROFILE` (else the config file's
+`workspace`, else local), opened through the backend registry in `console/workspace.py`. A
+profile is an Azure workspace named in the config file's `profiles`; `azure` alone is the one
+whose Azure ML config.json is found upward from the working directory.
 `local_workspace` is for what only the local workspace has (its folder, `local up/down`, the
 demo): it refuses another backend instead of reaching past the protocol.
 """
@@ -14,31 +16,44 @@ if TYPE_CHECKING:
     from console.workspace import Workspace
 
 
-def backend_of(args: argparse.Namespace) -> str:
-    """`--workspace`, else the config file's `workspace` (InvalidField if it names no backend), else local."""
-    if getattr(args, "backend", None):
-        return args.backend
-    from console.config import user_config
+def selected(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(backend, profile): `--workspace`, else the config file's `workspace`, else local. A name
+    that is neither a backend nor a profile of the config file is InvalidField."""
+    from console.config import config_file, user_config
     from console.workspace import BACKENDS
 
-    backend = str(user_config().get("workspace", "local"))
-    if backend not in BACKENDS:
-        from console.errors import InvalidField
+    config = None
+    chosen = getattr(args, "backend", None)
+    if not chosen:
+        config = user_config()
+        chosen = str(config.get("workspace", "local"))
+    if chosen in BACKENDS:
+        return chosen, None
+    config = user_config() if config is None else config
+    if chosen in (config.get("profiles") or {}):
+        return "azure", chosen
+    from console.errors import InvalidField
 
-        raise InvalidField("workspace", f"{backend!r} in the config file: use {' or '.join(BACKENDS)}")
-    return backend
+    where = "--workspace" if getattr(args, "backend", None) else f"the config file's workspace ({config_file()})"
+    raise InvalidField("workspace", f"{chosen!r} in {where}: use local, azure or a profile of {config_file()}")
+
+
+def backend_of(args: argparse.Namespace) -> str:
+    return selected(args)[0]
 
 
 def workspace(args: argparse.Namespace) -> Workspace:
     """The workspace the user selected."""
     from console.workspace import open_workspace
 
-    backend = backend_of(args)
+    backend, profile = selected(args)
     options: dict[str, Any] = {}
     if backend == "local":
         from console.config import workspace_dir
 
         options["root"] = workspace_dir(args.workspace_dir)
+    elif profile:
+        options["profile"] = profile
     return open_workspace(backend, read_only=args.read_only, **options)
 
 

@@ -52,7 +52,7 @@ class _Records:
 
 records = _Records()
 from console.errors import BackendUnavailable, ReadOnlyError
-from console.workspace import CAPABILITIES
+from console.workspace import CAPABILITIES, DEFAULT_CADENCE
 from console.local import rpc
 from console.local.folder import WorkspaceFolder
 from console.local.procs import terminate
@@ -188,6 +188,7 @@ class _Group:
 
 
 class LocalJobs(_Group):
+    page = 500  # the daemon lists from memory: the console shows the newest 500
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
         listing = self._call("jobs.list", parent=parent, limit=limit)
         return records.Job.from_rows(listing["columns"], listing["rows"])
@@ -418,6 +419,7 @@ class LocalWorkspace:
 
     backend = "local"
     capabilities = CAPABILITIES  # everything: the local workspace is the reference backend
+    cadence = DEFAULT_CADENCE
 
     def __init__(self, root: Path, *, read_only: bool = False, autostart: bool = True) -> None:
         self.folder = WorkspaceFolder(root)

@@ -1,7 +1,8 @@
 """What the console has read from the workspace, area by area, and how each area is read.
 
-Five areas, each read on its own cadence (`Area.every_s`: jobs and endpoints every 2 s, compute
-every 5 s, monitors every 10 s, quotas every 30 s: an Azure backend pays for every call) by
+Five areas, each read on its own cadence (the workspace's `cadence`, else `Area.every_s`: jobs
+and endpoints every 2 s, compute every 5 s, monitors every 10 s, quotas every 30 s; an Azure
+workspace reads less often, since it pays for every call) by
 `read_area` in a worker thread, and only for what the workspace declares it can do
 (`capabilities`): an area it cannot read is `unavailable`, which its pane says once instead of
 failing every refresh. A read that failed leaves the area's last values and records its error,
@@ -68,7 +69,6 @@ AREAS = (
 CAPABILITY = {"jobs": "jobs", "computes": "compute", "quotas": "quotas", "endpoints": "endpoints",
               "monitors": "monitors", "costs_today": "compute.costs", "metrics": "endpoints.metrics",
               "reports": "monitors.reports"}
-JOB_LIMIT = 500
 
 
 def unavailable(ws: Workspace) -> frozenset[str]:
@@ -88,7 +88,7 @@ def read_area(ws: Workspace, area: str, missing: frozenset[str]) -> tuple[dict[s
 
 
 def _jobs(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
-    return {"jobs": ws.jobs.list(limit=JOB_LIMIT)}
+    return {"jobs": ws.jobs.list(limit=ws.jobs.page)}
 
 
 def _computes(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:

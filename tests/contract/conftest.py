@@ -1,10 +1,11 @@
 """The conformance suite's `workspace` fixture: the same behavioural tests over every backend.
 
 - canned: the in-memory demo workspace (tests/fakes/canned.py), fresh for each test;
+- azure: the azure workspace (console/azure/) over the fake ARM (tests/fakes/arm.py), the real
+  azure-ai-ml in between, fresh for each test;
 - local: a real daemon in a temporary folder, set up once for the session (a model served on
   churn-ep as blue at 100 % and green at 0 %, a cluster, an instance, a monitor, an ended job).
   Tests that change it put back what they changed, and each states the starting point it needs.
-The azure backend joins here when it is built, over a fake of the ARM routes.
 """
 
 from __future__ import annotations
@@ -49,18 +50,30 @@ def local_contract_workspace(tmp_path_factory, churn_model):
         stop_daemon(ws.folder)
 
 
-@pytest.fixture(params=["canned", pytest.param("local", marks=pytest.mark.integration)])
+@pytest.fixture(params=["canned", "azure", pytest.param("local", marks=pytest.mark.integration)])
 def workspace(request):
     if request.param == "canned":
         return CannedWorkspace()
+    if request.param == "azure":
+        from fakes.arm import FakeArm
+        from fakes.azure import azure_workspace
+
+        fake = FakeArm()
+        ws = azure_workspace(fake, request.getfixturevalue("tmp_path"), request.getfixturevalue("monkeypatch"))
+        ws.fake = fake  # for read_only_twin
+        return ws
     return request.getfixturevalue("local_contract_workspace")
 
 
 @pytest.fixture()
-def read_only_twin(workspace):
+def read_only_twin(workspace, tmp_path, monkeypatch):
     """The same workspace opened read-only."""
     if isinstance(workspace, CannedWorkspace):
         twin = CannedWorkspace(read_only=True)
         twin.state = workspace.state
         return twin
+    if workspace.backend == "azure":
+        from fakes.azure import azure_workspace
+
+        return azure_workspace(workspace.fake, tmp_path, monkeypatch, read_only=True)
     return LocalWorkspace(workspace.folder.root, read_only=True)

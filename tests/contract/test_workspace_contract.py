@@ -81,9 +81,12 @@ def test_get_round_trips_what_list_gives_and_unknown_names_are_not_found(workspa
     job, compute = ws.jobs.list()[0], ws.compute.list()[0]
     assert ws.jobs.get(job.name).name == job.name and ws.compute.get(compute.name).name == compute.name
     for call in (lambda: ws.jobs.get("no_such_job"), lambda: ws.compute.get("no-such-compute"),
-                 lambda: ws.endpoints.get("no-such-endpoint"), lambda: ws.monitors.latest("no-such-monitor"),
-                 lambda: ws.operations.get("no-such-operation"), lambda: ws.jobs.metrics("no_such_job")):
+                 lambda: ws.endpoints.get("no-such-endpoint"), lambda: ws.operations.get("no-such-operation")):
         with pytest.raises(NotFound):
+            call()
+    for capability, call in (("monitors.reports", lambda: ws.monitors.latest("no-such-monitor")),
+                             ("jobs.metrics", lambda: ws.jobs.metrics("no_such_job"))):
+        with pytest.raises(NotFound if capability in ws.capabilities else NotSupported):
             call()
 
 
@@ -93,16 +96,28 @@ def test_quotas_are_vcpus_per_family_and_gpu_families_start_at_zero(workspace):
     assert any(q.limit == 0 for q in usage), "a new subscription's GPU families have no quota"
 
 
-def test_jobs_have_logs_and_metrics(workspace):
+def test_jobs_have_logs_and_metrics_where_the_backend_reads_them(workspace):
     job = next(j for j in workspace.jobs.list() if j.is_terminal)
-    assert all(isinstance(line, str) for line in workspace.jobs.logs(job.name))
-    assert all(isinstance(series, MetricSeries) for series in workspace.jobs.metrics(job.name))
+    if "jobs.logs" in workspace.capabilities:
+        assert all(isinstance(line, str) for line in workspace.jobs.logs(job.name))
+    else:
+        with pytest.raises(NotSupported):
+            list(workspace.jobs.logs(job.name))
+    if "jobs.metrics" in workspace.capabilities:
+        assert all(isinstance(series, MetricSeries) for series in workspace.jobs.metrics(job.name))
+    else:
+        with pytest.raises(NotSupported):
+            workspace.jobs.metrics(job.name)
 
 
 def test_endpoint_figures_and_costs(workspace):
     endpoint = workspace.endpoints.get(ENDPOINT)
-    figures = workspace.endpoints.metrics(ENDPOINT, window_s=60)
-    assert all(isinstance(m, DeploymentMetrics) and m.deployment in endpoint.traffic.live for m in figures)
+    if "endpoints.metrics" in workspace.capabilities:
+        figures = workspace.endpoints.metrics(ENDPOINT, window_s=60)
+        assert all(isinstance(m, DeploymentMetrics) and m.deployment in endpoint.traffic.live for m in figures)
+    else:
+        with pytest.raises(NotSupported):
+            workspace.endpoints.metrics(ENDPOINT, window_s=60)
     hourly = [d.cost_per_hour for d in endpoint.deployments if d.cost_per_hour is not None]
     assert hourly and all(c > 0 for c in hourly), "every allocated instance bills"
     assert endpoint.cost_per_hour == pytest.approx(sum(hourly))

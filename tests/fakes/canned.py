@@ -39,7 +39,7 @@ from console.domain import (
     Traffic,
 )
 from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
-from console.workspace import CAPABILITIES
+from console.workspace import CAPABILITIES, DEFAULT_CADENCE
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 WASSERSTEIN, JENSEN_SHANNON = "normalized_wasserstein_distance", "jensen_shannon_distance"
@@ -251,6 +251,7 @@ class _Group:
 
 
 class CannedJobs(_Group):
+    page = 500
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
         jobs = [job for job in self.ws.state.jobs if job.parent == parent]
         return jobs[:limit] if limit is not None else jobs
@@ -489,6 +490,7 @@ class CannedWorkspace:
 
     backend = "local"
     capabilities = CAPABILITIES_CANNED
+    cadence = DEFAULT_CADENCE
 
     def __init__(self, *, name: str = "demo", read_only: bool = False) -> None:
         self.name, self.read_only, self.location = name, read_only, "memory (the canned demo workspace)"

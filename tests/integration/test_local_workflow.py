@@ -132,6 +132,12 @@ def test_create_from_specs(cli, created):
     assert Path(data["path"]) == (SPECS / "data" / "churn-features").resolve()
 
 
+def test_compute_list_prints_what_runs_and_what_it_cost_today(cli, created):
+    listing = cli.run("compute", "list")
+    assert "dev-instance" in listing.stdout and "$ TODAY" in listing.stdout
+    assert "running now: $" in listing.stderr and "today $" in listing.stderr
+
+
 def test_lists_parse_as_json(cli, created):
     computes = {c["name"]: c for c in cli.json("compute", "list")}
     assert {"cpu-cluster", "dev-instance"} <= set(computes)

@@ -35,6 +35,7 @@ FEATURE_COLUMNS = tuple(c.label for c in FEATURES)
 
 NONE = "-"
 NO_REPORT = "no report yet"
+NO_REPORTS = "no reports here"  # the workspace has no per-feature results to read (Azure)
 PLACEHOLDER = "select a feature: histograms load on demand"
 METRIC_NAMES = {  # console/drift.py's metric names, as drift people write them
     "normalized_wasserstein_distance": "W1",
@@ -168,8 +169,9 @@ class DriftPane(Pane):
         reports = snapshot.reports
         palette = theme_colours(self.app, "error", "success")
         rows: dict[str, list] = {}
+        missing = NO_REPORTS if "reports" in snapshot.unavailable else NO_REPORT
         for monitor in snapshot.monitors or []:
-            rows[monitor.name] = _monitor_row(monitor, reports.get(monitor.name), palette)
+            rows[monitor.name] = _monitor_row(monitor, reports.get(monitor.name), palette, missing)
         self._reports = dict(reports)
         with self.app.batch_update():
             self.monitors_table.sync(rows)
@@ -199,14 +201,15 @@ class DriftPane(Pane):
                 self.post_message(self.FeatureChosen(monitor, event.row_key.value))
 
 
-def _monitor_row(monitor: Monitor, report: DriftReport | None, palette: tuple[str, str]) -> list:
+def _monitor_row(monitor: Monitor, report: DriftReport | None, palette: tuple[str, str],
+                 missing: str = NO_REPORT) -> list:
     error, success = palette
     if monitor.endpoint_name:
         target = monitor.endpoint_name + (f"/{monitor.deployment}" if monitor.deployment else "")
     else:
         target = NONE
     if report is None:
-        return [monitor.name, _styled(NO_REPORT, "dim"), NONE, Text(target), NONE, NONE]
+        return [monitor.name, _styled(missing, "dim"), NONE, Text(target), NONE, NONE]
     verdict = _styled("ALERT", f"bold {error}") if report.alert else _styled("ok", success)
     drifted = drifted_cell(report)
     end = report.window_end

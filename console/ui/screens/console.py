@@ -22,14 +22,14 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from console.ui.actions import Actions
 from console.ui.bindings import KEYS, MUTATING
 from console.ui.footer import KeyFooter
 from console.ui.messages import ActionDone, ActionStep, AreaRead, JobDetail
-from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal
-from console.ui.table import FitTable
+from console.ui import modules
 
 if TYPE_CHECKING:
+    from console.ui.actions import Actions
+    from console.ui.screens.modals import ProgressModal
     from console.ui.snapshot import Snapshot
 
 PANES = ("jobs", "quotas", "compute", "endpoints", "drift")
@@ -71,7 +71,7 @@ class ConsoleScreen(Screen):
         super().__init__()
         self.scale = refresh_s / REFRESH_S
         self.autorefresh = autorefresh
-        self.actions = Actions(self)
+        self._actions: Actions | None = None
         self.snapshot: Snapshot | None = None
         self.missing: frozenset[str] | None = None
         self.last_refresh: datetime | None = None  # the app's clock (snapshot tests fix it)
@@ -84,6 +84,15 @@ class ConsoleScreen(Screen):
         self._offered = False
         self._detail_status: tuple[str, str] | None = None  # (job, status) the detail was last read for
         self._progress: dict[str, ProgressModal] = {}
+
+    @property
+    def actions(self) -> Actions:
+        """The flows that change things, imported on the first key that needs them."""
+        if self._actions is None:
+            from console.ui.actions import Actions
+
+            self._actions = Actions(self)
+        return self._actions
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -145,7 +154,8 @@ class ConsoleScreen(Screen):
             self._behind.add(message.area)
         self._show_header()
         self._offer_demo()
-        every = next(a.every_s for a in AREAS if a.name == message.area) * self.scale
+        default = next(a.every_s for a in AREAS if a.name == message.area)
+        every = self.app.ws.cadence.get(message.area, default) * self.scale
         if self.autorefresh and self.is_mounted:  # re-armed only now: reads of an area never overlap
             self._next_read[message.area] = self.set_timer(every, partial(self.read, message.area))
 
@@ -182,7 +192,7 @@ class ConsoleScreen(Screen):
             return
         self._offered = True
         if not (snapshot.jobs or snapshot.computes or snapshot.endpoints):
-            self.app.push_screen(ConfirmModal("This workspace is empty. Set up the demo?",
+            self.app.push_screen(modules.modals().ConfirmModal("This workspace is empty. Set up the demo?",
                                               "compute, data and environment from specs/, the training job, the "
                                               "model registered and served on churn-ep as blue, the drift monitor"),
                                  lambda yes: yes and self.actions.set_up_demo(self.app.demo))
@@ -231,7 +241,7 @@ class ConsoleScreen(Screen):
         self.query_one("#panes").add_class("-zoom")
         for other in self.query("Pane"):
             other.set_class(other is pane, "-zoomed")
-        for table in pane.query(FitTable):
+        for table in pane.query(modules.table().FitTable):
             table.fit_to_width(False)  # zoomed: every column, scrolling sideways if it must
 
     @on(DataTable.RowSelected)
@@ -245,7 +255,7 @@ class ConsoleScreen(Screen):
             self.query_one("#panes").remove_class("-zoom")
             for pane in self.query("Pane"):
                 pane.remove_class("-zoomed")
-            for table in self.query(FitTable):
+            for table in self.query(modules.table().FitTable):
                 table.fit_to_width(True)
 
     def action_refresh(self) -> None:
@@ -253,11 +263,11 @@ class ConsoleScreen(Screen):
 
     def action_help(self) -> None:
         rows = [(self.app.shown_key(k), k.help, k.id) for k in KEYS if not (self.app.read_only and k.mutates)]
-        self.app.push_screen(HelpModal(rows))
+        self.app.push_screen(modules.modals().HelpModal(rows))
 
     def action_filter(self) -> None:
         """k9s's filter: rows whose name contains the text; `!text` keeps the others; empty clears."""
-        self.app.push_screen(InputModal("Filter (name contains; !text inverts; empty clears)", value=self.filter_text),
+        self.app.push_screen(modules.modals().InputModal("Filter (name contains; !text inverts; empty clears)", value=self.filter_text),
                              self._set_filter)
 
     def _set_filter(self, text: str | None) -> None:
@@ -269,7 +279,7 @@ class ConsoleScreen(Screen):
             self._apply(self.snapshot, None)
 
     def action_jump(self) -> None:
-        self.app.push_screen(PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
+        self.app.push_screen(modules.modals().PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Read-only hides every mutating key from the footer and refuses it.

@@ -1,0 +1,149 @@
+"""The MLClient of one Azure workspace, built on first use, and what every request it sends
+goes through.
+
+- azure.ai.ml is imported here, in the thread of the first call (about 2 s): the console's first
+  frame never waits for it. Its loggers lose the stderr handler azure-ai-ml adds (a terminal UI
+  must not be written over) and log at WARNING into the console's own log.
+- The credential is `DefaultAzureCredential` (interactive browser left out: over SSH it is
+  `az login --use-device-code` on the host) unless the profile names another, or a test injects
+  one. When none works the error says what was tried and what to run, never a traceback.
+- Every HTTP attempt is counted (`Counter`), per area of the refresh and in all; a 429 records
+  when the next request may go, which the header shows. azure-core's retry policy does the
+  retrying and honours Retry-After; it is configured (3 tries), not replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter as _Tally
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.azure.target import AzureTarget
+from console.errors import BackendUnavailable
+
+RETRY_TOTAL = 3
+log = logging.getLogger("amlops.azure")
+
+
+@dataclass
+class Counter:
+    """What went over the wire: requests in all, per (method, route) and per area being read."""
+
+    total: int = 0
+    by_route: _Tally = field(default_factory=_Tally)
+    by_area: _Tally = field(default_factory=_Tally)
+    throttled_until: float | None = None  # time.time() when a 429 says the next request may go
+    area: threading.local = field(default_factory=threading.local)
+
+    def record(self, method: str, url: str, status: int | None, retry_after: str | None) -> None:
+        self.total += 1
+        self.by_route[(method, _route(url))] += 1
+        self.by_area[getattr(self.area, "name", None) or "other"] += 1
+        if status == 429:
+            try:
+                wait = float(retry_after) if retry_after else 10.0
+            except ValueError:
+                wait = 10.0
+            self.throttled_until = time.time() + wait
+
+    def throttled_for(self) -> float | None:
+        """Seconds until a 429's Retry-After runs out, or None."""
+        if self.throttled_until is None:
+            return None
+        left = self.throttled_until - time.time()
+        return left if left > 0 else None
+
+
+def _route(url: str) -> str:
+    """The URL's path with the names taken out: /workspaces/{}/computes/{}/stop."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url).path.strip("/").split("/")
+    return "/" + "/".join(p if i % 2 == 0 else "{}" for i, p in enumerate(parts))
+
+
+class Session:
+    """One MLClient for one target, built on the first call that needs it."""
+
+    def __init__(self, target: AzureTarget, *, credential: Any = None, transport: Any = None,
+                 polling_interval: float | None = None) -> None:
+        self.target = target
+        self.counter = Counter()
+        self._credential, self._transport, self._polling_interval = credential, transport, polling_interval
+        self._client: Any = None
+        self._location: str | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    def location(self) -> str:
+        """The workspace's region, read once (usages and sizes are per region)."""
+        if self._location is None:
+            self._location = str(self.client().workspaces.get(self.target.workspace_name).location)
+        return self._location
+
+    def _build(self) -> Any:
+        from azure.ai.ml import MLClient
+        from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+        quiet_azure_loggers()
+        counter = self.counter
+
+        class Counting(SansIOHTTPPolicy):
+            def on_response(self, request, response):  # every attempt, retries included
+                http = response.http_response
+                counter.record(request.http_request.method, request.http_request.url, http.status_code,
+                               http.headers.get("Retry-After"))
+
+        kwargs: dict[str, Any] = {"per_retry_policies": [Counting()], "retry_total": RETRY_TOTAL}
+        if self._transport is not None:
+            kwargs["transport"] = self._transport
+        if self._polling_interval is not None:
+            kwargs["polling_interval"] = self._polling_interval
+        return MLClient(self._credential or credential_for(self.target), self.target.subscription_id,
+                        self.target.resource_group, self.target.workspace_name, **kwargs)
+
+
+def credential_for(target: AzureTarget) -> Any:
+    """The azure-identity credential the profile names (DefaultAzureCredential by default)."""
+    import azure.identity as identity
+
+    quiet_azure_loggers()
+    if target.credential == "cli":
+        return identity.AzureCliCredential()
+    if target.credential == "device_code":
+        return identity.DeviceCodeCredential()
+    if target.credential == "managed_identity":
+        return identity.ManagedIdentityCredential()
+    if target.credential == "environment":
+        return identity.EnvironmentCredential()
+    return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+def quiet_azure_loggers() -> None:
+    """azure-ai-ml adds a stderr handler to its loggers and logs at INFO: in a terminal UI that
+    writes over the screen. Remove the handlers; let WARNING and above reach the root logger."""
+    for name in list(logging.Logger.manager.loggerDict):
+        if name == "azure" or name.startswith("azure."):
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                    logger.removeHandler(handler)
+            logger.setLevel(logging.WARNING)
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+def no_credential(err: Exception) -> BackendUnavailable:
+    """What to say when no credential works: what was tried, and what to run."""
+    tried = str(getattr(err, "message", None) or err).strip().splitlines()
+    summary = "; ".join(line.strip(" -") for line in tried[:6] if line.strip())
+    return BackendUnavailable("no Azure credential works here (tried the DefaultAzureCredential chain: "
+                              f"{summary[:400]}). On this host run `az login --use-device-code`, or set a "
+                              "service principal's AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")

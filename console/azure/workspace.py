@@ -1,0 +1,463 @@
+"""`AzureWorkspace`: the Workspace protocol over one real Azure ML workspace.
+
+Reads go through azure-ai-ml's public operation groups (the one exception, a cluster's node
+count, is in `rest.py`); writes are long-running operations (`operations.py`), checked against
+Azure's rules before any request is sent, refused in read-only mode before any request is sent,
+and audited (`audit.py`). A traffic change is a full PUT of the endpoint (read, change, write),
+then reads until Azure reports the new split: Azure applies it eventually.
+
+What is not built yet on Azure is left out of `capabilities` and raises NotSupported: job logs
+and metrics, submit and create, Azure Monitor's endpoint metrics, invoke, monitor runs and
+their drift reports. A compute's cost today would need Azure Cost Management: never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+from console.azure.audit import AuditLog
+from console.azure.errors import mapped
+from console.azure.operations import OperationTable
+from console.azure.session import Session
+from console.azure.target import AzureTarget, state_dir
+from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
+
+if TYPE_CHECKING:
+    from console.domain import AssetVersion, AuditEntry, Compute, Endpoint, Job, ModelVersion, Monitor, Operation
+
+
+class _Lazy:
+    """A module imported on first use: the records, the catalog and the traffic rules cost a
+    fifth of the console's start, and its first frame needs none of them."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        from importlib import import_module
+
+        return getattr(import_module(self._name), attr)
+
+
+convert, costs, rollout = _Lazy("console.azure.convert"), _Lazy("console.costs"), _Lazy("console.rollout")
+
+CAPABILITIES = frozenset({
+    "jobs", "compute", "quotas", "models", "endpoints", "endpoints.keys", "endpoints.logs", "monitors", "audit",
+    "jobs.cancel", "compute.start_stop", "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys",
+})
+JOB_PAGE = 100  # jobs read per refresh: Azure lists newest first, a page at a time
+# Every read is an ARM request against a budget (250 per principal, refilled at 25/s): with 5
+# endpoints this cadence costs about 54 requests a minute, under 4 % of it (benchmarks/azure_refresh.py).
+CADENCE = {"jobs": 5.0, "endpoints": 10.0, "computes": 15.0, "monitors": 60.0, "quotas": 60.0}
+SETTLE_S = 120.0  # how long a traffic change may take to be reported before it counts as failed
+
+
+class _Group:
+    def __init__(self, ws: AzureWorkspace, area: str) -> None:
+        self.ws, self.area = ws, area
+
+    @property
+    def target(self) -> AzureTarget:
+        return self.ws.target
+
+    @property
+    def ml(self) -> Any:
+        self.ws.session.counter.area.name = self.area  # the requests that follow are this area's
+        return self.ws.session.client()
+
+    def _write(self, action: str, capability: str) -> None:
+        """Refused before any request is sent: read-only, or not a capability of this backend."""
+        if self.ws.read_only:
+            raise ReadOnlyError(action)
+        if capability not in CAPABILITIES:
+            raise NotSupported("azure", capability, "not built yet for the azure workspace")
+
+    def _missing(self, capability: str, why: str = "not built yet for the azure workspace") -> NotSupported:
+        return NotSupported("azure", capability, why)
+
+
+class AzureJobs(_Group):
+    page = JOB_PAGE  # one page of ARM's listing a refresh: the next page costs another request
+    skipped = 0  # jobs azure-ai-ml could not parse in the last listing (jobs.list yields None for them)
+
+    @mapped("job")
+    def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
+        jobs, skipped = [], 0
+        for entity in self.ml.jobs.list(parent_job_name=parent) if parent else self.ml.jobs.list():
+            if entity is None:
+                skipped += 1
+                continue
+            jobs.append(convert.job(entity))
+            if len(jobs) >= (limit or JOB_PAGE):
+                break  # the pager reads the next page only when asked: this bounds the calls
+        self.skipped = skipped
+        jobs.sort(key=lambda j: (j.created_at is not None, j.created_at), reverse=True)
+        return jobs
+
+    def export(self, *, parent: str | None = None, limit: int | None = None) -> bytes:
+        return json.dumps([j.to_dict() for j in self.list(parent=parent, limit=limit)], default=str).encode()
+
+    @mapped("job")
+    def get(self, name: str) -> Job:
+        return convert.job(self.ml.jobs.get(name))
+
+    def submit(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Job:
+        self._write("job submit", "jobs.submit")
+        raise AssertionError("unreachable")
+
+    @mapped("job", writes=True)
+    def cancel(self, name: str) -> Operation:
+        self._write("job cancel", "jobs.cancel")
+        job = self.get(name)
+        if job.is_terminal:
+            raise BadInput(f"job '{name}' is already {job.status}")
+        poller = self.ml.jobs.begin_cancel(name)
+        return self.ws.begin("jobs.cancel", name, poller.result, {"job_status": ["Canceled", "CancelRequested"]},
+                             before={"status": job.status}, after={"status": "CancelRequested"})
+
+    def logs(self, name: str, *, follow: bool = False, offset: int = 0) -> Iterator[str]:
+        raise self._missing("jobs.logs")
+
+    def metrics(self, name: str):
+        raise self._missing("jobs.metrics")
+
+
+class AzureCompute(_Group):
+    @mapped("compute")
+    def list(self) -> list[Compute]:
+        from console.azure.rest import computes
+
+        return [convert.compute(entity, rest) for entity, rest in computes(self.ml)]
+
+    @mapped("compute")
+    def get(self, name: str) -> Compute:
+        return next((c for c in self.list() if c.name == name), None) or self._not_found(name)
+
+    @staticmethod
+    def _not_found(name: str) -> Compute:
+        raise NotFound("compute", name)
+
+    def start(self, name: str) -> Operation:
+        return self._transition(name, "start", "Running")
+
+    def stop(self, name: str) -> Operation:
+        return self._transition(name, "stop", "Stopped")
+
+    @mapped("compute", writes=True)
+    def _transition(self, name: str, verb: str, state: str) -> Operation:
+        self._write(f"compute {verb}", "compute.start_stop")
+        compute = self.get(name)
+        if not compute.is_instance:
+            raise BadInput(f"'{name}' is a cluster: it scales with its jobs, it cannot be started or stopped")
+        poller = (self.ml.compute.begin_stop if verb == "stop" else self.ml.compute.begin_start)(name)
+        return self.ws.begin(f"compute.{verb}", name, poller.result, {"compute_state": state},
+                             before={"state": compute.state}, after={"state": state}, detail="trigger User")
+
+    @mapped("compute")
+    def sizes(self):
+        return [convert.vm_size(s) for s in self.ml.compute.list_sizes(location=self.ws.session.location())]
+
+    def costs_today(self):
+        raise self._missing("compute.costs", "Azure ML has no per-compute cost: it is in Azure Cost Management")
+
+
+class AzureQuotas(_Group):
+    @mapped("quota")
+    def usage(self):
+        location = self.ws.session.location()
+        found = (convert.usage(u, location) for u in self.ml.compute.list_usage(location=location))
+        return sorted((u for u in found if u is not None), key=lambda u: u.family.lower())
+
+    def how_to_raise(self, family: str) -> str:
+        return costs.how_to_raise(family)
+
+
+class AzureModels(_Group):
+    @mapped("model")
+    def list(self, name: str | None = None) -> list[ModelVersion]:
+        names = [name] if name else [c.name for c in self.ml.models.list()]
+        versions = [convert.model(v) for n in names for v in self.ml.models.list(name=n)]
+        versions.sort(key=lambda m: (m.created_at is not None, m.created_at), reverse=True)
+        return versions
+
+    def register(self, name: str, **_: Any) -> ModelVersion:
+        self._write("model register", "models.register")
+        raise AssertionError("unreachable")
+
+
+class AzureAssets(_Group):
+    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, **_: Any):
+        self._write("create", "assets.create")
+        raise AssertionError("unreachable")
+
+    @mapped("asset")
+    def list(self, kind: str) -> list[AssetVersion]:
+        group = self.ml.data if kind == "data" else self.ml.environments
+        return [convert.asset(entity, kind) for entity in group.list()]
+
+
+class AzureEndpoints(_Group):
+    @mapped("endpoint")
+    def list(self) -> list[Endpoint]:
+        return [self._with_deployments(entity) for entity in self.ml.online_endpoints.list()]
+
+    @mapped("endpoint")
+    def get(self, name: str) -> Endpoint:
+        return self._with_deployments(self.ml.online_endpoints.get(name))
+
+    def _with_deployments(self, entity: Any) -> Endpoint:
+        deployments = sorted((convert.deployment(d, entity.name)
+                              for d in self.ml.online_deployments.list(endpoint_name=entity.name)), key=lambda d: d.name)
+        endpoint = convert.endpoint(entity, deployments)
+        self.ws.saw_split(endpoint.name, dict(endpoint.traffic.live))
+        return endpoint
+
+    def create(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Operation:
+        self._write("create online endpoint", "assets.create")
+        raise AssertionError("unreachable")
+
+    def create_deployment(self, spec_path: str, overrides: Mapping[str, str] | None = None, **_: Any) -> Operation:
+        self._write("create online deployment", "assets.create")
+        raise AssertionError("unreachable")
+
+    def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
+        return self._update(name, "endpoints.set_traffic", "endpoint traffic", traffic=traffic)
+
+    def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
+        return self._update(name, "endpoints.set_mirror", "endpoint mirror", mirror=mirror)
+
+    @mapped("endpoint", writes=True)
+    def rollback(self, name: str) -> Operation:
+        self._write("endpoint rollback", "endpoints.traffic")
+        current = self.get(name)
+        split = rollout.rollback_split([d.name for d in current.deployments], self.ws.full_history(name),
+                                       current.traffic.live)
+        return self._update(name, "endpoints.rollback", "endpoint rollback", traffic=split, mirror={})
+
+    @mapped("endpoint", writes=True)
+    def _update(self, name: str, kind: str, action: str, *, traffic: Mapping[str, Any] | None = None,
+                mirror: Mapping[str, Any] | None = None) -> Operation:
+        """Azure's traffic update: checked under its rules, a full PUT of the endpoint (zeros
+        stripped, as azure-ai-ml sends it), then reads until the endpoint reports the new split."""
+        self._write(action, "endpoints.traffic")
+        entity = self.ml.online_endpoints.get(name)
+        current = self._with_deployments(entity)
+        names = [d.name for d in current.deployments]
+        if traffic is None:  # mirror only
+            live = dict(current.traffic.live)
+            shadow = rollout.check_mirror(mirror or {}, live, names)
+        else:  # a new live split, with the mirror as it is (or as given: rollback turns it off)
+            shadow = dict(current.traffic.mirror) if mirror is None else rollout.check_mirror(mirror, {}, names)
+            live = rollout.check_traffic(traffic, names, shadow)
+        entity.traffic = {k: v for k, v in live.items() if v}
+        entity.mirror_traffic = {k: v for k, v in shadow.items() if v}
+        poller = self.ml.online_endpoints.begin_create_or_update(entity)
+        expect = {"traffic": {k: v for k, v in live.items() if v}, "mirror": entity.mirror_traffic}
+
+        def work() -> None:
+            poller.result()
+            self._settle(name, expect)
+
+        return self.ws.begin(kind, name, work, {"endpoint_split": expect},
+                             before={"traffic": dict(current.traffic.live), "mirror": dict(current.traffic.mirror)},
+                             after={"traffic": live, "mirror": shadow})
+
+    def _settle(self, name: str, expect: dict[str, Any]) -> None:
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            if self.ws.split_of(name) == expect:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{name}: Azure did not report the new split within {SETTLE_S:.0f} s")
+            time.sleep(self.ws.poll_s)
+
+    @mapped("endpoint", writes=True)
+    def delete(self, name: str) -> Operation:
+        self._write("endpoint delete", "endpoints.delete")
+        before = self.get(name)
+        poller = self.ml.online_endpoints.begin_delete(name=name)
+        return self.ws.begin("endpoints.delete", name, poller.result, {"endpoint_gone": name},
+                             before={"deployments": [d.name for d in before.deployments]})
+
+    @mapped("deployment", writes=True)
+    def delete_deployment(self, name: str, deployment: str) -> Operation:
+        self._write("deployment delete", "endpoints.delete")
+        current = self.get(name)
+        if deployment not in {d.name for d in current.deployments}:
+            raise NotFound("deployment", f"{name}/{deployment}")
+        rollout.check_delete(deployment, current.traffic.live, current.traffic.mirror)
+        poller = self.ml.online_deployments.begin_delete(name=deployment, endpoint_name=name)
+        return self.ws.begin("endpoints.delete_deployment", f"{name}/{deployment}", poller.result,
+                             {"deployment_gone": [name, deployment]})
+
+    @mapped("endpoint")
+    def keys(self, name: str):
+        return convert.keys(self.ml.online_endpoints.get_keys(name=name))
+
+    @mapped("endpoint", writes=True)
+    def regenerate_keys(self, name: str, key_type: str = "primary") -> Operation:
+        self._write("endpoint regenerate-keys", "endpoints.regenerate_keys")
+        if key_type not in ("primary", "secondary"):
+            from console.errors import InvalidField
+
+            raise InvalidField("key_type", "primary or secondary")
+        poller = self.ml.online_endpoints.begin_regenerate_keys(name=name, key_type=key_type)
+        return self.ws.begin("endpoints.regenerate_keys", name, poller.result, {}, detail=f"{key_type} key")
+
+    @mapped("deployment")
+    def deployment_logs(self, name: str, deployment: str, *, lines: int = 200) -> str:
+        out = []
+        for container in ("inference-server", "storage-initializer"):
+            text = self.ml.online_deployments.get_logs(name=deployment, endpoint_name=name, lines=lines,
+                                                       container_type=container)
+            out.append(f"==> {container} <==\n{text or ''}")
+        return "\n".join(out)
+
+    def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None):
+        raise self._missing("endpoints.invoke")
+
+    def metrics(self, name: str, *, window_s: int = 60):
+        raise self._missing("endpoints.metrics", "Azure Monitor's endpoint metrics are not read yet")
+
+
+class AzureMonitors(_Group):
+    @mapped("monitor")
+    def list(self) -> list[Monitor]:
+        found = (convert.monitor(s) for s in self.ml.schedules.list())
+        return sorted((m for m in found if m is not None), key=lambda m: m.name)
+
+    def run(self, name: str, **_: Any) -> Operation:
+        self._write("monitor run", "monitors.run")
+        raise AssertionError("unreachable")
+
+    def latest(self, name: str):
+        raise self._missing("monitors.reports", "Azure has no API for a monitor's per-feature results")
+
+    def for_endpoint(self, endpoint: str, deployment: str | None = None) -> list[Monitor]:
+        return [m for m in self.list() if m.endpoint_name == endpoint and deployment in (None, m.deployment)]
+
+
+class AzureAudit(_Group):
+    def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
+        from console.domain import AuditEntry
+
+        entries = [AuditEntry.from_dict(e) for e in reversed(self.ws.audit_log.entries())]
+        if since is not None:
+            entries = [e for e in entries if e.time >= since]
+        return entries[:limit] if limit else entries
+
+
+class AzureOperations(_Group):
+    def get(self, id: str) -> Operation:
+        return self.ws.table.get(id)
+
+    def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
+        return self.ws.table.wait(id, timeout_s=timeout_s, poll_s=max(self.ws.poll_s, 0.02))
+
+
+class AzureWorkspace:
+    """One Azure ML workspace behind the Workspace protocol."""
+
+    backend = "azure"
+    capabilities = CAPABILITIES
+    cadence = CADENCE
+
+    def __init__(self, target: AzureTarget, *, read_only: bool = False, credential: Any = None,
+                 transport: Any = None, polling_interval: float | None = None) -> None:
+        self.target = target
+        self.name = target.workspace_name
+        self.location = f"{target.subscription_id}/{target.resource_group}/{target.workspace_name}"
+        self.read_only = read_only or target.read_only
+        self.session = Session(target, credential=credential, transport=transport, polling_interval=polling_interval)
+        self.poll_s = 1.0 if polling_interval is None else polling_interval
+        folder = state_dir(target)
+        self.audit_log = AuditLog(folder / "audit.jsonl")
+        self.table = OperationTable(folder / "operations.jsonl", self._check)
+        self._history_file = folder / "traffic-history.json"
+        self.jobs, self.compute, self.quotas = AzureJobs(self, "jobs"), AzureCompute(self, "computes"), AzureQuotas(self, "quotas")
+        self.models, self.assets = AzureModels(self, "models"), AzureAssets(self, "assets")
+        self.endpoints, self.monitors = AzureEndpoints(self, "endpoints"), AzureMonitors(self, "monitors")
+        self.audit, self.operations = AzureAudit(self, "audit"), AzureOperations(self, "operations")
+
+    def close(self) -> None:
+        pass
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def begin(self, kind: str, target: str, work, expect: dict[str, Any], *, before: Any = None,
+              after: Any = None, detail: str | None = None) -> Operation:
+        """Start a write's operation and audit it: once when it was asked, once when it ended."""
+        self.audit_log.append(kind, target, before=before, after=after, result="InProgress", detail=detail)
+
+        def audited() -> None:
+            try:
+                work()
+            except Exception as err:
+                self.audit_log.append(kind, target, before=before, after=after, result="Failed",
+                                      detail=getattr(err, "message", None) or str(err))
+                raise
+            self.audit_log.append(kind, target, before=before, after=after, result="Succeeded", detail=detail)
+
+        return self.table.start(kind, target, audited, expect)
+
+    def _check(self, record: dict[str, Any]) -> str | None:
+        """Where an operation another process started stands, from the live resource."""
+        expect = record.get("expect") or {}
+        try:
+            if "compute_state" in expect:
+                return "Succeeded" if self.compute.get(record["target"]).state == expect["compute_state"] else "InProgress"
+            if "endpoint_split" in expect:
+                return "Succeeded" if self.split_of(record["target"]) == expect["endpoint_split"] else "InProgress"
+            if "job_status" in expect:
+                return "Succeeded" if self.jobs.get(record["target"]).status in expect["job_status"] else "InProgress"
+            if "endpoint_gone" in expect:
+                self.endpoints.get(expect["endpoint_gone"])
+                return "InProgress"
+        except NotFound:
+            return "Succeeded" if "endpoint_gone" in expect else None
+        return None
+
+    def split_of(self, endpoint: str) -> dict[str, Any]:
+        """The split Azure reports now, zeros left out, as an operation expects it."""
+        entity = self.session.client().online_endpoints.get(endpoint)
+        return {"traffic": {k: int(v) for k, v in (entity.traffic or {}).items() if int(v)},
+                "mirror": {k: int(v) for k, v in (getattr(entity, "mirror_traffic", None) or {}).items() if int(v)}}
+
+    # --- which deployment was stable: what rollback goes back to --------------------------------
+
+    def full_history(self, endpoint: str) -> list[str]:
+        try:
+            return list(json.loads(self._history_file.read_text()).get(endpoint, []))
+        except (FileNotFoundError, ValueError):
+            return []
+
+    def saw_split(self, endpoint: str, live: dict[str, int]) -> None:
+        """Remember each deployment seen holding 100 %: Azure keeps no such history."""
+        history = self.full_history(endpoint)
+        updated = rollout.record_full(history, live)
+        if updated != history:
+            try:
+                data = json.loads(self._history_file.read_text())
+            except (FileNotFoundError, ValueError):
+                data = {}
+            data[endpoint] = updated
+            self._history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._history_file.write_text(json.dumps(data))
+
+
+def open_azure(*, read_only: bool = False, profile: str | None = None, credential: Any = None,
+               transport: Any = None, polling_interval: float | None = None) -> AzureWorkspace:
+    """The registry's builder: a profile of the config file, or the Azure ML config.json found
+    upward from the working directory. Cheap: nothing of azure is imported until the first call."""
+    from console.azure.target import from_config_file, from_profile
+    from console.config import config_file, user_config
+
+    target = from_profile(profile, user_config(), str(config_file())) if profile else from_config_file()
+    return AzureWorkspace(target, read_only=read_only, credential=credential, transport=transport,
+                          polling_interval=polling_interval)

@@ -1,0 +1,57 @@
+"""The azure workspace (console/azure/) over the fake ARM (tests/fakes/arm.py): the real
+azure-ai-ml code, a fake credential, a transport that never leaves the process, and the
+console's state for the workspace (audit log, operations) in a temporary folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from console.azure.target import AzureTarget
+from console.azure.workspace import AzureWorkspace
+
+from fakes.arm import FakeArm
+
+
+class FakeCredential:
+    """All a credential needs: a token."""
+
+    def get_token(self, *scopes, **kwargs):
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("fake", int(time.time()) + 3600)
+
+
+class SleeplessTransport:
+    """Made on first use: a RequestsTransport over the fake that records the waits azure-core's
+    retry policy asks for (Retry-After) instead of sleeping through them."""
+
+    def __new__(cls, session):
+        from azure.core.pipeline.transport import RequestsTransport
+
+        class Recording(RequestsTransport):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.slept: list[float] = []
+
+            def sleep(self, duration):
+                self.slept.append(duration)
+
+        return Recording(session=session)
+
+
+def target_of(fake: FakeArm, **kw) -> AzureTarget:
+    return AzureTarget(fake.SUBSCRIPTION, fake.RESOURCE_GROUP, fake.WORKSPACE, source="the fake ARM", **kw)
+
+
+def azure_workspace(fake: FakeArm, state: Path, monkeypatch, *, read_only: bool = False) -> AzureWorkspace:
+    """An AzureWorkspace over `fake`, its own state under `state` (XDG_DATA_HOME)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(state))
+    for var in ("ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD"):  # the SDK would download cloud metadata
+        monkeypatch.delenv(var, raising=False)
+    from azure.ai.ml.constants._common import LROConfigurations
+
+    # Some of azure-ai-ml's pollers wait 5 s between polls whatever polling_interval says.
+    monkeypatch.setattr(LROConfigurations, "POLL_INTERVAL", 0)
+    return AzureWorkspace(target_of(fake, read_only=read_only), credential=FakeCredential(),
+                          transport=SleeplessTransport(fake.session()), polling_interval=0)

@@ -1,0 +1,53 @@
+"""The console on an Azure workspace (console/azure/ over the fake ARM, the real azure-ai-ml in
+between): the same five panes fill, what the backend cannot read says so once instead of
+failing every refresh, and a key that changes something works through Azure's operations."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from console.ui.app import AmlopsApp
+
+from fakes.arm import FakeArm
+from fakes.azure import azure_workspace
+from helpers import REPO, until
+
+
+@pytest.fixture()
+def fake(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return FakeArm()
+
+
+def rows(app: AmlopsApp, pane_id: str) -> list[str]:
+    from textual.widgets import DataTable
+
+    panes = app.console_screen.query(f"#{pane_id}")
+    return [key.value for key in panes.first().query(DataTable).first().rows] if panes else []
+
+
+async def test_the_five_panes_fill_from_azure(fake, tmp_path, monkeypatch):
+    ws = azure_workspace(fake, tmp_path, monkeypatch)
+    app = AmlopsApp(ws, specs=REPO / "specs", refresh_s=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: rows(app, "endpoints") and rows(app, "jobs") and rows(app, "quotas")
+                    and rows(app, "compute") and rows(app, "drift"), 20, "the five panes")
+        assert {"churn-ep/blue", "churn-ep/green"} <= set(rows(app, "endpoints"))
+        assert "standardDSv2Family" in rows(app, "quotas")
+        header = str(app.console_screen.query_one("#header").render())
+        assert "ws-demo (azure)" in header and "connected" in header and "error" not in header
+        drift = app.console_screen.query_one("#drift")
+        assert "no reports here" in str(drift.query("DataTable").first().get_row("churn-drift")[1])
+        # A read the backend cannot make is asked once, never every refresh.
+        assert fake.calls("GET", r"/providers/Microsoft\.Insights/metrics") == []
+
+        await pilot.press("3", "x")
+        await until(pilot, lambda: len(app.screen_stack) == 2, 5, "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: fake.compute_state("dev-instance") == "Stopped", 20, "dev-instance to stop")
+        assert [e.operation for e in ws.audit.list()][:1] == ["compute.stop"]

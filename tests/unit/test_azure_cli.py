@@ -1,0 +1,102 @@
+"""The CLI on an Azure workspace named by a profile, over the fake ARM (tests/fakes/arm.py):
+the real azure-ai-ml, a fake credential, no network. Every command that exists for local works
+with `--workspace PROFILE`, or says plainly that the capability is missing there; a read_only
+profile refuses writes before any request."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from helpers import amlops_in_process
+
+from fakes.arm import FakeArm
+from fakes.azure import FakeCredential, SleeplessTransport
+
+
+@pytest.fixture()
+def fake(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    fake = FakeArm()
+    profile = {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
+               "workspace_name": fake.WORKSPACE}
+    (tmp_path / "config" / "amlops").mkdir(parents=True)
+    (tmp_path / "config" / "amlops" / "config.json").write_text(json.dumps(
+        {"profiles": {"demo": profile, "watch": {**profile, "read_only": True}}}))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for var in ("ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD"):
+        monkeypatch.delenv(var, raising=False)
+    from azure.ai.ml.constants._common import LROConfigurations
+
+    import console.azure.session as session
+
+    monkeypatch.setattr(LROConfigurations, "POLL_INTERVAL", 0)
+    monkeypatch.setattr(session, "credential_for", lambda target: FakeCredential())
+    built = session.Session.__init__
+
+    def over_the_fake(self, target, **kw):  # what a real profile opens, its HTTP answered by the fake
+        built(self, target, credential=None, transport=SleeplessTransport(fake.session()), polling_interval=0)
+
+    monkeypatch.setattr(session.Session, "__init__", over_the_fake)
+    return fake
+
+
+def amlops(*args: str):
+    return amlops_in_process("--workspace", "demo", *args)
+
+
+def test_reads_on_azure(fake):
+    listing = amlops("compute", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert "dev-instance" in listing.stdout and "not known here (Azure Cost Management has it)" in listing.stderr
+    quotas = json.loads(amlops("quota", "list", "--json").stdout)
+    assert {"family": "standardDSv2Family", "used": 20, "limit": 24} in [
+        {k: q[k] for k in ("family", "used", "limit")} for q in quotas]
+    jobs = json.loads(amlops("job", "list", "--json").stdout)
+    assert jobs and jobs[0]["status"] == "Running"
+    endpoint = json.loads(amlops("endpoint", "show", "churn-ep", "--json").stdout)
+    assert endpoint["traffic"]["live"] == {"blue": 100, "green": 0}
+    assert endpoint["cost_per_hour"] == pytest.approx(4 * 0.146)  # blue and green, 2 instances each
+    assert amlops("monitor", "list").returncode == 0
+
+
+def test_writes_on_azure_wait_for_azure_and_are_audited(fake):
+    moved = amlops("endpoint", "traffic", "churn-ep", "blue=90", "green=10")
+    assert moved.returncode == 0, moved.stderr
+    assert "blue=90 green=10 (Succeeded)" in moved.stdout
+    stopped = amlops("compute", "stop", "dev-instance")
+    assert stopped.returncode == 0 and "Succeeded" in stopped.stdout
+    assert fake.compute_state("dev-instance") == "Stopped"
+    audit = json.loads(amlops("audit", "--json").stdout)
+    assert [(a["operation"], a["result"]) for a in audit][:2] == [("compute.stop", "Succeeded"),
+                                                                  ("compute.stop", "InProgress")]
+
+
+def test_an_operation_left_running_is_followed_by_a_later_command(fake):
+    with fake.operations_held():
+        started = amlops("compute", "stop", "dev-instance", "--no-wait")
+    assert started.returncode == 0, started.stderr
+    op_id = started.stderr.split("operation ", 1)[1].split(":", 1)[0]
+    # Another process, from the live resource: the instance is Stopped, so the stop Succeeded.
+    shown = json.loads(amlops("operation", "show", op_id, "--json").stdout)
+    assert (shown["kind"], shown["target"]) == ("compute.stop", "dev-instance")
+    assert shown["status"] in ("InProgress", "Succeeded")
+
+
+def test_a_read_only_profile_refuses_writes_before_any_request(fake):
+    refused = amlops_in_process("--workspace", "watch", "endpoint", "traffic", "churn-ep", "green=100")
+    assert refused.returncode == 2 and "read-only" in refused.stderr
+    assert fake.requests == []
+
+
+def test_what_azure_lacks_here_is_said_plainly(fake):
+    logs = amlops("job", "logs", "calm_river_7hk2m9x4pq")
+    assert logs.returncode == 1 and "jobs.logs is not available on the azure workspace" in logs.stderr
+    demo = amlops("demo")
+    assert demo.returncode == 2 and "for the local workspace" in demo.stderr
