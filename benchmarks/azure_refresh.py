@@ -1,0 +1,198 @@
+"""The azure workspace's refresh budget (DESIGN.md, Budgets: "Azure"). Prints:
+
+1. HTTP requests per read of each area, per refresh cycle and per minute at the azure workspace's
+   cadence, for a workspace of 5 endpoints x 2 deployments and 1,000 jobs, against ARM's read
+   budget (250 reads per principal per subscription per region, refilled at 25/s: 1,500 a minute
+   sustained; target under 10 %);
+2. UI-thread time to apply an Azure refresh of that workspace (all five areas), median of N;
+3. time to first frame with `--workspace azure` beside a bare Textual app (header, table, footer)
+   started the same way, side by side in one run, medians of N (target within 1.1x).
+
+The workspace is the fake ARM of the tests (tests/fakes/arm.py, Azure's REST example payloads
+filled with a demo's state) answered in-process, so the counts are azure-ai-ml 1.35.2's own
+requests for each call the console makes; no network is used.
+Run: .venv/bin/python benchmarks/azure_refresh.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+ARM_READS_PER_MINUTE = 25 * 60  # the token bucket's refill; the 250 burst does not last a minute
+ENDPOINTS, JOBS = 5, 1000
+
+
+def big_fake():
+    """The fake ARM with 5 endpoints of blue and green, and 1,000 jobs."""
+    from fakes.arm import FakeArm
+
+    fake = FakeArm(jobs_page_size=100)  # ARM's own page size for jobs
+    for i in range(1, ENDPOINTS):
+        name = f"churn-ep-{i}"
+        body = copy.deepcopy(fake.endpoints["churn-ep"])
+        body["name"], body["id"] = name, body["id"].replace("churn-ep", name)
+        fake.endpoints[name] = body
+        fake.deployments[name] = {}
+        for dep, dbody in fake.deployments["churn-ep"].items():
+            clone = copy.deepcopy(dbody)
+            clone["id"] = clone["id"].replace("/churn-ep/", f"/{name}/")
+            fake.deployments[name][dep] = clone
+    template = next(iter(fake.jobs.values()))
+    for i in range(JOBS - len(fake.jobs)):
+        job = copy.deepcopy(template)
+        job["name"] = f"bench_job_{i:05d}"
+        job["id"] = job["id"].rsplit("/", 1)[0] + "/" + job["name"]
+        job["properties"]["status"] = "Completed"
+        fake.add_job(job)
+    return fake
+
+
+def workspace_over(fake, state: Path):
+    from azure.ai.ml.constants._common import LROConfigurations
+
+    from console.azure.target import AzureTarget
+    from console.azure.workspace import AzureWorkspace
+    from fakes.azure import FakeCredential, SleeplessTransport
+
+    os.environ["XDG_DATA_HOME"] = str(state)
+    LROConfigurations.POLL_INTERVAL = 0
+    target = AzureTarget(fake.SUBSCRIPTION, fake.RESOURCE_GROUP, fake.WORKSPACE, source="benchmark")
+    return AzureWorkspace(target, credential=FakeCredential(), transport=SleeplessTransport(fake.session()),
+                          polling_interval=0)
+
+
+def requests_per_area(ws, fake) -> dict[str, int]:
+    from console.ui.snapshot import AREAS, read_area, unavailable
+
+    missing = unavailable(ws)
+    read_area(ws, "quotas", missing)  # the first read also reads the workspace's location, once
+    counts = {}
+    for area in AREAS:
+        before = len(fake.requests)
+        values, error = read_area(ws, area.name, missing)
+        assert error is None, (area.name, error)
+        counts[area.name] = len(fake.requests) - before
+    assert not fake.unhandled, fake.unhandled
+    return counts
+
+
+async def apply_seconds(snapshot, runs: int) -> float:
+    from console.ui.app import AmlopsApp
+
+    class Quiet:  # never read: the snapshot is applied by hand
+        name, backend, read_only, location = "bench", "azure", True, "fake ARM"
+        capabilities, cadence = frozenset(), {}
+
+    app = AmlopsApp(Quiet(), autorefresh=False)
+    times = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        while len(app.query("Pane")) < 5:
+            await pilot.pause(0.01)
+        for _ in range(runs + 1):
+            start = time.perf_counter()
+            app.console_screen.apply(snapshot)
+            times.append(time.perf_counter() - start)
+            await pilot.pause()
+    return statistics.median(times[1:])  # the first apply builds every row
+
+
+FIRST_FRAME = """
+import sys, time
+start = float(sys.argv[1])
+if sys.argv[2] == "bare":
+    from textual.app import App
+    from textual.widgets import DataTable, Footer, Header
+
+    class Bare(App):
+        def compose(self):
+            yield Header()
+            yield DataTable()
+            yield Footer()
+
+        def on_mount(self):
+            self.call_after_refresh(self.done)
+
+        def done(self):
+            print(time.time() - start, flush=True)
+            self.exit()
+
+    Bare().run(headless=True)
+else:
+    from console.cli import STARTED
+    from console.azure.workspace import open_azure
+    from console.ui.app import AmlopsApp
+
+    class Once(AmlopsApp):
+        def _first_frame(self):
+            print(time.time() - start, flush=True)
+            self.exit()
+
+    Once(open_azure(), autorefresh=False).run(headless=True)
+"""
+
+
+def first_frame(kind: str, cwd: Path) -> float:
+    start = time.time()
+    out = subprocess.run([sys.executable, "-c", FIRST_FRAME, repr(start), kind], capture_output=True, text=True,
+                         check=True, timeout=60, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return float(out.stdout.strip().splitlines()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    from console.azure.workspace import CADENCE
+    from console.ui.snapshot import fetch
+
+    with tempfile.TemporaryDirectory(prefix="amlops-azure-bench-") as tmp:
+        fake = big_fake()
+        ws = workspace_over(fake, Path(tmp))
+        counts = requests_per_area(ws, fake)
+        per_minute = {area: n * 60 / CADENCE[area] for area, n in counts.items()}
+        print(f"1. HTTP requests, a workspace of {ENDPOINTS} endpoints x 2 deployments and {len(fake.jobs):,} jobs "
+              "(azure-ai-ml 1.35.2 over the fake ARM)")
+        print("   area        per read  every   per minute")
+        for area, n in counts.items():
+            print(f"   {area:<10} {n:>8}  {CADENCE[area]:>4.0f} s  {per_minute[area]:>10.1f}")
+        total = sum(per_minute.values())
+        print(f"   one refresh cycle (every area once): {sum(counts.values())} requests")
+        print(f"   per minute at this cadence: {total:.0f} of ARM's {ARM_READS_PER_MINUTE:,} reads "
+              f"({total / ARM_READS_PER_MINUTE:.1%}; target < 10 %): "
+              f"{'MET' if total < 0.1 * ARM_READS_PER_MINUTE else 'NOT MET'}")
+
+        snapshot = fetch(ws)
+        seconds = asyncio.run(apply_seconds(snapshot, args.runs))
+        print(f"2. UI time to apply an Azure refresh of it: median {seconds * 1000:.1f} ms of {args.runs} "
+              "(target < 20 ms for 10,000 jobs / 500 endpoints: benchmarks/ui.py)")
+
+        project = Path(tmp) / "project"
+        (project / ".azureml").mkdir(parents=True)
+        (project / ".azureml" / "config.json").write_text(json.dumps(
+            {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
+             "workspace_name": fake.WORKSPACE}))
+        bare, azure = [], []
+        for _ in range(args.runs):  # interleaved: the machine's drift hits both alike
+            bare.append(first_frame("bare", project))
+            azure.append(first_frame("azure", project))
+        b, a = statistics.median(bare), statistics.median(azure)
+        print(f"3. process start -> first frame, medians of {args.runs}: bare Textual app {b * 1000:.0f} ms, "
+              f"amlops --workspace azure {a * 1000:.0f} ms ({a / b:.2f}x; target <= 1.1x): "
+              f"{'MET' if a <= 1.1 * b else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    main()
