@@ -42,7 +42,7 @@ async def test_the_five_panes_fill_from_azure(fake, tmp_path, monkeypatch):
         header = str(app.console_screen.query_one("#header").render())
         assert "ws-demo (azure)" in header and "connected" in header and "error" not in header
         drift = app.console_screen.query_one("#drift")
-        assert "no reports here" in str(drift.query("DataTable").first().get_row("churn-drift")[1])
+        assert "unavailable" in str(drift.query("DataTable").first().get_row("churn-drift")[1])
         # A read the backend cannot make is asked once, never every refresh.
         assert fake.calls("GET", r"/providers/Microsoft\.Insights/metrics") == []
 

@@ -250,7 +250,7 @@ def test_compute_pane_updates_in_place_and_goes_stale_on_error(monkeypatch):
         await pilot.pause()
         table = pane.query_one(DataTable)
         assert plain(table.get_row("ci-old"))[4:6] == ["-", "-"]
-        assert "today - = compute - (idle -)" in str(pane.query_one(".compute-footer", Static).render())
+        assert "today: this workspace does not report what it has cost" in str(pane.query_one(".compute-footer", Static).render())
         updated, added = spy(table, monkeypatch)
 
         stopped = [Compute(c.name, c.type, c.size, "Stopped", last_activity=c.last_activity) if c.name == "ci-old"
@@ -299,7 +299,11 @@ def test_the_bill_is_as_detailed_as_the_footer_is_wide():
     assert bill.text(44).splitlines() == ["now $1.17/hour, $28.08/day", "today $5.30, idle compute $0.83"]
     assert bill.text(12).splitlines() == ["$1.17/hour", "today $5.30"]
     assert Bill(0.0, None, None, None, None, 0).text(80).splitlines() == [
-        "now $0.00/hour, $0.00/day = compute $0.00 + deployments -", "today - = compute - (idle -) + deployments -"]
+        "now $0.00/hour, $0.00/day = compute $0.00 + deployments -",
+        "today: this workspace does not report what it has cost"]
+    # Half known stays a figure, with the unknown half shown as unknown.
+    assert Bill(0.0, 1.0, None, None, None, 0).text(80).splitlines()[1] == \
+        "today $1.00 = compute $1.00 (idle -) + deployments -"
 
 
 # --- columns by width ---------------------------------------------------------------------------

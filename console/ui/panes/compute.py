@@ -113,9 +113,13 @@ class Bill:
         split_today = f"compute {usd(self.compute_today)} (idle {usd(self.idle_today)}) + deployments " \
                       f"{usd(self.deployments_today)}"
         rate = f"{usd(hour)}/hour, {usd(hour * 24)}/day"
-        levels = [(f"now {rate} = {split_now}", f"today {usd(today)} = {split_today}"),
-                  (f"now {rate}", f"today {usd(today)}, idle compute {usd(self.idle_today)}"),
-                  (f"{usd(hour)}/hour", f"today {usd(today)}")]
+        if self.compute_today is None and self.deployments_today is None:  # e.g. Azure: Cost Management has it
+            later = ("today: this workspace does not report what it has cost", "today: not reported",
+                     "today: unknown")
+        else:
+            later = (f"today {usd(today)} = {split_today}", f"today {usd(today)}, idle compute {usd(self.idle_today)}",
+                     f"today {usd(today)}")
+        levels = [(f"now {rate} = {split_now}", later[0]), (f"now {rate}", later[1]), (f"{usd(hour)}/hour", later[2])]
         n = self.unpriced
         notes = (f"; {n} running without a known price, not counted", f" (+{n} unpriced)") if n else ("",)
         lines = [(now + note, later) for now, later in levels for note in notes]

@@ -35,7 +35,7 @@ FEATURE_COLUMNS = tuple(c.label for c in FEATURES)
 
 NONE = "-"
 NO_REPORT = "no report yet"
-NO_REPORTS = "no reports here"  # the workspace has no per-feature results to read (Azure)
+NO_REPORTS = "unavailable"  # the workspace has no per-feature results to read (Azure)
 PLACEHOLDER = "select a feature: histograms load on demand"
 METRIC_NAMES = {  # console/drift.py's metric names, as drift people write them
     "normalized_wasserstein_distance": "W1",

@@ -101,24 +101,28 @@ def cost_text(endpoints: Sequence[Endpoint], selected: str | None, width: int) -
     endpoint = next((e for e in endpoints if e.name == selected), endpoints[0] if endpoints else None)
     if endpoint is None:
         return "no online endpoints: nothing billed"
-    hour, today = endpoint.cost_per_hour, endpoint.cost_today
+    hour, today = endpoint.cost_per_hour, _today(endpoint.cost_today)
     day = None if hour is None else hour * 24
     if len(endpoints) == 1:
-        variants = [f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day), {usd(today)} today: every instance "
+        variants = [f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day){today}: every instance "
                     "bills around the clock, traffic or not",
-                    f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day), {usd(today)} today",
-                    f"{endpoint.name}: {usd(hour)}/hour, {usd(today)} today"]
+                    f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day){today}",
+                    f"{endpoint.name}: {usd(hour)}/hour{today}"]
     else:
         total_hour = known_sum(e.cost_per_hour for e in endpoints)
-        total_today = known_sum(e.cost_today for e in endpoints)
+        total_today = _today(known_sum(e.cost_today for e in endpoints))
         total_day = None if total_hour is None else total_hour * 24
         everyone = f"all {len(endpoints)} endpoints: {usd(total_hour)}/hour"
-        variants = [f"{endpoint.name}: {usd(hour)}/hour, {usd(today)} today; {everyone} ({usd(total_day)}/day), "
-                    f"{usd(total_today)} today",
-                    f"{endpoint.name}: {usd(hour)}/hour, {usd(today)} today; {everyone}, {usd(total_today)} today",
-                    f"{everyone} ({usd(total_day)}/day), {usd(total_today)} today",
-                    f"{everyone}, {usd(total_today)} today"]
+        variants = [f"{endpoint.name}: {usd(hour)}/hour{today}; {everyone} ({usd(total_day)}/day){total_today}",
+                    f"{endpoint.name}: {usd(hour)}/hour{today}; {everyone}{total_today}",
+                    f"{everyone} ({usd(total_day)}/day){total_today}",
+                    f"{everyone}{total_today}"]
     return first_fit(width, [line + n for line in variants for n in note])
+
+
+def _today(value: float | None) -> str:
+    """", $1.23 today", or nothing where the backend does not know it (Azure: Cost Management)."""
+    return "" if value is None else f", {usd(value)} today"
 
 
 def theme_colours(app, *names: str) -> tuple[str, ...]:

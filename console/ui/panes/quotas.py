@@ -36,7 +36,7 @@ def bar(used: int, limit: int) -> str:
 def short_family(family: str) -> str:
     """`standardDSv2Family` as operators say it, `DSv2`: the pane is narrow, and every family
     carries the same prefix and suffix."""
-    short = re.sub(r"Family$", "", re.sub(r"^standard", "", family, flags=re.IGNORECASE))
+    short = re.sub(r"Family$", "", re.sub(r"^standard", "", family, flags=re.IGNORECASE)).strip()
     return short or family
 
 
