@@ -449,6 +449,8 @@ def _strings(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
 
 
 DEPLOYMENT_KINDS = ("online_deployment", "batch_deployment")
+# What `create -f` makes, on every backend (a backend may build fewer and say so).
+CREATABLE = ("compute", "data", "environment", "online_endpoint", "online_deployment", "schedule")
 # Fields `az ml online-deployment/batch-deployment create` also takes from its command line.
 COMMAND_LINE_FIELDS = {"endpoint_name": "--endpoint-name NAME", "name": "--set name=NAME"}
 

@@ -74,6 +74,7 @@ class Session:
         self.counter = Counter()
         self._credential, self._transport, self._polling_interval = credential, transport, polling_interval
         self._client: Any = None
+        self._scoring: Any = None
         self._location: str | None = None
         self._lock = threading.Lock()
 
@@ -89,26 +90,61 @@ class Session:
             self._location = str(self.client().workspaces.get(self.target.workspace_name).location)
         return self._location
 
-    def _build(self) -> Any:
-        from azure.ai.ml import MLClient
+    def credential(self) -> Any:
+        """The credential every client of this workspace signs its requests with."""
+        with self._lock:
+            if self._credential is None:
+                self._credential = credential_for(self.target)
+            return self._credential
+
+    def transport_kwargs(self) -> dict[str, Any]:
+        """The injected transport, for the clients built beside MLClient (tests answer them offline)."""
+        return {"transport": self._transport} if self._transport is not None else {}
+
+    def counting(self) -> Any:
+        """A pipeline policy that counts every attempt (retries included) in this session's counter."""
         from azure.core.pipeline.policies import SansIOHTTPPolicy
 
-        quiet_azure_loggers()
         counter = self.counter
 
         class Counting(SansIOHTTPPolicy):
-            def on_response(self, request, response):  # every attempt, retries included
+            def on_response(self, request, response):
                 http = response.http_response
                 counter.record(request.http_request.method, request.http_request.url, http.status_code,
                                http.headers.get("Retry-After"))
 
-        kwargs: dict[str, Any] = {"per_retry_policies": [Counting()], "retry_total": RETRY_TOTAL}
-        if self._transport is not None:
-            kwargs["transport"] = self._transport
+        return Counting()
+
+    def policies(self, *, retries: bool = True) -> list[Any]:
+        """The pipeline of a client of our own (scoring): user agent, retries if asked, counting."""
+        from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
+
+        chain: list[Any] = [UserAgentPolicy(base_user_agent="amlops")]
+        chain.append(RetryPolicy(retry_total=RETRY_TOTAL) if retries else RetryPolicy.no_retries())
+        return [*chain, self.counting()]
+
+    def scoring_client(self) -> Any:
+        """One pipeline client for scoring POSTs, kept for the session (its connections too)."""
+        from azure.core import PipelineClient
+
+        with self._lock:
+            if self._scoring is None:
+                self._scoring = PipelineClient("https://inference.ml.azure.com", policies=self.policies(retries=False),
+                                               **self.transport_kwargs())
+            return self._scoring
+
+    def _build(self) -> Any:
+        from azure.ai.ml import MLClient
+
+        quiet_azure_loggers()
+        kwargs: dict[str, Any] = {"per_retry_policies": [self.counting()], "retry_total": RETRY_TOTAL,
+                                  **self.transport_kwargs()}
         if self._polling_interval is not None:
             kwargs["polling_interval"] = self._polling_interval
-        return MLClient(self._credential or credential_for(self.target), self.target.subscription_id,
-                        self.target.resource_group, self.target.workspace_name, **kwargs)
+        credential = self._credential or credential_for(self.target)
+        self._credential = credential
+        return MLClient(credential, self.target.subscription_id, self.target.resource_group,
+                        self.target.workspace_name, **kwargs)
 
 
 def credential_for(target: AzureTarget) -> Any:

@@ -6,9 +6,10 @@ Azure's rules before any request is sent, refused in read-only mode before any r
 and audited (`audit.py`). A traffic change is a full PUT of the endpoint (read, change, write),
 then reads until Azure reports the new split: Azure applies it eventually.
 
-What is not built yet on Azure is left out of `capabilities` and raises NotSupported: job logs
-and metrics, submit and create, Azure Monitor's endpoint metrics, invoke, monitor runs and
-their drift reports. A compute's cost today would need Azure Cost Management: never guessed.
+Deploying (`create.py`), scoring (`scoring.py`, the console's own POST) and Azure Monitor's
+endpoint metrics (`metrics.py`) live in their own modules. What is not built yet on Azure is
+left out of `capabilities` and raises NotSupported: job submit, logs and metrics, monitor runs
+and their drift reports. A compute's cost today would need Azure Cost Management: never guessed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from console.azure.target import AzureTarget, state_dir
 from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
 
 if TYPE_CHECKING:
-    from console.domain import AssetVersion, AuditEntry, Compute, Endpoint, Job, ModelVersion, Monitor, Operation
+    from console.domain import AssetVersion, AuditEntry, Compute, Created, DeploymentMetrics, Endpoint, InvokeResult, Job, ModelVersion, Monitor, Operation
 
 
 class _Lazy:
@@ -49,8 +50,10 @@ convert, costs, rollout = _Lazy("console.azure.convert"), _Lazy("console.costs")
 
 CAPABILITIES = frozenset({
     "jobs", "compute", "quotas", "models", "endpoints", "endpoints.keys", "endpoints.logs", "monitors", "audit",
-    "jobs.cancel", "compute.start_stop", "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys",
+    "jobs.cancel", "compute.start_stop", "assets.create", "models.register", "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys",
+    "endpoints.invoke", "endpoints.metrics",
 })
+MODEL_ARTIFACT = "model"  # the artifact path training/train.py logs its MLflow model under
 JOB_PAGE = 100  # jobs read per refresh: Azure lists newest first, a page at a time
 # Every read is an ARM request against a budget (250 per principal, refilled at 25/s): with 5
 # endpoints this cadence costs about 54 requests a minute, under 4 % of it (benchmarks/azure_refresh.py).
@@ -186,15 +189,42 @@ class AzureModels(_Group):
         versions.sort(key=lambda m: (m.created_at is not None, m.created_at), reverse=True)
         return versions
 
-    def register(self, name: str, **_: Any) -> ModelVersion:
+    @mapped("model", writes=True)
+    def register(self, name: str, *, job: str | None = None, path: str | None = None,
+                 description: str | None = None) -> ModelVersion:
+        """A Completed job's MLflow model (its `model` artifact folder, as the demo's training logs
+        it) as the next version of `name`. A folder on this machine would need uploading: not built."""
         self._write("model register", "models.register")
-        raise AssertionError("unreachable")
+        from console.naming import check_name
+
+        check_name("asset", name)
+        if bool(job) == bool(path):
+            raise BadInput("register takes exactly one of --job NAME or --path DIR")
+        if path:
+            raise self._missing("models.register", "registering a folder on this machine needs it uploaded, "
+                                "which is not built yet: `az ml model create --name NAME --path DIR --type mlflow_model`")
+        status = self.ws.jobs.get(job).status
+        if status != "Completed":
+            raise BadInput(f"job '{job}' is {status}: only a Completed job's model can be registered")
+        from azure.ai.ml.entities import Model
+
+        entity = Model(name=name, path=f"azureml://jobs/{job}/outputs/artifacts/paths/{MODEL_ARTIFACT}/",
+                       type="mlflow_model", description=description, tags={"azureml.job": job})
+        made = convert.model(self.ml.models.create_or_update(entity))
+        self.ws.audit_log.append("models.register", f"{name}:{made.version}", after=made.to_dict(),
+                                 result="Succeeded", detail=f"from job {job}")
+        return made
 
 
 class AzureAssets(_Group):
-    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, **_: Any):
+    @mapped("spec", writes=True)
+    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, *,
+               endpoint_name: str | None = None) -> Created:
         self._write("create", "assets.create")
-        raise AssertionError("unreachable")
+        from console.azure.create import create
+
+        self.ws.session.counter.area.name = self.area
+        return create(self.ws, spec_path, overrides, endpoint_name=endpoint_name)
 
     @mapped("asset")
     def list(self, kind: str) -> list[AssetVersion]:
@@ -216,15 +246,24 @@ class AzureEndpoints(_Group):
                               for d in self.ml.online_deployments.list(endpoint_name=entity.name)), key=lambda d: d.name)
         endpoint = convert.endpoint(entity, deployments)
         self.ws.saw_split(endpoint.name, dict(endpoint.traffic.live))
+        self.ws.deployments_seen[endpoint.name] = [d.name for d in deployments]
         return endpoint
 
     def create(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Operation:
-        self._write("create online endpoint", "assets.create")
-        raise AssertionError("unreachable")
+        return self._create(spec_path, overrides, "online_endpoint")
 
-    def create_deployment(self, spec_path: str, overrides: Mapping[str, str] | None = None, **_: Any) -> Operation:
-        self._write("create online deployment", "assets.create")
-        raise AssertionError("unreachable")
+    def create_deployment(self, spec_path: str, overrides: Mapping[str, str] | None = None, *,
+                          endpoint_name: str | None = None) -> Operation:
+        return self._create(spec_path, overrides, "online_deployment", endpoint_name)
+
+    @mapped("spec", writes=True)
+    def _create(self, spec_path: str, overrides: Mapping[str, str] | None, kind: str,
+                endpoint_name: str | None = None) -> Operation:
+        self._write(f"create {kind.replace('_', ' ')}", "assets.create")
+        from console.azure.create import create
+
+        self.ws.session.counter.area.name = self.area
+        return create(self.ws, spec_path, overrides, endpoint_name=endpoint_name, expect=kind).operation
 
     def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
         return self._update(name, "endpoints.set_traffic", "endpoint traffic", traffic=traffic)
@@ -319,11 +358,29 @@ class AzureEndpoints(_Group):
             out.append(f"==> {container} <==\n{text or ''}")
         return "\n".join(out)
 
-    def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None):
-        raise self._missing("endpoints.invoke")
+    @mapped("endpoint")
+    def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None) -> InvokeResult:
+        from console.azure.scoring import invoke
 
-    def metrics(self, name: str, *, window_s: int = 60):
-        raise self._missing("endpoints.metrics", "Azure Monitor's endpoint metrics are not read yet")
+        self.ml  # noqa: B018 - the requests that follow are this area's
+        return invoke(self.ws.session, name, body, deployment=deployment)
+
+    @mapped("endpoint")
+    def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
+        """Azure Monitor's figures (console/azure/metrics.py), for the deployments last read."""
+        from console.azure.metrics import SPAN
+
+        if not 60 <= window_s <= SPAN.total_seconds():
+            from console.errors import InvalidField
+
+            raise InvalidField("window", f"{window_s} s: Azure Monitor's grain is a minute; give 60 to "
+                                         f"{int(SPAN.total_seconds())} s")
+        names = self.ws.deployments_seen.get(name)
+        if names is None:
+            names = [d.name for d in self.get(name).deployments]
+        self.ml  # noqa: B018 - the requests that follow are this area's
+        resource = f"{self.target.arm_id}/onlineEndpoints/{name}"
+        return self.ws.monitor_metrics.of(resource, name, names, window_s)
 
 
 class AzureMonitors(_Group):
@@ -380,6 +437,10 @@ class AzureWorkspace:
         self.audit_log = AuditLog(folder / "audit.jsonl")
         self.table = OperationTable(folder / "operations.jsonl", self._check)
         self._history_file = folder / "traffic-history.json"
+        self.deployments_seen: dict[str, list[str]] = {}  # endpoint -> deployment names, as last listed
+        from console.azure.metrics import EndpointMetrics
+
+        self.monitor_metrics = EndpointMetrics(self.session)
         self.jobs, self.compute, self.quotas = AzureJobs(self, "jobs"), AzureCompute(self, "computes"), AzureQuotas(self, "quotas")
         self.models, self.assets = AzureModels(self, "models"), AzureAssets(self, "assets")
         self.endpoints, self.monitors = AzureEndpoints(self, "endpoints"), AzureMonitors(self, "monitors")
@@ -416,6 +477,13 @@ class AzureWorkspace:
                 return "Succeeded" if self.split_of(record["target"]) == expect["endpoint_split"] else "InProgress"
             if "job_status" in expect:
                 return "Succeeded" if self.jobs.get(record["target"]).status in expect["job_status"] else "InProgress"
+            if "endpoint_state" in expect:
+                state = self.endpoints.get(record["target"]).provisioning_state
+                return _settled(state, expect["endpoint_state"])
+            if "deployment_state" in expect:
+                endpoint, name, wanted = expect["deployment_state"]
+                found = {d.name: d for d in self.endpoints.get(endpoint).deployments}
+                return _settled(found[name].provisioning_state, wanted) if name in found else "InProgress"
             if "endpoint_gone" in expect:
                 self.endpoints.get(expect["endpoint_gone"])
                 return "InProgress"
@@ -449,6 +517,13 @@ class AzureWorkspace:
             data[endpoint] = updated
             self._history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._history_file.write_text(json.dumps(data))
+
+
+def _settled(state: str, wanted: str) -> str:
+    """An operation's status from a resource's provisioning state."""
+    if state == wanted:
+        return "Succeeded"
+    return "Failed" if state in ("Failed", "Canceled") else "InProgress"
 
 
 def open_azure(*, read_only: bool = False, profile: str | None = None, credential: Any = None,

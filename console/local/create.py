@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from console.local.monitor import MonitorService
     from console.local.rpc import Request
 
-CREATABLE = ("compute", "data", "environment", "online_endpoint", "online_deployment", "schedule")
+CREATABLE = specs.CREATABLE
 
 
 class CreateService:

@@ -6,6 +6,8 @@ capabilities is NotSupported."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from console.domain import (
@@ -25,9 +27,11 @@ from console.domain import (
 from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError, TrafficRuleError
 from console.workspace import CAPABILITIES, Workspace
 
-from helpers import wait_until
+from helpers import FAST_PROBES, REPO, wait_until
 
 ENDPOINT = "churn-ep"
+ONE_INSTANCE = {**FAST_PROBES, "instance_count": 1}
+ROWS = (REPO / "tests" / "fixtures" / "churn-request.json").read_text()  # two rows of specs/data's churn.csv
 
 
 def finished(ws: Workspace, op: Operation) -> Operation:
@@ -184,6 +188,45 @@ def test_a_cluster_cannot_be_stopped_and_an_instance_stops_and_starts(workspace)
     assert ws.compute.get(instance.name).last_operation.trigger == "User"
     finished(ws, ws.compute.start(instance.name))
     wait_until(lambda: ws.compute.get(instance.name).state == "Running", 10, "the instance to start")
+
+
+# --- deploying and scoring ------------------------------------------------------------------------
+
+
+def test_a_new_deployment_starts_at_zero_and_can_be_deleted(blue_at_100):
+    ws = blue_at_100
+    if "assets.create" not in ws.capabilities:
+        pytest.skip(f"the {ws.backend} workspace does not create deployments")
+    spec = str(REPO / "specs" / "endpoints" / "green-deployment.yml")
+    finished(ws, ws.endpoints.create_deployment(spec, {**ONE_INSTANCE, "name": "canary"}))
+    endpoint = ws.endpoints.get(ENDPOINT)
+    canary = next(d for d in endpoint.deployments if d.name == "canary")
+    assert canary.provisioning_state == "Succeeded" and canary.ready_instances == canary.instance_count == 1
+    assert dict(endpoint.traffic.live).get("canary", 0) == 0 and live(ws)["blue"] == 100
+    assert ws.audit.list()[0].operation == "endpoints.create_deployment"
+    finished(ws, ws.endpoints.delete_deployment(ENDPOINT, "canary"))
+    assert "canary" not in {d.name for d in ws.endpoints.get(ENDPOINT).deployments}
+
+
+def test_a_deployment_of_a_model_that_does_not_exist_creates_nothing(workspace):
+    if "assets.create" not in workspace.capabilities:
+        pytest.skip(f"the {workspace.backend} workspace does not create deployments")
+    before = [d.name for d in workspace.endpoints.get(ENDPOINT).deployments]
+    with pytest.raises(NotFound):
+        workspace.endpoints.create_deployment(str(REPO / "specs" / "endpoints" / "green-deployment.yml"),
+                                              {"name": "ghost", "model": "azureml:no-such-model:9"})
+    assert [d.name for d in workspace.endpoints.get(ENDPOINT).deployments] == before
+
+
+def test_scoring_follows_the_split_and_a_pinned_call_pins_only_itself(blue_at_100):
+    ws = blue_at_100
+    if "endpoints.invoke" not in ws.capabilities:
+        pytest.skip(f"the {ws.backend} workspace has no scoring")
+    pinned = ws.endpoints.invoke(ENDPOINT, ROWS, deployment="green")
+    assert (pinned.status_code, pinned.deployment) == (200, "green"), pinned.body
+    after = ws.endpoints.invoke(ENDPOINT, ROWS)  # azure-ai-ml's own invoke would still pin green here
+    assert (after.status_code, after.deployment) == (200, "blue"), after.body
+    assert len(json.loads(after.body)) == 2
 
 
 # --- safety --------------------------------------------------------------------------------------

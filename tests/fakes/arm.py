@@ -54,6 +54,7 @@ from urllib3.response import HTTPResponse
 DATA = Path(__file__).with_name("arm_data")
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)  # the canned workspace's clock too
 HOST = "management.azure.com"
+SCORING_HOST = ".inference.ml.azure.com"  # an endpoint's scoring URI: https://{endpoint}.{region}.inference...
 USER = "alex@contoso.com"
 
 Reply = tuple[int, Any, dict[str, str]]  # status, JSON body (or None), extra headers
@@ -210,6 +211,8 @@ ROUTES = [
     ("GET", _WS + "/models/(?P<name>[^/]+)/versions", "list_model_versions", "Workspace/ModelVersion/list.json"),
     ("GET", _WS + "/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_model_version",
      "Workspace/ModelVersion/list.json item"),
+    ("PUT", _WS + "/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_model_version",
+     "Workspace/ModelVersion/list.json item, with what was sent"),
     ("GET", _WS + "/data", "list_data", "Workspace/DataVersionBase/list.json, as containers"),
     ("GET", _WS + "/environments", "list_environments", "Workspace/EnvironmentVersion/list.json shape: none seeded"),
     ("GET", _WS + "/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_data",
@@ -258,6 +261,7 @@ class FakeArm:
         self.data: dict[str, dict[str, dict]] = {}  # name -> version -> body
         self.serving: dict[str, dict[str, dict]] = {}  # endpoint -> deployment -> metric values per minute
         self.logs: dict[tuple[str, str], str] = {}
+        self.scored: dict[str, int] = {}  # endpoint -> scoring requests routed by its split
         self.vm_sizes = example("VirtualMachineSize/list.json")["value"] + copy.deepcopy(EXTRA_SIZES)
         self.usage_limits = self._seed_usage_limits()
         if not empty:
@@ -290,6 +294,8 @@ class FakeArm:
                 if failure.times > 0 and failure.method in ("*", call.method) and failure.pattern.search(call.path):
                     failure.times -= 1
                     return failure.status, failure.body, dict(failure.headers)
+            if call.host.endswith(SCORING_HOST):
+                return self.score(call)
             for route_method, pattern, handler in self._routes:
                 match = pattern.match(call.path)
                 if route_method == call.method and match and call.host == HOST:
@@ -1000,6 +1006,20 @@ class FakeArm:
     def list_environments(self, call: Call) -> Reply:
         return 200, {"value": []}, {}
 
+    def put_model_version(self, call: Call, name: str, version: str) -> Reply:
+        """Register a model version (azure-ai-ml reads the container's nextVersion first). A job's
+        output must name a job of this workspace that Completed."""
+        sent = (call.body or {}).get("properties") or {}
+        uri = str(sent.get("modelUri") or "")
+        job = re.match(r"azureml://jobs/([^/]+)/", uri)
+        if job and (job[1] not in self.jobs or self.jobs[job[1]]["properties"]["status"] != "Completed"):
+            return 400, arm_error("UserError", f"The job {job[1]} has no completed output at {uri}."), {}
+        existing = self.model_versions.get(name, {}).get(version)
+        self._add_model_version(name, version, created=self.now, job=job[1] if job else "")
+        body = self.model_versions[name][version]
+        body["properties"].update({k: v for k, v in sent.items() if v is not None}, description=sent.get("description"))
+        return (200 if existing else 201), body, {}
+
     def get_data(self, call: Call, name: str, version: str) -> Reply:
         if version not in self.data.get(name, {}):
             return _not_found("data asset", f"{name}:{version}")
@@ -1020,6 +1040,45 @@ class FakeArm:
         if name not in self.schedules:
             return _not_found("schedule", name)
         return 200, self.schedules[name], {}
+
+    # --- the scoring URI of an endpoint (not ARM: its own host, its own keys) ---------------------
+
+    def score(self, call: Call) -> Reply:
+        """POST https://{endpoint}.{region}.inference.ml.azure.com/score, as a managed endpoint answers
+        an MLflow model's request: key auth, `azureml-model-deployment` pins a deployment, otherwise
+        the live split picks one (deterministically here: the n-th request of an endpoint goes where
+        n falls in its cumulative shares). It has no model: each row scores 0 or 1 from its hash."""
+        endpoint = call.host.split(".", 1)[0]
+        if call.method != "POST" or call.path != "/score" or endpoint not in self.endpoints:
+            return 404, {"message": f"no endpoint at {call.host}{call.path}"}, {}
+        keys = self.keys[endpoint]
+        if call.headers.get("authorization") not in (f"Bearer {keys['primaryKey']}", f"Bearer {keys['secondaryKey']}"):
+            return 401, {"message": "Authentication failed: the key is not one of this endpoint's keys"}, {}
+        pinned = call.headers.get("azureml-model-deployment")
+        live = self.traffic(endpoint)
+        if pinned:
+            if pinned not in self.deployments[endpoint]:
+                return 404, {"message": f"No valid deployments to route to: {pinned} is not a deployment"}, {}
+            chosen = pinned
+        else:
+            n = self.scored.get(endpoint, 0)
+            self.scored[endpoint] = n + 1
+            chosen, edge = None, 0
+            for name, share in sorted(live.items()):
+                edge += share
+                if share and n % 100 < edge:
+                    chosen = name
+                    break
+            if chosen is None:
+                return 424, {"message": "No valid deployments to route to: every deployment has 0 % traffic"}, {}
+        payload = call.body if isinstance(call.body, dict) else {}
+        rows = ((payload.get("input_data") or payload.get("dataframe_split") or {}).get("data")
+                if isinstance(payload.get("input_data") or payload.get("dataframe_split"), dict) else None)
+        if not isinstance(rows, list):
+            return 400, {"message": "expected {\"input_data\": {\"columns\": [...], \"data\": [[...]]}}"}, \
+                {"azureml-model-deployment": chosen}
+        predictions = [int(hashlib.sha256(json.dumps(r).encode()).hexdigest(), 16) % 2 for r in rows]
+        return 200, predictions, {"azureml-model-deployment": chosen}
 
     # --- routes: Azure Monitor metrics --------------------------------------------------------------
 
@@ -1116,11 +1175,13 @@ def _timespan(text: str | None, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _duration(text: str) -> timedelta:
-    """An ISO 8601 duration of days, hours and minutes ("P1D", "PT1H", "PT30M")."""
-    found = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", text)
+    """An ISO 8601 duration of days, hours, minutes and seconds ("P1D", "PT30M", "PT1800.0S": the
+    form azure-monitor-query sends a timedelta in)."""
+    found = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", text)
     if not found or text in ("P", "PT"):
         raise ValueError(f"unsupported duration {text!r}")
-    return timedelta(days=int(found[1] or 0), hours=int(found[2] or 0), minutes=int(found[3] or 0))
+    return timedelta(days=int(found[1] or 0), hours=int(found[2] or 0), minutes=int(found[3] or 0),
+                     seconds=float(found[4] or 0))
 
 
 def _inference_log(endpoint: str, deployment: str, started: datetime) -> str:

@@ -1,0 +1,96 @@
+"""An Azure online endpoint's serving figures from Azure Monitor, per deployment.
+
+One request per endpoint: `MetricsQueryClient.query_resource` (azure-monitor-query) for
+RequestsPerMinute and RequestLatency_P50/P95/P99 over the last 30 minutes at Azure Monitor's
+1-minute grain, split by the `deployment` dimension. Azure Monitor ingests a minute a minute or
+two late, so "now" is the newest minute it has reported for the endpoint; the window ends there.
+Its figures change once a minute, so one endpoint is read at most every `TTL_S` seconds.
+
+Azure Monitor reports success only split by status code class; that split is not read yet, so
+the success rate is None (unknown), never a guess.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.azure.session import Session
+    from console.domain import DeploymentMetrics
+
+NAMES = ("RequestsPerMinute", "RequestLatency_P50", "RequestLatency_P95", "RequestLatency_P99")
+SPAN = timedelta(minutes=30)  # the sparkline's reach
+TTL_S = 30.0
+
+
+class EndpointMetrics:
+    """Azure Monitor's metrics of the workspace's endpoints, read through one client, cached briefly."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._client: Any = None
+        self._cache: dict[str, tuple[float, dict[str, dict[str, dict[datetime, float]]]]] = {}
+        self._lock = threading.Lock()
+
+    def _query(self, resource_id: str) -> dict[str, dict[str, dict[datetime, float]]]:
+        """metric -> deployment -> minute -> value (minutes without a value are left out)."""
+        with self._lock:
+            hit = self._cache.get(resource_id)
+            if hit and time.monotonic() - hit[0] < TTL_S:
+                return hit[1]
+            if self._client is None:
+                from azure.monitor.query import MetricsQueryClient
+
+                from console.azure.session import RETRY_TOTAL
+
+                self._client = MetricsQueryClient(self.session.credential(), retry_total=RETRY_TOTAL,
+                                                  per_retry_policies=[self.session.counting()],
+                                                  **self.session.transport_kwargs())
+        result = self._client.query_resource(resource_id, list(NAMES), timespan=SPAN,
+                                             granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
+                                             filter="deployment eq '*'")
+        found: dict[str, dict[str, dict[datetime, float]]] = {}
+        for metric in result.metrics:
+            for series in metric.timeseries:
+                deployment = (series.metadata_values or {}).get("deployment") or ""
+                points = found.setdefault(metric.name, {}).setdefault(deployment, {})
+                for point in series.data:
+                    value = point.total if metric.name == "RequestsPerMinute" else point.average
+                    if value is not None:
+                        points[point.timestamp] = float(value)
+        with self._lock:
+            self._cache[resource_id] = (time.monotonic(), found)
+        return found
+
+    def of(self, resource_id: str, endpoint: str, deployments: list[str], window_s: int) -> list[DeploymentMetrics]:
+        from console.domain import DeploymentMetrics
+
+        found = self._query(resource_id)
+        rpm = found.get("RequestsPerMinute", {})
+        reported = [t for points in rpm.values() for t in points]
+        newest = max(reported) if reported else None
+        minutes = max(1, round(window_s / 60))
+        out = []
+        for name in deployments:
+            counts = rpm.get(name, {})
+            window = [newest - timedelta(minutes=i) for i in range(minutes)] if newest else []
+            requests = sum(counts.get(t, 0.0) for t in window)
+
+            def weighted(metric: str) -> float | None:
+                values = found.get(metric, {}).get(name, {})
+                pairs = [(values[t], counts.get(t, 0.0)) for t in window if t in values]
+                weight = sum(w for _, w in pairs)
+                if not pairs:
+                    return None
+                return sum(v * w for v, w in pairs) / weight if weight else sum(v for v, _ in pairs) / len(pairs)
+
+            p50 = found.get("RequestLatency_P50", {}).get(name, {})
+            out.append(DeploymentMetrics(
+                endpoint_name=endpoint, deployment=name, window_s=minutes * 60, requests=int(round(requests)),
+                rps=requests / (minutes * 60), success_rate=None, p50_ms=weighted("RequestLatency_P50"),
+                p95_ms=weighted("RequestLatency_P95"), p99_ms=weighted("RequestLatency_P99"),
+                latency_series_ms=tuple(p50[t] for t in sorted(p50))))
+        return out

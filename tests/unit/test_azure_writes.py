@@ -1,0 +1,170 @@
+"""The azure workspace's deploy, register, scoring and Azure Monitor paths over the fake ARM, the
+real azure-ai-ml (and azure-monitor-query) in between: a new deployment takes no traffic, bad
+input and read-only are refused before any request, re-applying an endpoint's YAML keeps its
+split, scoring sends the endpoint's key and pins only the call that asked, and metrics cost one
+request per endpoint per Azure Monitor minute."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from console.errors import BackendUnavailable, BadInput, InvalidField, NotFound, NotSupported, ReadOnlyError, SpecError
+
+from fakes.arm import FakeArm
+from fakes.azure import azure_workspace
+from helpers import REPO
+
+SPECS = REPO / "specs"
+GREEN = str(SPECS / "endpoints" / "green-deployment.yml")
+ROWS = (REPO / "tests" / "fixtures" / "churn-request.json").read_text()
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture()
+def fake():
+    fake = FakeArm()
+    del fake.deployments["churn-ep"]["green"]  # as before the console's deploy-green
+    fake.endpoints["churn-ep"]["properties"]["traffic"] = {"blue": 100}
+    return fake
+
+
+@pytest.fixture()
+def ws(fake, tmp_path, monkeypatch):
+    return azure_workspace(fake, tmp_path, monkeypatch)
+
+
+def test_deploy_green_sends_the_model_asked_for_and_it_takes_no_traffic(ws, fake):
+    with fake.operations_held():
+        op = ws.endpoints.create_deployment(GREEN, {"model": "azureml:churn-classifier:2"})
+        green = next(d for d in ws.endpoints.get("churn-ep").deployments if d.name == "green")
+        assert (green.provisioning_state, green.ready_instances) == ("Creating", 0)
+    assert ws.operations.wait(op.id, timeout_s=10).status == "Succeeded"
+    (put,) = fake.calls("PUT", r"/deployments/green$")
+    assert put.body["properties"]["model"].endswith("/models/churn-classifier/versions/2")
+    assert put.body["sku"]["capacity"] == 2 and put.body["properties"]["instanceType"] == "Standard_DS2_v2"
+    assert not fake.calls("PUT", r"/onlineEndpoints/churn-ep$"), "a new deployment must not touch the split"
+    endpoint = ws.endpoints.get("churn-ep")
+    assert dict(endpoint.traffic.live) == {"blue": 100, "green": 0}
+    assert {d.name: d.provisioning_state for d in endpoint.deployments} == {"blue": "Succeeded", "green": "Succeeded"}
+    results = [(e.operation, e.result, e.detail) for e in ws.audit.list()]
+    assert results[:2] == [("endpoints.create_deployment", "Succeeded", "created at 0 % traffic"),
+                           ("endpoints.create_deployment", "InProgress", "created at 0 % traffic")]
+
+
+def test_a_deployment_azure_fails_is_a_failed_operation_and_audited_so(ws, fake):
+    fake.fail_next_operation("QuotaExceeded", "Not enough quota available for Standard_DS2_v2 in SubscriptionId")
+    op = ws.operations.wait(ws.endpoints.create_deployment(GREEN).id, timeout_s=10)
+    assert op.status == "Failed" and "Not enough quota" in op.error
+    assert (ws.audit.list()[0].result, "Not enough quota" in ws.audit.list()[0].detail) == ("Failed", True)
+
+
+def test_bad_input_and_read_only_send_no_request(ws, fake, tmp_path, monkeypatch):
+    broken = tmp_path / "bad.yml"
+    broken.write_text("$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
+                      "name: green\nendpoint_name: churn-ep\nmodel: azureml:churn-classifier:1\ninstance_count: many\n")
+    sent = len(fake.requests)
+    with pytest.raises(SpecError) as err:
+        ws.endpoints.create_deployment(str(broken))
+    assert "instance_count" in str(err.value) and len(fake.requests) == sent
+    read_only = azure_workspace(fake, tmp_path / "ro", monkeypatch, read_only=True)
+    for write in (lambda: read_only.endpoints.create_deployment(GREEN),
+                  lambda: read_only.assets.create(str(SPECS / "endpoints" / "churn-ep.yml")),
+                  lambda: read_only.models.register("churn-classifier", job="happy_cloud_3j5k7l9m0n")):
+        with pytest.raises(ReadOnlyError):
+            write()
+    assert len(fake.requests) == sent
+
+
+def test_unknown_endpoint_or_model_is_not_found_and_nothing_is_put(ws, fake):
+    with pytest.raises(NotFound, match="model 'churn-classifier:7'"):
+        ws.endpoints.create_deployment(GREEN, {"model": "azureml:churn-classifier:7"})
+    with pytest.raises(NotFound, match="online endpoint 'no-such-ep'"):
+        ws.endpoints.create_deployment(GREEN, {"endpoint_name": "no-such-ep"})
+    assert not fake.calls("PUT")
+
+
+def test_reapplying_the_endpoint_yaml_keeps_the_live_split(ws, fake):
+    fake.deployments["churn-ep"]["green"] = fake._deployment("churn-ep", "green", "churn-classifier", "2",
+                                                             created=fake.now)
+    fake.endpoints["churn-ep"]["properties"]["traffic"] = {"blue": 90, "green": 10}
+    created = ws.assets.create(str(SPECS / "endpoints" / "churn-ep.yml"))
+    assert created.kind == "online_endpoint"
+    assert ws.operations.wait(created.operation.id, timeout_s=10).status == "Succeeded"
+    (put,) = fake.calls("PUT", r"/onlineEndpoints/churn-ep$")
+    assert put.body["properties"]["traffic"] == {"blue": 90, "green": 10}
+
+
+def test_a_new_endpoint_is_created(ws, fake, tmp_path):
+    spec = tmp_path / "ep.yml"
+    spec.write_text((SPECS / "endpoints" / "churn-ep.yml").read_text().replace("name: churn-ep", "name: fraud-ep"))
+    op = ws.endpoints.create(str(spec))
+    assert ws.operations.wait(op.id, timeout_s=10).status == "Succeeded"
+    assert ws.endpoints.get("fraud-ep").provisioning_state == "Succeeded"
+
+
+def test_data_on_this_machine_is_refused_naming_the_command_and_remote_data_is_registered(ws, fake, tmp_path):
+    with pytest.raises(NotSupported, match="az ml data create -f"):
+        ws.assets.create(str(SPECS / "data" / "churn-features.yml"))
+    remote = tmp_path / "remote.yml"
+    remote.write_text("$schema: https://azuremlschemas.azureedge.net/latest/data.schema.json\nname: churn_holdout\n"
+                      "version: 1\ntype: uri_file\n"
+                      "path: azureml://datastores/workspaceblobstore/paths/churn/holdout.csv\n")
+    made = ws.assets.create(str(remote))
+    assert (made.kind, made.name, made.version) == ("data", "churn_holdout", "1")
+    assert fake.data["churn_holdout"]["1"]["properties"]["dataUri"].endswith("churn/holdout.csv")
+    with pytest.raises(NotSupported, match="az ml compute create -f"):
+        ws.assets.create(str(SPECS / "compute" / "cpu-cluster.yml"))
+
+
+def test_register_a_completed_jobs_model_as_the_next_version(ws, fake):
+    made = ws.models.register("churn-classifier", job="happy_cloud_3j5k7l9m0n", description="retrained")
+    assert (made.version, made.job) == ("3", "happy_cloud_3j5k7l9m0n")
+    (put,) = fake.calls("PUT", r"/models/churn-classifier/versions/3$")
+    assert put.body["properties"]["modelUri"] == "azureml://jobs/happy_cloud_3j5k7l9m0n/outputs/artifacts/paths/model/"
+    assert [m.version for m in ws.models.list("churn-classifier")][0] == "3"
+    assert ws.audit.list()[0].target == "churn-classifier:3"
+    with pytest.raises(BadInput, match="is Failed"):
+        ws.models.register("churn-classifier", job="brave_stone_x8c4v7b2n1")
+    with pytest.raises(NotSupported, match="az ml model create"):
+        ws.models.register("churn-classifier", path="./model")
+    assert len(fake.calls("PUT")) == 1
+
+
+def test_scoring_sends_the_endpoints_key_never_the_azure_token(ws, fake):
+    result = ws.endpoints.invoke("churn-ep", ROWS)
+    assert (result.status_code, result.deployment) == (200, "blue") and result.latency_ms is not None
+    (call,) = [c for c in fake.requests if c.host.endswith(".inference.ml.azure.com")]
+    assert call.headers["authorization"] == f"Bearer {fake.keys['churn-ep']['primaryKey']}"
+    assert "azureml-model-deployment" not in call.headers
+    missing = ws.endpoints.invoke("churn-ep", ROWS, deployment="green")  # not deployed in this fixture
+    assert missing.status_code == 404 and "green" in missing.body
+
+
+def test_metrics_are_azure_monitors_per_deployment_one_request_per_endpoint_minute(ws, fake):
+    ws.endpoints.list()
+    (blue,) = ws.endpoints.metrics("churn-ep", window_s=60)
+    assert blue.deployment == "blue" and blue.requests > 0 and blue.rps == pytest.approx(blue.requests / 60, abs=0.01)
+    assert 30 < blue.p99_ms < 60 and blue.success_rate is None  # not read from Azure: never guessed
+    assert len(blue.latency_series_ms) == 30
+    ws.endpoints.metrics("churn-ep", window_s=300)
+    (call,) = fake.calls("GET", r"/Microsoft\.Insights/metrics$")
+    assert call.query["interval"] == "PT1M" and call.query["$filter"] == "deployment eq '*'"
+    assert set(call.query["metricnames"].split(",")) >= {"RequestsPerMinute", "RequestLatency_P99"}
+    with pytest.raises(InvalidField):
+        ws.endpoints.metrics("churn-ep", window_s=5)
+
+
+def test_metrics_throttled_by_azure_monitor_say_when_to_come_back(ws, fake):
+    fake.fail("GET", r"/Microsoft\.Insights/metrics$", 429, headers={"Retry-After": "7"}, times=10)
+    with pytest.raises(BackendUnavailable, match="next refresh in 7 s"):
+        ws.endpoints.metrics("churn-ep", window_s=60)
+    assert 6 < ws.session.counter.throttled_for() <= 7
