@@ -85,6 +85,7 @@ from console.drift.accumulate import (  # noqa: F401
 from console.drift.features import (  # noqa: F401
     infer_feature_type,
     infer_feature_types,
+    type_overrides,
 )
 from console.drift.labels import (  # noqa: F401
     bin_labels,

@@ -13,6 +13,17 @@ from console.drift.rules import CATEGORICAL, FEATURE_TYPES, INTEGER_CATEGORICAL_
 from console.errors import BadInput, InvalidField
 
 
+def type_overrides(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Azure's `feature_type_override` (numerical/categorical) in the engine's words."""
+    words = {"numerical": NUMERIC, "numeric": NUMERIC, "categorical": CATEGORICAL}
+    out = {}
+    for feature, kind in raw.items():
+        if str(kind).lower() not in words:
+            raise InvalidField(f"feature_type_override.{feature}", f"{kind!r}: numerical or categorical")
+        out[str(feature)] = words[str(kind).lower()]
+    return out
+
+
 def infer_feature_type(values: Any) -> str:
     """"numeric" or "categorical" for one baseline column, as Azure ML infers it."""
     dtype = getattr(values, "dtype", None)

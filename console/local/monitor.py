@@ -194,7 +194,7 @@ class MonitorService:
         name, version, label = parse_ref(asset)
         stored = self.assets.resolve("data", name, version, label)
         features = signal.get("features") if isinstance(signal.get("features"), list) else None
-        overrides = _type_overrides(signal.get("feature_type_override") or {})
+        overrides = drift.type_overrides(signal.get("feature_type_override") or {})
         key = json.dumps([features, overrides], sort_keys=True)
         suffix = "-" + hashlib.sha256(key.encode()).hexdigest()[:12] if (features or overrides) else ""
         cache = self.root / row["name"] / f"baseline-{stored['name']}-{stored['version']}{suffix}.json"
@@ -320,17 +320,6 @@ def _trigger_text(trigger: dict[str, Any]) -> str:
     if trigger.get("type") == "cron":
         return f"cron {trigger.get('expression')}"
     return f"every {trigger.get('interval', 1)} {trigger.get('frequency', 'day')}"
-
-
-def _type_overrides(raw: dict[str, Any]) -> dict[str, str]:
-    """Azure's `feature_type_override` (numerical/categorical) in the drift engine's words."""
-    words = {"numerical": "numeric", "numeric": "numeric", "categorical": "categorical"}
-    out = {}
-    for feature, kind in raw.items():
-        if str(kind).lower() not in words:
-            raise InvalidField(f"feature_type_override.{feature}", f"{kind!r}: numerical or categorical")
-        out[str(feature)] = words[str(kind).lower()]
-    return out
 
 
 def _asset_ref(signal: dict[str, Any]) -> str | None:

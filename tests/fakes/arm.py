@@ -52,9 +52,13 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.response import HTTPResponse
 
 DATA = Path(__file__).with_name("arm_data")
+CHURN_CSV = Path(__file__).resolve().parents[2] / "specs" / "data" / "churn-features" / "churn.csv"
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)  # the canned workspace's clock too
 HOST = "management.azure.com"
-SCORING_HOST = ".inference.ml.azure.com"  # an endpoint's scoring URI: https://{endpoint}.{region}.inference...
+SCORING_HOST = ".inference.ml.azure.com"
+BLOB_HOST = ".blob.core.windows.net"  # the workspace's storage account: https://{account}.blob.core.windows.net
+STORAGE_ACCOUNT, BLOB_CONTAINER = "stwsdemo", "azureml-blobstore-00000000-0000-0000-0000-000000000000"
+STORAGE_KEY = "ZmFrZS1zdG9yYWdlLWFjY291bnQta2V5LWZvci10ZXN0cw=="  # base64: the blob SDK signs with it  # an endpoint's scoring URI: https://{endpoint}.{region}.inference...
 USER = "alex@contoso.com"
 
 Reply = tuple[int, Any, dict[str, str]]  # status, JSON body (or None), extra headers
@@ -219,6 +223,9 @@ ROUTES = [
      "Workspace/DataVersionBase/list.json item"),
     ("PUT", _WS + "/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_data",
      "Workspace/DataVersionBase/list.json item (deployments register their collected data)"),
+    ("GET", _WS + "/datastores/(?P<name>[^/]+)", "get_datastore", "azure-ai-ml's DatastoreData (AzureBlob): no example"),
+    ("POST", _WS + "/datastores/(?P<name>[^/]+)/listSecrets", "list_datastore_secrets",
+     "azure-ai-ml's AccountKeyDatastoreSecrets: no example"),
     ("GET", _WS + "/schedules", "list_schedules", "Schedule/list.json, action built from azure-ai-ml's models"),
     ("GET", _WS + "/schedules/(?P<name>[^/]+)", "get_schedule", "Schedule/list.json item"),
 ]
@@ -262,6 +269,8 @@ class FakeArm:
         self.serving: dict[str, dict[str, dict]] = {}  # endpoint -> deployment -> metric values per minute
         self.logs: dict[tuple[str, str], str] = {}
         self.scored: dict[str, int] = {}  # endpoint -> scoring requests routed by its split
+        self.blobs: dict[str, bytes] = {}  # blob name in the workspace's container -> content
+        self.datastore_container = BLOB_CONTAINER
         self.vm_sizes = example("VirtualMachineSize/list.json")["value"] + copy.deepcopy(EXTRA_SIZES)
         self.usage_limits = self._seed_usage_limits()
         if not empty:
@@ -287,7 +296,8 @@ class FakeArm:
             self._released.wait(timeout=10)
         with self._lock:
             self.requests.append(call)
-            if not call.headers.get("authorization", "").startswith("Bearer "):
+            signed = ("Bearer ", f"SharedKey {STORAGE_ACCOUNT}:") if call.host.endswith(BLOB_HOST) else ("Bearer ",)
+            if not call.headers.get("authorization", "").startswith(signed):
                 return 401, arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
                                       "missing."), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             for failure in self._failures:
@@ -296,6 +306,8 @@ class FakeArm:
                     return failure.status, failure.body, dict(failure.headers)
             if call.host.endswith(SCORING_HOST):
                 return self.score(call)
+            if call.host.endswith(BLOB_HOST):
+                return self.blob(call)
             for route_method, pattern, handler in self._routes:
                 match = pattern.match(call.path)
                 if route_method == call.method and match and call.host == HOST:
@@ -422,6 +434,18 @@ class FakeArm:
                          p95_ms=24.8, p99_ms=41.5)
         self.set_serving("churn-ep", "green")
         self.schedules["churn-drift"] = self._monitor_schedule("churn-drift", "churn-ep", "blue", created=ago(days=2))
+        self._seed_blobs()
+
+    def _seed_blobs(self) -> None:
+        """The training data behind churn_features:1, and what blue's data collector wrote in the last
+        two hours of the wall clock (the console reads "the recent window" by it): churn.csv's rows
+        with monthly charges 30 % up, so the charges drift and the rest does not."""
+        self.put_blob("LocalUpload/churn-features/churn.csv", CHURN_CSV.read_bytes())
+        rows = churn_rows()
+        served = [{**r, "monthly_charges": round(r["monthly_charges"] * 1.3, 2)} for r in rows[:600]]
+        self.collected_at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+        self.collect("churn-ep", "blue", served[:300], self.collected_at - timedelta(hours=1))
+        self.collect("churn-ep", "blue", served[300:], self.collected_at)
 
     def _resource(self, body: dict, kind: str, name: str, created: datetime) -> dict:
         kinds = "/".join(kind.split("/")[::2])  # "onlineEndpoints/churn-ep/deployments" -> "onlineEndpoints/deployments"
@@ -1041,6 +1065,78 @@ class FakeArm:
             return _not_found("schedule", name)
         return 200, self.schedules[name], {}
 
+    # --- the workspace's default datastore and its blob container ---------------------------------
+
+    def get_datastore(self, call: Call, name: str) -> Reply:
+        if name != "workspaceblobstore":
+            return _not_found("datastore", name)
+        body = {"id": f"{self.ws_id}/datastores/{name}", "name": name,
+                "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+                "systemData": system_data(self.now - timedelta(days=30)),
+                "properties": {"datastoreType": "AzureBlob", "accountName": STORAGE_ACCOUNT,
+                               "containerName": BLOB_CONTAINER, "endpoint": "core.windows.net", "protocol": "https",
+                               "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
+                               "credentials": {"credentialsType": "AccountKey"}, "isDefault": True,
+                               "description": "", "tags": {}, "properties": {}}}
+        return 200, body, {}
+
+    def list_datastore_secrets(self, call: Call, name: str) -> Reply:
+        if name != "workspaceblobstore":
+            return _not_found("datastore", name)
+        return 200, {"secretsType": "AccountKey", "key": STORAGE_KEY}, {}
+
+    def put_blob(self, name: str, content: bytes) -> None:
+        self.blobs[name] = content
+
+    def collect(self, endpoint: str, deployment: str, rows: list[dict], at: datetime,
+                collection: str = "model_inputs") -> str:
+        """Write rows as a deployment's data collector does: one JSON line per request (a CloudEvent
+        whose `data` is the request's rows), in an hour folder yyyy/MM/dd/HH of the collection."""
+        folder = f"modelDataCollector/{endpoint}/{deployment}/{collection}/{at:%Y/%m/%d/%H}"
+        name = f"{folder}/{at:%M}_{len(self.blobs):04d}.jsonl"
+        source = f"{self.ws_id}/onlineEndpoints/{endpoint}/deployments/{deployment}"
+        lines = [json.dumps({"specversion": "1.0", "id": f"{i:08x}-req", "source": source,
+                             "type": f"azureml.inference.{collection}", "datacontenttype": "application/json",
+                             "time": f"{stamp(at + timedelta(seconds=i % 60))[:19]}Z", "data": rows[i:i + 10],
+                             "path": "/score", "method": "POST", "contentrange": f"bytes 0-{len(rows)}/*"})
+                 for i in range(0, len(rows), 10)]
+        self.put_blob(name, ("\n".join(lines) + "\n").encode())
+        return name
+
+    def blob(self, call: Call) -> Reply:
+        """The Blob service for the workspace's account: List Blobs (XML, by prefix) and Get Blob
+        (ranged, as download_blob reads it)."""
+        account = call.host.split(".", 1)[0]
+        container, _, name = call.path.lstrip("/").partition("/")
+        if account != STORAGE_ACCOUNT or container != BLOB_CONTAINER:
+            return 404, b"<?xml version=\"1.0\"?><Error><Code>ContainerNotFound</Code></Error>", \
+                {"Content-Type": "application/xml", "x-ms-error-code": "ContainerNotFound"}
+        if call.method == "GET" and not name and call.query.get("comp") == "list":
+            prefix = call.query.get("prefix", "")
+            items = "".join(
+                f"<Blob><Name>{n}</Name><Properties><Last-Modified>{_http_date(self.now)}</Last-Modified>"
+                f"<Etag>0x8DC{hashlib.sha256(b).hexdigest()[:12].upper()}</Etag><Content-Length>{len(b)}"
+                "</Content-Length><Content-Type>application/octet-stream</Content-Type>"
+                "<BlobType>BlockBlob</BlobType></Properties></Blob>"
+                for n, b in sorted(self.blobs.items()) if n.startswith(prefix))
+            xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://{call.host}/" '
+                   f'ContainerName="{container}"><Prefix>{prefix}</Prefix><Blobs>{items}</Blobs><NextMarker />'
+                   "</EnumerationResults>")
+            return 200, xml.encode(), {"Content-Type": "application/xml"}
+        if call.method == "GET" and name in self.blobs:
+            content = self.blobs[name]
+            headers = {"Content-Type": "application/octet-stream", "x-ms-blob-type": "BlockBlob",
+                       "ETag": f'"0x8DC{hashlib.sha256(content).hexdigest()[:12].upper()}"',
+                       "Last-Modified": _http_date(self.now)}
+            wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", call.headers.get("x-ms-range") or call.headers.get("range") or "")
+            if wanted:
+                first = int(wanted[1])
+                last = min(int(wanted[2]) if wanted[2] else len(content) - 1, len(content) - 1)
+                return 206, content[first:last + 1], {**headers, "Content-Range": f"bytes {first}-{last}/{len(content)}"}
+            return 200, content, headers
+        return 404, b'<?xml version="1.0"?><Error><Code>BlobNotFound</Code></Error>', \
+            {"Content-Type": "application/xml", "x-ms-error-code": "BlobNotFound"}
+
     # --- the scoring URI of an endpoint (not ARM: its own host, its own keys) ---------------------
 
     def score(self, call: Call) -> Reply:
@@ -1123,6 +1219,28 @@ class FakeArm:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+def churn_rows() -> list[dict]:
+    """specs/data's churn table as the served model's inputs (the label left out), typed as JSON would carry them."""
+    import csv
+
+    def typed(v: str):
+        if v in ("True", "False"):
+            return v == "True"
+        for kind in (int, float):
+            try:
+                return kind(v)
+            except ValueError:
+                pass
+        return v
+
+    with open(CHURN_CSV, newline="") as fh:
+        return [{k: typed(v) for k, v in row.items() if k != "churn"} for row in csv.DictReader(fh)]
+
+
+def _http_date(t: datetime) -> str:
+    return t.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
 
 def _not_found(kind: str, name: str) -> Reply:
     return 404, arm_error("ResourceNotFound", f"The {kind} {name} was not found."), {}
@@ -1219,7 +1337,7 @@ class _Adapter(BaseAdapter):
             except ValueError:
                 body = raw
         status, answer, headers = self.fake.handle(request.method, request.url, dict(request.headers), body)
-        data = b"" if answer is None else json.dumps(answer).encode()
+        data = answer if isinstance(answer, bytes) else b"" if answer is None else json.dumps(answer).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(data)),
                    "x-ms-request-id": f"fake-{len(self.fake.requests)}", **headers}
         response = HTTPResponse(body=io.BytesIO(data), status=status, headers=headers, preload_content=False,

@@ -131,8 +131,8 @@ def test_read_only_refuses_before_any_request(fake, tmp_path, monkeypatch):
 
 
 def test_what_is_not_built_is_not_supported_and_not_a_capability(ws):
-    for capability, call in (("jobs.logs", lambda: list(ws.jobs.logs("x"))), ("monitors.reports",
-                             lambda: ws.monitors.latest("churn-drift")), ("compute.costs", ws.compute.costs_today),
+    for capability, call in (("jobs.logs", lambda: list(ws.jobs.logs("x"))), ("jobs.metrics",
+                             lambda: ws.jobs.metrics("x")), ("compute.costs", ws.compute.costs_today),
                              ("jobs.submit", lambda: ws.jobs.submit("job.yml"))):
         assert capability not in ws.capabilities
         with pytest.raises(NotSupported):

@@ -1,0 +1,88 @@
+"""Drift on Azure from the deployment's collected model_inputs in blob storage (console/azure/
+drift.py), over the fake ARM and its blob container, the real azure-ai-ml and azure-storage-blob
+in between: the signal's own data, thresholds and overrides; only rows of the window; the
+baseline profiled once; a run audited; read-only and unknown monitors refused."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from console.errors import NotFound, ReadOnlyError
+
+from fakes.arm import FakeArm, churn_rows
+from fakes.azure import azure_workspace
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture()
+def fake():
+    return FakeArm()
+
+
+@pytest.fixture()
+def ws(fake, tmp_path, monkeypatch):
+    return azure_workspace(fake, tmp_path, monkeypatch)
+
+
+def blob_reads(fake) -> list[str]:
+    return [c.path for c in fake.requests if c.host.endswith(".blob.core.windows.net") and c.query.get("comp") != "list"]
+
+
+def test_the_recent_window_of_collected_inputs_drifts_where_the_fake_shifted_it(ws, fake):
+    report = ws.monitors.latest("churn-drift")
+    drifted = {f.feature for f in report.features if f.drifted}
+    assert drifted == {"monthly_charges"}  # charges were served 30 % up; nothing else moved
+    assert report.endpoint_name == "churn-ep" and report.deployment == "blue"
+    assert report.production_rows == 300  # the hour before holds 300 more, outside the window
+    kinds = {f.feature: f.metric for f in report.features}
+    assert kinds["tenure_months"] == "normalized_wasserstein_distance"  # the signal's override to numerical
+    assert "churn" not in kinds  # the target column is left out of the baseline
+    assert all(f.threshold == 0.1 for f in report.features)
+
+
+def test_a_kept_report_costs_no_request_and_the_baseline_is_read_once(ws, fake):
+    ws.monitors.latest("churn-drift")
+    sent = len(fake.requests)
+    ws.monitors.latest("churn-drift")
+    assert len(fake.requests) == sent
+    op = ws.operations.wait(ws.monitors.run("churn-drift").id, timeout_s=30)
+    assert op.status == "Succeeded", op.error
+    assert [p for p in blob_reads(fake) if p.endswith(".csv")] == [
+        f"/{fake.datastore_container}/LocalUpload/churn-features/churn.csv"]
+    assert [(e.operation, e.result) for e in ws.audit.list()[:2]] == [("monitors.run", "Succeeded"),
+                                                                      ("monitors.run", "InProgress")]
+
+
+def test_a_run_over_a_window_reads_its_hour_folders_and_skips_a_torn_line(ws, fake):
+    at = fake.collected_at - timedelta(hours=1)
+    name = fake.collect("churn-ep", "blue", churn_rows()[:50], at)
+    fake.blobs[name] += b'{"time": "2026-'  # the collector was still writing
+    start = at.replace(minute=0, second=0)
+    op = ws.monitors.run("churn-drift", window_start=start, window_end=start + timedelta(hours=1))
+    assert ws.operations.wait(op.id, timeout_s=30).status == "Succeeded"
+    report = ws.monitors.latest("churn-drift")
+    assert report.production_rows == 350 and report.window_start == start
+    hours = {p.split("/model_inputs/")[1][:13] for p in blob_reads(fake) if "/model_inputs/" in p}
+    assert hours == {f"{at:%Y/%m/%d/%H}"}
+
+
+def test_read_only_and_unknown_monitors_are_refused(ws, fake, tmp_path, monkeypatch):
+    with pytest.raises(NotFound):
+        ws.monitors.run("no-such-monitor")
+    read_only = azure_workspace(fake, tmp_path / "ro", monkeypatch, read_only=True)
+    sent = len(fake.requests)
+    with pytest.raises(ReadOnlyError):
+        read_only.monitors.run("churn-drift")
+    assert len(fake.requests) == sent
+    assert json.loads(json.dumps(ws.monitors.latest("churn-drift").to_dict(), default=str))["monitor"] == "churn-drift"
