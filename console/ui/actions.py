@@ -130,7 +130,7 @@ class Actions:
         return True, f"{name}: {self.ws.jobs.get(name).status}"
 
     def run_monitor(self, name: str) -> None:
-        self.ask("run_monitor", f"Run monitor {name} now?", "over its lookback window, ending now",
+        self.ask("run_monitor", f"Run monitor {name} now?", "over its default window (local: its lookback; azure: the last hour collected), ending now",
                  partial(self._run_monitor, name))
 
     def _run_monitor(self, name: str) -> tuple[bool, str]:
