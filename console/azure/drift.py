@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.azure.storage import DATASTORE_URI
 from console.errors import BadInput, NotFound
 
 if TYPE_CHECKING:
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
 RECENT = timedelta(hours=1)  # the window the drift pane shows: what the collector wrote lately
 CHUNK_ROWS = 50_000
-_DATASTORE_PATH = re.compile(r"azureml://datastores/(?P<store>[^/]+)/paths/(?P<path>.*)$")
 
 
 class CollectedDrift:
@@ -47,8 +45,6 @@ class CollectedDrift:
 
     def __init__(self, ws: AzureWorkspace, folder: Path) -> None:
         self.ws, self.folder = ws, folder
-        self._containers: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     # --- reports ---------------------------------------------------------------------------------
 
@@ -119,7 +115,7 @@ class CollectedDrift:
         import pandas as pd
 
         store, prefix = location
-        container = self._container(ml, store)
+        container = self.ws.storage.container(store)
         names = [prefix] if prefix.endswith(".csv") else sorted(
             b.name for b in container.list_blobs(name_starts_with=prefix.rstrip("/") + "/") if b.name.endswith(".csv"))
         if not names:
@@ -143,7 +139,7 @@ class CollectedDrift:
         import pandas as pd
 
         (store, prefix), _ = self._resolve(ml, path)
-        container = self._container(ml, store)
+        container = self.ws.storage.container(store)
         records: list[dict[str, Any]] = []
         hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
         while hour < end:
@@ -168,7 +164,7 @@ class CollectedDrift:
     def _resolve(self, ml: Any, path: str) -> tuple[tuple[str, str], str]:
         """A data asset reference (an ARM id or azureml:name:version) or a datastore URI, as
         ((datastore, path in it), what it was)."""
-        found = _DATASTORE_PATH.match(path)
+        found = DATASTORE_URI.match(path)
         if found:
             return (found["store"], found["path"]), path
         ref = path.removeprefix("azureml:")
@@ -184,27 +180,10 @@ class CollectedDrift:
             asset = ml.data.get(name=name, version=version)
         except ResourceNotFoundError:
             raise NotFound("data", f"{name}:{version}") from None
-        found = _DATASTORE_PATH.match(str(asset.path or ""))
+        found = DATASTORE_URI.match(str(asset.path or ""))
         if not found:
             raise BadInput(f"data asset {name}:{version} is at {asset.path}: only a workspace datastore is read here")
         return (found["store"], found["path"]), f"{name}:{version}"
-
-    def _container(self, ml: Any, store: str) -> Any:
-        """The blob container behind a datastore, signed with its account key (or SAS token)."""
-        with self._lock:
-            if store not in self._containers:
-                from azure.storage.blob import ContainerClient
-
-                datastore = ml.datastores.get(store, include_secrets=True)
-                credentials = getattr(datastore, "credentials", None)
-                secret = (getattr(credentials, "account_key", None) or getattr(credentials, "sas_token", None)
-                          or self.ws.session.credential())
-                url = f"{datastore.protocol or 'https'}://{datastore.account_name}.blob.{datastore.endpoint}"
-                self._containers[store] = ContainerClient(url, datastore.container_name, credential=secret,
-                                                          per_retry_policies=[self.ws.session.counting()],
-                                                          **self.ws.session.transport_kwargs())
-            return self._containers[store]
-
 
 def _monitor(schedule: Any, name: str):
     from console.azure import convert

@@ -8,7 +8,7 @@ then reads until Azure reports the new split: Azure applies it eventually.
 
 Deploying (`create.py`), scoring (`scoring.py`, the console's own POST) and Azure Monitor's
 endpoint metrics (`metrics.py`) live in their own modules. What is not built yet on Azure is
-left out of `capabilities` and raises NotSupported: job submit, logs and metrics. Drift is the
+left out of `capabilities` and raises NotSupported. Drift is the
 console's own engine over the deployment's collected data (`drift.py`), not Azure's Spark run. A compute's cost today would need Azure Cost Management: never guessed.
 """
 
@@ -30,7 +30,7 @@ from console.azure.target import AzureTarget, state_dir
 from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
 
 if TYPE_CHECKING:
-    from console.domain import AssetVersion, AuditEntry, Compute, Created, DeploymentMetrics, DriftReport, Endpoint, InvokeResult, Job, ModelVersion, Monitor, Operation
+    from console.domain import AssetVersion, AuditEntry, Compute, Created, DeploymentMetrics, DriftReport, Endpoint, InvokeResult, Job, MetricSeries, ModelVersion, Monitor, Operation
 
 
 class _Lazy:
@@ -50,7 +50,7 @@ convert, costs, rollout = _Lazy("console.azure.convert"), _Lazy("console.costs")
 
 CAPABILITIES = frozenset({
     "jobs", "compute", "quotas", "models", "endpoints", "endpoints.keys", "endpoints.logs", "monitors", "audit",
-    "jobs.cancel", "compute.start_stop", "assets.create", "models.register", "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys",
+    "jobs.cancel", "compute.start_stop", "assets.create", "models.register", "jobs.submit", "jobs.logs", "jobs.metrics", "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys",
     "endpoints.invoke", "endpoints.metrics", "monitors.reports", "monitors.run",
 })
 MODEL_ARTIFACT = "model"  # the artifact path training/train.py logs its MLflow model under
@@ -110,9 +110,13 @@ class AzureJobs(_Group):
     def get(self, name: str) -> Job:
         return convert.job(self.ml.jobs.get(name))
 
+    @mapped("job", writes=True)
     def submit(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Job:
         self._write("job submit", "jobs.submit")
-        raise AssertionError("unreachable")
+        from console.azure.submit import submit
+
+        self.ws.session.counter.area.name = self.area
+        return submit(self.ws, spec_path, overrides)
 
     @mapped("job", writes=True)
     def cancel(self, name: str) -> Operation:
@@ -125,10 +129,41 @@ class AzureJobs(_Group):
                              before={"status": job.status}, after={"status": "CancelRequested"})
 
     def logs(self, name: str, *, follow: bool = False, offset: int = 0) -> Iterator[str]:
-        raise self._missing("jobs.logs")
+        """The run's `user_logs/std_log.txt` in the artifact store, from byte `offset`; with
+        `follow`, read on from where it ended every poll until the job is terminal. Not
+        `jobs.stream`: it prints to the terminal and blocks until the job ends."""
+        job = self.get(name)  # NotFound before the first line
+        return self._follow(job, follow, offset)
 
-    def metrics(self, name: str):
-        raise self._missing("jobs.metrics")
+    def _follow(self, job: Job, follow: bool, offset: int) -> Iterator[str]:
+        from console.azure.storage import ARTIFACT_STORE
+
+        path, pending = None, b""
+        while True:
+            if path is None:
+                found = [n for n in self.ws.storage.names(ARTIFACT_STORE, f"ExperimentRun/dcid.{job.name}/user_logs/")
+                         if n.rsplit("/", 1)[-1].startswith("std_log")]
+                path = next((n for n in found if n.endswith("/std_log.txt")), found[0] if found else None)
+            chunk = self.ws.storage.read(ARTIFACT_STORE, path, offset) if path else None
+            if chunk:
+                offset += len(chunk)
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", errors="replace") + "\n"
+            if not follow or job.is_terminal:
+                break
+            time.sleep(max(self.ws.poll_s, 0.05))
+            job = self.get(job.name)
+        if pending:
+            yield pending.decode("utf-8", errors="replace")
+
+    @mapped("job")
+    def metrics(self, name: str) -> list[MetricSeries]:
+        """The run's MLflow metrics through the workspace's tracking server (tracking.py)."""
+        job = self.get(name)
+        self.ml  # noqa: B018 - the requests that follow are this area's
+        return self.ws.tracking.metrics(job.name, job.mlflow_run_id or job.name, job.is_terminal)
 
 
 class AzureCompute(_Group):
@@ -463,6 +498,12 @@ class AzureWorkspace:
 
         self.monitor_metrics = EndpointMetrics(self.session)
         from console.azure.drift import CollectedDrift
+        from console.azure.storage import Storage
+
+        self.storage = Storage(self.session)
+        from console.azure.tracking import Tracking
+
+        self.tracking = Tracking(self.session)
 
         self.drift = CollectedDrift(self, folder / "monitors")
         self.jobs, self.compute, self.quotas = AzureJobs(self, "jobs"), AzureCompute(self, "computes"), AzureQuotas(self, "quotas")

@@ -57,7 +57,10 @@ NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)  # the canned workspac
 HOST = "management.azure.com"
 SCORING_HOST = ".inference.ml.azure.com"
 BLOB_HOST = ".blob.core.windows.net"  # the workspace's storage account: https://{account}.blob.core.windows.net
-STORAGE_ACCOUNT, BLOB_CONTAINER = "stwsdemo", "azureml-blobstore-00000000-0000-0000-0000-000000000000"
+STORAGE_ACCOUNT, BLOB_CONTAINER = "wsdemostorage", "azureml-blobstore-00000000-0000-0000-0000-000000000000"
+TRACKING_HOST = ".api.azureml.ms"  # the region's services: MLflow tracking at /mlflow/v1.0/{workspace id}/api/2.0/mlflow/
+ARTIFACT_CONTAINER = "azureml"  # workspaceartifactstore: runs' logs and outputs
+DATASTORES = {"workspaceblobstore": BLOB_CONTAINER, "workspaceartifactstore": ARTIFACT_CONTAINER}
 STORAGE_KEY = "ZmFrZS1zdG9yYWdlLWFjY291bnQta2V5LWZvci10ZXN0cw=="  # base64: the blob SDK signs with it  # an endpoint's scoring URI: https://{endpoint}.{region}.inference...
 USER = "alex@contoso.com"
 
@@ -200,6 +203,7 @@ ROUTES = [
     ("GET", _WS + "/jobs", "list_jobs", "Job/CommandJob/list.json (items as get.json)"),
     ("GET", _WS + "/jobs/(?P<name>[^/]+)", "get_job", "Job/CommandJob/get.json"),
     ("POST", _WS + "/jobs/(?P<name>[^/]+)/cancel", "cancel_job", "Job/cancel.json"),
+    ("PUT", _WS + "/jobs/(?P<name>[^/]+)", "put_job", "Job/CommandJob/get.json, with what was sent"),
     ("GET", _WS + "/onlineEndpoints", "list_endpoints", "Workspace/OnlineEndpoint/get.json items"),
     ("GET", _EP, "get_endpoint", "Workspace/OnlineEndpoint/get.json"),
     ("PUT", _EP, "put_endpoint", "Workspace/OnlineEndpoint/createOrUpdate.json"),
@@ -223,6 +227,11 @@ ROUTES = [
      "Workspace/DataVersionBase/list.json item"),
     ("PUT", _WS + "/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_data",
      "Workspace/DataVersionBase/list.json item (deployments register their collected data)"),
+    ("GET", _WS + "/codes/(?P<name>[^/]+)/versions", "list_code_versions", "CodeVersion list: by content hash"),
+    ("POST", _WS + "/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload", "start_pending_upload",
+     "PendingUploadResponseDto: a SAS for the workspace's container"),
+    ("PUT", _WS + "/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_code_version", "CodeVersion"),
+    ("GET", _WS + "/codes/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_code_version", "CodeVersion"),
     ("GET", _WS + "/datastores/(?P<name>[^/]+)", "get_datastore", "azure-ai-ml's DatastoreData (AzureBlob): no example"),
     ("POST", _WS + "/datastores/(?P<name>[^/]+)/listSecrets", "list_datastore_secrets",
      "azure-ai-ml's AccountKeyDatastoreSecrets: no example"),
@@ -271,6 +280,10 @@ class FakeArm:
         self.scored: dict[str, int] = {}  # endpoint -> scoring requests routed by its split
         self.blobs: dict[str, bytes] = {}  # blob name in the workspace's container -> content
         self.datastore_container = BLOB_CONTAINER
+        self.codes: dict[str, dict[str, dict]] = {}  # code asset name -> version -> body
+        self.blob_metadata: dict[str, dict[str, str]] = {}
+        self.run_metrics: dict[str, dict[str, list[float]]] = {}  # job -> metric key -> values by step
+        self.artifacts: dict[str, bytes] = {}  # the artifact store's container ("azureml"): run logs, outputs
         self.vm_sizes = example("VirtualMachineSize/list.json")["value"] + copy.deepcopy(EXTRA_SIZES)
         self.usage_limits = self._seed_usage_limits()
         if not empty:
@@ -297,7 +310,8 @@ class FakeArm:
         with self._lock:
             self.requests.append(call)
             signed = ("Bearer ", f"SharedKey {STORAGE_ACCOUNT}:") if call.host.endswith(BLOB_HOST) else ("Bearer ",)
-            if not call.headers.get("authorization", "").startswith(signed):
+            sas = call.host.endswith(BLOB_HOST) and call.query.get("sig") == "fake"
+            if not sas and not call.headers.get("authorization", "").startswith(signed):
                 return 401, arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
                                       "missing."), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             for failure in self._failures:
@@ -308,6 +322,8 @@ class FakeArm:
                 return self.score(call)
             if call.host.endswith(BLOB_HOST):
                 return self.blob(call)
+            if call.host == f"{self.LOCATION}{TRACKING_HOST}":
+                return self.mlflow(call)
             for route_method, pattern, handler in self._routes:
                 match = pattern.match(call.path)
                 if route_method == call.method and match and call.host == HOST:
@@ -435,6 +451,11 @@ class FakeArm:
         self.set_serving("churn-ep", "green")
         self.schedules["churn-drift"] = self._monitor_schedule("churn-drift", "churn-ep", "blue", created=ago(days=2))
         self._seed_blobs()
+        for job, auc in (("happy_cloud_3j5k7l9m0n", 0.7844), ("quiet_field_5t6y7u8i9o", 0.7777)):
+            self.log_metrics(job, "holdout_log_loss", [round(0.62 - 0.17 * (1 - 0.9 ** i), 4) for i in range(40)])
+            self.log_metrics(job, "auc", [auc])
+            self.artifacts[f"ExperimentRun/dcid.{job}/user_logs/std_log.txt"] = (
+                f"training churn classifier on churn_features:1\nholdout auc {auc}\nlogged model to MLflow\n").encode()
 
     def _seed_blobs(self) -> None:
         """The training data behind churn_features:1, and what blue's data collector wrote in the last
@@ -831,6 +852,40 @@ class FakeArm:
             return _not_found("job", name)
         return 200, self.jobs[name], {}
 
+    def put_job(self, call: Call, name: str) -> Reply:
+        """Submit a job: what it names must exist (compute, code, data inputs), as Azure checks at
+        submission; it answers NotStarted (advance it with `set_job_status`)."""
+        if name in self.jobs:
+            return 409, arm_error("UserError", f"A job named {name} already exists."), {}
+        sent = copy.deepcopy(call.body or {})
+        props = sent.get("properties") or {}
+        compute = str(props.get("computeId") or "").rsplit("/", 1)[-1]
+        if compute and compute not in self.computes:
+            return 400, arm_error("UserError", f"Compute {compute} is not found in workspace {self.WORKSPACE}."), {}
+        code = re.search(r"/codes/([^/]+)/versions/([^/]+)$", str(props.get("codeId") or ""))
+        if props.get("codeId") and not (code and code[2] in self.codes.get(code[1], {})):
+            return 400, arm_error("UserError", f"Code {props.get('codeId')} is not found."), {}
+        for key, value in (props.get("inputs") or {}).items():
+            data = re.search(r"/data/([^/]+)/versions/([^/]+)$", str(value.get("uri") or ""))
+            if data and data[2] not in self.data.get(data[1], {}):
+                return 400, arm_error("UserError", f"Input {key}: data {data[1]}:{data[2]} is not found."), {}
+        body = self._job(name, "NotStarted", props.get("displayName") or name, created=self.now)
+        for key in ("command", "codeId", "environmentId", "inputs", "experimentName", "description", "tags",
+                    "computeId", "environmentVariables", "displayName"):
+            if props.get(key) is not None:
+                body["properties"][key] = props[key]
+        self.jobs[name] = body
+        return 201, body, {}
+
+    def set_job_status(self, name: str, status: str, *, log: str | None = None) -> None:
+        """Move a job on (Queued, Running, Completed, Failed), writing its std_log.txt as Azure's runtime
+        does: `ExperimentRun/dcid.{job}/user_logs/std_log.txt` in the workspace's artifact store."""
+        self.jobs[name]["properties"]["status"] = status
+        self.jobs[name]["systemData"]["lastModifiedAt"] = stamp(self.now)
+        if log is not None:
+            path = f"ExperimentRun/dcid.{name}/user_logs/std_log.txt"
+            self.artifacts[path] = self.artifacts.get(path, b"") + log.encode()
+
     def cancel_job(self, call: Call, name: str) -> Reply:
         if name not in self.jobs:
             return _not_found("job", name)
@@ -1067,21 +1122,48 @@ class FakeArm:
 
     # --- the workspace's default datastore and its blob container ---------------------------------
 
+    def list_code_versions(self, call: Call, name: str) -> Reply:
+        wanted = call.query.get("hash")
+        found = [v for v in self.codes.get(name, {}).values()
+                 if wanted is None or v["properties"].get("properties", {}).get("hash") == wanted]
+        return 200, {"value": found}, {}
+
+    def start_pending_upload(self, call: Call, name: str, version: str) -> Reply:
+        folder = f"LocalUpload/{hashlib.sha256(f'{name}/{version}'.encode()).hexdigest()[:32]}"
+        base = f"https://{STORAGE_ACCOUNT}{BLOB_HOST}/{BLOB_CONTAINER}/{folder}"
+        return 200, {"blobReferenceForConsumption": {
+            "blobUri": base, "storageAccountArmId": f"/subscriptions/{self.SUBSCRIPTION}/resourceGroups/"
+            f"{self.RESOURCE_GROUP}/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
+            "credential": {"credentialType": "SAS", "sasUri": f"{base}?sv=2021-08-06&sr=d&sp=rcw&sig=fake"}},
+            "pendingUploadId": name, "pendingUploadType": "TemporaryBlobReference"}, {}
+
+    def put_code_version(self, call: Call, name: str, version: str) -> Reply:
+        existing = self.codes.get(name, {}).get(version)
+        body = self._resource(copy.deepcopy(call.body or {}), f"codes/{name}/versions", version, self.now)
+        body["properties"]["provisioningState"] = "Succeeded"
+        self.codes.setdefault(name, {})[version] = body
+        return (200 if existing else 201), body, {}
+
+    def get_code_version(self, call: Call, name: str, version: str) -> Reply:
+        if version not in self.codes.get(name, {}):
+            return _not_found("code", f"{name}:{version}")
+        return 200, self.codes[name][version], {}
+
     def get_datastore(self, call: Call, name: str) -> Reply:
-        if name != "workspaceblobstore":
+        if name not in DATASTORES:
             return _not_found("datastore", name)
         body = {"id": f"{self.ws_id}/datastores/{name}", "name": name,
                 "type": "Microsoft.MachineLearningServices/workspaces/datastores",
                 "systemData": system_data(self.now - timedelta(days=30)),
                 "properties": {"datastoreType": "AzureBlob", "accountName": STORAGE_ACCOUNT,
-                               "containerName": BLOB_CONTAINER, "endpoint": "core.windows.net", "protocol": "https",
+                               "containerName": DATASTORES[name], "endpoint": "core.windows.net", "protocol": "https",
                                "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
-                               "credentials": {"credentialsType": "AccountKey"}, "isDefault": True,
+                               "credentials": {"credentialsType": "AccountKey"}, "isDefault": name == "workspaceblobstore",
                                "description": "", "tags": {}, "properties": {}}}
         return 200, body, {}
 
     def list_datastore_secrets(self, call: Call, name: str) -> Reply:
-        if name != "workspaceblobstore":
+        if name not in DATASTORES:
             return _not_found("datastore", name)
         return 200, {"secretsType": "AccountKey", "key": STORAGE_KEY}, {}
 
@@ -1108,9 +1190,13 @@ class FakeArm:
         (ranged, as download_blob reads it)."""
         account = call.host.split(".", 1)[0]
         container, _, name = call.path.lstrip("/").partition("/")
-        if account != STORAGE_ACCOUNT or container != BLOB_CONTAINER:
+        from urllib.parse import unquote
+
+        name = unquote(name)
+        if account != STORAGE_ACCOUNT or container not in (BLOB_CONTAINER, ARTIFACT_CONTAINER):
             return 404, b"<?xml version=\"1.0\"?><Error><Code>ContainerNotFound</Code></Error>", \
                 {"Content-Type": "application/xml", "x-ms-error-code": "ContainerNotFound"}
+        store = self.blobs if container == BLOB_CONTAINER else self.artifacts
         if call.method == "GET" and not name and call.query.get("comp") == "list":
             prefix = call.query.get("prefix", "")
             items = "".join(
@@ -1118,13 +1204,25 @@ class FakeArm:
                 f"<Etag>0x8DC{hashlib.sha256(b).hexdigest()[:12].upper()}</Etag><Content-Length>{len(b)}"
                 "</Content-Length><Content-Type>application/octet-stream</Content-Type>"
                 "<BlobType>BlockBlob</BlobType></Properties></Blob>"
-                for n, b in sorted(self.blobs.items()) if n.startswith(prefix))
+                for n, b in sorted(store.items()) if n.startswith(prefix))
             xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://{call.host}/" '
                    f'ContainerName="{container}"><Prefix>{prefix}</Prefix><Blobs>{items}</Blobs><NextMarker />'
                    "</EnumerationResults>")
             return 200, xml.encode(), {"Content-Type": "application/xml"}
-        if call.method == "GET" and name in self.blobs:
-            content = self.blobs[name]
+        if call.method == "PUT" and name and not call.query.get("comp"):  # Put Blob, in one request
+            content = call.body if isinstance(call.body, bytes) else json.dumps(call.body).encode() \
+                if call.body is not None else b""
+            store[name] = content
+            self.blob_metadata[name] = {k[len("x-ms-meta-"):]: v for k, v in call.headers.items()
+                                        if k.startswith("x-ms-meta-")}
+            return 201, None, {"ETag": f'"0x8DC{hashlib.sha256(content).hexdigest()[:12].upper()}"',
+                               "Last-Modified": _http_date(self.now), "x-ms-request-server-encrypted": "true"}
+        if call.method == "PUT" and name in store and call.query.get("comp") == "metadata":
+            self.blob_metadata[name] = {k[len("x-ms-meta-"):]: v for k, v in call.headers.items()
+                                        if k.startswith("x-ms-meta-")}
+            return 200, None, {"ETag": '"0x8DC000000000000"', "Last-Modified": _http_date(self.now)}
+        if call.method == "GET" and name in store:
+            content = store[name]
             headers = {"Content-Type": "application/octet-stream", "x-ms-blob-type": "BlockBlob",
                        "ETag": f'"0x8DC{hashlib.sha256(content).hexdigest()[:12].upper()}"',
                        "Last-Modified": _http_date(self.now)}
@@ -1136,6 +1234,36 @@ class FakeArm:
             return 200, content, headers
         return 404, b'<?xml version="1.0"?><Error><Code>BlobNotFound</Code></Error>', \
             {"Content-Type": "application/xml", "x-ms-error-code": "BlobNotFound"}
+
+    # --- the region's MLflow tracking server (a run per job, its id the job's name) -------------------
+
+    def log_metrics(self, job: str, key: str, values: list[float]) -> None:
+        """What the job's MLflow run logged: `values` at steps 0, 1, ..."""
+        self.run_metrics.setdefault(job, {})[key] = list(values)
+
+    def mlflow(self, call: Call) -> Reply:
+        prefix = f"/mlflow/v1.0{self.ws_id}/api/2.0/mlflow/"
+        if call.method != "GET" or not call.path.startswith(prefix):
+            return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no route {call.path}"}, {}
+        route, run_id = call.path[len(prefix):], call.query.get("run_id", "")
+        if run_id not in self.jobs or self.jobs[run_id]["properties"]["status"] in ("NotStarted", "Queued"):
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Run '{run_id}' not found"}, {}
+        logged = self.run_metrics.get(run_id, {})
+        millis = int(self.now.timestamp() * 1000)
+        if route == "runs/get":
+            latest = [{"key": k, "value": v[-1], "timestamp": millis, "step": len(v) - 1} for k, v in logged.items()]
+            return 200, {"run": {"info": {"run_id": run_id, "experiment_id": "0", "status": "FINISHED"},
+                                 "data": {"metrics": latest, "params": [], "tags": []}}}, {}
+        if route == "metrics/get-history":
+            values = logged.get(call.query.get("metric_key", ""), [])
+            start = int(call.query.get("page_token") or 0)
+            size = int(call.query.get("max_results") or 1000)
+            page = {"metrics": [{"key": call.query["metric_key"], "value": v, "timestamp": millis + i, "step": i}
+                                for i, v in enumerate(values)][start:start + size]}
+            if start + size < len(values):
+                page["next_page_token"] = str(start + size)
+            return 200, page, {}
+        return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no route {route}"}, {}
 
     # --- the scoring URI of an endpoint (not ARM: its own host, its own keys) ---------------------
 

@@ -1,0 +1,81 @@
+"""A job's code folder as a code asset of the workspace: the snapshot uploaded to the default
+datastore by the console (storage.py), then registered from there.
+
+azure-ai-ml would upload it with a BlobServiceClient it builds itself, outside the MLClient's
+pipeline: no injected transport, no request counting, no retry configuration. So the console
+uploads the files, `LocalUpload/{content hash}/{folder}/...` as azure-ai-ml lays them out, and
+registers the code version pointing at that URI (azure-ai-ml's code operations, in rest.py).
+The same content is uploaded once: the hash names the code asset, and an existing one is reused.
+
+What is left out, as `az ml` leaves it out: what `.amlignore` (or, without one, `.gitignore`)
+names (glob patterns, a later `!pattern` taking files back); also `__pycache__`, `.git` and
+`*.pyc`, never wanted in a snapshot.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.azure.storage import BLOB_STORE
+from console.errors import InvalidField
+
+if TYPE_CHECKING:
+    from console.azure.storage import Storage
+
+ALWAYS_LEFT_OUT = ("__pycache__", ".git", "*.pyc")
+MAX_FILES = 2_000  # a job's code, not a data set: a bigger folder is almost always a mistake
+
+
+def snapshot_files(folder: Path) -> list[Path]:
+    """The files of `folder` that go into the snapshot, sorted."""
+    ignore_file = next((folder / n for n in (".amlignore", ".gitignore") if (folder / n).is_file()), None)
+    patterns = list(ALWAYS_LEFT_OUT)
+    if ignore_file is not None:
+        patterns += [line.strip().rstrip("/") for line in ignore_file.read_text(errors="replace").splitlines()
+                     if line.strip() and not line.lstrip().startswith("#")]
+
+    def matches(rel: Path, pattern: str) -> bool:
+        return fnmatch.fnmatch(rel.as_posix(), pattern.lstrip("/")) or any(fnmatch.fnmatch(part, pattern)
+                                                                          for part in rel.parts)
+
+    def left_out(rel: Path) -> bool:
+        out = False
+        for pattern in patterns:  # in order, as git reads them: a later "!pattern" takes a file back
+            if pattern.startswith("!"):
+                out = out and not matches(rel, pattern[1:])
+            elif matches(rel, pattern):
+                out = True
+        return out
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p.relative_to(folder)))
+    if len(files) > MAX_FILES:
+        raise InvalidField("code", f"{folder} holds {len(files):,} files (over {MAX_FILES:,}): list what the job "
+                                   "does not need in its .amlignore")
+    return files
+
+
+def content_hash(folder: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def upload_code(storage: Storage, folder: Path) -> tuple[str, str]:
+    """Upload the snapshot of `folder` unless it is there already; (its datastore URI, its hash)."""
+    if not folder.is_dir():
+        raise InvalidField("code", f"{folder} is not a folder")
+    files = snapshot_files(folder)
+    digest = content_hash(folder, files)
+    prefix = f"LocalUpload/{digest[:32]}/{folder.name}"
+    container = storage.container(BLOB_STORE)
+    present = set(storage.names(BLOB_STORE, prefix + "/"))
+    for path in files:
+        name = f"{prefix}/{path.relative_to(folder).as_posix()}"
+        if name not in present:
+            container.upload_blob(name, path.read_bytes(), overwrite=True, metadata={"upload_status": "completed"})
+    return f"azureml://datastores/{BLOB_STORE}/paths/{prefix}/", digest
