@@ -74,9 +74,10 @@ def workspace_over(fake, state: Path):
                           polling_interval=0)
 
 
-def requests_per_area(ws, fake) -> tuple[dict[str, int], dict[str, int]]:
-    """Requests of each area's first read, and of a read right after it (what the workspace keeps
-    between reads, Azure Monitor's minute-grain metrics, is not asked again)."""
+def requests_per_area(ws, fake) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """(ARM requests, others) of each area's first read, and of a read right after it: what the
+    workspace keeps between reads (Azure Monitor's minute-grain metrics, a drift report until the
+    monitors' next read) is not asked again."""
     from console.ui.snapshot import AREAS, read_area, unavailable
 
     missing = unavailable(ws)
@@ -87,17 +88,26 @@ def requests_per_area(ws, fake) -> tuple[dict[str, int], dict[str, int]]:
             before = len(fake.requests)
             values, error = read_area(ws, area.name, missing)
             assert error is None, (area.name, error)
-            counts[area.name] = len(fake.requests) - before
+            sent = fake.requests[before:]
+            arm = sum(c.host == "management.azure.com" for c in sent)
+            counts[area.name] = (arm, len(sent) - arm)
     assert not fake.unhandled, fake.unhandled
     return cold, warm
 
 
-def per_minute(cold: int, warm: int, every_s: float) -> float:
-    """Reads a minute at the area's cadence; what is kept for metrics.TTL_S is asked that often."""
+def kept_for(area: str) -> float:
+    """How long what an area's read keeps is kept: Azure Monitor's metrics (endpoints), a drift
+    report (monitors, until the next read at the area's cadence)."""
     from console.azure.metrics import TTL_S
+    from console.azure.workspace import CADENCE
 
+    return TTL_S if area == "endpoints" else CADENCE[area]
+
+
+def per_minute(cold: int, warm: int, every_s: float, kept_s: float) -> float:
+    """Requests a minute at the area's cadence; what is kept for `kept_s` is asked that often."""
     reads = 60 / every_s
-    return warm * reads + (cold - warm) * min(reads, 60 / TTL_S)
+    return warm * reads + (cold - warm) * min(reads, 60 / kept_s)
 
 
 async def apply_seconds(snapshot, runs: int) -> float:
@@ -173,18 +183,33 @@ def main() -> None:
         fake = big_fake()
         ws = workspace_over(fake, Path(tmp))
         counts, warm = requests_per_area(ws, fake)
-        minute = {area: per_minute(n, warm[area], CADENCE[area]) for area, n in counts.items()}
+        arm = {a: per_minute(counts[a][0], warm[a][0], CADENCE[a], kept_for(a)) for a in counts}
+        other = {a: per_minute(counts[a][1], warm[a][1], CADENCE[a], kept_for(a)) for a in counts}
         print(f"1. HTTP requests, a workspace of {ENDPOINTS} endpoints x 2 deployments and {len(fake.jobs):,} jobs "
               "(azure-ai-ml 1.35.2 over the fake ARM)")
-        print("   area        per read  every   per minute")
-        for area, n in counts.items():
-            kept = f"  ({n - warm[area]} of them at most every 30 s: Azure Monitor's metrics)" if warm[area] != n else ""
-            print(f"   {area:<10} {n:>8}  {CADENCE[area]:>4.0f} s  {minute[area]:>10.1f}{kept}")
-        total = sum(minute.values())
-        print(f"   one refresh cycle (every area once): {sum(counts.values())} requests")
-        print(f"   per minute at this cadence: {total:.0f} of ARM's {ARM_READS_PER_MINUTE:,} reads "
+        print("   area        ARM/read  every  ARM/minute   storage+MLflow/read  /minute")
+        for area, (n, rest) in counts.items():
+            print(f"   {area:<10} {n:>8}  {CADENCE[area]:>4.0f} s  {arm[area]:>10.1f}   {rest:>19}  {other[area]:>7.1f}")
+        print("   (endpoints: each endpoint's Azure Monitor metrics are read at most every 30 s; monitors: the drift "
+              "report over the collected data is kept until the next read)")
+        total = sum(arm.values())
+        print(f"   one refresh cycle (every area once): {sum(n for n, _ in counts.values())} ARM requests, "
+              f"{sum(r for _, r in counts.values())} to storage")
+        print(f"   ARM reads per minute at this cadence: {total:.0f} of the 1,500 ARM refills "
               f"({total / ARM_READS_PER_MINUTE:.1%}; target < 10 %): "
               f"{'MET' if total < 0.1 * ARM_READS_PER_MINUTE else 'NOT MET'}")
+
+        running = next(j.name for j in ws.jobs.list() if not j.is_terminal)
+        fake.set_job_status(running, "Running", log="".join(f"epoch {i}\n" for i in range(200)))
+        fake.log_metrics(running, "holdout_log_loss", [0.5] * 40)
+        for _ in range(2):  # the second read is the steady state: datastore and tracking URI are known
+            before = len(fake.requests)
+            list(ws.jobs.logs(running))
+            ws.jobs.metrics(running)
+        detail = fake.requests[before:]
+        arm = sum(c.host == "management.azure.com" for c in detail)
+        print(f"   the highlighted running job's log and metrics, read again each jobs refresh: {len(detail)} requests "
+              f"({arm} to ARM; the rest to the workspace's storage and MLflow tracking server)")
 
         snapshot = fetch(ws)
         seconds = asyncio.run(apply_seconds(snapshot, args.runs))

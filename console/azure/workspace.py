@@ -88,6 +88,10 @@ class _Group:
 class AzureJobs(_Group):
     page = JOB_PAGE  # one page of ARM's listing a refresh: the next page costs another request
     skipped = 0  # jobs azure-ai-ml could not parse in the last listing (jobs.list yields None for them)
+    seen: dict[str, Job] = {}  # the last listing by name: the console's job detail asks ARM nothing more
+
+    def _known(self, name: str) -> Job:
+        return self.seen.get(name) or self.get(name)
 
     @mapped("job")
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
@@ -101,6 +105,7 @@ class AzureJobs(_Group):
                 break  # the pager reads the next page only when asked: this bounds the calls
         self.skipped = skipped
         jobs.sort(key=lambda j: (j.created_at is not None, j.created_at), reverse=True)
+        self.seen = {j.name: j for j in jobs}
         return jobs
 
     def export(self, *, parent: str | None = None, limit: int | None = None) -> bytes:
@@ -132,7 +137,7 @@ class AzureJobs(_Group):
         """The run's `user_logs/std_log.txt` in the artifact store, from byte `offset`; with
         `follow`, read on from where it ended every poll until the job is terminal. Not
         `jobs.stream`: it prints to the terminal and blocks until the job ends."""
-        job = self.get(name)  # NotFound before the first line
+        job = self.get(name) if follow else self._known(name)  # NotFound before the first line
         return self._follow(job, follow, offset)
 
     def _follow(self, job: Job, follow: bool, offset: int) -> Iterator[str]:
@@ -161,7 +166,7 @@ class AzureJobs(_Group):
     @mapped("job")
     def metrics(self, name: str) -> list[MetricSeries]:
         """The run's MLflow metrics through the workspace's tracking server (tracking.py)."""
-        job = self.get(name)
+        job = self._known(name)
         self.ml  # noqa: B018 - the requests that follow are this area's
         return self.ws.tracking.metrics(job.name, job.mlflow_run_id or job.name, job.is_terminal)
 
