@@ -287,6 +287,7 @@ class Monitor(Record):
     signals: tuple[str, ...] = ()
     trigger: str | None = None  # e.g. "cron 0 3 * * *" or "every 1 day"
     last_run_at: datetime | None = None
+    last_run_status: str | None = None  # Azure: the status of the newest job the schedule created
 
 
 @dataclass(frozen=True, slots=True)

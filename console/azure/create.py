@@ -46,7 +46,7 @@ def create(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | No
         return Created("online_endpoint", entity.name, operation=_endpoint(ws, ml, entity, spec.data))
     endpoint = entity.endpoint_name
     return Created("online_deployment", entity.name, endpoint_name=endpoint,
-                   operation=_deployment(ws, ml, entity, endpoint))
+                   operation=_deployment(ws, ml, entity, endpoint, spec.path, spec.data))
 
 
 def _endpoint(ws: AzureWorkspace, ml: Any, entity: Any, data: Mapping[str, Any]):
@@ -67,7 +67,7 @@ def _endpoint(ws: AzureWorkspace, ml: Any, entity: Any, data: Mapping[str, Any])
                     detail="updated" if current is not None else "created")
 
 
-def _deployment(ws: AzureWorkspace, ml: Any, entity: Any, endpoint: str):
+def _deployment(ws: AzureWorkspace, ml: Any, entity: Any, endpoint: str, spec_path: str, data: Mapping[str, Any]):
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
@@ -87,6 +87,14 @@ def _deployment(ws: AzureWorkspace, ml: Any, entity: Any, endpoint: str):
         raise NotSupported("azure", "assets.create", "a deployment of a model folder on this machine needs it "
                            "uploaded, which is not built yet: register it (`amlops model register`) and deploy "
                            "azureml:NAME:VERSION")
+    from console.azure.upload import code_asset, is_local, refuse_other_uploads
+
+    refuse_other_uploads(data, spec_path, "az ml online-deployment create -f", "assets.create")
+    configuration = getattr(entity, "code_configuration", None)
+    if configuration is not None and is_local(configuration.code):  # a scoring script: uploaded as jobs' code is
+        from pathlib import Path
+
+        configuration.code, _ = code_asset(ws.storage, ml, (Path(spec_path).parent / configuration.code).resolve())
     try:
         existing = ml.online_deployments.get(name=entity.name, endpoint_name=endpoint)
     except ResourceNotFoundError:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from console.domain import DriftReport
 
 RECENT = timedelta(hours=1)  # the window the drift pane shows: what the collector wrote lately
+# The pane's report is computed again when it is this old: an hour's window moves little in five
+# minutes, and each run lists and downloads the hour's collected files again.
+REPORT_MAX_AGE_S = 300.0
 CHUNK_ROWS = 50_000
 
 
@@ -45,6 +49,13 @@ class CollectedDrift:
 
     def __init__(self, ws: AzureWorkspace, folder: Path) -> None:
         self.ws, self.folder = ws, folder
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, name: str) -> threading.Lock:
+        """One run of a monitor at a time: the pane's refresh and an operator's run share the files."""
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
 
     # --- reports ---------------------------------------------------------------------------------
 
@@ -58,6 +69,10 @@ class CollectedDrift:
 
     def run(self, name: str, start: datetime, end: datetime) -> DriftReport:
         """Compute and keep the report of monitor `name` over [start, end)."""
+        with self._lock(name):
+            return self._run(name, start, end)
+
+    def _run(self, name: str, start: datetime, end: datetime) -> DriftReport:
         from console import drift
 
         ml = self.ws.session.client()
@@ -81,20 +96,17 @@ class CollectedDrift:
         report = accumulator.report(monitor=name, endpoint_name=monitor.endpoint_name, deployment=monitor.deployment,
                                     window_start=start, window_end=end, threshold=threshold,
                                     p_value_threshold=p_value, created_at=datetime.now(timezone.utc))
-        target = self.folder / name / "latest.json"
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(report.to_dict(), default=str))
-        tmp.replace(target)
+        _write_atomically(self.folder / name / "latest.json", json.dumps(report.to_dict(), default=str))
         return report
 
     def recent(self, name: str, max_age_s: float) -> DriftReport | None:
         """The kept report if it is newer than `max_age_s`, else a fresh one over the last RECENT."""
-        kept = self.latest(name)
-        now = datetime.now(timezone.utc)
-        if kept is not None and kept.created_at and (now - kept.created_at).total_seconds() < max_age_s:
-            return kept
-        return self.run(name, now - RECENT, now)
+        with self._lock(name):  # a run that was under way when this was asked counts as fresh
+            kept = self.latest(name)
+            now = datetime.now(timezone.utc)
+            if kept is not None and kept.created_at and (now - kept.created_at).total_seconds() < max_age_s:
+                return kept
+            return self._run(name, now - RECENT, now)
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -115,14 +127,14 @@ class CollectedDrift:
         import pandas as pd
 
         store, prefix = location
-        container = self.ws.storage.container(store)
-        names = [prefix] if prefix.endswith(".csv") else sorted(
-            b.name for b in container.list_blobs(name_starts_with=prefix.rstrip("/") + "/") if b.name.endswith(".csv"))
+        storage = self.ws.storage
+        names = [prefix] if prefix.endswith(".csv") else [
+            n for n in storage.names(store, prefix.rstrip("/") + "/") if n.endswith(".csv")]
         if not names:
             raise BadInput(f"monitor '{monitor}': the baseline {asset} holds no CSV files at {path}")
         import io
 
-        table = pd.concat([pd.read_csv(io.BytesIO(container.download_blob(n).readall())) for n in names],
+        table = pd.concat([pd.read_csv(io.BytesIO(storage.read(store, n) or b"")) for n in names],
                           ignore_index=True)
         target = (getattr(reference, "data_column_names", None) or {}).get("target_column")
         if target and target in table.columns:
@@ -132,20 +144,20 @@ class CollectedDrift:
         profile = drift.profile_baseline(table, feature_types={k: v for k, v in overrides.items()
                                                                if k in table.columns} or None)
         cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        profile.save(cache)
+        profile.save(cache)  # under the monitor's lock: no other run reads it half-written
         return profile
 
     def _production(self, ml: Any, path: str, start: datetime, end: datetime) -> Iterator[Any]:
         import pandas as pd
 
         (store, prefix), _ = self._resolve(ml, path)
-        container = self.ws.storage.container(store)
+        storage = self.ws.storage
         records: list[dict[str, Any]] = []
         hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
         while hour < end:
             folder = f"{prefix.rstrip('/')}/{hour:%Y/%m/%d/%H}/"
-            for blob in sorted(container.list_blobs(name_starts_with=folder), key=lambda b: b.name):
-                text = container.download_blob(blob.name).readall().decode("utf-8", errors="replace")
+            for name in storage.names(store, folder):
+                text = (storage.read(store, name) or b"").decode("utf-8", errors="replace")
                 for line in text.splitlines():
                     try:
                         entry = json.loads(line)
@@ -184,6 +196,17 @@ class CollectedDrift:
         if not found:
             raise BadInput(f"data asset {name}:{version} is at {asset.path}: only a workspace datastore is read here")
         return (found["store"], found["path"]), f"{name}:{version}"
+
+def _write_atomically(target: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".report-")
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, target)
+
 
 def _monitor(schedule: Any, name: str):
     from console.azure import convert

@@ -55,6 +55,8 @@ def translate(err: Exception, target: Any, kind: str, name: str, writes: bool = 
         if status == 403:
             role = ROLE_TO_WRITE if writes else ROLE_TO_READ
             return BackendUnavailable(f"not authorised on {where}: role needed: {role} (403: {message})")
+        if status == 404 and kind == "spec":  # something the spec names: Azure's words say what
+            return BadInput(f"Azure has no such resource (404): {message}")
         if status == 404:
             return NotFound(kind, name or "?")
         if status == 429:

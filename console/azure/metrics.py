@@ -3,7 +3,8 @@
 One request per endpoint: `MetricsQueryClient.query_resource` (azure-monitor-query) for
 RequestsPerMinute and RequestLatency_P50/P95/P99 over the last 30 minutes at Azure Monitor's
 1-minute grain, split by the `deployment` dimension. Azure Monitor ingests a minute a minute or
-two late, so "now" is the newest minute it has reported for the endpoint; the window ends there.
+two late, so "now" is the newest minute with requests it has reported for the endpoint; the window
+ends there.
 Its figures change once a minute, so one endpoint is read at most every `TTL_S` seconds.
 
 Azure Monitor reports success only split by status code class; that split is not read yet, so
@@ -58,7 +59,9 @@ class EndpointMetrics:
                 deployment = (series.metadata_values or {}).get("deployment") or ""
                 points = found.setdefault(metric.name, {}).setdefault(deployment, {})
                 for point in series.data:
-                    value = point.total if metric.name == "RequestsPerMinute" else point.average
+                    value = point.average
+                    if metric.name == "RequestsPerMinute":  # a count: its Total, Average where Total is missing
+                        value = point.total if point.total is not None else point.average
                     if value is not None:
                         points[point.timestamp] = float(value)
         with self._lock:
@@ -70,7 +73,9 @@ class EndpointMetrics:
 
         found = self._query(resource_id)
         rpm = found.get("RequestsPerMinute", {})
-        reported = [t for points in rpm.values() for t in points]
+        # The newest minute that saw requests: Azure Monitor may report the minutes it has not
+        # ingested yet (or had no requests in) as 0.
+        reported = [t for points in rpm.values() for t, n in points.items() if n > 0]
         newest = max(reported) if reported else None
         minutes = max(1, round(window_s / 60))
         out = []

@@ -25,7 +25,8 @@ def computes(ml: Any) -> list[tuple[Any, Any]]:
 
 
 def code_version(ml: Any, name: str, uri: str) -> str:
-    """The ARM id of code asset `name` version 1 at datastore `uri`, registered unless it is already."""
+    """The ARM id of code asset `name` version 1 at `uri` (the snapshot's https URL in the
+    workspace's storage), registered unless it is already."""
     from azure.ai.ml.entities._assets import Code
     from azure.core.exceptions import ResourceNotFoundError
 

@@ -23,7 +23,7 @@ TIMEOUT_S = 30.0
 
 def invoke(session: Session, name: str, body: bytes | str, *, deployment: str | None = None) -> InvokeResult:
     """One scoring request to endpoint `name` (pinned to `deployment` when given)."""
-    from azure.core.exceptions import ServiceRequestError
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
     from azure.core.rest import HttpRequest
 
     from console.domain import InvokeResult
@@ -41,7 +41,7 @@ def invoke(session: Session, name: str, body: bytes | str, *, deployment: str | 
     start = time.perf_counter()
     try:
         reply = client.send_request(request, stream=False, connection_timeout=TIMEOUT_S, read_timeout=TIMEOUT_S)
-    except ServiceRequestError as err:
+    except (ServiceRequestError, ServiceResponseError) as err:  # cannot connect, or no answer in time
         raise BackendUnavailable(f"cannot reach {endpoint.scoring_uri}: {err}") from None
     latency = (time.perf_counter() - start) * 1000
     return InvokeResult(status_code=reply.status_code, body=reply.text(),

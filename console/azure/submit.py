@@ -20,12 +20,9 @@ if TYPE_CHECKING:
     from console.azure.workspace import AzureWorkspace
     from console.domain import Job
 
-REMOTE = ("azureml:", "http://", "https://", "git+", "/subscriptions/")
-
-
 def submit(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Job:
-    from console.azure import convert, rest
-    from console.azure.upload import upload_code
+    from console.azure import convert
+    from console.azure.upload import code_asset, is_local, refuse_other_uploads
 
     spec = specs.load(spec_path, overrides, expect="job")
     job = spec.entity
@@ -34,6 +31,10 @@ def submit(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | No
         raise NotSupported("azure", "jobs.submit", f"submitting a {kind} job is not built yet for the azure "
                            f"workspace: run `az ml job create -f {spec.path}`")
     holder = job.trial if kind == "sweep" else job  # a sweep's code is its trial's
+    data = spec.data
+    refuse_other_uploads(data, spec.path, "az ml job create -f", "jobs.submit")
+    if isinstance(data.get("trial"), dict):
+        refuse_other_uploads(data["trial"], spec.path, "az ml job create -f", "jobs.submit")
     code = getattr(holder, "code", None)
     ml = ws.session.client()
     compute = str(getattr(job, "compute", None) or "").removeprefix("azureml:")
@@ -47,10 +48,9 @@ def submit(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | No
         except ResourceNotFoundError:
             raise NotFound("compute", compute) from None
     uploaded = None
-    if isinstance(code, str) and code and not code.startswith(REMOTE):
+    if is_local(code):
         folder = (Path(spec.path).parent / code).resolve()
-        uri, digest = upload_code(ws.storage, folder)
-        holder.code = rest.code_version(ml, f"amlops-{digest[:32]}", uri)
+        holder.code, uri = code_asset(ws.storage, ml, folder)
         uploaded = f"{folder} as {uri}"
     created = ml.jobs.create_or_update(job)
     record = convert.job(created)

@@ -66,16 +66,55 @@ def content_hash(folder: Path, files: list[Path]) -> str:
 
 
 def upload_code(storage: Storage, folder: Path) -> tuple[str, str]:
-    """Upload the snapshot of `folder` unless it is there already; (its datastore URI, its hash)."""
+    """Upload the snapshot of `folder` unless it is there already; (its https URL, its hash)."""
     if not folder.is_dir():
         raise InvalidField("code", f"{folder} is not a folder")
     files = snapshot_files(folder)
     digest = content_hash(folder, files)
     prefix = f"LocalUpload/{digest[:32]}/{folder.name}"
-    container = storage.container(BLOB_STORE)
     present = set(storage.names(BLOB_STORE, prefix + "/"))
     for path in files:
         name = f"{prefix}/{path.relative_to(folder).as_posix()}"
         if name not in present:
-            container.upload_blob(name, path.read_bytes(), overwrite=True, metadata={"upload_status": "completed"})
-    return f"azureml://datastores/{BLOB_STORE}/paths/{prefix}/", digest
+            storage.upload(BLOB_STORE, name, path.read_bytes())
+    # The https URL, as azure-ai-ml registers what it uploads itself: Azure refuses an azureml://
+    # datastore URI as a code asset's codeUri.
+    return storage.url(BLOB_STORE, prefix), digest
+
+
+REMOTE = ("azureml:", "http://", "https://", "git+", "/subscriptions/", "wasbs://", "abfss://", "adl://")
+
+
+def is_local(path: object) -> bool:
+    """A path on this machine (which would need uploading), not a URI or a registered asset
+    (the loaders give `azureml:churn_features:1` as `churn_features:1`)."""
+    import re
+
+    return (isinstance(path, str) and bool(path) and not path.startswith(REMOTE)
+            and not re.fullmatch(r"[A-Za-z0-9_.-]+[:@][A-Za-z0-9_.-]+", path))
+
+
+def code_asset(storage: Storage, ml: object, folder: Path) -> tuple[str, str]:
+    """`folder` uploaded (once) and registered: (the code asset's ARM id, where it was uploaded)."""
+    from console.azure import rest
+
+    uri, digest = upload_code(storage, folder)
+    return rest.code_version(ml, f"amlops-{digest[:32]}", uri), uri
+
+
+def refuse_other_uploads(data: dict, spec_path: str, command: str, capability: str) -> None:
+    """What azure-ai-ml would upload with a blob client of its own (outside the workspace's
+    pipeline), from the spec as written: local input paths and an environment's build context.
+    Refused before any request."""
+    from console.errors import NotSupported
+
+    for name, value in (data.get("inputs") or {}).items():
+        if isinstance(value, dict) and is_local(value.get("path")):
+            raise NotSupported("azure", capability, f"input {name} is on this machine ({value['path']}); uploading "
+                               "it is not built yet: register it as a data asset and give azureml:NAME:VERSION, or "
+                               f"run `{command} {spec_path}`")
+    environment = data.get("environment")
+    build = (environment.get("build") or {}).get("path") if isinstance(environment, dict) else None
+    if is_local(build):
+        raise NotSupported("azure", capability, f"the environment's build context is on this machine ({build}); "
+                           f"building it is not built yet: run `{command} {spec_path}`")

@@ -115,7 +115,7 @@ class AzureJobs(_Group):
     def get(self, name: str) -> Job:
         return convert.job(self.ml.jobs.get(name))
 
-    @mapped("job", writes=True)
+    @mapped("spec", writes=True)
     def submit(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Job:
         self._write("job submit", "jobs.submit")
         from console.azure.submit import submit
@@ -141,6 +141,19 @@ class AzureJobs(_Group):
         return self._follow(job, follow, offset)
 
     def _follow(self, job: Job, follow: bool, offset: int) -> Iterator[str]:
+        """What the log holds past `offset`; storage's errors as the project's typed ones (the
+        generator runs after `mapped` has returned)."""
+        from console.azure.errors import translate
+        from console.errors import AmlopsError
+
+        try:
+            yield from self._read_log(job, follow, offset)
+        except AmlopsError:
+            raise
+        except Exception as err:
+            raise translate(err, self.target, "job", job.name) from None
+
+    def _read_log(self, job: Job, follow: bool, offset: int) -> Iterator[str]:
         from console.azure.storage import ARTIFACT_STORE
 
         path, pending = None, b""
@@ -426,8 +439,20 @@ class AzureEndpoints(_Group):
 class AzureMonitors(_Group):
     @mapped("monitor")
     def list(self) -> list[Monitor]:
-        found = (convert.monitor(s) for s in self.ml.schedules.list())
-        return sorted((m for m in found if m is not None), key=lambda m: m.name)
+        """The model monitor schedules, each with its newest run: the job the schedule created
+        last (one request per monitor: `jobs.list(scheduled_job_name=...)`, its first page)."""
+        found = sorted((m for m in (convert.monitor(s) for s in self.ml.schedules.list()) if m is not None),
+                       key=lambda m: m.name)
+        return [self._with_last_run(m) for m in found]
+
+    def _with_last_run(self, monitor: Monitor) -> Monitor:
+        from dataclasses import replace
+
+        last = next((j for j in self.ml.jobs.list(scheduled_job_name=monitor.name) if j is not None), None)
+        if last is None:
+            return monitor
+        run = convert.job(last)
+        return replace(monitor, last_run_at=run.created_at, last_run_status=run.status)
 
     @mapped("monitor", writes=True)
     def run(self, name: str, *, window_start: datetime | None = None,
@@ -453,9 +478,11 @@ class AzureMonitors(_Group):
     @mapped("monitor")
     def latest(self, name: str) -> DriftReport | None:
         """The report over the collected data of the last hour, computed again when the kept one
-        is older than the monitors' cadence (Azure keeps no per-feature results)."""
+        is older than five minutes (Azure keeps no per-feature results)."""
+        from console.azure.drift import REPORT_MAX_AGE_S
+
         self.ml  # noqa: B018 - the requests that follow are this area's
-        return self.ws.drift.recent(name, max_age_s=CADENCE["monitors"])
+        return self.ws.drift.recent(name, max_age_s=REPORT_MAX_AGE_S)
 
     def for_endpoint(self, endpoint: str, deployment: str | None = None) -> list[Monitor]:
         return [m for m in self.list() if m.endpoint_name == endpoint and deployment in (None, m.deployment)]

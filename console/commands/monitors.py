@@ -52,7 +52,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     table(monitors, [("NAME", lambda m: m.name), ("ENDPOINT", lambda m: m.endpoint_name),
                      ("DEPLOYMENT", lambda m: m.deployment), ("SIGNALS", lambda m: ", ".join(m.signals)),
-                     ("TRIGGER", lambda m: m.trigger), ("LAST RUN", lambda m: m.last_run_at)],
+                     ("TRIGGER", lambda m: m.trigger), ("LAST RUN", lambda m: m.last_run_at),
+                     ("STATUS", lambda m: m.last_run_status)],
           empty="no monitors: amlops create -f specs/monitoring/churn-drift.yml")
     return 0
 

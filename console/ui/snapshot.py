@@ -78,13 +78,38 @@ def unavailable(ws: Workspace) -> frozenset[str]:
 
 def read_area(ws: Workspace, area: str, missing: frozenset[str]) -> tuple[dict[str, Any], str | None]:
     """One area's fields, read from the workspace (blocking: call it from a worker thread), and the
-    error of the call that failed, if one did (then no fields: the pane keeps what it showed)."""
+    error of the call that failed, if one did (then no fields: the pane keeps what it showed), or of
+    the part of the area that could not be read (then the rest of its fields)."""
     if area in missing:
         return {}, None
     try:
-        return _READERS[area](ws, missing), None
+        values = _READERS[area](ws, missing)
     except Exception as err:  # shown in the pane and the header, never raised into the UI
-        return {}, getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+        return {}, _message(err)
+    return values, values.pop(PARTIAL, None)
+
+
+# A reader's key for what part of an area it could not read (one endpoint's metrics, one monitor's
+# report): the rest of the area is shown, and this is its error.
+PARTIAL = "_partial"
+
+
+def _message(err: Exception) -> str:
+    return getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+
+
+def _each(names: list[str], read, what: str) -> tuple[dict[str, Any], str | None]:
+    """`read(name)` for each name; one that fails leaves only its own entry out."""
+    found, failed = {}, []
+    for name in names:
+        try:
+            value = read(name)
+        except Exception as err:
+            failed.append(f"{name} {what}: {_message(err)}")
+            continue
+        if value is not None:
+            found[name] = value
+    return found, ("; ".join(failed[:2]) + (f" (and {len(failed) - 2} more)" if len(failed) > 2 else "")) or None
 
 
 def _jobs(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
@@ -102,18 +127,17 @@ def _quotas(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
 
 def _endpoints(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
     endpoints = ws.endpoints.list()
-    metrics = {} if "metrics" in missing else {e.name: ws.endpoints.metrics(e.name, window_s=60) for e in endpoints}
-    return {"endpoints": endpoints, "metrics": metrics}
+    metrics, failed = ({}, None) if "metrics" in missing else _each(
+        [e.name for e in endpoints], lambda name: ws.endpoints.metrics(name, window_s=60), "metrics")
+    return {"endpoints": endpoints, "metrics": metrics, PARTIAL: failed}
 
 
 def _monitors(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
     monitors = ws.monitors.list()
-    reports: dict[str, DriftReport] = {}
-    for monitor in monitors if "reports" not in missing else ():
-        report = ws.monitors.latest(monitor.name)
-        if report is not None:
-            reports[monitor.name] = report
-    return {"monitors": monitors, "reports": reports}
+    reports: dict[str, DriftReport]
+    reports, failed = ({}, None) if "reports" in missing else _each(
+        [m.name for m in monitors], ws.monitors.latest, "drift")
+    return {"monitors": monitors, "reports": reports, PARTIAL: failed}
 
 
 _READERS = {"jobs": _jobs, "computes": _computes, "quotas": _quotas, "endpoints": _endpoints, "monitors": _monitors}

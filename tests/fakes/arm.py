@@ -282,6 +282,8 @@ class FakeArm:
         self.datastore_container = BLOB_CONTAINER
         self.codes: dict[str, dict[str, dict]] = {}  # code asset name -> version -> body
         self.blob_metadata: dict[str, dict[str, str]] = {}
+        self.sas_issued, self.sas_valid_from = 0, 0  # SAS tokens given out; the first storage still accepts
+        self.created_by_schedule: dict[str, str] = {}  # job -> the schedule that created it
         self.run_metrics: dict[str, dict[str, list[float]]] = {}  # job -> metric key -> values by step
         self.artifacts: dict[str, bytes] = {}  # the artifact store's container ("azureml"): run logs, outputs
         self.vm_sizes = example("VirtualMachineSize/list.json")["value"] + copy.deepcopy(EXTRA_SIZES)
@@ -310,7 +312,12 @@ class FakeArm:
         with self._lock:
             self.requests.append(call)
             signed = ("Bearer ", f"SharedKey {STORAGE_ACCOUNT}:") if call.host.endswith(BLOB_HOST) else ("Bearer ",)
-            sas = call.host.endswith(BLOB_HOST) and call.query.get("sig") == "fake"
+            sig = call.query.get("sig", "") if call.host.endswith(BLOB_HOST) else ""
+            if sig.startswith("fake") and sig[4:].isdigit() and int(sig[4:]) < self.sas_valid_from:
+                return 403, b'<?xml version="1.0"?><Error><Code>AuthenticationFailed</Code><Message>Signed expiry ' \
+                    b'time has to be after signed start time</Message></Error>', {
+                        "Content-Type": "application/xml", "x-ms-error-code": "AuthenticationFailed"}
+            sas = bool(sig) and sig.startswith("fake")
             if not sas and not call.headers.get("authorization", "").startswith(signed):
                 return 401, arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
                                       "missing."), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -450,12 +457,29 @@ class FakeArm:
                          p95_ms=24.8, p99_ms=41.5)
         self.set_serving("churn-ep", "green")
         self.schedules["churn-drift"] = self._monitor_schedule("churn-drift", "churn-ep", "blue", created=ago(days=2))
+        for days, status in ((1, "Completed"), (0, "Failed")):  # the Spark runs of the schedule, 03:15 daily
+            self._monitor_run("churn-drift", status, created=ago(days=days, hours=8, minutes=45))
         self._seed_blobs()
         for job, auc in (("happy_cloud_3j5k7l9m0n", 0.7844), ("quiet_field_5t6y7u8i9o", 0.7777)):
             self.log_metrics(job, "holdout_log_loss", [round(0.62 - 0.17 * (1 - 0.9 ** i), 4) for i in range(40)])
             self.log_metrics(job, "auc", [auc])
             self.artifacts[f"ExperimentRun/dcid.{job}/user_logs/std_log.txt"] = (
                 f"training churn classifier on churn_features:1\nholdout auc {auc}\nlogged model to MLflow\n").encode()
+
+    def _monitor_run(self, schedule: str, status: str, *, created: datetime) -> str:
+        """A run a monitor schedule created: a pipeline job (Job/PipelineJob/list.json's shape) on
+        serverless Spark."""
+        name = f"{schedule.replace('-', '_')}_{created:%Y%m%d%H%M}"
+        body = self._resource(example("Job/PipelineJob/list.json")["value"][0], "jobs", name, created)
+        ended = created + timedelta(minutes=23)
+        body["systemData"] = system_data(created, ended)
+        body["properties"].update(description=f"Monitoring run of {schedule}", tags={}, properties={},
+                                  displayName=f"{schedule}-monitor", status=status,
+                                  experimentName=f"azureml-monitoring-{schedule}", services={}, computeId=None,
+                                  inputs={}, outputs={}, settings={})
+        self.add_job(body)
+        self.created_by_schedule[name] = schedule
+        return name
 
     def _seed_blobs(self) -> None:
         """The training data behind churn_features:1, and what blue's data collector wrote in the last
@@ -838,7 +862,11 @@ class FakeArm:
     # --- routes: jobs -----------------------------------------------------------------------------
 
     def list_jobs(self, call: Call) -> Reply:
+        """Newest first, a page at a time; `scheduleId` keeps the jobs a schedule created (azure-ai-ml's
+        jobs.list(scheduled_job_name=...))."""
         jobs = sorted(self.jobs.values(), key=lambda j: j["systemData"]["createdAt"], reverse=True)
+        if call.query.get("scheduleId"):
+            jobs = [j for j in jobs if self.created_by_schedule.get(j["name"]) == call.query["scheduleId"]]
         start = int(call.query.get("$skipToken") or 0)
         page = {"value": jobs[start:start + self.jobs_page_size]}
         if start + self.jobs_page_size < len(jobs):
@@ -1134,7 +1162,7 @@ class FakeArm:
         return 200, {"blobReferenceForConsumption": {
             "blobUri": base, "storageAccountArmId": f"/subscriptions/{self.SUBSCRIPTION}/resourceGroups/"
             f"{self.RESOURCE_GROUP}/providers/Microsoft.Storage/storageAccounts/{STORAGE_ACCOUNT}",
-            "credential": {"credentialType": "SAS", "sasUri": f"{base}?sv=2021-08-06&sr=d&sp=rcw&sig=fake"}},
+            "credential": {"credentialType": "SAS", "sasUri": f"{base}?sv=2021-08-06&sr=d&sp=rcw&sig=fake0"}},
             "pendingUploadId": name, "pendingUploadType": "TemporaryBlobReference"}, {}
 
     def put_code_version(self, call: Call, name: str, version: str) -> Reply:
@@ -1163,9 +1191,21 @@ class FakeArm:
         return 200, body, {}
 
     def list_datastore_secrets(self, call: Call, name: str) -> Reply:
+        """As Azure answers azure-ai-ml's request for expirable secrets: a SAS that storage accepts
+        for an hour (here: until `expire_sas()`), not the account key."""
         if name not in DATASTORES:
             return _not_found("datastore", name)
+        if (call.body or {}).get("expirableSecret"):
+            self.sas_issued += 1
+            return 200, {"secretsType": "Sas", "sasToken": f"sv=2021-08-06&ss=b&srt=co&sp=rwl&sig={self._sas()}"}, {}
         return 200, {"secretsType": "AccountKey", "key": STORAGE_KEY}, {}
+
+    def _sas(self) -> str:
+        return f"fake{self.sas_issued}"
+
+    def expire_sas(self) -> None:
+        """Storage refuses every SAS issued so far (403 AuthenticationFailed), as after its hour."""
+        self.sas_valid_from = self.sas_issued + 1
 
     def put_blob(self, name: str, content: bytes) -> None:
         self.blobs[name] = content

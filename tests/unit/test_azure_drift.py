@@ -86,3 +86,37 @@ def test_read_only_and_unknown_monitors_are_refused(ws, fake, tmp_path, monkeypa
         read_only.monitors.run("churn-drift")
     assert len(fake.requests) == sent
     assert json.loads(json.dumps(ws.monitors.latest("churn-drift").to_dict(), default=str))["monitor"] == "churn-drift"
+
+
+def test_an_expired_sas_is_replaced_and_the_read_goes_on(ws, fake):
+    ws.monitors.latest("churn-drift")
+    assert fake.sas_issued == 1  # azure-ai-ml asks for expirable secrets: a SAS, not the key
+    fake.expire_sas()
+    op = ws.operations.wait(ws.monitors.run("churn-drift").id, timeout_s=30)
+    assert op.status == "Succeeded", op.error
+    assert fake.sas_issued == 2
+    blob_routes = [route for (method, route) in ws.session.counter.by_route if "azureml-blobstore" in route]
+    assert blob_routes, "storage's requests are counted with the workspace's"
+
+
+def test_a_long_form_datastore_uri_is_read_too(ws, fake):
+    body = fake.data["churn-ep-blue-model_inputs"]["1"]["properties"]
+    short = body["dataUri"]
+    body["dataUri"] = short.replace("azureml://", f"azureml://subscriptions/{fake.SUBSCRIPTION}/resourcegroups/"
+                                    f"{fake.RESOURCE_GROUP}/workspaces/{fake.WORKSPACE}/")
+    assert ws.monitors.latest("churn-drift").production_rows == 300
+
+
+def test_runs_of_one_monitor_at_once_each_end_with_a_whole_report(ws, fake):
+    ops = [ws.monitors.run("churn-drift") for _ in range(3)]
+    assert [ws.operations.wait(op.id, timeout_s=30).status for op in ops] == ["Succeeded"] * 3
+    assert ws.monitors.latest("churn-drift").production_rows == 300
+
+
+def test_one_monitor_that_cannot_be_read_leaves_the_others_and_says_why(ws, fake):
+    from console.ui.snapshot import read_area, unavailable
+
+    fake.fail("GET", r"/schedules/churn-drift$", 403, times=10)
+    values, error = read_area(ws, "monitors", unavailable(ws))
+    assert [m.name for m in values["monitors"]] == ["churn-drift"] and values["reports"] == {}
+    assert error.startswith("churn-drift drift: not authorised")

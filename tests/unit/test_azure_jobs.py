@@ -117,3 +117,11 @@ def test_metrics_come_from_the_tracking_server_paged_and_kept_once_ended(ws, fak
     ws.jobs.metrics("happy_cloud_3j5k7l9m0n")
     assert [c.path for c in fake.requests[sent:]] == [c.path for c in fake.calls("GET", r"/jobs/happy_cloud")][-1:]
     assert ws.jobs.metrics(ws.jobs.submit(TRAIN).name) == []  # not started: no run yet
+
+
+def test_a_log_storage_refuses_is_a_typed_error_not_a_traceback(ws, fake):
+    from console.errors import BackendUnavailable
+
+    fake.fail("GET", r"^/azureml$", 403, times=10)  # the artifact container's listing
+    with pytest.raises(BackendUnavailable, match="not authorised"):
+        list(ws.jobs.logs("happy_cloud_3j5k7l9m0n"))

@@ -55,6 +55,9 @@ def test_reads_give_the_records_the_panes_show(ws, fake):
     assert [m.version for m in ws.models.list("churn-classifier")] == ["2", "1"]
     (monitor,) = ws.monitors.list()
     assert (monitor.name, monitor.endpoint_name, monitor.deployment) == ("churn-drift", "churn-ep", "blue")
+    # Its newest run: the last job the schedule created (Azure's Spark run), with its status.
+    assert monitor.last_run_status == "Failed" and (fake.now - monitor.last_run_at).total_seconds() == 8.75 * 3600
+    assert fake.calls("GET", r"/jobs$")[-1].query["scheduleId"] == "churn-drift"
     assert "Standard_DS3_v2" in {s.name for s in ws.compute.sizes()}
 
 
@@ -69,7 +72,7 @@ def test_a_page_with_an_unparsable_job_is_skipped_and_counted(tmp_path, monkeypa
     fake = FakeArm(unparsable_job=True)
     ws = azure_workspace(fake, tmp_path, monkeypatch)
     names = {j.name for j in ws.jobs.list()}
-    assert ws.jobs.skipped == 1 and len(names) == 5
+    assert ws.jobs.skipped == 1 and len(names) == 7  # five training jobs, two runs of the monitor
 
 
 def test_jobs_are_read_a_page_at_a_time(tmp_path, monkeypatch):

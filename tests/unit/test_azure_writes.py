@@ -168,3 +168,47 @@ def test_metrics_throttled_by_azure_monitor_say_when_to_come_back(ws, fake):
     with pytest.raises(BackendUnavailable, match="next refresh in 7 s"):
         ws.endpoints.metrics("churn-ep", window_s=60)
     assert 6 < ws.session.counter.throttled_for() <= 7
+
+
+def test_one_endpoints_metrics_failing_leaves_the_endpoints_and_says_why(ws, fake):
+    from console.ui.snapshot import read_area, unavailable
+
+    fake.fail("GET", r"/Microsoft\.Insights/metrics$", 403, times=10)
+    values, error = read_area(ws, "endpoints", unavailable(ws))
+    assert [e.name for e in values["endpoints"]] == ["churn-ep"] and values["metrics"] == {}
+    assert error.startswith("churn-ep metrics: not authorised") and "role needed" in error
+
+
+def test_a_deployment_with_a_scoring_script_uploads_it_as_a_code_asset(ws, fake, tmp_path):
+    spec = tmp_path / "scored.yml"
+    spec.write_text(f"""$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
+name: green
+endpoint_name: churn-ep
+model: azureml:churn-classifier:1
+code_configuration:
+  code: {REPO / 'training'}
+  scoring_script: evaluate.py
+environment: azureml:churn-train-env:1
+instance_type: Standard_DS2_v2
+instance_count: 1
+""")
+    op = ws.endpoints.create_deployment(str(spec))
+    assert ws.operations.wait(op.id, timeout_s=10).status == "Succeeded"
+    (put,) = fake.calls("PUT", r"/deployments/green$")
+    code_id = put.body["properties"]["codeConfiguration"]["codeId"]
+    assert "/codes/amlops-" in code_id
+    (code,) = fake.calls("PUT", r"/codes/amlops-[^/]+/versions/1$")
+    uri = code.body["properties"]["codeUri"]
+    assert uri.startswith("https://wsdemostorage.blob.core.windows.net/") and "sig=" not in uri
+
+
+def test_files_azure_ai_ml_would_upload_itself_are_refused_before_any_request(ws, fake, tmp_path):
+    spec = tmp_path / "job.yml"
+    spec.write_text("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncommand: ls\n"
+                    "inputs:\n  rows:\n    type: uri_file\n    path: ./rows.csv\n"
+                    "environment: azureml:churn-train-env:1\ncompute: azureml:cpu-cluster\n")
+    (tmp_path / "rows.csv").write_text("a\n1\n")
+    sent = len(fake.requests)
+    with pytest.raises(NotSupported, match="input rows is on this machine"):
+        ws.jobs.submit(str(spec))
+    assert len(fake.requests) == sent

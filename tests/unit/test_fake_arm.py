@@ -182,9 +182,10 @@ def test_jobs_list_follows_next_link_and_yields_none_for_an_unparsable_job(aml):
     jobs = list(ml.jobs.list())
     assert [j.name if j else None for j in jobs] == [
         "calm_river_7hk2m9x4pq", "keen_lamp_q1w2e3r4t5", "brave_stone_x8c4v7b2n1",
-        "happy_cloud_3j5k7l9m0n", "quiet_field_5t6y7u8i9o", None]
+        "happy_cloud_3j5k7l9m0n", "churn_drift_202603010315", "quiet_field_5t6y7u8i9o", "churn_drift_202602280315",
+        None]  # the two churn_drift jobs are the monitor schedule's runs
     pages = fake.calls("GET", r"/jobs$")
-    assert [p.query.get("$skipToken") for p in pages] == [None, "3"]
+    assert [p.query.get("$skipToken") for p in pages] == [None, "3", "6"]
     assert all(p.query["listViewType"] == "ActiveOnly" for p in pages)  # kept in the nextLink
     assert [j.status for j in jobs[:4]] == ["Running", "Queued", "Failed", "Completed"]
 

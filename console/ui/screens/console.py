@@ -371,7 +371,10 @@ class ConsoleScreen(Screen):
         from console.ui.panes.jobs import LOG_TAIL_LINES
 
         ws = self.app.ws
-        log = "".join(list(ws.jobs.logs(name))[-LOG_TAIL_LINES:])
+        try:
+            log = "".join(list(ws.jobs.logs(name))[-LOG_TAIL_LINES:])
+        except Exception as err:  # said in the log's place: the worker must not die silently
+            log = f"the log cannot be read: {getattr(err, 'message', None) or f'{type(err).__name__}: {err}'}\n"
         try:
             series, note = ws.jobs.metrics(name), None
         except Exception as err:  # the log is still worth showing without the chart
