@@ -4,8 +4,11 @@ console's state for the workspace (audit log, operations) in a temporary folder.
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
+
+import pytest
 
 from console.azure.target import AzureTarget
 from console.azure.workspace import AzureWorkspace
@@ -55,3 +58,29 @@ def azure_workspace(fake: FakeArm, state: Path, monkeypatch, *, read_only: bool 
     monkeypatch.setattr(LROConfigurations, "POLL_INTERVAL", 0)
     return AzureWorkspace(target_of(fake, read_only=read_only), credential=FakeCredential(),
                           transport=SleeplessTransport(fake.session()), polling_interval=0)
+
+
+# --- pytest fixtures, for the azure tests to import: `from fakes.azure import fake, offline, ws` ---
+
+
+@pytest.fixture()
+def offline(monkeypatch):
+    """Any socket connection fails the test; the SDK's cloud-metadata download stays off."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for var in ("ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture()
+def fake(offline):
+    """The demo workspace's fake ARM, offline."""
+    return FakeArm()
+
+
+@pytest.fixture()
+def ws(fake, tmp_path, monkeypatch):
+    """The azure workspace over `fake`."""
+    return azure_workspace(fake, tmp_path, monkeypatch)

@@ -4,24 +4,12 @@ failing every refresh, and a key that changes something works through Azure's op
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from console.ui.app import AmlopsApp
 
-from fakes.arm import FakeArm
-from fakes.azure import azure_workspace
+from fakes.azure import azure_workspace, fake, offline  # noqa: F401 (fixtures)
 from helpers import REPO, until
-
-
-@pytest.fixture()
-def fake(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    return FakeArm()
 
 
 def rows(app: AmlopsApp, pane_id: str) -> list[str]:

@@ -6,7 +6,6 @@ baseline profiled once; a run audited; read-only and unknown monitors refused.""
 from __future__ import annotations
 
 import json
-import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,29 +13,14 @@ import pytest
 from console.errors import NotFound, ReadOnlyError
 
 from fakes.arm import FakeArm, churn_rows
-from fakes.azure import azure_workspace
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-
-
-@pytest.fixture()
-def fake():
-    return FakeArm()
-
-
-@pytest.fixture()
-def ws(fake, tmp_path, monkeypatch):
-    return azure_workspace(fake, tmp_path, monkeypatch)
+from fakes.azure import azure_workspace, fake, offline, ws  # noqa: F401 (fixtures)
 
 
 def blob_reads(fake) -> list[str]:
     return [c.path for c in fake.requests if c.host.endswith(".blob.core.windows.net") and c.query.get("comp") != "list"]
+
+
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def test_the_recent_window_of_collected_inputs_drifts_where_the_fake_shifted_it(ws, fake):

@@ -5,40 +5,23 @@ come from the workspace's MLflow tracking server, paged, and are kept once the j
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from console.azure.upload import snapshot_files
 from console.errors import NotFound, NotSupported, ReadOnlyError, SpecError
 
 from fakes.arm import FakeArm
-from fakes.azure import azure_workspace
+from fakes.azure import azure_workspace, fake, offline, ws  # noqa: F401 (fixtures)
 from helpers import REPO
 
 TRAIN = str(REPO / "specs" / "jobs" / "train-job.yml")
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-
-
-@pytest.fixture()
-def fake():
-    return FakeArm()
-
-
-@pytest.fixture()
-def ws(fake, tmp_path, monkeypatch):
-    return azure_workspace(fake, tmp_path, monkeypatch)
-
-
 def uploads(fake) -> list[str]:
     return [c.path for c in fake.requests if c.method == "PUT" and c.host.endswith(".blob.core.windows.net")]
+
+
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def test_submit_uploads_the_code_once_and_queues_the_job_with_its_overrides(ws, fake):

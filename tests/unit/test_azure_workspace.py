@@ -6,8 +6,6 @@ SDK cannot parse) are typed errors with what to do, never a traceback."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from console.errors import BackendUnavailable, BadInput, NotFound, NotSupported, ReadOnlyError, TrafficRuleError
@@ -15,25 +13,10 @@ from console.errors import BackendUnavailable, BadInput, NotFound, NotSupported,
 from console.workspace import CAPABILITIES
 
 from fakes.arm import FakeArm
-from fakes.azure import azure_workspace
+from fakes.azure import azure_workspace, fake, offline, ws  # noqa: F401 (fixtures)
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-
-
-@pytest.fixture()
-def fake():
-    return FakeArm()
-
-
-@pytest.fixture()
-def ws(fake, tmp_path, monkeypatch):
-    return azure_workspace(fake, tmp_path, monkeypatch)
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def test_reads_give_the_records_the_panes_show(ws, fake):

@@ -6,27 +6,17 @@ request per endpoint per Azure Monitor minute."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from console.errors import BackendUnavailable, BadInput, InvalidField, NotFound, NotSupported, ReadOnlyError, SpecError
 
 from fakes.arm import FakeArm
-from fakes.azure import azure_workspace
+from fakes.azure import azure_workspace, offline, ws  # noqa: F401 (fixtures)
 from helpers import REPO
 
 SPECS = REPO / "specs"
 GREEN = str(SPECS / "endpoints" / "green-deployment.yml")
 ROWS = (REPO / "tests" / "fixtures" / "churn-request.json").read_text()
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture()
@@ -37,9 +27,7 @@ def fake():
     return fake
 
 
-@pytest.fixture()
-def ws(fake, tmp_path, monkeypatch):
-    return azure_workspace(fake, tmp_path, monkeypatch)
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def test_deploy_green_sends_the_model_asked_for_and_it_takes_no_traffic(ws, fake):

@@ -4,13 +4,13 @@ as Azure's do, and injected failures surface as the SDK's errors. Nothing here r
 
 from __future__ import annotations
 
-import socket
 import time
 from types import SimpleNamespace
 
 import pytest
 
 from fakes.arm import FakeArm
+from fakes.azure import offline  # noqa: F401 (fixture)
 
 ENDPOINT_METRICS = "/onlineEndpoints/churn-ep/providers/Microsoft.Insights/metrics"
 
@@ -50,14 +50,8 @@ def aml():
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
+def no_network(offline):
     """Any socket connection fails the test; the SDK's cloud-metadata download stays off."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    for var in ("ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD"):
-        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture()
