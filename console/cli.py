@@ -180,7 +180,10 @@ def _console(args: argparse.Namespace) -> int:
                     specs=specs.resolve() if specs.is_dir() else None, demo=demo)
     if config.get("keymap"):
         app.set_keymap({str(k): str(v) for k, v in config["keymap"].items()})
-    app.run()
+    try:
+        app.run()
+    finally:
+        ws.close()  # connections only: jobs and endpoints keep running
     return 0
 
 

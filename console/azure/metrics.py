@@ -36,6 +36,10 @@ class EndpointMetrics:
         self._cache: dict[str, tuple[float, dict[str, dict[str, dict[datetime, float]]]]] = {}
         self._lock = threading.Lock()
 
+    def closable(self) -> Any:
+        """What close() releases: the client of our own, if one was built."""
+        return self._client
+
     def _query(self, resource_id: str) -> dict[str, dict[str, dict[datetime, float]]]:
         """metric -> deployment -> minute -> value (minutes without a value are left out)."""
         with self._lock:

@@ -123,6 +123,10 @@ class Session:
         chain.append(RetryPolicy(retry_total=RETRY_TOTAL) if retries else RetryPolicy.no_retries())
         return [*chain, self.counting()]
 
+    def closable(self) -> Any:
+        """What close() releases: the client of our own, if one was built."""
+        return self._scoring
+
     def scoring_client(self) -> Any:
         """One pipeline client for scoring POSTs, kept for the session (its connections too)."""
         from azure.core import PipelineClient

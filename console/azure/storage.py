@@ -45,6 +45,10 @@ class Storage:
         """The https URL of `path` in the datastore's container (no signature in it)."""
         return f"{self._resolved(store)[2]}/{path.lstrip('/')}"
 
+    def closable(self) -> list[Any]:
+        with self._lock:
+            return [client for _, client, _ in self._containers.values()]
+
     def forget(self, store: str) -> None:
         """Drop a container whose signature storage refused: the next use resolves it again."""
         with self._lock:

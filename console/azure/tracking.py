@@ -32,6 +32,10 @@ class Tracking:
         self._ended: dict[str, list[MetricSeries]] = {}
         self._lock = threading.Lock()
 
+    def closable(self) -> Any:
+        """What close() releases: the client of our own, if one was built."""
+        return self._client
+
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         from azure.core.rest import HttpRequest
 

@@ -544,7 +544,17 @@ class AzureWorkspace:
         self.audit, self.operations = AzureAudit(self, "audit"), AzureOperations(self, "operations")
 
     def close(self) -> None:
-        pass
+        """Release the clients the workspace built beside MLClient (their connections), unless a
+        transport was injected: it is shared, and the caller owns it. Never stops anything in Azure."""
+        if self.session.transport_kwargs():
+            return
+        for client in (self.session.closable(), self.monitor_metrics.closable(), self.tracking.closable(),
+                       *self.storage.closable()):
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # closing is best effort: the process is usually ending
+                    pass
 
     # --- writes --------------------------------------------------------------------------------
 

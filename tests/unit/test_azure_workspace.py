@@ -166,3 +166,24 @@ def test_every_request_is_counted_by_area(ws, fake):
     counter = ws.session.counter
     assert counter.total == len(fake.requests)
     assert counter.by_area["jobs"] >= 1 and counter.by_area["endpoints"] >= 2
+
+
+def test_close_releases_only_what_the_workspace_built_itself(fake, tmp_path, monkeypatch):
+    from console.azure.target import AzureTarget
+    from console.azure.workspace import AzureWorkspace
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    own = AzureWorkspace(AzureTarget(fake.SUBSCRIPTION, fake.RESOURCE_GROUP, fake.WORKSPACE, source="test"))
+    closed = []
+
+    class Client:
+        def close(self):
+            closed.append(self)
+
+    own.session._scoring, own.tracking._client = Client(), Client()
+    own.close()
+    assert len(closed) == 2
+    shared = azure_workspace(fake, tmp_path, monkeypatch)
+    shared.session._scoring = Client()
+    shared.close()  # an injected transport belongs to the caller
+    assert len(closed) == 2
