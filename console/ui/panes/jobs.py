@@ -28,7 +28,9 @@ from console.ui.table import Column, FitTable, cursor_key
 
 # What an operator scans for first comes first, and stays when the pane is narrow (the overview
 # at 80 columns keeps name, status and start; zoomed shows every column).
-TABLE = (Column("NAME"), Column("STATUS", rank=1), Column("STARTED", rank=2), Column("DURATION", rank=3),
+# STATUS is fixed: a cell updated in place is not re-measured, and "NotStarted" (a job Azure just took)
+# is wider than every status of the first read.
+TABLE = (Column("NAME"), Column("STATUS", width=10, rank=1), Column("STARTED", rank=2), Column("DURATION", rank=3),
          Column("COMPUTE", rank=4), Column("EXPERIMENT", rank=5))
 COLUMNS = tuple(c.label for c in TABLE)
 LOG_TAIL_LINES = 15
