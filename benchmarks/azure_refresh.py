@@ -76,8 +76,8 @@ def workspace_over(fake, state: Path):
 
 def requests_per_area(ws, fake) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
     """(ARM requests, others) of each area's first read, and of a read right after it: what the
-    workspace keeps between reads (Azure Monitor's minute-grain metrics, a drift report until the
-    monitors' next read) is not asked again."""
+    workspace keeps between reads (Azure Monitor's minute-grain metrics, a drift report for five
+    minutes) is not asked again."""
     from console.ui.snapshot import AREAS, read_area, unavailable
 
     missing = unavailable(ws)
@@ -97,11 +97,12 @@ def requests_per_area(ws, fake) -> tuple[dict[str, tuple[int, int]], dict[str, t
 
 def kept_for(area: str) -> float:
     """How long what an area's read keeps is kept: Azure Monitor's metrics (endpoints), a drift
-    report (monitors, until the next read at the area's cadence)."""
+    report (monitors: five minutes)."""
+    from console.azure.drift import REPORT_MAX_AGE_S
     from console.azure.metrics import TTL_S
     from console.azure.workspace import CADENCE
 
-    return TTL_S if area == "endpoints" else CADENCE[area]
+    return {"endpoints": TTL_S, "monitors": REPORT_MAX_AGE_S}.get(area, CADENCE[area])
 
 
 def per_minute(cold: int, warm: int, every_s: float, kept_s: float) -> float:
@@ -191,7 +192,7 @@ def main() -> None:
         for area, (n, rest) in counts.items():
             print(f"   {area:<10} {n:>8}  {CADENCE[area]:>4.0f} s  {arm[area]:>10.1f}   {rest:>19}  {other[area]:>7.1f}")
         print("   (endpoints: each endpoint's Azure Monitor metrics are read at most every 30 s; monitors: the drift "
-              "report over the collected data is kept until the next read)")
+              "report over the collected data is computed again every 5 minutes)")
         total = sum(arm.values())
         print(f"   one refresh cycle (every area once): {sum(n for n, _ in counts.values())} ARM requests, "
               f"{sum(r for _, r in counts.values())} to storage")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -526,30 +527,48 @@ class AzureWorkspace:
         self.table = OperationTable(folder / "operations.jsonl", self._check)
         self._history_file = folder / "traffic-history.json"
         self.deployments_seen: dict[str, list[str]] = {}  # endpoint -> deployment names, as last listed
-        from console.azure.metrics import EndpointMetrics
-
-        self.monitor_metrics = EndpointMetrics(self.session)
-        from console.azure.drift import CollectedDrift
-        from console.azure.storage import Storage
-
-        self.storage = Storage(self.session)
-        from console.azure.tracking import Tracking
-
-        self.tracking = Tracking(self.session)
-
-        self.drift = CollectedDrift(self, folder / "monitors")
+        self._folder = folder
         self.jobs, self.compute, self.quotas = AzureJobs(self, "jobs"), AzureCompute(self, "computes"), AzureQuotas(self, "quotas")
         self.models, self.assets = AzureModels(self, "models"), AzureAssets(self, "assets")
         self.endpoints, self.monitors = AzureEndpoints(self, "endpoints"), AzureMonitors(self, "monitors")
         self.audit, self.operations = AzureAudit(self, "audit"), AzureOperations(self, "operations")
+
+    # What only some reads need, built on first use: the first frame waits for none of it.
+
+    @cached_property
+    def monitor_metrics(self):
+        from console.azure.metrics import EndpointMetrics
+
+        return EndpointMetrics(self.session)
+
+    @cached_property
+    def storage(self):
+        from console.azure.storage import Storage
+
+        return Storage(self.session)
+
+    @cached_property
+    def tracking(self):
+        from console.azure.tracking import Tracking
+
+        return Tracking(self.session)
+
+    @cached_property
+    def drift(self):
+        from console.azure.drift import CollectedDrift
+
+        return CollectedDrift(self, self._folder / "monitors")
 
     def close(self) -> None:
         """Release the clients the workspace built beside MLClient (their connections), unless a
         transport was injected: it is shared, and the caller owns it. Never stops anything in Azure."""
         if self.session.transport_kwargs():
             return
-        for client in (self.session.closable(), self.monitor_metrics.closable(), self.tracking.closable(),
-                       *self.storage.closable()):
+        built = self.__dict__  # only what was built: close() must not build anything
+        for client in (self.session.closable(),
+                       built["monitor_metrics"].closable() if "monitor_metrics" in built else None,
+                       built["tracking"].closable() if "tracking" in built else None,
+                       *(built["storage"].closable() if "storage" in built else ())):
             if client is not None:
                 try:
                     client.close()
