@@ -2,10 +2,12 @@
 own loader (and refused with its file, line and field) before any request is sent, the names it
 refers to are checked, then azure-ai-ml's `begin_create_or_update` sends it.
 
-Built here: online endpoints, online deployments (a new one takes no traffic: Azure gives it 0 %,
-as the console's deploy-green expects) and data assets that point at storage already in Azure.
-What needs files uploaded from this machine (a data asset's local `path`, a build context) or a
-spec kind not built yet is refused, naming the `az ml` command that does it, before any request.
+Every kind `create -f` takes: compute (clusters and instances), environments (image and conda
+file), data assets (a local file or folder is uploaded first, by content, through the workspace's
+own pipeline: upload.py), online endpoints, online deployments (a new one takes no traffic: Azure
+gives it 0 %, as the console's deploy-green expects) and monitor schedules. What azure-ai-ml would
+upload with a blob client of its own (an environment's local build context) is refused, naming
+the `az ml` command that does it, before any request.
 
 Re-applying an endpoint's YAML keeps the live split: a file without `traffic` would otherwise be
 a PUT of no traffic at all, and the console would have taken every request off production.
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
     from console.azure.workspace import AzureWorkspace
     from console.domain import Created
 
-BUILT = ("online_endpoint", "online_deployment", "data")
 AZ_ML = {"compute": "az ml compute create -f", "environment": "az ml environment create -f",
          "schedule": "az ml schedule create -f", "data": "az ml data create -f"}
 
@@ -35,13 +36,16 @@ def create(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | No
     from console.domain import Created
 
     spec = specs.load(spec_path, overrides, expect=expect or specs.CREATABLE, endpoint_name=endpoint_name)
-    if spec.kind not in BUILT:
-        raise NotSupported("azure", "assets.create", f"creating a {spec.kind} is not built yet for the azure "
-                           f"workspace: run `{AZ_ML.get(spec.kind, 'az ml ... create -f')} {spec.path}`")
     ml = ws.session.client()
     entity = spec.entity
     if spec.kind == "data":
         return _data(ws, ml, spec, entity)
+    if spec.kind == "compute":
+        return Created("compute", entity.name, operation=_compute(ws, ml, entity, spec.path))
+    if spec.kind == "environment":
+        return _environment(ws, ml, spec, entity)
+    if spec.kind == "schedule":
+        return Created("schedule", entity.name, operation=_schedule(ws, ml, entity, spec.path))
     if spec.kind == "online_endpoint":
         return Created("online_endpoint", entity.name, operation=_endpoint(ws, ml, entity, spec.data))
     endpoint = entity.endpoint_name
@@ -110,16 +114,51 @@ def _deployment(ws: AzureWorkspace, ml: Any, entity: Any, endpoint: str, spec_pa
 
 
 def _data(ws: AzureWorkspace, ml: Any, spec: Any, entity: Any) -> Created:
+    from pathlib import Path
+
+    from console.azure.upload import data_uri, is_local
     from console.domain import Created
 
-    path = str(entity.path or "")
-    if "://" not in path and not path.startswith("azureml:"):
-        raise NotSupported("azure", "assets.create", f"{spec.path}: `path: {spec.data.get('path')}` is on this "
-                           "machine and uploading it is not built yet for the azure workspace: run "
-                           f"`az ml data create -f {spec.path}`, or point `path` at an azureml:// or https:// URI")
     if not entity.version:
         raise BadInput(f"{spec.path}: give the data asset a version (`version: 1`, or --set version=1)")
+    path = str(entity.path or "")
+    uploaded = None
+    if is_local(path):
+        local = (Path(spec.path).parent / path).resolve()
+        entity.path = data_uri(ws.storage, local)
+        uploaded = f"uploaded {local}"
     made = ml.data.create_or_update(entity)
-    ws.audit_log.append("assets.create", f"data/{made.name}:{made.version}", after={"path": path},
+    ws.audit_log.append("assets.create", f"data/{made.name}:{made.version}", after={"path": str(made.path)},
+                        result="Succeeded", detail=uploaded or spec.path)
+    return Created("data", made.name, version=str(made.version), note=uploaded)
+
+
+def _compute(ws: AzureWorkspace, ml: Any, entity: Any, spec_path: str):
+    kind = str(getattr(entity, "type", "")).lower()
+    ready = {"amlcompute": "Steady", "computeinstance": "Running"}.get(kind)
+    if ready is None:
+        raise NotSupported("azure", "assets.create", f"creating a {kind or 'compute'} is not built yet for the azure "
+                           f"workspace: run `{AZ_ML['compute']} {spec_path}`")
+    poller = ml.compute.begin_create_or_update(entity)
+    return ws.begin("compute.create", entity.name, poller.result, {"compute_state": ready},
+                    after={"type": kind, "size": getattr(entity, "size", None)}, detail=spec_path)
+
+
+def _environment(ws: AzureWorkspace, ml: Any, spec: Any, entity: Any) -> Created:
+    from console.azure.upload import refuse_other_uploads
+    from console.domain import Created
+
+    refuse_other_uploads({"environment": spec.data}, spec.path, AZ_ML["environment"], "assets.create")
+    if not entity.version:
+        raise BadInput(f"{spec.path}: give the environment a version (`version: 1`, or --set version=1)")
+    made = ml.environments.create_or_update(entity)
+    ws.audit_log.append("assets.create", f"environment/{made.name}:{made.version}", after={"image": made.image},
                         result="Succeeded", detail=spec.path)
-    return Created("data", made.name, version=str(made.version))
+    return Created("environment", made.name, version=str(made.version))
+
+
+def _schedule(ws: AzureWorkspace, ml: Any, entity: Any, spec_path: str):
+    """A monitor schedule: azure-ai-ml resolves its target deployment and data (the production data
+    defaults to the deployment's collected model_inputs) and sends it."""
+    poller = ml.schedules.begin_create_or_update(entity)
+    return ws.begin("monitors.create", entity.name, poller.result, {}, detail=spec_path)

@@ -1,5 +1,6 @@
-"""A job's code folder as a code asset of the workspace: the snapshot uploaded to the default
-datastore by the console (storage.py), then registered from there.
+"""Files on this machine into the workspace: a job's (or a scoring script's) code folder as a code
+asset, a data asset's file or folder, uploaded to the default datastore by the console
+(storage.py) and registered from there.
 
 azure-ai-ml would upload it with a BlobServiceClient it builds itself, outside the MLClient's
 pipeline: no injected transport, no request counting, no retry configuration. So the console
@@ -65,21 +66,39 @@ def content_hash(folder: Path, files: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def upload(storage: Storage, path: Path) -> tuple[str, str]:
+    """Upload a file, or the snapshot of a folder, to the default datastore unless it is there
+    already: (its prefix there, `LocalUpload/{hash}/{name}`, and the content hash)."""
+    if path.is_file():
+        files, root = [path], path.parent
+    elif path.is_dir():
+        files, root = snapshot_files(path), path
+    else:
+        raise InvalidField("path", f"{path} does not exist")
+    digest = content_hash(root, files)
+    prefix = f"LocalUpload/{digest[:32]}/{path.name}"
+    present = set(storage.names(BLOB_STORE, prefix))
+    for file in files:
+        name = prefix if path.is_file() else f"{prefix}/{file.relative_to(root).as_posix()}"
+        if name not in present:
+            storage.upload(BLOB_STORE, name, file.read_bytes())
+    return prefix, digest
+
+
 def upload_code(storage: Storage, folder: Path) -> tuple[str, str]:
-    """Upload the snapshot of `folder` unless it is there already; (its https URL, its hash)."""
+    """A code folder uploaded: (its https URL, its hash)."""
     if not folder.is_dir():
         raise InvalidField("code", f"{folder} is not a folder")
-    files = snapshot_files(folder)
-    digest = content_hash(folder, files)
-    prefix = f"LocalUpload/{digest[:32]}/{folder.name}"
-    present = set(storage.names(BLOB_STORE, prefix + "/"))
-    for path in files:
-        name = f"{prefix}/{path.relative_to(folder).as_posix()}"
-        if name not in present:
-            storage.upload(BLOB_STORE, name, path.read_bytes())
+    prefix, digest = upload(storage, folder)
     # The https URL, as azure-ai-ml registers what it uploads itself: Azure refuses an azureml://
     # datastore URI as a code asset's codeUri.
     return storage.url(BLOB_STORE, prefix), digest
+
+
+def data_uri(storage: Storage, path: Path) -> str:
+    """A data asset's file or folder uploaded, as the azureml:// URI the data asset points at."""
+    prefix, _ = upload(storage, path)
+    return f"azureml://datastores/{BLOB_STORE}/paths/{prefix}" + ("/" if path.is_dir() else "")
 
 
 REMOTE = ("azureml:", "http://", "https://", "git+", "/subscriptions/", "wasbs://", "abfss://", "adl://")

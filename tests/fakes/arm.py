@@ -196,6 +196,7 @@ ROUTES = [
     ("POST", _WS + "/computes/(?P<name>[^/]+)/(?P<action>start|stop|restart)", "compute_action",
      "Compute/start.json, stop.json, restart.json"),
     ("POST", _WS + "/computes/(?P<name>[^/]+)/listNodes", "list_nodes", "Compute/listNodes.json"),
+    ("PUT", _WS + "/computes/(?P<name>[^/]+)", "put_compute", "Compute/get/AmlCompute.json, ComputeInstance.json"),
     ("GET", _LOC + "/usages", "list_usages", "Usage/list.json"),
     ("GET", _LOC + "/vmSizes", "list_vm_sizes", "VirtualMachineSize/list.json"),
     ("GET", _LOC + "/(?:mfe|compute)OperationsStatus/(?P<op>[^/]+)", "operation_status", "ARM async operation"),
@@ -222,6 +223,10 @@ ROUTES = [
     ("PUT", _WS + "/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_model_version",
      "Workspace/ModelVersion/list.json item, with what was sent"),
     ("GET", _WS + "/data", "list_data", "Workspace/DataVersionBase/list.json, as containers"),
+    ("PUT", _WS + "/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_environment",
+     "EnvironmentVersion, as sent"),
+    ("GET", _WS + "/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_environment",
+     "EnvironmentVersion, as sent"),
     ("GET", _WS + "/environments", "list_environments", "Workspace/EnvironmentVersion/list.json shape: none seeded"),
     ("GET", _WS + "/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_data",
      "Workspace/DataVersionBase/list.json item"),
@@ -237,6 +242,7 @@ ROUTES = [
      "azure-ai-ml's AccountKeyDatastoreSecrets: no example"),
     ("GET", _WS + "/schedules", "list_schedules", "Schedule/list.json, action built from azure-ai-ml's models"),
     ("GET", _WS + "/schedules/(?P<name>[^/]+)", "get_schedule", "Schedule/list.json item"),
+    ("PUT", _WS + "/schedules/(?P<name>[^/]+)", "put_schedule", "Schedule/createOrUpdate.json"),
 ]
 
 
@@ -282,6 +288,7 @@ class FakeArm:
         self.datastore_container = BLOB_CONTAINER
         self.codes: dict[str, dict[str, dict]] = {}  # code asset name -> version -> body
         self.blob_metadata: dict[str, dict[str, str]] = {}
+        self.environments: dict[str, dict[str, dict]] = {}  # name -> version -> body
         self.sas_issued, self.sas_valid_from = 0, 0  # SAS tokens given out; the first storage still accepts
         self.created_by_schedule: dict[str, str] = {}  # job -> the schedule that created it
         self.run_metrics: dict[str, dict[str, list[float]]] = {}  # job -> metric key -> values by step
@@ -1111,7 +1118,79 @@ class FakeArm:
         return 200, {"value": containers}, {}
 
     def list_environments(self, call: Call) -> Reply:
-        return 200, {"value": []}, {}
+        """The environment containers (none are seeded: the demo's training jobs name
+        churn-train-env:1, which Azure resolves at submission)."""
+        containers = []
+        for name, versions in sorted(self.environments.items()):
+            latest = max(versions, key=lambda v: int(v) if v.isdigit() else 0)
+            body = {"id": f"{self.ws_id}/environments/{name}", "name": name,
+                    "type": "Microsoft.MachineLearningServices/workspaces/environments",
+                    "systemData": versions[latest]["systemData"],
+                    "properties": {"description": "", "tags": {}, "properties": {}, "isArchived": False,
+                                   "latestVersion": latest, "nextVersion": str(len(versions) + 1)}}
+            containers.append(body)
+        return 200, {"value": containers}, {}
+
+    def put_environment(self, call: Call, name: str, version: str) -> Reply:
+        existing = self.environments.get(name, {}).get(version)
+        if existing and existing["properties"].get("image") != ((call.body or {}).get("properties") or {}).get("image"):
+            return 409, arm_error("UserError", f"Environment {name}:{version} exists with another definition: "
+                                               "environment versions are immutable."), {}
+        body = self._resource(copy.deepcopy(call.body or {}), f"environments/{name}/versions", version, self.now)
+        body["properties"].update(provisioningState="Succeeded", environmentType="UserCreated")
+        self.environments.setdefault(name, {})[version] = body
+        return (200 if existing else 201), body, {}
+
+    def get_environment(self, call: Call, name: str, version: str) -> Reply:
+        if version not in self.environments.get(name, {}):
+            return _not_found("environment", f"{name}:{version}")
+        return 200, self.environments[name][version], {}
+
+    def put_compute(self, call: Call, name: str) -> Reply:
+        """Create a compute (a cluster answers Steady at 0 nodes when it is done, an instance Running)
+        from what azure-ai-ml sends; a name already taken by another kind of compute is a conflict."""
+        sent = (call.body or {}).get("properties") or {}
+        kind, props = sent.get("computeType"), sent.get("properties") or {}
+        existing = self.computes.get(name)
+        if existing and existing["properties"]["computeType"] != kind:
+            return 409, arm_error("Conflict", f"Compute {name} exists as {existing['properties']['computeType']}."), {}
+        size = props.get("vmSize") or "Standard_DS3_v2"
+        if size not in {s["name"] for s in self.vm_sizes}:
+            return 400, arm_error("BadRequest", f"The VM size {size} is not available in {self.LOCATION}."), {}
+        if kind == "AmlCompute":
+            scale = props.get("scaleSettings") or {}
+            body = self._cluster(name, size, max_nodes=int(scale.get("maxNodeCount") or 1), nodes=0,
+                                 idle=scale.get("nodeIdleTimeBeforeScaleDown") or "PT2M", created=self.now)
+            body["properties"]["properties"]["allocationState"] = "Resizing"
+            done = {"allocationState": "Steady"}
+        elif kind == "ComputeInstance":
+            body = self._instance(name, size, "Creating", idle=props.get("idleTimeBeforeShutdown") or "PT60M",
+                                  created=self.now, last=("Create", "User", self.now))
+            done = {"state": "Running"}
+        else:
+            return 400, arm_error("BadRequest", f"FakeArm creates AmlCompute and ComputeInstance, not {kind}."), {}
+        body["properties"]["provisioningState"] = "Creating"
+        self.computes[name] = body
+
+        def created() -> None:
+            body["properties"]["provisioningState"] = "Succeeded"
+            body["properties"]["properties"].update(done)
+
+        def failed() -> None:
+            body["properties"]["provisioningState"] = "Failed"
+        op = self._start(created, failed)
+        return self._accepted(op, "Azure-AsyncOperation", status=200 if existing else 201, body=body)
+
+    def put_schedule(self, call: Call, name: str) -> Reply:
+        """Create or update a schedule: what was sent, Succeeded at once (as the example answers)."""
+        existing = self.schedules.get(name)
+        body = self._resource(example("Schedule/createOrUpdate.json", "201"), "schedules", name, self.now)
+        body["properties"] = {**copy.deepcopy((call.body or {}).get("properties") or {}),
+                              "provisioningState": "Succeeded"}
+        if existing:
+            body["systemData"] = {**existing["systemData"], "lastModifiedAt": stamp(self.now)}
+        self.schedules[name] = body
+        return (200 if existing else 201), body, {}
 
     def put_model_version(self, call: Call, name: str, version: str) -> Reply:
         """Register a model version (azure-ai-ml reads the container's nextVersion first). A job's

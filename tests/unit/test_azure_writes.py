@@ -200,3 +200,48 @@ def test_files_azure_ai_ml_would_upload_itself_are_refused_before_any_request(ws
     with pytest.raises(NotSupported, match="input rows is on this machine"):
         ws.jobs.submit(str(spec))
     assert len(fake.requests) == sent
+
+
+def test_an_empty_workspace_is_set_up_from_the_demo_specs(tmp_path, monkeypatch, offline):
+    empty = FakeArm(empty=True)
+    ws = azure_workspace(empty, tmp_path, monkeypatch)
+    for spec in ("compute/cpu-cluster.yml", "compute/dev-instance.yml", "environments/churn-train-env.yml",
+                 "data/churn-features.yml", "endpoints/churn-ep.yml"):
+        made = ws.assets.create(str(SPECS / spec))
+        if made.operation is not None:
+            assert ws.operations.wait(made.operation.id, timeout_s=10).status == "Succeeded", spec
+    assert {c.name: c.state for c in ws.compute.list()} == {"cpu-cluster": "Steady", "dev-instance": "Running"}
+    assert [(a.name, a.version) for a in ws.assets.list("environment")] == [("churn-train-env", "1")]
+    data = empty.data["churn_features"]["1"]["properties"]["dataUri"]
+    assert data.startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/") and data.endswith(
+        "/churn-features/")
+    folder = data.split("/paths/", 1)[1]
+    assert empty.blobs[folder + "churn.csv"] == (SPECS / "data" / "churn-features" / "churn.csv").read_bytes()
+    assert ws.endpoints.get("churn-ep").provisioning_state == "Succeeded"
+    assert [e.operation for e in ws.audit.list() if e.result == "Succeeded"] == [
+        "endpoints.create", "assets.create", "assets.create", "compute.create", "compute.create"]
+
+
+def test_a_monitor_schedule_is_created_and_its_drift_reads_the_collected_data(ws, fake):
+    del fake.schedules["churn-drift"]
+    made = ws.assets.create(str(SPECS / "monitoring" / "churn-drift.yml"))
+    assert ws.operations.wait(made.operation.id, timeout_s=10).status == "Succeeded"
+    (monitor,) = ws.monitors.list()
+    assert (monitor.name, monitor.endpoint_name, monitor.deployment) == ("churn-drift", "churn-ep", "blue")
+    assert {f.feature for f in ws.monitors.latest("churn-drift").features if f.drifted} == {"monthly_charges"}
+
+
+def test_what_azure_ai_ml_would_build_or_azure_refuses_creates_nothing(ws, fake, tmp_path):
+    env = tmp_path / "env.yml"
+    env.write_text("$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\nname: built\n"
+                   "version: 1\nbuild:\n  path: ./docker\n")
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "Dockerfile").write_text("FROM python:3.11\n")
+    with pytest.raises(NotSupported, match="az ml environment create -f"):
+        ws.assets.create(str(env))
+    big = tmp_path / "big.yml"
+    big.write_text((SPECS / "compute" / "cpu-cluster.yml").read_text().replace("Standard_DS3_v2", "Standard_ND96_v9")
+                   .replace("name: cpu-cluster", "name: big-cluster"))
+    with pytest.raises(BadInput, match="Standard_ND96_v9 is not available"):
+        ws.operations.wait(ws.assets.create(str(big)).operation.id, timeout_s=10)
+    assert "big-cluster" not in fake.computes and "built" not in fake.environments
