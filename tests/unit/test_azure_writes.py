@@ -99,18 +99,15 @@ def test_a_new_endpoint_is_created(ws, fake, tmp_path):
     assert ws.endpoints.get("fraud-ep").provisioning_state == "Succeeded"
 
 
-def test_data_on_this_machine_is_refused_naming_the_command_and_remote_data_is_registered(ws, fake, tmp_path):
-    with pytest.raises(NotSupported, match="az ml data create -f"):
-        ws.assets.create(str(SPECS / "data" / "churn-features.yml"))
+def test_data_already_in_azure_is_registered_without_an_upload(ws, fake, tmp_path):
     remote = tmp_path / "remote.yml"
     remote.write_text("$schema: https://azuremlschemas.azureedge.net/latest/data.schema.json\nname: churn_holdout\n"
                       "version: 1\ntype: uri_file\n"
                       "path: azureml://datastores/workspaceblobstore/paths/churn/holdout.csv\n")
     made = ws.assets.create(str(remote))
-    assert (made.kind, made.name, made.version) == ("data", "churn_holdout", "1")
+    assert (made.kind, made.name, made.version, made.note) == ("data", "churn_holdout", "1", None)
     assert fake.data["churn_holdout"]["1"]["properties"]["dataUri"].endswith("churn/holdout.csv")
-    with pytest.raises(NotSupported, match="az ml compute create -f"):
-        ws.assets.create(str(SPECS / "compute" / "cpu-cluster.yml"))
+    assert not [c for c in fake.requests if c.method == "PUT" and c.host.endswith(".blob.core.windows.net")]
 
 
 def test_register_a_completed_jobs_model_as_the_next_version(ws, fake):
