@@ -1,14 +1,16 @@
 """An Azure online endpoint's serving figures from Azure Monitor, per deployment.
 
-One request per endpoint: `MetricsQueryClient.query_resource` (azure-monitor-query) for
+Two requests per endpoint: `MetricsQueryClient.query_resource` (azure-monitor-query) for
 RequestsPerMinute and RequestLatency_P50/P95/P99 over the last 30 minutes at Azure Monitor's
-1-minute grain, split by the `deployment` dimension. Azure Monitor ingests a minute a minute or
+1-minute grain, split by the `deployment` dimension, and RequestsPerMinute split by deployment
+and status code (the latencies have no status code dimension, so it cannot be one query). Azure Monitor ingests a minute a minute or
 two late, so "now" is the newest minute with requests it has reported for the endpoint; the window
 ends there.
 Its figures change once a minute, so one endpoint is read at most every `TTL_S` seconds.
 
-Azure Monitor reports success only split by status code class; that split is not read yet, so
-the success rate is None (unknown), never a guess.
+The success rate is a second query of the same endpoint: RequestsPerMinute split by deployment
+and status code, read with the local router's rule (console/local/serving/metrics.py): 408, 424,
+429 and 5xx are the deployment's failures, the other 4xx the client's and left out.
 """
 
 from __future__ import annotations
@@ -24,6 +26,18 @@ if TYPE_CHECKING:
 
 NAMES = ("RequestsPerMinute", "RequestLatency_P50", "RequestLatency_P95", "RequestLatency_P99")
 SPAN = timedelta(minutes=30)  # the sparkline's reach
+OUTCOME = {"failure": "failures", "client": "client_errors", "success": "successes"}
+
+
+def _outcome(code: object) -> str:
+    """A status code as the local router counts it: the deployment's failure, the client's, or success."""
+    try:
+        status = int(str(code))
+    except ValueError:
+        return "failure"  # Azure Monitor names no code: count it against the deployment, never for it
+    if status in (408, 424, 429) or status >= 500:
+        return "failure"
+    return "client" if 400 <= status < 500 else "success"
 TTL_S = 30.0
 
 
@@ -57,17 +71,22 @@ class EndpointMetrics:
         result = self._client.query_resource(resource_id, list(NAMES), timespan=SPAN,
                                              granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
                                              filter="deployment eq '*'")
+        codes = self._client.query_resource(resource_id, ["RequestsPerMinute"], timespan=SPAN,
+                                            granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
+                                            filter="deployment eq '*' and statusCode eq '*'")
         found: dict[str, dict[str, dict[datetime, float]]] = {}
-        for metric in result.metrics:
+        for metric, split in [(m, False) for m in result.metrics] + [(m, True) for m in codes.metrics]:
             for series in metric.timeseries:
-                deployment = (series.metadata_values or {}).get("deployment") or ""
-                points = found.setdefault(metric.name, {}).setdefault(deployment, {})
+                meta = {str(k).lower(): v for k, v in (series.metadata_values or {}).items()}
+                deployment = meta.get("deployment") or ""
+                key = f"{OUTCOME[_outcome(meta.get('statuscode'))]}" if split else metric.name
+                points = found.setdefault(key, {}).setdefault(deployment, {})
                 for point in series.data:
                     value = point.average
                     if metric.name == "RequestsPerMinute":  # a count: its Total, Average where Total is missing
                         value = point.total if point.total is not None else point.average
                     if value is not None:
-                        points[point.timestamp] = float(value)
+                        points[point.timestamp] = points.get(point.timestamp, 0.0) + float(value)
         with self._lock:
             self._cache[resource_id] = (time.monotonic(), found)
         return found
@@ -96,10 +115,16 @@ class EndpointMetrics:
                     return None
                 return sum(v * w for v, w in pairs) / weight if weight else sum(v for v, _ in pairs) / len(pairs)
 
+            def counted(key: str) -> float:
+                return sum(found.get(key, {}).get(name, {}).get(t, 0.0) for t in window)
+
+            failures = counted("failures")
+            answerable = failures + counted("successes")  # the client's errors are left out
             p50 = found.get("RequestLatency_P50", {}).get(name, {})
             out.append(DeploymentMetrics(
                 endpoint_name=endpoint, deployment=name, window_s=minutes * 60, requests=int(round(requests)),
-                rps=requests / (minutes * 60), success_rate=None, p50_ms=weighted("RequestLatency_P50"),
+                rps=requests / (minutes * 60),
+                success_rate=1 - failures / answerable if answerable else None, p50_ms=weighted("RequestLatency_P50"),
                 p95_ms=weighted("RequestLatency_P95"), p99_ms=weighted("RequestLatency_P99"),
                 latency_series_ms=tuple(p50[t] for t in sorted(p50))))
         return out

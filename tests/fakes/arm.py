@@ -409,7 +409,8 @@ class FakeArm:
 
     def set_serving(self, endpoint: str, deployment: str, **values: float) -> None:
         """Per-minute figures the metrics route reports for a deployment: requests_per_minute,
-        latency_ms, p50_ms, p90_ms, p95_ms, p99_ms (a minute with 0 requests reports no values)."""
+        latency_ms, p50_ms, p90_ms, p95_ms, p99_ms (a minute with 0 requests reports no values), and
+        status_codes, each code's share of the requests ({"200": 1.0} unless set)."""
         self.serving.setdefault(endpoint, {}).setdefault(deployment, _quiet()).update(values)
 
     def add_job(self, body: dict) -> None:
@@ -1439,6 +1440,9 @@ class FakeArm:
         aggregations = [a.strip().lower() for a in call.query.get("aggregation", "average").split(",")]
         dims = dict(re.findall(r"(\w+) eq '([^']*)'", call.query.get("$filter", "")))
         wanted = dims.get("deployment")
+        by_code = dims.get("statusCode") == "*"
+        if by_code and names != ["RequestsPerMinute"]:
+            return 400, arm_error("BadRequest", "Dimension statusCode is defined only for RequestsPerMinute."), {}
         body = example("Insights/metrics/GetMetric.json")
         body.update(cost=len(minutes) * len(names), interval="PT1M", resourceregion=self.LOCATION,
                     namespace="Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
@@ -1452,6 +1456,11 @@ class FakeArm:
                     series.append(({"deployment": deployment} if wanted else {}, values))
             if wanted is None:  # one series for the whole endpoint
                 series = [({}, _merged([v for _, v in series]))]
+            if by_code:  # each series split by the answers' status codes, in the set shares
+                series = [({**meta, "statuscode": code}, {**values, "requests_per_minute":
+                                                          values["requests_per_minute"] * share})
+                          for meta, values in series
+                          for code, share in (values.get("status_codes") or {"200": 1.0}).items()]
             body["value"].append({
                 "id": f"{self.ws_id}/onlineEndpoints/{endpoint}/providers/Microsoft.Insights/metrics/{name}",
                 "type": "Microsoft.Insights/metrics", "name": {"value": name, "localizedValue": name},

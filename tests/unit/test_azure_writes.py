@@ -138,14 +138,22 @@ def test_metrics_are_azure_monitors_per_deployment_one_request_per_endpoint_minu
     ws.endpoints.list()
     (blue,) = ws.endpoints.metrics("churn-ep", window_s=60)
     assert blue.deployment == "blue" and blue.requests > 0 and blue.rps == pytest.approx(blue.requests / 60, abs=0.01)
-    assert 30 < blue.p99_ms < 60 and blue.success_rate is None  # not read from Azure: never guessed
+    assert 30 < blue.p99_ms < 60 and blue.success_rate == 1.0
     assert len(blue.latency_series_ms) == 30
     ws.endpoints.metrics("churn-ep", window_s=300)
-    (call,) = fake.calls("GET", r"/Microsoft\.Insights/metrics$")
+    call, codes = fake.calls("GET", r"/Microsoft\.Insights/metrics$")  # kept for 30 s: asked once
     assert call.query["interval"] == "PT1M" and call.query["$filter"] == "deployment eq '*'"
+    assert codes.query["$filter"] == "deployment eq '*' and statusCode eq '*'"
     assert set(call.query["metricnames"].split(",")) >= {"RequestsPerMinute", "RequestLatency_P99"}
     with pytest.raises(InvalidField):
         ws.endpoints.metrics("churn-ep", window_s=5)
+
+
+def test_success_rate_counts_the_deployments_failures_not_the_clients(ws, fake):
+    fake.set_serving("churn-ep", "blue", status_codes={"200": 0.85, "503": 0.05, "429": 0.05, "401": 0.05})
+    ws.endpoints.list()
+    (blue,) = ws.endpoints.metrics("churn-ep", window_s=300)
+    assert blue.success_rate == pytest.approx(0.85 / 0.95, abs=1e-3)  # 401s are the client's
 
 
 def test_metrics_throttled_by_azure_monitor_say_when_to_come_back(ws, fake):
