@@ -204,7 +204,9 @@ ROUTES = [
     ("GET", _WS + "/jobs", "list_jobs", "Job/CommandJob/list.json (items as get.json)"),
     ("GET", _WS + "/jobs/(?P<name>[^/]+)", "get_job", "Job/CommandJob/get.json"),
     ("POST", _WS + "/jobs/(?P<name>[^/]+)/cancel", "cancel_job", "Job/cancel.json"),
-    ("PUT", _WS + "/jobs/(?P<name>[^/]+)", "put_job", "Job/CommandJob/get.json, with what was sent"),
+    ("PUT", _WS + "/jobs/(?P<name>[^/]+)", "put_job", "Job/CommandJob/get.json, Job/PipelineJob/list.json item"),
+    ("PUT", _WS + "/components/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_component",
+     "ComponentVersion, as sent"),
     ("GET", _WS + "/onlineEndpoints", "list_endpoints", "Workspace/OnlineEndpoint/get.json items"),
     ("GET", _EP, "get_endpoint", "Workspace/OnlineEndpoint/get.json"),
     ("PUT", _EP, "put_endpoint", "Workspace/OnlineEndpoint/createOrUpdate.json"),
@@ -289,6 +291,7 @@ class FakeArm:
         self.codes: dict[str, dict[str, dict]] = {}  # code asset name -> version -> body
         self.blob_metadata: dict[str, dict[str, str]] = {}
         self.environments: dict[str, dict[str, dict]] = {}  # name -> version -> body
+        self.components: dict[str, dict[str, dict]] = {}  # name -> version -> body
         self.sas_issued, self.sas_valid_from = 0, 0  # SAS tokens given out; the first storage still accepts
         self.created_by_schedule: dict[str, str] = {}  # job -> the schedule that created it
         self.run_metrics: dict[str, dict[str, list[float]]] = {}  # job -> metric key -> values by step
@@ -905,6 +908,8 @@ class FakeArm:
             data = re.search(r"/data/([^/]+)/versions/([^/]+)$", str(value.get("uri") or ""))
             if data and data[2] not in self.data.get(data[1], {}):
                 return 400, arm_error("UserError", f"Input {key}: data {data[1]}:{data[2]} is not found."), {}
+        if props.get("jobType") == "Pipeline":
+            return self._put_pipeline(name, sent)
         body = self._job(name, "NotStarted", props.get("displayName") or name, created=self.now)
         for key in ("command", "codeId", "environmentId", "inputs", "experimentName", "description", "tags",
                     "computeId", "environmentVariables", "displayName"):
@@ -912,6 +917,31 @@ class FakeArm:
                 body["properties"][key] = props[key]
         self.jobs[name] = body
         return 201, body, {}
+
+    def _put_pipeline(self, name: str, sent: dict) -> Reply:
+        """A pipeline job: each step names an anonymous component registered first (PUT components)."""
+        props = sent["properties"]
+        for step, node in (props.get("jobs") or {}).items():
+            component = re.search(r"/components/([^/]+)/versions/([^/]+)$", str(node.get("componentId") or ""))
+            if node.get("componentId") and not (component and component[2] in self.components.get(component[1], {})):
+                return 400, arm_error("UserError", f"Step {step}: component {node.get('componentId')} is not found."), {}
+        body = self._resource(example("Job/PipelineJob/list.json")["value"][0], "jobs", name, self.now)
+        body["properties"].update({k: v for k, v in props.items() if v is not None}, status="NotStarted",
+                                  services={}, properties={})
+        self.jobs[name] = body
+        return 201, body, {}
+
+    def put_component(self, call: Call, name: str, version: str) -> Reply:
+        """Register a component version; its code must be a registered code asset."""
+        spec = ((call.body or {}).get("properties") or {}).get("componentSpec") or {}
+        code = re.search(r"/codes/([^/]+)/versions/([^/]+)$", str(spec.get("code") or ""))
+        if spec.get("code") and not (code and code[2] in self.codes.get(code[1], {})):
+            return 400, arm_error("UserError", f"Component {name}: code {spec.get('code')} is not found."), {}
+        existing = self.components.get(name, {}).get(version)
+        body = self._resource(copy.deepcopy(call.body or {}), f"components/{name}/versions", version, self.now)
+        body["properties"]["provisioningState"] = "Succeeded"
+        self.components.setdefault(name, {})[version] = body
+        return (200 if existing else 201), body, {}
 
     def set_job_status(self, name: str, status: str, *, log: str | None = None) -> None:
         """Move a job on (Queued, Running, Completed, Failed), writing its std_log.txt as Azure's runtime

@@ -17,12 +17,22 @@ from fakes.arm import FakeArm
 
 
 class FakeCredential:
-    """All a credential needs: a token."""
+    """All a credential needs: a token. It is JWT-shaped (unsigned), for the resource asked for:
+    azure-ai-ml decodes it for pipeline jobs to check it has Azure ML's audience."""
 
     def get_token(self, *scopes, **kwargs):
+        import base64
+        import json
+
         from azure.core.credentials import AccessToken
 
-        return AccessToken("fake", int(time.time()) + 3600)
+        def part(data: dict) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+        expires = int(time.time()) + 3600
+        audience = (scopes[0] if scopes else "").removesuffix("/.default")
+        claims = {"aud": audience, "tid": "00000000-0000-0000-0000-00000000beef", "exp": expires}
+        return AccessToken(f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.fake", expires)
 
 
 class SleeplessTransport:

@@ -58,12 +58,50 @@ def test_what_can_be_refused_before_a_request_is(ws, fake, tmp_path, monkeypatch
     assert uploads(fake) == [] and not fake.calls("PUT", r"/jobs/")
 
 
-def test_a_pipeline_job_says_what_to_run_instead(ws, fake, tmp_path):
+PIPELINE = """$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+display_name: churn-train-and-evaluate
+experiment_name: churn-classifier
+settings:
+  default_compute: azureml:cpu-cluster
+jobs:
+  train:
+    type: command
+    code: {code}
+    command: python train.py --data ${{{{inputs.training_data}}}}
+    environment: azureml:churn-train-env:1
+    inputs:
+      training_data:
+        type: uri_folder
+        path: azureml:churn_features:1
+  evaluate:
+    type: command
+    code: {code}
+    command: python evaluate.py
+    environment: azureml:churn-train-env:1
+"""
+
+
+def test_a_pipeline_uploads_the_code_its_steps_share_once(ws, fake, tmp_path):
+    spec = tmp_path / "pipeline.yml"
+    spec.write_text(PIPELINE.format(code=REPO / "training"))
+    job = ws.jobs.submit(str(spec))
+    assert job.job_type == "pipeline" and job.display_name == "churn-train-and-evaluate"
+    steps = fake.job(job.name)["properties"]["jobs"]
+    assert set(steps) == {"train", "evaluate"}
+    components = [c.body["properties"]["componentSpec"]["code"] for c in fake.calls("PUT", r"/components/")]
+    assert len(components) == 2 and len(set(components)) == 1 and "/codes/amlops-" in components[0]
+    assert len(uploads(fake)) == len(snapshot_files(REPO / "training")), "one upload for the shared folder"
+
+
+def test_a_pipeline_step_from_its_own_component_file_says_what_to_run_instead(ws, fake, tmp_path):
+    (tmp_path / "train.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json\nname: train\n"
+        "version: 1\ntype: command\ncode: .\ncommand: echo hi\nenvironment: azureml:churn-train-env:1\n")
     spec = tmp_path / "pipeline.yml"
     spec.write_text("$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\ntype: pipeline\n"
-                    "jobs:\n  hello:\n    type: command\n    command: echo hi\n"
-                    "    environment: azureml:churn-train-env:1\n    compute: azureml:cpu-cluster\n")
-    with pytest.raises(NotSupported, match="az ml job create -f"):
+                    "settings:\n  default_compute: azureml:cpu-cluster\njobs:\n  hello:\n    component: ./train.yml\n")
+    with pytest.raises(NotSupported, match="az ml component create -f"):
         ws.jobs.submit(str(spec))
     assert not fake.calls("PUT")
 
