@@ -101,7 +101,12 @@ class AzureJobs(_Group):
             if entity is None:
                 skipped += 1
                 continue
-            jobs.append(convert.job(entity))
+            job = convert.job(entity)
+            if parent:  # a step: the run history says neither its parent nor its type
+                from dataclasses import replace
+
+                job = replace(job, parent=parent, job_type="step" if job.job_type == "base" else job.job_type)
+            jobs.append(job)
             if len(jobs) >= (limit or JOB_PAGE):
                 break  # the pager reads the next page only when asked: this bounds the calls
         self.skipped = skipped

@@ -292,6 +292,7 @@ class FakeArm:
         self.blob_metadata: dict[str, dict[str, str]] = {}
         self.environments: dict[str, dict[str, dict]] = {}  # name -> version -> body
         self.components: dict[str, dict[str, dict]] = {}  # name -> version -> body
+        self.step_status: dict[tuple[str, str], str] = {}  # (pipeline job, step) -> its child run's status
         self.sas_issued, self.sas_valid_from = 0, 0  # SAS tokens given out; the first storage still accepts
         self.created_by_schedule: dict[str, str] = {}  # job -> the schedule that created it
         self.run_metrics: dict[str, dict[str, list[float]]] = {}  # job -> metric key -> values by step
@@ -328,7 +329,8 @@ class FakeArm:
                     b'time has to be after signed start time</Message></Error>', {
                         "Content-Type": "application/xml", "x-ms-error-code": "AuthenticationFailed"}
             sas = bool(sig) and sig.startswith("fake")
-            if not sas and not call.headers.get("authorization", "").startswith(signed):
+            public = call.path == "/discovery"  # the workspace's discovery document needs no token
+            if not (sas or public) and not call.headers.get("authorization", "").startswith(signed):
                 return 401, arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
                                       "missing."), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             for failure in self._failures:
@@ -1392,6 +1394,13 @@ class FakeArm:
         self.run_metrics.setdefault(job, {})[key] = list(values)
 
     def mlflow(self, call: Call) -> Reply:
+        if call.path == "/discovery":  # the workspace's discoveryUrl: where each regional service is
+            base = f"https://{self.LOCATION}{TRACKING_HOST}"
+            return 200, {k: base for k in ("api", "catalog", "experimentation", "gallery", "history", "hyperdrive",
+                                           "labeling", "modelmanagement", "pipelines")} | {
+                "studio": "https://ml.azure.com"}, {}
+        if call.path.startswith("/history/v1.0/"):
+            return self.run_history(call)
         prefix = f"/mlflow/v1.0{self.ws_id}/api/2.0/mlflow/"
         if call.method != "GET" or not call.path.startswith(prefix):
             return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no route {call.path}"}, {}
@@ -1414,6 +1423,28 @@ class FakeArm:
                 page["next_page_token"] = str(start + size)
             return 200, page, {}
         return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no route {route}"}, {}
+
+    def run_history(self, call: Call) -> Reply:
+        """The region's run history: a pipeline job's steps are its child runs (azure-ai-ml's
+        jobs.list(parent_job_name=...)), in the run history's own shape (its Run model)."""
+        found = re.fullmatch(r"/history/v1\.0" + re.escape(self.ws_id) + r"/runs/([^/]+)/children", call.path,
+                             re.IGNORECASE)
+        if call.method != "GET" or not found:
+            self.unhandled.append(call)
+            return 404, {"error": {"code": "NotFound", "message": f"FakeArm has no run history route {call.path}"}}, {}
+        parent = self.jobs.get(found[1])
+        if parent is None:
+            return 404, {"error": {"code": "NotFound", "message": f"Run {found[1]} was not found"}}, {}
+        props = parent["properties"]
+        created = parent["systemData"]["createdAt"]
+        compute = str((props.get("settings") or {}).get("default_compute") or props.get("computeId") or "")
+        runs = [{"runId": f"{found[1]}_{step}", "parentRunId": found[1], "rootRunId": found[1], "displayName": step,
+                 "status": self.step_status.get((found[1], step), "NotStarted"), "experimentId": props.get(
+                     "experimentName") or "Default", "runType": "azureml.StepRun", "createdUtc": created,
+                 "lastModifiedUtc": created, "properties": {}, "tags": {}, "services": {},
+                 "compute": {"target": compute.rsplit("/", 1)[-1].removeprefix("azureml:") or None}}
+                for step in (props.get("jobs") or {})]
+        return 200, {"value": runs}, {}
 
     # --- the scoring URI of an endpoint (not ARM: its own host, its own keys) ---------------------
 

@@ -146,3 +146,15 @@ def test_a_log_storage_refuses_is_a_typed_error_not_a_traceback(ws, fake):
     fake.fail("GET", r"^/azureml$", 403, times=10)  # the artifact container's listing
     with pytest.raises(BackendUnavailable, match="not authorised"):
         list(ws.jobs.logs("happy_cloud_3j5k7l9m0n"))
+
+
+def test_a_pipelines_steps_are_its_child_runs(ws, fake, tmp_path):
+    spec = tmp_path / "pipeline.yml"
+    spec.write_text(PIPELINE.format(code=REPO / "training"))
+    job = ws.jobs.submit(str(spec))
+    fake.step_status[(job.name, "train")] = "Completed"
+    steps = {s.display_name: s for s in ws.jobs.list(parent=job.name)}
+    assert set(steps) == {"train", "evaluate"}
+    assert (steps["train"].status, steps["train"].parent, steps["train"].compute) == ("Completed", job.name,
+                                                                                      "cpu-cluster")
+    assert fake.unhandled == []
