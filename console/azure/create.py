@@ -45,6 +45,7 @@ def create(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | No
     if spec.kind == "environment":
         return _environment(ws, ml, spec, entity)
     if spec.kind == "schedule":
+        _refuse_schedule_uploads(spec.data, spec.path)
         return Created("schedule", entity.name, operation=_schedule(ws, ml, entity, spec.path))
     if spec.kind == "online_endpoint":
         return Created("online_endpoint", entity.name, operation=_endpoint(ws, ml, entity, spec.data))
@@ -125,6 +126,15 @@ def _data(ws: AzureWorkspace, ml: Any, spec: Any, entity: Any) -> Created:
     uploaded = None
     if is_local(path):
         local = (Path(spec.path).parent / path).resolve()
+        kind = str(getattr(entity, "type", "uri_folder"))
+        if kind == "mltable":  # azure-ai-ml would read its MLTable back with a storage client of its own
+            raise NotSupported("azure", "assets.create", f"uploading an mltable from this machine is not built yet "
+                               f"for the azure workspace: run `{AZ_ML['data']} {spec.path}`")
+        if kind == "uri_file" and not local.is_file() or kind == "uri_folder" and not local.is_dir():
+            from console.errors import InvalidField
+
+            raise InvalidField("path", f"{path} is {'a folder' if local.is_dir() else 'not a folder'}, and the "
+                                       f"data asset's type is {kind}")
         entity.path = data_uri(ws.storage, local)
         uploaded = f"uploaded {local}"
     made = ml.data.create_or_update(entity)
@@ -134,7 +144,16 @@ def _data(ws: AzureWorkspace, ml: Any, spec: Any, entity: Any) -> Created:
 
 
 def _compute(ws: AzureWorkspace, ml: Any, entity: Any, spec_path: str):
+    from azure.core.exceptions import ResourceNotFoundError
+
     kind = str(getattr(entity, "type", "")).lower()
+    try:  # ARM's create overwrites an existing compute, which cannot be undone: never here
+        ml.compute.get(entity.name)
+    except ResourceNotFoundError:
+        pass
+    else:
+        raise BadInput(f"compute '{entity.name}' exists: `create -f` makes new compute only; change it with "
+                       f"`az ml compute update --name {entity.name}`")
     ready = {"amlcompute": "Steady", "computeinstance": "Running"}.get(kind)
     if ready is None:
         raise NotSupported("azure", "assets.create", f"creating a {kind or 'compute'} is not built yet for the azure "
@@ -157,8 +176,28 @@ def _environment(ws: AzureWorkspace, ml: Any, spec: Any, entity: Any) -> Created
     return Created("environment", made.name, version=str(made.version))
 
 
+def _refuse_schedule_uploads(data: Mapping[str, Any], spec_path: str) -> None:
+    """A schedule azure-ai-ml would upload files for, with a blob client of its own: a job schedule
+    whose job has local code or inputs, a monitor whose signals read local data."""
+    from console.azure.upload import is_local
+
+    job = data.get("create_job")
+    local = is_local(job) or isinstance(job, dict) and (is_local(job.get("code")) or any(
+        isinstance(v, dict) and is_local(v.get("path")) for v in (job.get("inputs") or {}).values()))
+
+    def paths(node: Any) -> list[Any]:
+        if isinstance(node, dict):
+            return [v for k, v in node.items() if k == "path"] + [p for v in node.values() for p in paths(v)]
+        return [p for v in node for p in paths(v)] if isinstance(node, list) else []
+
+    if local or any(is_local(p) for p in paths(data.get("create_monitor") or {})):
+        raise NotSupported("azure", "assets.create", "this schedule names files on this machine, which azure-ai-ml "
+                           "would upload outside the workspace's pipeline; that is not built yet: register them "
+                           f"(data assets, a job's code) and name them, or run `{AZ_ML['schedule']} {spec_path}`")
+
+
 def _schedule(ws: AzureWorkspace, ml: Any, entity: Any, spec_path: str):
     """A monitor schedule: azure-ai-ml resolves its target deployment and data (the production data
     defaults to the deployment's collected model_inputs) and sends it."""
     poller = ml.schedules.begin_create_or_update(entity)
-    return ws.begin("monitors.create", entity.name, poller.result, {}, detail=spec_path)
+    return ws.begin("monitors.create", entity.name, poller.result, {"schedule_exists": entity.name}, detail=spec_path)

@@ -29,7 +29,8 @@ def mapped(kind: str, *, writes: bool = False) -> Callable[[F], F]:
             except AmlopsError:
                 raise
             except Exception as err:  # every Azure failure becomes a typed error, never a traceback
-                raise translate(err, self.target, kind, str(args[0]) if args else "", writes) from None
+                name = str(args[0]) if args else str(kwargs.get("parent") or kwargs.get("name") or "")
+                raise translate(err, self.target, kind, name, writes) from None
 
         return call  # type: ignore[return-value]
 
@@ -88,6 +89,10 @@ def _validation(err: Exception) -> AmlopsError | None:
         return None
     if isinstance(err, ValidationException):
         return BadInput(f"azure-ai-ml refused it: {err}")
+    from azure.ai.ml.exceptions import ErrorCategory, MlException
+
+    if isinstance(err, MlException) and getattr(err, "error_category", None) == ErrorCategory.USER_ERROR:
+        return BadInput(f"azure-ai-ml refused it: {getattr(err, 'message', None) or err}")
     return None
 
 

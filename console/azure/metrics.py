@@ -39,6 +39,7 @@ def _outcome(code: object) -> str:
         return "failure"
     return "client" if 400 <= status < 500 else "success"
 TTL_S = 30.0
+MAX_SERIES = 1000
 
 
 class EndpointMetrics:
@@ -68,14 +69,23 @@ class EndpointMetrics:
                 self._client = MetricsQueryClient(self.session.credential(), retry_total=RETRY_TOTAL,
                                                   per_retry_policies=[self.session.counting()],
                                                   **self.session.transport_kwargs())
+        from azure.core.exceptions import HttpResponseError
+
+        # A filtered query answers 10 series unless told more: deployments x status codes pass that.
         result = self._client.query_resource(resource_id, list(NAMES), timespan=SPAN,
                                              granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
-                                             filter="deployment eq '*'")
-        codes = self._client.query_resource(resource_id, ["RequestsPerMinute"], timespan=SPAN,
-                                            granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
-                                            filter="deployment eq '*' and statusCode eq '*'")
+                                             filter="deployment eq '*'", max_results=MAX_SERIES)
+        try:
+            codes = self._client.query_resource(resource_id, ["RequestsPerMinute"], timespan=SPAN,
+                                                granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
+                                                filter="deployment eq '*' and statusCode eq '*'",
+                                                max_results=MAX_SERIES).metrics
+        except HttpResponseError as err:  # the rest stands without a success rate
+            if err.status_code == 429:
+                raise
+            codes = []
         found: dict[str, dict[str, dict[datetime, float]]] = {}
-        for metric, split in [(m, False) for m in result.metrics] + [(m, True) for m in codes.metrics]:
+        for metric, split in [(m, False) for m in result.metrics] + [(m, True) for m in codes]:
             for series in metric.timeseries:
                 meta = {str(k).lower(): v for k, v in (series.metadata_values or {}).items()}
                 deployment = meta.get("deployment") or ""
@@ -120,6 +130,7 @@ class EndpointMetrics:
 
             failures = counted("failures")
             answerable = failures + counted("successes")  # the client's errors are left out
+            # (no status code split read: no success rate, rather than 100 % from nothing)
             p50 = found.get("RequestLatency_P50", {}).get(name, {})
             out.append(DeploymentMetrics(
                 endpoint_name=endpoint, deployment=name, window_s=minutes * 60, requests=int(round(requests)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,9 +91,13 @@ class Storage:
                 return b""
             raise
 
-    def upload(self, store: str, name: str, data: bytes) -> None:
-        self._signed(store, lambda c: c.upload_blob(name, data, overwrite=True,
-                                                    metadata={"upload_status": "completed"}))
+    def upload(self, store: str, name: str, source: Path) -> None:
+        """A file to blob `name`, streamed (azure-storage-blob sends a big one in blocks)."""
+        def put(container: Any) -> None:
+            with open(source, "rb") as fh:
+                container.upload_blob(name, fh, length=source.stat().st_size, overwrite=True,
+                                      metadata={"upload_status": "completed"})
+        self._signed(store, put)
 
     def _signed(self, store: str, call: Any) -> Any:
         """`call(container)`, once more with the datastore resolved again if storage refused the

@@ -42,7 +42,8 @@ def submit(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | No
     ml = ws.session.client()
     compute = str(getattr(job, "compute", None) or getattr(getattr(job, "settings", None), "default_compute", None)
                   or "").removeprefix("azureml:")
-    if compute and "/" not in compute:  # a name: check it before anything is uploaded
+    if compute and "/" not in compute and compute != "serverless" and "${{" not in compute:
+        # a compute's name (not serverless, not a binding): check it before anything is uploaded
         from azure.core.exceptions import ResourceNotFoundError
 
         from console.errors import NotFound
@@ -63,7 +64,7 @@ def submit(ws: AzureWorkspace, spec_path: str, overrides: Mapping[str, Any] | No
     record = convert.job(created)
     ws.audit_log.append("jobs.submit", record.name, after={"spec": spec.path, "overrides": dict(overrides or {}),
                                                            "type": kind}, result="Succeeded",
-                        detail=f"code {', '.join(str(f) for f in uploaded)} uploaded" if uploaded else None)
+                        detail=f"code from {', '.join(str(f) for f in uploaded)}" if uploaded else None)
     return record
 
 

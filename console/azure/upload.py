@@ -30,8 +30,8 @@ ALWAYS_LEFT_OUT = ("__pycache__", ".git", "*.pyc")
 MAX_FILES = 2_000  # a job's code, not a data set: a bigger folder is almost always a mistake
 
 
-def snapshot_files(folder: Path) -> list[Path]:
-    """The files of `folder` that go into the snapshot, sorted."""
+def snapshot_files(folder: Path, *, limit: int | None = MAX_FILES, field: str = "code") -> list[Path]:
+    """The files of `folder` that go into the snapshot, sorted (at most `limit`: a code folder)."""
     ignore_file = next((folder / n for n in (".amlignore", ".gitignore") if (folder / n).is_file()), None)
     patterns = list(ALWAYS_LEFT_OUT)
     if ignore_file is not None:
@@ -52,9 +52,11 @@ def snapshot_files(folder: Path) -> list[Path]:
         return out
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not left_out(p.relative_to(folder)))
-    if len(files) > MAX_FILES:
-        raise InvalidField("code", f"{folder} holds {len(files):,} files (over {MAX_FILES:,}): list what the job "
-                                   "does not need in its .amlignore")
+    if limit is not None and len(files) > limit:
+        raise InvalidField(field, f"{folder} holds {len(files):,} files (over {limit:,}): list what the job "
+                                  "does not need in its .amlignore")
+    if not files:
+        raise InvalidField(field, f"{folder} holds no file to upload (after its ignore file)")
     return files
 
 
@@ -62,17 +64,18 @@ def content_hash(folder: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        with open(path, "rb") as fh:  # in chunks: a data file may be larger than memory
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
     return digest.hexdigest()
 
 
-def upload(storage: Storage, path: Path) -> tuple[str, str]:
+def upload(storage: Storage, path: Path, *, limit: int | None = MAX_FILES, field: str = "code") -> tuple[str, str]:
     """Upload a file, or the snapshot of a folder, to the default datastore unless it is there
     already: (its prefix there, `LocalUpload/{hash}/{name}`, and the content hash)."""
     if path.is_file():
         files, root = [path], path.parent
     elif path.is_dir():
-        files, root = snapshot_files(path), path
+        files, root = snapshot_files(path, limit=limit, field=field), path
     else:
         raise InvalidField("path", f"{path} does not exist")
     digest = content_hash(root, files)
@@ -81,7 +84,7 @@ def upload(storage: Storage, path: Path) -> tuple[str, str]:
     for file in files:
         name = prefix if path.is_file() else f"{prefix}/{file.relative_to(root).as_posix()}"
         if name not in present:
-            storage.upload(BLOB_STORE, name, file.read_bytes())
+            storage.upload(BLOB_STORE, name, file)
     return prefix, digest
 
 
@@ -97,7 +100,7 @@ def upload_code(storage: Storage, folder: Path) -> tuple[str, str]:
 
 def data_uri(storage: Storage, path: Path) -> str:
     """A data asset's file or folder uploaded, as the azureml:// URI the data asset points at."""
-    prefix, _ = upload(storage, path)
+    prefix, _ = upload(storage, path, limit=None, field="path")  # a data set: no cap on its files
     return f"azureml://datastores/{BLOB_STORE}/paths/{prefix}" + ("/" if path.is_dir() else "")
 
 

@@ -102,16 +102,16 @@ class AzureJobs(_Group):
                 skipped += 1
                 continue
             job = convert.job(entity)
-            if parent:  # a step: the run history says neither its parent nor its type
+            if parent:  # a step: the run history says neither its parent nor its type, nor its times
                 from dataclasses import replace
 
                 job = replace(job, parent=parent, job_type="step" if job.job_type == "base" else job.job_type)
             jobs.append(job)
             if len(jobs) >= (limit or JOB_PAGE):
                 break  # the pager reads the next page only when asked: this bounds the calls
-        self.skipped = skipped
         jobs.sort(key=lambda j: (j.created_at is not None, j.created_at), reverse=True)
-        self.seen = {j.name: j for j in jobs}
+        if parent is None:  # the listing the refresh made, which the job detail relies on
+            self.skipped, self.seen = skipped, {j.name: j for j in jobs}
         return jobs
 
     def export(self, *, parent: str | None = None, limit: int | None = None) -> bytes:
@@ -615,6 +615,9 @@ class AzureWorkspace:
                 endpoint, name, wanted = expect["deployment_state"]
                 found = {d.name: d for d in self.endpoints.get(endpoint).deployments}
                 return _settled(found[name].provisioning_state, wanted) if name in found else "InProgress"
+            if "schedule_exists" in expect:
+                self.session.client().schedules.get(expect["schedule_exists"])
+                return "Succeeded"
             if "endpoint_gone" in expect:
                 self.endpoints.get(expect["endpoint_gone"])
                 return "InProgress"

@@ -14,6 +14,7 @@ import pytest
 
 from console.local.client import LocalWorkspace, stop_daemon
 
+from fakes.azure import offline  # noqa: F401 (fixture)
 from fakes.canned import CannedWorkspace
 from helpers import FAST_PROBES, REPO, wait_until
 
@@ -58,6 +59,7 @@ def workspace(request):
         from fakes.arm import FakeArm
         from fakes.azure import azure_workspace
 
+        request.getfixturevalue("offline")
         fake = FakeArm()
         ws = azure_workspace(fake, request.getfixturevalue("tmp_path"), request.getfixturevalue("monkeypatch"))
         ws.fake = fake  # for read_only_twin

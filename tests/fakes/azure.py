@@ -75,13 +75,20 @@ def azure_workspace(fake: FakeArm, state: Path, monkeypatch, *, read_only: bool 
 
 @pytest.fixture()
 def offline(monkeypatch):
-    """Any socket connection fails the test; the SDK's cloud-metadata download stays off."""
+    """Any connection or name lookup fails, and fails the test at teardown even when the SDK
+    swallowed the error (azure-ai-ml catches broadly in places). The cloud-metadata download stays off."""
+    tried: list[str] = []
+
     def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
+        tried.append(repr(args[:2]))
+        raise AssertionError(f"a test tried to reach the network: {args[:2]!r}")
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
     for var in ("ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD"):
         monkeypatch.delenv(var, raising=False)
+    yield
+    assert not tried, f"the network was tried: {tried}"
 
 
 @pytest.fixture()

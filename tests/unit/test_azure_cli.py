@@ -6,22 +6,17 @@ profile refuses writes before any request."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from helpers import REPO, amlops_in_process
 
 from fakes.arm import FakeArm
-from fakes.azure import FakeCredential, SleeplessTransport
+from fakes.azure import FakeCredential, SleeplessTransport, offline  # noqa: F401 (fixture)
 
 
 @pytest.fixture()
-def fake(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+def fake(tmp_path, monkeypatch, offline):
     fake = FakeArm()
     profile = {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
                "workspace_name": fake.WORKSPACE}
@@ -30,8 +25,6 @@ def fake(tmp_path, monkeypatch):
         {"profiles": {"demo": profile, "watch": {**profile, "read_only": True}}}))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    for var in ("ARM_CLOUD_METADATA_URL", "AZUREML_CURRENT_CLOUD"):
-        monkeypatch.delenv(var, raising=False)
     from azure.ai.ml.constants._common import LROConfigurations
 
     import console.azure.session as session

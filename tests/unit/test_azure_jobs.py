@@ -158,3 +158,13 @@ def test_a_pipelines_steps_are_its_child_runs(ws, fake, tmp_path):
     assert (steps["train"].status, steps["train"].parent, steps["train"].compute) == ("Completed", job.name,
                                                                                       "cpu-cluster")
     assert fake.unhandled == []
+
+
+def test_a_serverless_pipeline_is_not_checked_for_a_compute_and_steps_leave_the_listing_alone(ws, fake, tmp_path):
+    spec = tmp_path / "pipeline.yml"
+    spec.write_text(PIPELINE.format(code=REPO / "training").replace("azureml:cpu-cluster", "azureml:serverless"))
+    listed = {j.name for j in ws.jobs.list()}
+    job = ws.jobs.submit(str(spec))
+    assert not fake.calls("GET", r"/computes/serverless$")
+    ws.jobs.list(parent=job.name)
+    assert set(ws.jobs.seen) == listed  # the job detail's listing is the refresh's, not the steps'

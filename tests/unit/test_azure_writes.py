@@ -250,3 +250,46 @@ def test_what_azure_ai_ml_would_build_or_azure_refuses_creates_nothing(ws, fake,
     with pytest.raises(BadInput, match="Standard_ND96_v9 is not available"):
         ws.operations.wait(ws.assets.create(str(big)).operation.id, timeout_s=10)
     assert "big-cluster" not in fake.computes and "built" not in fake.environments
+
+
+def test_create_never_overwrites_compute_or_mistypes_data_and_sends_nothing_then(ws, fake, tmp_path):
+    sent = len(fake.requests)
+    with pytest.raises(BadInput, match="az ml compute update --name cpu-cluster"):
+        ws.assets.create(str(SPECS / "compute" / "cpu-cluster.yml"))  # ARM's create would overwrite it
+    assert not fake.calls("PUT")
+    (tmp_path / "rows.csv").write_text("a\n1\n")
+    for kind, path, error in (("uri_folder", "./rows.csv", InvalidField), ("mltable", ".", NotSupported)):
+        spec = tmp_path / f"{kind}.yml"
+        spec.write_text("$schema: https://azuremlschemas.azureedge.net/latest/data.schema.json\n"
+                        f"name: rows_{kind}\nversion: 1\ntype: {kind}\npath: {path}\n")
+        with pytest.raises(error):
+            ws.assets.create(str(spec))
+    assert not [c for c in fake.requests[sent:] if c.method == "PUT"]
+
+
+def test_a_job_schedule_with_code_on_this_machine_is_refused_before_any_request(ws, fake, tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("print('hi')\n")
+    (tmp_path / "job.yml").write_text("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+                                      "type: command\ncode: ./src\ncommand: python main.py\n"
+                                      "environment: azureml:churn-train-env:1\ncompute: azureml:cpu-cluster\n")
+    spec = tmp_path / "nightly.yml"
+    spec.write_text("$schema: https://azuremlschemas.azureedge.net/latest/schedule.schema.json\nname: nightly\n"
+                    "trigger:\n  type: cron\n  expression: '0 3 * * *'\ncreate_job: ./job.yml\n")
+    sent = len(fake.requests)
+    with pytest.raises(NotSupported, match="az ml schedule create -f"):
+        ws.assets.create(str(spec))
+    assert len(fake.requests) == sent
+
+
+def test_without_the_status_code_split_the_figures_stand_and_success_is_unknown(ws, fake):
+    ws.endpoints.list()
+    original = fake.get_metrics
+
+    def no_status_code(call, endpoint):
+        if "statusCode" in call.query.get("$filter", ""):
+            return 400, {"error": {"code": "BadRequest", "message": "Dimension statusCode is not valid."}}, {}
+        return original(call, endpoint)
+    fake._routes = [(m, p, no_status_code if h == original else h) for m, p, h in fake._routes]
+    (blue,) = ws.endpoints.metrics("churn-ep", window_s=60)
+    assert blue.p99_ms is not None and blue.requests > 0 and blue.success_rate is None
