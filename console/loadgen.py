@@ -1,5 +1,6 @@
 """A load generator for endpoints: churn rows from training/data.py, optionally drifted, sent at a
-steady rate through the endpoint's router, with a summary of what came back.
+steady rate to the endpoint's scoring URI (the local router over http, an Azure endpoint over
+https), with a summary of what came back.
 
 Requests are queued on schedule and sent by a fixed pool of workers on keep-alive connections,
 so a slow deployment shows up as latency (and, past the pool, as a lower achieved rate).
@@ -74,6 +75,8 @@ def run_load(scoring_uri: str, key: str | None, payloads: list[bytes], *, rps: f
     each on its own keep-alive connection; returns what happened."""
     url = urllib.parse.urlsplit(scoring_uri)
     path = url.path or "/score"
+    # The local router speaks http; an Azure endpoint's scoring URI is https (port 443 by default).
+    connection = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     headers = {"content-type": "application/json"}
     if key:
         headers["authorization"] = f"Bearer {key}"
@@ -89,7 +92,7 @@ def run_load(scoring_uri: str, key: str | None, payloads: list[bytes], *, rps: f
         return reply
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        conn = connection(url.hostname, url.port, timeout=30)
         while (body := work.get()) is not None:
             began = time.perf_counter()
             try:
@@ -97,7 +100,7 @@ def run_load(scoring_uri: str, key: str | None, payloads: list[bytes], *, rps: f
                     reply = post(conn, body)
                 except (OSError, http.client.HTTPException):
                     conn.close()  # a keep-alive connection the server closed: once more on a fresh one
-                    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+                    conn = connection(url.hostname, url.port, timeout=30)
                     reply = post(conn, body)
                 elapsed = (time.perf_counter() - began) * 1000
                 with lock:
