@@ -8,6 +8,11 @@ Pure: imports nothing of the project, so the pure modules can raise these too.
 from __future__ import annotations
 
 
+def describe(err: BaseException) -> str:
+    """What to show for an error: a typed error's message, anything else named by its type."""
+    return getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+
+
 class AmlopsError(Exception):
     """Base of every error amlops raises on purpose; `exit_code` is what the CLI exits with."""
 

@@ -178,19 +178,21 @@ def _environment(ws: AzureWorkspace, ml: Any, spec: Any, entity: Any) -> Created
 
 def _refuse_schedule_uploads(data: Mapping[str, Any], spec_path: str) -> None:
     """A schedule azure-ai-ml would upload files for, with a blob client of its own: a job schedule
-    whose job has local code or inputs, a monitor whose signals read local data."""
-    from console.azure.upload import is_local
+    whose job (a file, or inline with local code or inputs) is on this machine, a monitor whose
+    signals read local data."""
+    from console.azure.upload import is_local, refuse_other_uploads
 
     job = data.get("create_job")
-    local = is_local(job) or isinstance(job, dict) and (is_local(job.get("code")) or any(
-        isinstance(v, dict) and is_local(v.get("path")) for v in (job.get("inputs") or {}).values()))
+    if isinstance(job, dict):
+        refuse_other_uploads(job, spec_path, AZ_ML["schedule"], "assets.create")
 
     def paths(node: Any) -> list[Any]:
         if isinstance(node, dict):
             return [v for k, v in node.items() if k == "path"] + [p for v in node.values() for p in paths(v)]
         return [p for v in node for p in paths(v)] if isinstance(node, list) else []
 
-    if local or any(is_local(p) for p in paths(data.get("create_monitor") or {})):
+    local_job = is_local(job) or isinstance(job, dict) and is_local(job.get("code"))
+    if local_job or any(is_local(p) for p in paths(data.get("create_monitor") or {})):
         raise NotSupported("azure", "assets.create", "this schedule names files on this machine, which azure-ai-ml "
                            "would upload outside the workspace's pipeline; that is not built yet: register them "
                            f"(data assets, a job's code) and name them, or run `{AZ_ML['schedule']} {spec_path}`")

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.errors import NotFound
+from console.errors import NotFound, describe
 
 if TYPE_CHECKING:
     from console.domain import Operation
@@ -44,7 +44,7 @@ class OperationTable:
             try:
                 work()
             except Exception as err:  # the operation carries the reason
-                self._set(self._end(op, "Failed", getattr(err, "message", None) or f"{type(err).__name__}: {err}"))
+                self._set(self._end(op, "Failed", describe(err)))
             else:
                 self._set(self._end(op, "Succeeded"))
 

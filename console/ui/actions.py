@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.errors import describe
 from console.ui.messages import ActionDone, ActionStep
 from console.ui.screens.modals import ConfirmModal, InputModal, PickModal, ProgressModal, TrafficModal
 
@@ -60,7 +61,7 @@ class Actions:
         try:
             ok, message = work()
         except Exception as err:  # typed errors carry their message; anything else is named
-            ok, message = False, getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+            ok, message = False, describe(err)
         self.screen.post_message(ActionDone(action, ok, message))
 
     def step(self, action: str, step: str, line: str) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from console.domain import Compute, ComputeCost, DeploymentMetrics, DriftReport, Endpoint, Job, Monitor, QuotaUsage
+from console.errors import describe
 
 if TYPE_CHECKING:
     from console.workspace import Workspace
@@ -85,17 +86,13 @@ def read_area(ws: Workspace, area: str, missing: frozenset[str]) -> tuple[dict[s
     try:
         values = _READERS[area](ws, missing)
     except Exception as err:  # shown in the pane and the header, never raised into the UI
-        return {}, _message(err)
+        return {}, describe(err)
     return values, values.pop(PARTIAL, None)
 
 
 # A reader's key for what part of an area it could not read (one endpoint's metrics, one monitor's
 # report): the rest of the area is shown, and this is its error.
 PARTIAL = "_partial"
-
-
-def _message(err: Exception) -> str:
-    return getattr(err, "message", None) or f"{type(err).__name__}: {err}"
 
 
 def _each(names: list[str], read, what: str) -> tuple[dict[str, Any], str | None]:
@@ -105,7 +102,7 @@ def _each(names: list[str], read, what: str) -> tuple[dict[str, Any], str | None
         try:
             value = read(name)
         except Exception as err:
-            failed.append(f"{name} {what}: {_message(err)}")
+            failed.append(f"{name} {what}: {describe(err)}")
             continue
         if value is not None:
             found[name] = value

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
+from console.errors import describe
 from console.ui.bindings import KEYS, MUTATING
 from console.ui.footer import KeyFooter
 from console.ui.messages import ActionDone, ActionStep, AreaRead, JobDetail
@@ -374,11 +375,11 @@ class ConsoleScreen(Screen):
         try:
             log = "".join(list(ws.jobs.logs(name))[-LOG_TAIL_LINES:])
         except Exception as err:  # said in the log's place: the worker must not die silently
-            log = f"the log cannot be read: {getattr(err, 'message', None) or f'{type(err).__name__}: {err}'}\n"
+            log = f"the log cannot be read: {describe(err)}\n"
         try:
             series, note = ws.jobs.metrics(name), None
         except Exception as err:  # the log is still worth showing without the chart
-            series, note = [], getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+            series, note = [], describe(err)
         self.post_message(JobDetail(name, log, series, note))
 
     @on(JobDetail)
