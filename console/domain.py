@@ -288,6 +288,7 @@ class Monitor(Record):
     trigger: str | None = None  # e.g. "cron 0 3 * * *" or "every 1 day"
     last_run_at: datetime | None = None
     last_run_status: str | None = None  # Azure: the status of the newest job the schedule created
+    enabled: bool = True  # a disabled schedule runs nothing until it is enabled again
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,7 +224,8 @@ def monitor(entity: Any) -> Monitor | None:
     signals = getattr(definition, "monitoring_signals", None) or {}
     kinds = tuple(sorted({str(getattr(s, "type", name)) for name, s in signals.items()}))
     return Monitor(name=entity.name, endpoint_name=endpoint_name, deployment=deployment_name, signals=kinds,
-                   trigger=_trigger(getattr(entity, "trigger", None)))
+                   trigger=_trigger(getattr(entity, "trigger", None)),
+                   enabled=getattr(entity, "is_enabled", True) is not False)
 
 
 def _target(target: str) -> tuple[str | None, str | None]:

@@ -10,14 +10,21 @@ goes through.
 - Every HTTP attempt is counted (`Counter`), per area of the refresh and in all; a 429 records
   when the next request may go, which the header shows. azure-core's retry policy does the
   retrying and honours Retry-After; it is configured (3 tries), not replaced.
+- azure-ai-ml `print()`s: a "." per poll of its LRO poller and "Translate X to Schedule failed"
+  for a schedule it cannot read. Those two modules' `print` is pointed at the console's log
+  (and at a listing that asked to hear them), so `--json` stays JSON and the screen is not
+  written over; stdout itself is left alone.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import Counter as _Tally
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +148,7 @@ class Session:
         from azure.ai.ml import MLClient
 
         quiet_azure_loggers()
+        keep_sdk_prints_off_stdout()
         kwargs: dict[str, Any] = {"per_retry_policies": [self.counting()], "retry_total": RETRY_TOTAL,
                                   **self.transport_kwargs()}
         if self._polling_interval is not None:
@@ -178,6 +186,45 @@ def quiet_azure_loggers() -> None:
                     logger.removeHandler(handler)
             logger.setLevel(logging.WARNING)
     logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+_heard = threading.local()  # the SDK's words a listing asked to hear, in the thread that listed
+
+
+def _sdk_print(*values: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None,
+               flush: bool = False) -> None:
+    """`print` as azure-ai-ml's poller and schedule listing see it: to the log, never stdout."""
+    if file not in (None, sys.stdout):  # a print aimed elsewhere on purpose goes where it was aimed
+        print(*values, sep=sep, end=end, file=file, flush=flush)
+        return
+    text = (sep or " ").join(str(v) for v in values).strip()
+    if not text or text == ".":  # the poller's progress dot: nothing to keep
+        return
+    log.info("azure-ai-ml: %s", text)
+    notes = getattr(_heard, "notes", None)
+    if notes is not None:
+        notes.append(text)
+
+
+def keep_sdk_prints_off_stdout() -> None:
+    """Point `print` in the azure-ai-ml modules that print (DESIGN.md, Known pitfalls) at `_sdk_print`.
+    A module's globals come before builtins, so this changes those modules and nothing else."""
+    from azure.ai.ml._utils import _azureml_polling
+    from azure.ai.ml.operations import _schedule_operations
+
+    for module in (_azureml_polling, _schedule_operations):
+        module.print = _sdk_print  # type: ignore[attr-defined]
+
+
+@contextmanager
+def sdk_notes() -> Iterator[list[str]]:
+    """What azure-ai-ml printed in this thread meanwhile (e.g. the schedules it could not read)."""
+    previous = getattr(_heard, "notes", None)
+    _heard.notes = notes = []
+    try:
+        yield notes
+    finally:
+        _heard.notes = previous
 
 
 def no_credential(err: Exception) -> BackendUnavailable:

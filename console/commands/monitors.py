@@ -46,13 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    monitors = workspace(args).monitors.list()
+    ws = workspace(args)
+    monitors = ws.monitors.list()
+    unreadable = getattr(ws.monitors, "unreadable", ())  # Azure: schedules azure-ai-ml cannot translate
+    if unreadable:
+        print(f"not shown: {len(unreadable)} schedule(s) azure-ai-ml cannot read (not model monitors, e.g. a "
+              f"batch endpoint's): {', '.join(unreadable)}", file=sys.stderr)
     if args.json:
         emit_json(monitors)
         return 0
     table(monitors, [("NAME", lambda m: m.name), ("ENDPOINT", lambda m: m.endpoint_name),
                      ("DEPLOYMENT", lambda m: m.deployment), ("SIGNALS", lambda m: ", ".join(m.signals)),
-                     ("TRIGGER", lambda m: m.trigger), ("LAST RUN", lambda m: m.last_run_at),
+                     ("TRIGGER", lambda m: m.trigger if m.enabled else f"disabled ({m.trigger or 'no trigger'})"),
+                     ("LAST RUN", lambda m: m.last_run_at),
                      ("STATUS", lambda m: m.last_run_status)],
           empty="no monitors: amlops create -f specs/monitoring/churn-drift.yml")
     return 0

@@ -30,6 +30,7 @@ What it keeps from Azure:
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import hashlib
@@ -37,6 +38,7 @@ import http
 import io
 import json
 import math
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -211,6 +213,8 @@ ROUTES = [
     ("GET", _EP, "get_endpoint", "Workspace/OnlineEndpoint/get.json"),
     ("PUT", _EP, "put_endpoint", "Workspace/OnlineEndpoint/createOrUpdate.json"),
     ("POST", _EP + "/listKeys", "list_keys", "Workspace/OnlineEndpoint/listKeys.json"),
+    ("POST", _EP + "/regenerateKeys", "regenerate_keys", "Workspace/OnlineEndpoint/regenerateKeys.json"),
+    ("DELETE", _EP, "delete_endpoint", "Workspace/OnlineEndpoint/delete.json; headers as recorded (azure-recordings)"),
     ("GET", _EP + "/providers/Microsoft\\.Insights/metrics", "get_metrics", "Insights/metrics/GetMetric.json"),
     ("GET", _EP + "/deployments", "list_deployments", "OnlineDeployment/ManagedOnlineDeployment/get.json items"),
     ("GET", _DEP, "get_deployment", "OnlineDeployment/ManagedOnlineDeployment/get.json"),
@@ -470,6 +474,7 @@ class FakeArm:
                          p95_ms=24.8, p99_ms=41.5)
         self.set_serving("churn-ep", "green")
         self.schedules["churn-drift"] = self._monitor_schedule("churn-drift", "churn-ep", "blue", created=ago(days=2))
+        self.schedules["nightly-scoring"] = self._batch_schedule("nightly-scoring", created=ago(days=5))
         for days, status in ((1, "Completed"), (0, "Failed")):  # the Spark runs of the schedule, 03:15 daily
             self._monitor_run("churn-drift", status, created=ago(days=days, hours=8, minutes=45))
         self._seed_blobs()
@@ -689,6 +694,20 @@ class FakeArm:
                 }},
                 "alertNotificationSettings": None,
             }},
+        )
+        return body
+
+    def _batch_schedule(self, name: str, *, created: datetime) -> dict:
+        """A schedule that invokes a batch endpoint (ARM's EndpointScheduleAction, actionType
+        InvokeBatchEndpoint): azure-ai-ml 1.35.2 cannot translate it, and says so with print()."""
+        body = self._resource(example("Schedule/list.json")["value"][0], "schedules", name, created)
+        body["properties"].update(
+            description="Score the day's customers", tags={}, properties={}, displayName=name, isEnabled=True,
+            provisioningState="Succeeded",
+            trigger={"triggerType": "Cron", "expression": "0 2 * * *", "timeZone": "UTC", "startTime": None},
+            action={"actionType": "InvokeBatchEndpoint", "endpointInvocationDefinition": {
+                "endpointName": "churn-batch", "input_data": {"input": {
+                    "type": "uri_folder", "path": "azureml://datastores/workspaceblobstore/paths/customers/"}}}},
         )
         return body
 
@@ -1038,6 +1057,39 @@ class FakeArm:
             return _not_found("online endpoint", endpoint)
         return 200, self.keys[endpoint], {}
 
+    def regenerate_keys(self, call: Call, endpoint: str) -> Reply:
+        """OnlineEndpoints_RegenerateKeys: 202 with both operation headers; the key changes when the
+        operation ends. keyValue, when sent, is the new key."""
+        if endpoint not in self.endpoints:
+            return _not_found("online endpoint", endpoint)
+        key_type = str((call.body or {}).get("keyType") or "")
+        if key_type.lower() not in ("primary", "secondary"):
+            return 400, arm_error("BadRequest", f"keyType '{key_type}' is not Primary or Secondary."), {}
+        field = f"{key_type.lower()}Key"
+        new = (call.body or {}).get("keyValue") or base64.b64encode(os.urandom(24)).decode()
+
+        def regenerated() -> None:
+            self.keys[endpoint] = {**self.keys[endpoint], field: new}
+        return self._both_headers(self._start(regenerated))
+
+    def delete_endpoint(self, call: Call, endpoint: str) -> Reply:
+        """OnlineEndpoints_Delete as recorded: 202, body null, Azure-AsyncOperation and Location; the
+        endpoint reads Deleting, and is gone with its deployments when the operation ends."""
+        if endpoint not in self.endpoints:
+            return 204, None, {}
+        props = self.endpoints[endpoint]["properties"]
+        before = props["provisioningState"]
+        props["provisioningState"] = "Deleting"
+
+        def deleted() -> None:
+            for table in (self.endpoints, self.deployments, self.keys, self.serving):
+                table.pop(endpoint, None)
+        return self._both_headers(self._start(deleted, lambda: props.update(provisioningState=before)))
+
+    def _both_headers(self, op: _Operation) -> Reply:
+        """A 202 naming its operation twice, as ARM's online-endpoint operations do."""
+        return 202, None, {"Azure-AsyncOperation": self._op_url(op), "Location": self._op_url(op, "mfeOperationResults")}
+
     def list_deployments(self, call: Call, endpoint: str) -> Reply:
         if endpoint not in self.endpoints:
             return _not_found("online endpoint", endpoint)
@@ -1253,7 +1305,11 @@ class FakeArm:
         return (200 if existing else 201), body, {}
 
     def list_schedules(self, call: Call) -> Reply:
-        return 200, {"value": list(self.schedules.values())}, {}
+        """ARM's ScheduleListViewType: EnabledOnly unless the query says DisabledOnly or All."""
+        view = call.query.get("listViewType") or "EnabledOnly"
+        keep = {"EnabledOnly": (True,), "DisabledOnly": (False,), "All": (True, False)}.get(view, (True,))
+        return 200, {"value": [b for b in self.schedules.values()
+                               if b["properties"].get("isEnabled", True) in keep]}, {}
 
     def get_schedule(self, call: Call, name: str) -> Reply:
         if name not in self.schedules:

@@ -1,0 +1,99 @@
+"""azure-ai-ml print()s to stdout (DESIGN.md, Known pitfalls): a "." per poll of its LRO poller
+and "Translate X to Schedule failed" for a schedule it cannot read. Over the fake ARM, which
+polls a deployment create several times and holds a batch endpoint's schedule as Azure would,
+`--json` stays JSON and nothing of the SDK's reaches stdout; schedules.list's enabled-only
+default does not hide a disabled monitor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import amlops_in_process
+
+from fakes.arm import FakeArm
+from fakes.azure import FakeCredential, SleeplessTransport, offline  # noqa: F401 (fixture)
+
+
+@pytest.fixture()
+def fake(tmp_path, monkeypatch, offline):
+    fake = FakeArm(operation_polls=4)  # each long-running write is polled four times before it ends
+    profile = {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
+               "workspace_name": fake.WORKSPACE}
+    (tmp_path / "config" / "amlops").mkdir(parents=True)
+    (tmp_path / "config" / "amlops" / "config.json").write_text(json.dumps({"profiles": {"demo": profile}}))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    from azure.ai.ml.constants._common import LROConfigurations
+
+    import console.azure.session as session
+
+    monkeypatch.setattr(LROConfigurations, "POLL_INTERVAL", 0)
+    monkeypatch.setattr(session, "credential_for", lambda target: FakeCredential())
+    built = session.Session.__init__
+
+    def over_the_fake(self, target, **kw):
+        built(self, target, credential=None, transport=SleeplessTransport(fake.session()), polling_interval=0)
+
+    monkeypatch.setattr(session.Session, "__init__", over_the_fake)
+    return fake
+
+
+def amlops(*args: str):
+    return amlops_in_process("--workspace", "demo", *args)
+
+
+def test_a_polled_deployment_create_prints_json_only(fake):
+    created = amlops("create", "-f", "specs/endpoints/green-deployment.yml", "--json")
+    assert created.returncode == 0, created.stderr
+    polls = [c for c in fake.calls("GET") if "OperationsStatus" in c.path or "operationResults" in c.path.lower()]
+    assert len(polls) >= 4, "the fake must poll the create several times for this test to mean anything"
+    assert "." not in created.stdout.split("{", 1)[0]  # no poller dots before the JSON
+    assert json.loads(created.stdout)["kind"]
+
+
+def test_an_endpoint_delete_that_waits_prints_no_dots(fake):
+    deleted = amlops("endpoint", "delete", "churn-ep", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "churn-ep" not in fake.endpoints
+    assert "." not in deleted.stdout.split("churn-ep", 1)[0], deleted.stdout
+
+
+def test_monitor_list_json_parses_beside_a_batch_endpoint_schedule(fake):
+    assert fake.schedules["nightly-scoring"]["properties"]["action"]["actionType"] == "InvokeBatchEndpoint"
+    listed = amlops("monitor", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [m["name"] for m in json.loads(listed.stdout)] == ["churn-drift"]
+    assert "Translate" not in listed.stdout
+    assert "nightly-scoring" in listed.stderr  # said once, where a person reads it
+
+
+def test_a_disabled_monitor_is_listed_as_disabled(fake):
+    fake.schedules["churn-drift"]["properties"]["isEnabled"] = False
+    listed = json.loads(amlops("monitor", "list", "--json").stdout)
+    assert [(m["name"], m["enabled"]) for m in listed] == [("churn-drift", False)]
+    table = amlops("monitor", "list")
+    assert "disabled" in table.stdout
+
+
+def test_the_fake_lists_enabled_schedules_unless_asked_for_all(fake):
+    fake.schedules["churn-drift"]["properties"]["isEnabled"] = False
+    from fakes.arm import Call
+
+    enabled = fake.list_schedules(Call("GET", "/schedules", {}, None, {}))[1]["value"]
+    every = fake.list_schedules(Call("GET", "/schedules", {"listViewType": "All"}, None, {}))[1]["value"]
+    assert "churn-drift" not in {s["name"] for s in enabled}
+    assert "churn-drift" in {s["name"] for s in every}
+
+
+def test_the_sdk_print_redirect_leaves_other_prints_alone(capsys):
+    from console.azure.session import _sdk_print, sdk_notes
+
+    with sdk_notes() as notes:
+        _sdk_print(".", end="", flush=True)
+        _sdk_print("Translate nightly to Schedule failed with: Unsupported schedule type")
+    print("the console's own line")
+    out = capsys.readouterr().out
+    assert out == "the console's own line\n"
+    assert notes == ["Translate nightly to Schedule failed with: Unsupported schedule type"]
