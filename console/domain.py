@@ -21,7 +21,8 @@ JOB_STATUSES = (
     "NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
     "Finalizing", "CancelRequested", "Completed", "Failed", "Canceled", "NotResponding", "Paused",
 )
-JOB_TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+# azure-ai-ml's RunHistoryConstants.TERMINAL_STATUSES: a NotResponding or Paused run moves no further.
+JOB_TERMINAL = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
 COMPUTE_STATES = (
     "Creating", "CreateFailed", "Deleting", "Running", "Restarting", "JobRunning",
     "SettingUp", "SetupFailed", "Starting", "Stopped", "Stopping", "UserSettingUp",

@@ -24,7 +24,8 @@ from console.errors import NotFound, describe
 if TYPE_CHECKING:
     from console.domain import Operation
 
-Check = Callable[[dict[str, Any]], str | None]  # an operation's record -> its status now, or None
+# An operation's record -> its status now ("Failed" may come with the reason), or None: unknown.
+Check = Callable[[dict[str, Any]], "str | tuple[str, str] | None"]
 
 
 class OperationTable:
@@ -64,9 +65,10 @@ class OperationTable:
         op = Operation.from_dict({k: v for k, v in record.items() if k != "expect"})
         if not op.done:  # started by another process: the live resource says where it stands
             status = self.check(record)
+            status, error = status if isinstance(status, tuple) else (status, None)
             if status is not None:
                 op = Operation(op.id, op.kind, op.target, status, op.started_at,
-                               datetime.now(timezone.utc) if status != "InProgress" else None)
+                               datetime.now(timezone.utc) if status != "InProgress" else None, error)
         return op
 
     def wait(self, id: str, *, timeout_s: float | None = None, poll_s: float = 0.05) -> Operation:

@@ -15,6 +15,7 @@ console's own engine over the deployment's collected data (`drift.py`), not Azur
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator, Mapping
 from functools import cached_property
@@ -88,8 +89,11 @@ class _Group:
 
 class AzureJobs(_Group):
     page = JOB_PAGE  # one page of ARM's listing a refresh: the next page costs another request
-    skipped = 0  # jobs azure-ai-ml could not parse in the last listing (jobs.list yields None for them)
-    seen: dict[str, Job] = {}  # the last listing by name: the console's job detail asks ARM nothing more
+
+    def __init__(self, ws: AzureWorkspace, area: str) -> None:
+        super().__init__(ws, area)
+        self.skipped = 0  # jobs azure-ai-ml could not parse in the last listing (jobs.list yields None)
+        self.seen: dict[str, Job] = {}  # this workspace's last listing by name: the detail asks ARM nothing more
 
     def _known(self, name: str) -> Job:
         return self.seen.get(name) or self.get(name)
@@ -405,8 +409,11 @@ class AzureEndpoints(_Group):
             from console.errors import InvalidField
 
             raise InvalidField("key_type", "primary or secondary")
+        before = _fingerprint(getattr(self.ml.online_endpoints.get_keys(name=name), f"{key_type}_key", None))
         poller = self.ml.online_endpoints.begin_regenerate_keys(name=name, key_type=key_type)
-        return self.ws.begin("endpoints.regenerate_keys", name, poller.result, {}, detail=f"{key_type} key")
+        # Another process tells it is done by the key no longer being the one it replaced.
+        return self.ws.begin("endpoints.regenerate_keys", name, poller.result,
+                             {"key_changed": [key_type, before]}, detail=f"{key_type} key")
 
     @mapped("deployment")
     def deployment_logs(self, name: str, deployment: str, *, lines: int = 200) -> str:
@@ -487,7 +494,9 @@ class AzureMonitors(_Group):
 
             raise InvalidField("window_start", "must be before window_end")
         self.ml.schedules.get(name)  # NotFound before anything starts
-        return self.ws.begin("monitors.run", name, lambda: self.ws.drift.run(name, start, end), {},
+        # Computed in this process: another one finds its report on disk, or this process gone.
+        expect = {"monitor_report": [name, start.isoformat(), end.isoformat()], "pid": os.getpid()}
+        return self.ws.begin("monitors.run", name, lambda: self.ws.drift.run(name, start, end), expect,
                              detail=f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC over the collected model_inputs")
 
     @mapped("monitor")
@@ -598,14 +607,40 @@ class AzureWorkspace:
 
         def audited() -> None:
             try:
-                work()
+                try:
+                    work()
+                except Exception as err:
+                    if not _status_url_gone(err):
+                        raise
+                    self._resolve_from_resource({"target": target, "expect": expect})
             except Exception as err:
-                self.audit_log.append(kind, target, before=before, after=after, result="Failed",
-                                      detail=getattr(err, "message", None) or str(err))
-                raise
+                from console.azure.errors import translate
+                from console.errors import AmlopsError
+
+                said = err if isinstance(err, AmlopsError) else translate(err, self.target, kind, target, True)
+                self.audit_log.append(kind, target, before=before, after=after, result="Failed", detail=said.message)
+                raise said from None
             self.audit_log.append(kind, target, before=before, after=after, result="Succeeded", detail=detail)
 
         return self.table.start(kind, target, audited, expect)
+
+    def _resolve_from_resource(self, record: dict[str, Any]) -> None:
+        """An operation whose status URL answered 404 (ARM forgets finished operations): the live
+        resource says how it ended. Raises when it failed or never settles."""
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            status = self._check(record)
+            status, error = status if isinstance(status, tuple) else (status, None)
+            if status == "Succeeded":
+                return
+            if status == "Failed" or status is None:
+                from console.errors import OperationFailed
+
+                raise OperationFailed(error or "Azure no longer knows the operation and the resource does not "
+                                      "show the change")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{record['target']}: not settled within {SETTLE_S:.0f} s")
+            time.sleep(max(self.poll_s, 0.05))
 
     def _check(self, record: dict[str, Any]) -> str | None:
         """Where an operation another process started stands, from the live resource."""
@@ -624,6 +659,20 @@ class AzureWorkspace:
                 endpoint, name, wanted = expect["deployment_state"]
                 found = {d.name: d for d in self.endpoints.get(endpoint).deployments}
                 return _settled(found[name].provisioning_state, wanted) if name in found else "InProgress"
+            if "deployment_gone" in expect:
+                endpoint, name = expect["deployment_gone"]
+                try:
+                    found = {d.name for d in self.endpoints.get(endpoint).deployments}
+                except NotFound:  # the endpoint went with it
+                    return "Succeeded"
+                return "InProgress" if name in found else "Succeeded"
+            if "key_changed" in expect:
+                key_type, before = expect["key_changed"]
+                keys = self.endpoints.keys(record["target"])
+                now = _fingerprint(getattr(keys, f"{key_type}_key", None) or getattr(keys, key_type, None))
+                return "Succeeded" if now != before else "InProgress"
+            if "monitor_report" in expect:
+                return self._monitor_run_status(record, expect)
             if "schedule_exists" in expect:
                 self.session.client().schedules.get(expect["schedule_exists"])
                 return "Succeeded"
@@ -633,6 +682,19 @@ class AzureWorkspace:
         except NotFound:
             return "Succeeded" if "endpoint_gone" in expect else None
         return None
+
+    def _monitor_run_status(self, record: dict[str, Any], expect: dict[str, Any]) -> str | tuple[str, str]:
+        """A monitor run is computed by the process that asked for it: its report on disk, or
+        that process gone before writing one."""
+        name, start, end = expect["monitor_report"]
+        report = self.drift.latest(name)
+        if report is not None and report.window_start is not None and report.window_end is not None:
+            if (report.window_start.isoformat(), report.window_end.isoformat()) == (start, end):
+                return "Succeeded"
+        if _alive(int(expect.get("pid") or 0)):
+            return "InProgress"
+        return ("Failed", f"the process that computed it (pid {expect.get('pid')}) ended before its report was "
+                          f"written: run `amlops monitor run {name}` again without --no-wait")
 
     def split_of(self, endpoint: str) -> dict[str, Any]:
         """The split Azure reports now, zeros left out, as an operation expects it."""
@@ -660,6 +722,51 @@ class AzureWorkspace:
             data[endpoint] = updated
             self._history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._history_file.write_text(json.dumps(data))
+
+
+def _fingerprint(key: Any) -> str | None:
+    """A key as an operation record may keep it: its hash, never the key."""
+    import hashlib
+
+    return hashlib.sha256(str(key).encode()).hexdigest()[:16] if key else None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _status_url_gone(err: Exception) -> bool:
+    """A 404 from an operation's status URL (mfeOperationsStatus, mfeOperationResults, ...):
+    ARM no longer knows the operation, which says nothing about how it ended."""
+    response = getattr(err, "response", None)
+    if getattr(err, "status_code", None) != 404 or response is None:
+        return False
+    url = str(getattr(getattr(response, "request", None), "url", "") or "")
+    return "OperationsStatus/" in url or "OperationResults/" in url or "operationResults/" in url
+
+
+def _listed(entity: Any) -> tuple:
+    """What the endpoints listing says of an endpoint that a change to its deployments would move."""
+    def split(value: Any) -> tuple:
+        return tuple(sorted((str(k), int(v)) for k, v in (value or {}).items()))
+
+    return (str(getattr(entity, "provisioning_state", None)), split(getattr(entity, "traffic", None)),
+            split(getattr(entity, "mirror_traffic", None)),
+            str((getattr(entity, "properties", None) or {}).get("lastModifiedAt")))
+
+
+def _steady(entity: Any, deployments: list[Deployment]) -> bool:
+    """Neither the endpoint nor a deployment of it is mid-change."""
+    return convert.text(getattr(entity, "provisioning_state", None), "Unknown") in SETTLED and all(
+        d.provisioning_state in SETTLED for d in deployments)
 
 
 def _settled(state: str, wanted: str) -> str:

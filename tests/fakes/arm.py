@@ -88,6 +88,7 @@ class _Operation:
     on_success: Callable[[], None]
     on_failure: Callable[[], None]
     error: dict | None = None  # set: it ends Failed with this error
+    forget: bool = False  # set: it is forgotten as it ends, so the poll that would say so answers 404
     status: str = "InProgress"
     started: datetime = NOW
 
@@ -282,6 +283,9 @@ class FakeArm:
         self.endpoints: dict[str, dict] = {}
         self.deployments: dict[str, dict[str, dict]] = {}  # endpoint -> deployment -> body
         self.keys: dict[str, dict] = {}
+        # Set: a delete's operation is forgotten as it ends, and its status URL answers 404 (ARM does
+        # this once the resource is gone); the caller must read the resource to know how it ended.
+        self.deletes_forget_their_operation = False
         self.pending_traffic: dict[str, dict] = {}  # endpoint -> {"traffic", "mirrorTraffic", "reads_left"}
         self.models: dict[str, dict] = {}
         self.model_versions: dict[str, dict[str, dict]] = {}
@@ -375,6 +379,13 @@ class FakeArm:
         """The next long-running operation started ends Failed with this error (its Location form
         answers `status`); the resource goes back to where it was."""
         self._next_failure = {"code": code, "message": message, "status": status}
+
+    def finish_operations(self) -> None:
+        """Azure ends every operation under way on its own clock, whoever polls it (or nobody: the
+        process that started it may be gone)."""
+        for op in list(self._operations.values()):
+            op.polls_left = 0
+            self._advance(op)
 
     @contextmanager
     def operations_held(self) -> Iterator[None]:
@@ -555,6 +566,11 @@ class FakeArm:
              reg_rate: str = "0.01") -> dict:
         body = self._resource(example("Job/CommandJob/get.json"), "jobs", name, created)
         body["systemData"] = system_data(created, ended or created)
+        times = {}  # as Azure ML adds them to the job's properties once the run starts and ends
+        if status not in ("NotStarted", "Queued", "Preparing", "Provisioning"):
+            times["StartTimeUtc"] = _run_time(created + timedelta(seconds=40))
+        if ended is not None:
+            times["EndTimeUtc"] = _run_time(ended)
         studio = f"https://ml.azure.com/runs/{name}?wsid={self.ws_id}&tid=00000000-0000-0000-0000-00000000beef"
         tracking = (f"azureml://{self.LOCATION}.api.azureml.ms/mlflow/v1.0/subscriptions/{self.SUBSCRIPTION}"
                     f"/resourceGroups/{self.RESOURCE_GROUP}/providers/Microsoft.MachineLearningServices"
@@ -720,9 +736,10 @@ class FakeArm:
 
     # --- operations -------------------------------------------------------------------------------
 
-    def _start(self, on_success: Callable[[], None], on_failure: Callable[[], None] = lambda: None) -> _Operation:
+    def _start(self, on_success: Callable[[], None], on_failure: Callable[[], None] = lambda: None, *,
+               deleting: bool = False) -> _Operation:
         op = _Operation(next(self._op_ids), self.operation_polls, on_success, on_failure, self._next_failure,
-                        started=self.now)
+                        started=self.now, forget=deleting and self.deletes_forget_their_operation)
         self._next_failure = None
         self._operations[op.id] = op
         return op
@@ -754,6 +771,8 @@ class FakeArm:
         if not found:
             return 404, arm_error("ResourceNotFound", f"No operation {op}."), {}
         self._advance(found)
+        if found.forget and found.status != "InProgress":
+            return self._forgotten(op)
         answer = {"id": call.path, "name": op, "status": found.status, "startTime": stamp(found.started)}
         if found.status != "InProgress":
             answer["endTime"] = stamp(self.now)
@@ -766,6 +785,8 @@ class FakeArm:
         if not found:
             return 404, arm_error("ResourceNotFound", f"No operation {op}."), {}
         self._advance(found)
+        if found.forget and found.status != "InProgress":
+            return self._forgotten(op)
         if found.status == "InProgress":
             return 202, None, {"Location": f"https://{HOST}{call.path}?" + urlencode(call.query)}
         if found.error:
@@ -969,6 +990,11 @@ class FakeArm:
         does: `ExperimentRun/dcid.{job}/user_logs/std_log.txt` in the workspace's artifact store."""
         self.jobs[name]["properties"]["status"] = status
         self.jobs[name]["systemData"]["lastModifiedAt"] = stamp(self.now)
+        props = self.jobs[name]["properties"].setdefault("properties", {})
+        if status not in ("NotStarted", "Queued", "Preparing", "Provisioning"):
+            props.setdefault("StartTimeUtc", _run_time(self.now))
+        if status in ("Completed", "Failed", "Canceled", "NotResponding", "Paused"):
+            props.setdefault("EndTimeUtc", _run_time(self.now))
         if log is not None:
             path = f"ExperimentRun/dcid.{name}/user_logs/std_log.txt"
             self.artifacts[path] = self.artifacts.get(path, b"") + log.encode()
@@ -1084,7 +1110,7 @@ class FakeArm:
         def deleted() -> None:
             for table in (self.endpoints, self.deployments, self.keys, self.serving):
                 table.pop(endpoint, None)
-        return self._both_headers(self._start(deleted, lambda: props.update(provisioningState=before)))
+        return self._both_headers(self._start(deleted, lambda: props.update(provisioningState=before), deleting=True))
 
     def _both_headers(self, op: _Operation) -> Reply:
         """A 202 naming its operation twice, as ARM's online-endpoint operations do."""
@@ -1150,7 +1176,7 @@ class FakeArm:
         def deleted() -> None:
             self.deployments[endpoint].pop(deployment, None)
             self.serving.get(endpoint, {}).pop(deployment, None)
-        return self._accepted(self._start(deleted, lambda: props.update(provisioningState=before)),
+        return self._accepted(self._start(deleted, lambda: props.update(provisioningState=before), deleting=True),
                               async_header("Workspace/OnlineDeployment/delete.json"))
 
     def get_logs(self, call: Call, endpoint: str, deployment: str) -> Reply:
@@ -1609,6 +1635,11 @@ def churn_rows() -> list[dict]:
 
     with open(CHURN_CSV, newline="") as fh:
         return [{k: typed(v) for k, v in row.items() if k != "churn"} for row in csv.DictReader(fh)]
+
+
+def _run_time(t: datetime) -> str:
+    """A run's start or end as Azure ML writes it in a job's properties: "2026-03-01 11:53:40", UTC."""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _http_date(t: datetime) -> str:
