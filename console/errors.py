@@ -103,3 +103,13 @@ class NotSupported(OperationFailed):
 
 class BackendUnavailable(OperationFailed):
     """The workspace cannot be reached (daemon down, no credentials, network)."""
+
+
+class Throttled(BackendUnavailable):
+    """Azure Resource Manager refused a read (429): no read is sent until `retry_after_s` passed."""
+
+    PREFIX = "throttled by Azure Resource Manager"
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"{self.PREFIX}: reads wait {retry_after_s:.0f} s, as its Retry-After says")

@@ -262,6 +262,9 @@ class Workspace(Protocol):
     @property
     def operations(self) -> OperationsOperations: ...
 
+    def throttled_for(self) -> float | None:
+        """Seconds until the backend takes reads again (Azure's Retry-After after a 429), or None."""
+
     def close(self) -> None:
         """Release connections; never stops jobs or endpoints."""
 

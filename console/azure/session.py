@@ -7,9 +7,11 @@ goes through.
 - The credential is `DefaultAzureCredential` (interactive browser left out: over SSH it is
   `az login --use-device-code` on the host) unless the profile names another, or a test injects
   one. When none works the error says what was tried and what to run, never a traceback.
-- Every HTTP attempt is counted (`Counter`), per area of the refresh and in all; a 429 records
-  when the next request may go, which the header shows. azure-core's retry policy does the
-  retrying and honours Retry-After; it is configured (3 tries), not replaced.
+- Every HTTP attempt is counted (`Counter`), per area of the refresh and in all. ARM's read budget
+  is the principal's, so one 429 holds every area: until its Retry-After runs out no console read
+  is sent (`throttle_gate`), the read that met it ends at once instead of waiting out three
+  retries in silence, and the header counts the seconds down. Writes and an operation's polls
+  keep azure-core's retries (3 tries, Retry-After honoured).
 - azure-ai-ml `print()`s: a "." per poll of its LRO poller and "Translate X to Schedule failed"
   for a schedule it cannot read. Those two modules' `print` is pointed at the console's log
   (and at a listing that asked to hear them), so `--json` stays JSON and the screen is not
@@ -32,6 +34,7 @@ from console.azure.target import AzureTarget
 from console.errors import BackendUnavailable
 
 RETRY_TOTAL = 3
+READ_AREAS = frozenset({"jobs", "computes", "quotas", "endpoints", "monitors", "models", "assets"})
 log = logging.getLogger("amlops.azure")
 
 
@@ -42,6 +45,7 @@ class Counter:
     total: int = 0
     by_route: _Tally = field(default_factory=_Tally)
     by_area: _Tally = field(default_factory=_Tally)
+    by_host: _Tally = field(default_factory=_Tally)  # ARM apart from Azure Monitor's batch API, storage, MLflow
     throttled_until: float | None = None  # time.time() when a 429 says the next request may go
     area: threading.local = field(default_factory=threading.local)
 
@@ -49,7 +53,8 @@ class Counter:
         self.total += 1
         self.by_route[(method, _route(url))] += 1
         self.by_area[getattr(self.area, "name", None) or "other"] += 1
-        if status == 429:
+        self.by_host[_host(url)] += 1
+        if status == 429 and _is_arm(url):  # ARM's budget is the principal's: one 429 holds every read
             try:
                 wait = float(retry_after) if retry_after else 10.0
             except ValueError:
@@ -62,6 +67,21 @@ class Counter:
             return None
         left = self.throttled_until - time.time()
         return left if left > 0 else None
+
+    def fails_fast(self, method: str, url: str) -> bool:
+        """A read of ARM made for an area of the console (not an operation's poll, not a write):
+        while throttled it is not sent, and a 429 is not retried in silence but said at once."""
+        return method.upper() == "GET" and _is_arm(url) and getattr(self.area, "name", None) in READ_AREAS
+
+
+def _is_arm(url: str) -> bool:
+    return _host(url).startswith("management.")  # management.azure.com, and the sovereign clouds'
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or ""
 
 
 def _route(url: str) -> str:
@@ -122,6 +142,39 @@ class Session:
 
         return Counting()
 
+    def throttle_gate(self) -> Any:
+        """A pipeline policy that refuses to send a read while ARM's Retry-After runs."""
+        from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+        from console.errors import Throttled
+
+        counter = self.counter
+
+        class ThrottleGate(SansIOHTTPPolicy):
+            def on_request(self, request):
+                http = request.http_request
+                left = counter.throttled_for()
+                if left and counter.fails_fast(http.method, http.url):
+                    raise Throttled(left)
+
+        return ThrottleGate()
+
+    def retry_policy(self) -> Any:
+        """azure-core's retries (3 tries, Retry-After honoured), except a console read's 429: that
+        ends the read at once, and the gate holds every read until Retry-After runs out."""
+        from azure.core.pipeline.policies import RetryPolicy
+
+        counter = self.counter
+
+        class ThrottleAwareRetry(RetryPolicy):
+            def is_retry(self, settings, response):
+                http = response.http_request
+                if response.http_response.status_code == 429 and counter.fails_fast(http.method, http.url):
+                    return False
+                return super().is_retry(settings, response)
+
+        return ThrottleAwareRetry(retry_total=RETRY_TOTAL)
+
     def policies(self, *, retries: bool = True) -> list[Any]:
         """The pipeline of a client of our own (scoring): user agent, retries if asked, counting."""
         from azure.core.pipeline.policies import RetryPolicy, UserAgentPolicy
@@ -149,7 +202,8 @@ class Session:
 
         quiet_azure_loggers()
         keep_sdk_prints_off_stdout()
-        kwargs: dict[str, Any] = {"per_retry_policies": [self.counting()], "retry_total": RETRY_TOTAL,
+        kwargs: dict[str, Any] = {"per_retry_policies": [self.throttle_gate(), self.counting()],
+                                  "retry_policy": self.retry_policy(),
                                   **self.transport_kwargs()}
         if self._polling_interval is not None:
             kwargs["polling_interval"] = self._polling_interval

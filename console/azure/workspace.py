@@ -582,6 +582,9 @@ class AzureWorkspace:
 
         return CollectedDrift(self, self._folder / "monitors")
 
+    def throttled_for(self) -> float | None:
+        return self.session.counter.throttled_for()
+
     def close(self) -> None:
         """Release the clients the workspace built beside MLClient (their connections), unless a
         transport was injected: it is shared, and the caller owns it. Never stops anything in Azure."""

@@ -437,6 +437,9 @@ class LocalWorkspace:
         self.audit = LocalAudit(self)
         self.operations = LocalOperations(self)
 
+    def throttled_for(self) -> float | None:
+        return None  # nothing throttles it
+
     def close(self) -> None:
         """Nothing to release: each call opens its own connection."""
 

@@ -507,5 +507,8 @@ class CannedWorkspace:
         self.state.audit.append(AuditEntry(NOW, "canned", kind, target, before=before, after=after))
         return op
 
+    def throttled_for(self) -> float | None:
+        return None  # nothing throttles it
+
     def close(self) -> None:
         pass

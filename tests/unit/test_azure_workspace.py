@@ -134,11 +134,12 @@ def test_azure_errors_are_typed_and_say_what_to_do(ws, fake, status, says):
     assert says in err.value.message
 
 
-def test_a_429_is_retried_as_retry_after_says(ws, fake):
-    fake.fail("GET", r"/computes$", 429, headers={"Retry-After": "2"}, times=1)
-    assert ws.compute.list()  # azure-core retried after the wait Retry-After named
-    assert ws.session.counter.throttled_until is not None  # the header can say when the next read may go
-    assert len(fake.calls("GET", r"/computes$")) == 2
+def test_a_writes_429_is_retried_as_retry_after_says(ws, fake):
+    fake.fail("POST", r"/computes/dev-instance/stop$", 429, headers={"Retry-After": "2"}, times=1)
+    op = ws.operations.wait(ws.compute.stop("dev-instance").id, timeout_s=10)
+    assert op.status == "Succeeded"  # azure-core retried after the wait Retry-After named
+    assert len(fake.calls("POST", r"/computes/dev-instance/stop$")) == 2
+    assert 2 in ws.session._transport.slept
 
 
 def test_not_found_names_the_resource(ws):

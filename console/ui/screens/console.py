@@ -56,10 +56,13 @@ class HeaderBar(Static):
     """Workspace, backend, time since the last refresh, connection state, mode and filter."""
 
     def show(self, name: str, backend: str, age_s: float | None, error: str | None, read_only: bool,
-             filter_text: str) -> None:
+             filter_text: str, throttled_s: float | None = None) -> None:
         age = "never" if age_s is None else f"{max(age_s, 0):.0f}s ago"
         state = f"[red]error: {error}[/red]" if error else ("[green]connected[/green]" if age_s is not None
                                                             else "connecting…")
+        if throttled_s:  # every area waits it out: say so, and count it down
+            state = f"[yellow]throttled by Azure: reads resume in {throttled_s:.0f}s[/yellow]" + (
+                f"  [red]{error}[/red]" if error else "")
         mode = "  [yellow]READ-ONLY[/yellow]" if read_only else ""
         where = f"  filter: {filter_text}" if filter_text else ""
         self.update(f"[b]amlops[/b]  {name} ({backend})  refreshed {age}  {state}{mode}{where}")
@@ -129,6 +132,10 @@ class ConsoleScreen(Screen):
         timer = self._next_read.pop(area, None)
         if timer is not None:
             timer.stop()
+        wait = self.app.ws.throttled_for()
+        if wait:  # the backend asked for quiet: this area's read waits it out
+            self._next_read[area] = self.set_timer(wait, partial(self.read, area))
+            return
         self._reading.add(area)
         self.run_worker(partial(self._read_in_thread, area), thread=True, group=f"refresh.{area}",
                         name=f"read {area}", exit_on_error=False)
@@ -156,7 +163,7 @@ class ConsoleScreen(Screen):
         self._show_header()
         self._offer_demo()
         default = next(a.every_s for a in AREAS if a.name == message.area)
-        every = self.app.ws.cadence.get(message.area, default) * self.scale
+        every = max(self.app.ws.cadence.get(message.area, default) * self.scale, self.app.ws.throttled_for() or 0)
         if self.autorefresh and self.is_mounted:  # re-armed only now: reads of an area never overlap
             self._next_read[message.area] = self.set_timer(every, partial(self.read, message.area))
 
@@ -178,11 +185,17 @@ class ConsoleScreen(Screen):
                     pane.apply(shown)
 
     def _show_header(self) -> None:
+        from console.errors import Throttled
+
+        throttled = self.app.ws.throttled_for()
         errors = self.snapshot.errors if self.snapshot else {}
+        if throttled:  # the header says it once, with the seconds left, not once per area
+            errors = {area: msg for area, msg in errors.items() if not msg.startswith(Throttled.PREFIX)}
         error = "; ".join(f"{area}: {msg}" for area, msg in errors.items()) or None
         age = None if self.last_refresh is None else (self.app.now() - self.last_refresh).total_seconds()
         for header in self.query(HeaderBar):  # none while the app is shutting down
-            header.show(self.app.ws.name, self.app.ws.backend, age, error, self.app.read_only, self.filter_text)
+            header.show(self.app.ws.name, self.app.ws.backend, age, error, self.app.read_only, self.filter_text,
+                        throttled)
 
     def _offer_demo(self) -> None:
         """An empty workspace: offer to set up the demo project, once."""
