@@ -152,9 +152,13 @@ if sys.argv[2] == "bare":
             self.exit()
 
     Bare().run(headless=True)
-else:
+elif sys.argv[2] == "local":
+    # The local workspace's console as `amlops` opens it, its refresh on (a folder with no daemon:
+    # the reads fail fast, after the frame).
+    from pathlib import Path
+
     from console.cli import STARTED
-    from console.azure.workspace import open_azure
+    from console.local.client import LocalWorkspace
     from console.ui.app import AmlopsApp
 
     class Once(AmlopsApp):
@@ -162,13 +166,56 @@ else:
             print(time.time() - start, flush=True)
             self.exit()
 
-    Once(open_azure(), autorefresh=False).run(headless=True)
+    Once(LocalWorkspace(Path(sys.argv[3]).parent / ".bench-ws", autostart=False)).run(headless=True)
+else:
+    # The console as it runs: its refresh on, so the area workers start (and import azure-ai-ml)
+    # as they would. Azure is the fake ARM, built in the first worker that sends a request, so
+    # neither the fake nor its imports are charged to the first frame.
+    from console.cli import STARTED
+    from console.azure.workspace import open_azure
+    from console.ui.app import AmlopsApp
+
+    class LazyTransport:
+        def __init__(self):
+            self._real = None
+
+        def _transport(self):
+            if self._real is None:
+                sys.path.insert(0, sys.argv[3])
+                from fakes.arm import FakeArm
+                from fakes.azure import SleeplessTransport
+
+                self._real = SleeplessTransport(FakeArm().session())
+            return self._real
+
+        def __enter__(self):
+            return self._transport().__enter__()
+
+        def __exit__(self, *exc):
+            return self._transport().__exit__(*exc)
+
+        def __getattr__(self, name):
+            return getattr(self._transport(), name)
+
+    class Credential:
+        def get_token(self, *scopes, **kwargs):
+            from fakes.azure import FakeCredential
+
+            return FakeCredential().get_token(*scopes, **kwargs)
+
+    class Once(AmlopsApp):
+        def _first_frame(self):
+            print(time.time() - start, flush=True)
+            self.exit()
+
+    Once(open_azure(credential=Credential(), transport=LazyTransport(), polling_interval=0)).run(headless=True)
 """
 
 
 def first_frame(kind: str, cwd: Path) -> float:
     start = time.time()
-    out = subprocess.run([sys.executable, "-c", FIRST_FRAME, repr(start), kind], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", FIRST_FRAME, repr(start), kind, str(ROOT / "tests")],
+                         capture_output=True, text=True,
                          check=True, timeout=60, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)})
     return float(out.stdout.strip().splitlines()[0])
 
@@ -222,14 +269,17 @@ def main() -> None:
         (project / ".azureml" / "config.json").write_text(json.dumps(
             {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
              "workspace_name": fake.WORKSPACE}))
-        bare, azure = [], []
-        for _ in range(args.runs):  # interleaved: the machine's drift hits both alike
+        bare, azure, local = [], [], []
+        frames = max(args.runs, 11)  # the budget is a median of 11
+        for _ in range(frames):  # interleaved: the machine's drift hits all three alike
             bare.append(first_frame("bare", project))
             azure.append(first_frame("azure", project))
-        b, a = statistics.median(bare), statistics.median(azure)
-        print(f"3. process start -> first frame, medians of {args.runs}: bare Textual app {b * 1000:.0f} ms, "
-              f"amlops --workspace azure {a * 1000:.0f} ms ({a / b:.2f}x; target <= 1.1x): "
-              f"{'MET' if a <= 1.1 * b else 'NOT MET'}")
+            local.append(first_frame("local", project))
+        b, a, lo = statistics.median(bare), statistics.median(azure), statistics.median(local)
+        print(f"3. process start -> first frame, the console's refresh on, medians of {frames}: bare Textual "
+              f"app {b * 1000:.0f} ms; amlops --workspace azure {a * 1000:.0f} ms ({a / b:.2f}x), local "
+              f"{lo * 1000:.0f} ms ({lo / b:.2f}x); target <= 1.1x: "
+              f"{'MET' if max(a, lo) <= 1.1 * b else 'NOT MET'}")
 
 
 if __name__ == "__main__":

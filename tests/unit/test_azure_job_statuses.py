@@ -55,3 +55,11 @@ def test_the_job_list_shows_each_runs_duration(ws, fake):
     shown = {j.name: duration(j) for j in ws.jobs.list()}
     assert shown["happy_cloud_3j5k7l9m0n"] == "3m25s"
     assert shown["keen_lamp_q1w2e3r4t5"] in ("", "-", "—", None)  # queued: not started
+
+
+def test_each_workspace_keeps_its_own_job_listing(fake, tmp_path, monkeypatch):
+    first = azure_workspace(fake, tmp_path / "a", monkeypatch)
+    other = azure_workspace(FakeArm(empty=True), tmp_path / "b", monkeypatch)
+    first.jobs.list()
+    assert "happy_cloud_3j5k7l9m0n" in first.jobs.seen
+    assert other.jobs.seen == {}  # a class-level dict would have shared the first's listing
