@@ -122,7 +122,8 @@ class JobRunner:
         self._close_mlflow_run(row, status)
 
     def _advance_pipelines(self, now: datetime) -> None:
-        for parent in self.store.rows("SELECT * FROM jobs WHERE job_type = 'pipeline' AND status NOT IN (?, ?, ?)",
+        ended = ", ".join("?" * len(JOB_TERMINAL))
+        for parent in self.store.rows(f"SELECT * FROM jobs WHERE job_type = 'pipeline' AND status NOT IN ({ended})",
                                       tuple(JOB_TERMINAL)):
             steps = self.store.rows("SELECT * FROM jobs WHERE parent = ?", (parent["name"],))
             statuses = {s["status"] for s in steps}

@@ -179,7 +179,8 @@ class JobService:
         one's process group is gone: what `amlops local down --all` does to jobs. Returns the
         processes stopped, one {"kind", "name", "pid"} each."""
         running = self.runner.processes()
-        for row in self.store.rows("SELECT * FROM jobs WHERE parent IS NULL AND status NOT IN (?, ?, ?)",
+        ended = ", ".join("?" * len(JOB_TERMINAL))
+        for row in self.store.rows(f"SELECT * FROM jobs WHERE parent IS NULL AND status NOT IN ({ended})",
                                    tuple(JOB_TERMINAL)):
             self.cancel(req, row["name"])  # SIGTERM to each running job's group
         self.runner.stop_active()
