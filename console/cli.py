@@ -135,7 +135,10 @@ def _lint(args: argparse.Namespace) -> int:
         from console.commands.selection import workspace
 
         ws = workspace(args)
-        context = LintContext(quota_limits={q.family: q.limit for q in ws.quotas.usage()},
+        # Families' dedicated limits only: a family's low-priority row (no limit) and the
+        # regional totals are not what a size's family is checked against.
+        context = LintContext(quota_limits={q.family: q.limit for q in ws.quotas.usage()
+                                            if q.kind == q.DEDICATED and q.limit is not None},
                               sizes={s.name: s for s in ws.compute.sizes()},
                               existing_deployments={e.name: frozenset(d.name for d in e.deployments)
                                                     for e in ws.endpoints.list()},

@@ -146,20 +146,44 @@ class VmSize(Record):
 
 @dataclass(frozen=True, slots=True)
 class QuotaUsage(Record):
-    """vCPUs in use against the limit for one VM family in one region."""
+    """vCPUs in use against the limit in one region: one VM family's (`kind` dedicated, or
+    lowPriority), or the region's total over every family (regionalDedicated,
+    regionalLowPriority; `family` is then Azure's name for the total), which caps the families
+    together. A limit of None is no limit: Azure says -1 for each family's low-priority vCPUs,
+    which only the regional low-priority total caps."""
+
+    DEDICATED: ClassVar[str] = "dedicated"
+    LOW_PRIORITY: ClassVar[str] = "lowPriority"
+    REGIONAL_DEDICATED: ClassVar[str] = "regionalDedicated"
+    REGIONAL_LOW_PRIORITY: ClassVar[str] = "regionalLowPriority"
+    KINDS: ClassVar[tuple[str, ...]] = (REGIONAL_DEDICATED, REGIONAL_LOW_PRIORITY, DEDICATED, LOW_PRIORITY)
 
     family: str
     used: int
-    limit: int
+    limit: int | None
     location: str | None = None
     unit: str = "Cores"
+    kind: str = DEDICATED
 
     @property
-    def free(self) -> int:
-        return max(self.limit - self.used, 0)
+    def unlimited(self) -> bool:
+        """No limit: None, or a negative limit as Azure spells it (-1)."""
+        return self.limit is None or self.limit < 0
+
+    @property
+    def regional(self) -> bool:
+        return self.kind in (self.REGIONAL_DEDICATED, self.REGIONAL_LOW_PRIORITY)
+
+    @property
+    def free(self) -> int | None:
+        """vCPUs left before the limit; None where there is no limit."""
+        return None if self.limit is None or self.limit < 0 else max(self.limit - self.used, 0)
 
     @property
     def ratio(self) -> float:
+        """Used over limit (0 with no limit: nothing to run into)."""
+        if self.limit is None or self.limit < 0:
+            return 0.0
         return self.used / self.limit if self.limit else (1.0 if self.used else 0.0)
 
 

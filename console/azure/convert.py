@@ -9,6 +9,7 @@ Management, so it is None, while its $/hour is the catalog's list price x instan
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -103,32 +104,48 @@ def compute(entity: Any, rest: Any = None) -> Compute:
                    idle_time_before_shutdown_minutes=int(idle) if idle else None, last_operation=operation)
 
 
+# What a row of Azure's Usages list counts, by the middle of its type; its other rows (the count
+# of clusters, each workspace's and compute's share of a family) are left out.
+_USAGE_KINDS = {"vmFamily": QuotaUsage.DEDICATED, "dedicatedCores": QuotaUsage.REGIONAL_DEDICATED,
+                "lowPriorityCores": QuotaUsage.REGIONAL_LOW_PRIORITY}
+_TIER = re.compile(r"\s+Cluster\s+(Dedicated|LowPriority)\s+vCPUs$", re.IGNORECASE)
+
+
 def usage(entity: Any, location: str) -> QuotaUsage | None:
-    """A VM family's vCPU usage in the region; None for the other usages (the regional totals,
-    and the workspace-level rows that repeat the families)."""
-    if not text(getattr(entity, "type", None)).endswith("/vmFamily/usages"):
-        return None
+    """One row of Azure's Usages list as a record: a VM family's dedicated or low-priority vCPUs
+    in the region, or the region's total of either tier. None for the rest: the count of
+    clusters, and the workspace- and compute-scoped rows, which are shares of the subscription's
+    family rows and would count them twice. Azure's -1 (each family's low-priority limit: only
+    the regional total caps it) is no limit, None."""
+    parts = text(getattr(entity, "type", None)).split("/")
+    kind = _USAGE_KINDS.get(parts[1]) if len(parts) == 3 and parts[2] == "usages" else None
     name = getattr(entity, "name", None) or {}
     spelled = name.get("value") if isinstance(name, dict) else getattr(name, "value", None)
-    if not spelled:
+    if kind is None or not spelled:
         return None
+    spelled = str(spelled)
+    if kind == QuotaUsage.DEDICATED:
+        tier = _TIER.search(spelled)
+        if tier and tier.group(1).lower() == "lowpriority":
+            kind = QuotaUsage.LOW_PRIORITY
+        spelled = family_name(spelled)
     # azure-ai-ml's Usage leaves current_value empty: the REST object's camelCase key has it.
     used = getattr(entity, "current_value", None)
     if used is None:
         used = getattr(entity, "currentValue", 0)
-    return QuotaUsage(family=family_name(str(spelled)), used=int(used or 0),
-                      limit=int(getattr(entity, "limit", 0) or 0), location=location)
+    limit = int(getattr(entity, "limit", 0) or 0)
+    return QuotaUsage(family=spelled, used=int(used or 0), limit=None if limit < 0 else limit,
+                      location=location, kind=kind)
 
 
 def family_name(spelled: str) -> str:
-    """Azure's "Standard DSv2 Family Cluster Dedicated vCPUs" as the catalog spells the family
-    (standardDSv2Family), so quotas join sizes and prices; a family the catalog lacks keeps
-    Azure's words without the suffix ("Standard NV Family")."""
-    key = costs.family_key(spelled)
+    """Azure's "Standard DSv2 Family Cluster Dedicated vCPUs" (or "... Cluster LowPriority vCPUs")
+    as the catalog spells the family (standardDSv2Family), so quotas join sizes and prices; a
+    family the catalog lacks keeps Azure's words without the suffix ("Standard NV Family")."""
+    bare = _TIER.sub("", spelled).strip()
+    key = costs.family_key(bare)
     known = {costs.family_key(f): f for f in [*costs.default_quotas(), *(s.family for s in costs.catalog().values())]}
-    if key in known:
-        return known[key]
-    return spelled.removesuffix(" Cluster Dedicated vCPUs").strip()
+    return known.get(key, bare)
 
 
 def vm_size(entity: Any) -> VmSize:

@@ -236,9 +236,15 @@ class AzureCompute(_Group):
 class AzureQuotas(_Group):
     @mapped("quota")
     def usage(self):
+        """The region's totals and each family's dedicated and low-priority vCPUs, once each:
+        the subscription's rows, not the workspaces' and computes' shares of them."""
         location = self.ws.session.location()
-        found = (convert.usage(u, location) for u in self.ml.compute.list_usage(location=location))
-        return sorted((u for u in found if u is not None), key=lambda u: u.family.lower())
+        found = {}
+        for entity in self.ml.compute.list_usage(location=location):
+            record = convert.usage(entity, location)
+            if record is not None:
+                found.setdefault((record.kind, record.family), record)
+        return sorted(found.values(), key=lambda u: (u.family.lower(), u.kind))
 
     def how_to_raise(self, family: str) -> str:
         return costs.how_to_raise(family)

@@ -1,5 +1,5 @@
 """`amlops compute ...` and `amlops quota list`: clusters and instances, what they cost, and the
-vCPU quota per VM family."""
+vCPU quota per VM family and the region's totals."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     quota = sub.add_parser("quota", help="vCPU quota per VM family")
     quota_sub = quota.add_subparsers(dest="quota_command", metavar="ACTION", required=True)
-    listing = quota_sub.add_parser("list", help="used against limit per VM family")
+    listing = quota_sub.add_parser("list", help="used against limit per VM family, and the region's totals")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_quota_list)
 
@@ -119,12 +119,31 @@ def _compute_sizes(args: argparse.Namespace) -> int:
 
 
 def _quota_list(args: argparse.Namespace) -> int:
+    """The region's totals first, then each family's dedicated vCPUs, then the families whose
+    low-priority vCPUs are in use (Azure gives those no limit of their own); --json has every row
+    the workspace reports, `kind` saying which, `limit` null for no limit."""
+    from console import costs
+    from console.domain import QuotaUsage
+
     usage = workspace(args).quotas.usage()
     if args.json:
         emit_json(usage)
         return 0
-    table(usage, [("FAMILY", lambda q: q.family), ("USED", lambda q: q.used), ("LIMIT", lambda q: q.limit),
-                  ("FREE", lambda q: q.free),
-                  ("", lambda q: "no quota: request an increase" if q.limit == 0 else
-                   ("near limit" if q.ratio >= 0.8 else ""))])
+    low_priority = (QuotaUsage.LOW_PRIORITY, QuotaUsage.REGIONAL_LOW_PRIORITY)
+    rows = sorted((q for q in usage if q.kind != QuotaUsage.LOW_PRIORITY or q.used > 0),
+                  key=lambda q: (QuotaUsage.KINDS.index(q.kind), costs.family_key(q.family)))
+    table(rows, [("FAMILY", lambda q: "all families (region)" if q.regional else q.family),
+                 ("TIER", lambda q: "low priority" if q.kind in low_priority else "dedicated"),
+                 ("USED", lambda q: q.used), ("LIMIT", lambda q: "no limit" if q.unlimited else q.limit),
+                 ("FREE", lambda q: q.free), ("", _quota_note)])
     return 0
+
+
+def _quota_note(q) -> str:
+    if q.unlimited:
+        return "no limit of its own: the region's low-priority total caps it" if q.kind == q.LOW_PRIORITY else ""
+    if q.limit == 0:
+        return "no quota: request an increase"
+    if q.used > q.limit:
+        return "over the limit"
+    return "at the limit" if q.used == q.limit else "near limit" if q.ratio >= 0.8 else ""

@@ -96,7 +96,8 @@ def test_get_round_trips_what_list_gives_and_unknown_names_are_not_found(workspa
 
 def test_quotas_are_vcpus_per_family_and_gpu_families_start_at_zero(workspace):
     usage = workspace.quotas.usage()
-    assert all(q.used >= 0 and q.limit >= 0 for q in usage)
+    assert all(q.used >= 0 and (q.limit is None or q.limit >= 0) for q in usage)  # None: no limit (Azure's -1)
+    assert {q.kind for q in usage} <= set(QuotaUsage.KINDS) and any(q.kind == QuotaUsage.DEDICATED for q in usage)
     assert any(q.limit == 0 for q in usage), "a new subscription's GPU families have no quota"
 
 

@@ -164,6 +164,8 @@ EXTRA_SIZES = [
 ]
 # Usage names (as the Usage example spells them) of the families EXTRA_SIZES add, and their limits.
 EXTRA_FAMILIES = {"Standard NCSv3 Family": 0, "Standard ESv3 Family": 24}
+# A family row's name in the Usage example: its family and its tier.
+USAGE_NAME = re.compile(r"^(?P<family>.+ Family) Cluster (?P<tier>Dedicated|LowPriority) vCPUs$")
 
 # What online endpoints emit (learn.microsoft.com, Azure Monitor supported metrics for
 # Microsoft.MachineLearningServices/workspaces/onlineEndpoints): name -> (unit, display description).
@@ -873,41 +875,89 @@ class FakeArm:
         family = re.sub(r"^standard(.*)Family$", r"Standard \1 Family", found["family"])
         return family, found["vCPUs"]
 
-    def vcpus_in_use(self) -> dict[str, int]:
-        """Dedicated vCPUs per family (as the Usage example names families): cluster nodes, instances that
-        are not stopped, and online deployments' instances with Azure's 20 % upgrade reserve."""
-        used: dict[str, int] = {}
-        for body in self.computes.values():
+    def _quota_holders(self) -> list[tuple[str | None, str, str, int]]:
+        """What holds quota in ws-demo: (its compute, or None for a deployment; the family as the
+        Usage example names it; the tier, Dedicated or LowPriority; vCPUs). Cluster nodes in their
+        cluster's vmPriority, instances that are not stopped, and online deployments' instances
+        with Azure's 20 % upgrade reserve."""
+        held: list[tuple[str | None, str, str, int]] = []
+        for name, body in self.computes.items():
             props = body["properties"]["properties"]
             family, vcpus = self._vcpus(props["vmSize"])
-            if not family:
-                continue
-            nodes = props.get("currentNodeCount", 0 if props.get("state") in ("Stopped", "Stopping") else 1)
-            used[family] = used.get(family, 0) + nodes * vcpus
+            if family:
+                nodes = props.get("currentNodeCount", 0 if props.get("state") in ("Stopped", "Stopping") else 1)
+                held.append((name, family, props.get("vmPriority") or "Dedicated", nodes * vcpus))
         for deployments in self.deployments.values():
             for body in deployments.values():
                 family, vcpus = self._vcpus(body["properties"]["instanceType"])
-                used[family] = used.get(family, 0) + math.ceil(body["sku"]["capacity"] * 12 / 10) * vcpus
+                if family:
+                    held.append((None, family, "Dedicated", math.ceil(body["sku"]["capacity"] * 12 / 10) * vcpus))
+        return held
+
+    def vcpus_in_use(self, tier: str = "Dedicated") -> dict[str, int]:
+        """ws-demo's vCPUs per family (as the Usage example names families) in one tier."""
+        used: dict[str, int] = {}
+        for _who, family, held_tier, vcpus in self._quota_holders():
+            if held_tier == tier:
+                used[family] = used.get(family, 0) + vcpus
         return used
 
     def list_usages(self, call: Call) -> Reply:
-        used = self.vcpus_in_use()
+        """Usages_List as Azure answers it: Microsoft's example whole, its 35 rows and their figures
+        (the count of clusters, the regional totals, each family's dedicated row and its
+        low-priority row with limit -1, the rows of its two workspaces and their clusters), with
+        ws-demo a third workspace of that subscription. What ws-demo holds adds to the
+        subscription's row of its family and tier, the regional totals stay the sums of those rows
+        (as the example's are: 14 = 2 + 12), its clusters add to the count, and its own workspace-
+        and compute-scoped rows follow its families' rows, as the example lists its workspaces'.
+        Families the example lacks (EXTRA_FAMILIES) get both rows, as the example's have."""
+        rows = example("Usage/list.json")["value"]
         sub = f"/subscriptions/{self.SUBSCRIPTION}"
+        held = self._quota_holders()
 
         def row(kind: str, rid: str, name: str, current: int, limit: int) -> dict:
             return {"id": rid, "type": f"Microsoft.MachineLearningServices/{kind}/usages", "currentValue": current,
                     "limit": limit, "name": {"localizedValue": name, "value": name}, "unit": "Count"}
-        total = sum(used.values())
-        rows = [row("totalCores", f"{sub}/usages", "Clusters", len(self.computes), 100),
-                row("dedicatedCores", f"{sub}/usages", "Total Cluster Dedicated Regional vCPUs", total, 100)]
+
+        def of(kind: str) -> str:
+            return f"Microsoft.MachineLearningServices/{kind}/usages"
+
+        listed = {u["name"]["value"] for u in rows if u["type"] == of("vmFamily")}
+        extra: dict[str, list[dict]] = {"Dedicated": [], "LowPriority": []}
         for family, limit in self.usage_limits.items():
-            name = f"{family} Cluster Dedicated vCPUs"
-            rows.append(row("vmFamily", f"{sub}/usages/{name.replace(' ', '_')}", name, used.get(family, 0), limit))
-            if used.get(family):  # the workspace's share, as the example lists it beside the subscription's
-                rows.append(row("workspaces", f"{self.ws_id}/usages/{name.replace(' ', '_')}", name, used[family],
-                                limit))
-        rows.append(row("lowPriorityCores", f"{sub}/usages", "Total Cluster LowPriority Regional vCPUs", 0, 100))
-        return 200, {"value": rows}, {}
+            for tier, tier_limit in (("Dedicated", limit), ("LowPriority", -1)):
+                name = f"{family} Cluster {tier} vCPUs"
+                if name not in listed:
+                    extra[tier].append(row("vmFamily", f"{sub}/usages/{name.replace(' ', '_')}", name, 0, tier_limit))
+        low_total = next(i for i, u in enumerate(rows) if u["type"] == of("lowPriorityCores"))
+        rows = rows[:low_total] + extra["Dedicated"] + rows[low_total:] + extra["LowPriority"]
+
+        served, totals = [], {"Dedicated": 0, "LowPriority": 0}
+        for usage in rows:
+            served.append(usage)
+            named = USAGE_NAME.match(usage["name"]["value"])
+            if usage["type"] != of("vmFamily") or not named:
+                continue
+            name, family, tier = usage["name"]["value"], named["family"], named["tier"]
+            if tier == "Dedicated" and family in self.usage_limits:
+                usage["limit"] = self.usage_limits[family]
+            mine = [(who, vcpus) for who, f, t, vcpus in held if (f, t) == (family, tier)]
+            usage["currentValue"] += sum(vcpus for _who, vcpus in mine)
+            totals[tier] += usage["currentValue"]
+            if mine:
+                path = f"usages/{name.replace(' ', '_')}"
+                served.append(row("workspaces", f"{self.ws_id}/{path}", name, sum(v for _w, v in mine), usage["limit"]))
+                served += [row("workspaces/computes", f"{self.ws_id}/computes/{who}/{path}", name, vcpus,
+                               usage["limit"]) for who, vcpus in mine if who]
+        clusters = sum(b["properties"]["computeType"] == "AmlCompute" for b in self.computes.values())
+        for usage in served:
+            if usage["type"] == of("dedicatedCores"):
+                usage["currentValue"] = totals["Dedicated"]
+            elif usage["type"] == of("lowPriorityCores"):
+                usage["currentValue"] = totals["LowPriority"]
+            elif usage["type"] == of("totalCores"):
+                usage["currentValue"] += clusters
+        return 200, {"value": served}, {}
 
     def list_vm_sizes(self, call: Call) -> Reply:
         return 200, {"value": self.vm_sizes}, {}

@@ -49,7 +49,7 @@ def test_reads_on_azure(fake):
     assert listing.returncode == 0, listing.stderr
     assert "dev-instance" in listing.stdout and "not known here (Azure Cost Management has it)" in listing.stderr
     quotas = json.loads(amlops("quota", "list", "--json").stdout)
-    assert {"family": "standardDSv2Family", "used": 20, "limit": 24} in [
+    assert {"family": "standardDSv2Family", "used": 22, "limit": 24} in [
         {k: q[k] for k in ("family", "used", "limit")} for q in quotas]
     jobs = json.loads(amlops("job", "list", "--json").stdout)
     assert jobs and jobs[0]["status"] == "Running"

@@ -27,7 +27,7 @@ def test_reads_give_the_records_the_panes_show(ws, fake):
         "dev-instance": ("computeinstance", "Running"), "notebook-ci": ("computeinstance", "Stopped")}
     assert ws.compute.get("cpu-cluster").current_nodes == 1  # read from the REST object (rest.py)
     dsv2 = next(q for q in ws.quotas.usage() if q.family == "standardDSv2Family")  # the catalog's spelling
-    assert (dsv2.used, dsv2.limit) == (20, 24)
+    assert (dsv2.used, dsv2.limit) == (22, 24)  # the Usage example's 2 and ws-demo's 20
     assert any(q.limit == 0 for q in ws.quotas.usage())
     endpoint = ws.endpoints.get("churn-ep")
     assert dict(endpoint.traffic.live) == {"blue": 100, "green": 0}

@@ -146,13 +146,14 @@ def test_list_usage_reports_vcpus_per_family_in_camel_case(ml, fake):
     dsv2 = family["Standard DSv2 Family Cluster Dedicated vCPUs"]
     # The entity leaves current_value empty; the REST value stays on it under its camelCase key.
     assert dsv2.current_value is None
-    assert (dsv2.__dict__["currentValue"], dsv2.limit) == (20, 24)  # 4 node + 4 instance + 6 blue + 6 green
+    # The Usage example's 2 (demo_workspace1's) + ws-demo's 4 node + 4 instance + 6 blue + 6 green
+    assert (dsv2.__dict__["currentValue"], dsv2.limit) == (22, 24)
     gpu_at_zero = {n for n, u in family.items() if u.limit == 0}
     assert "Standard NCSv3 Family Cluster Dedicated vCPUs" in gpu_at_zero and len(gpu_at_zero) >= 4
     ml.compute.begin_stop("dev-instance").result()
     again = {u.name["value"]: u for u in ml.compute.list_usage(location="eastus")
              if u.type.endswith("/vmFamily/usages")}
-    assert again["Standard DSv2 Family Cluster Dedicated vCPUs"].__dict__["currentValue"] == 16
+    assert again["Standard DSv2 Family Cluster Dedicated vCPUs"].__dict__["currentValue"] == 18
     list(ml.compute.list_usage())  # without a location, the SDK reads the workspace's first
     assert [c.path.rsplit("/", 1)[-1] for c in fake.requests[-2:]] == ["ws-demo", "usages"]
 
@@ -440,6 +441,10 @@ def test_an_empty_workspace(aml):
     ml = aml.client(fake, retry_total=0)
     assert [list(ml.compute.list()), list(ml.jobs.list()), list(ml.online_endpoints.list()), list(ml.models.list()),
             list(ml.schedules.list())] == [[], [], [], [], []]
-    assert all(u.__dict__["currentValue"] == 0 for u in ml.compute.list_usage(location="eastus"))
+    # The Usage example's own figures (the subscription's other workspaces), with nothing of ws-demo's.
+    usages = list(ml.compute.list_usage(location="eastus"))
+    assert not [u for u in usages if f"/workspaces/{fake.WORKSPACE}/" in u.id]
+    totals = {u.name["value"]: u.__dict__["currentValue"] for u in usages if "Regional" in u.name["value"]}
+    assert totals == {"Total Cluster Dedicated Regional vCPUs": 14, "Total Cluster LowPriority Regional vCPUs": 18}
     assert len(list(ml.compute.list_sizes(location="eastus"))) == 11
     assert ml.workspaces.get(fake.WORKSPACE).location == "eastus"

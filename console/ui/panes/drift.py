@@ -1,7 +1,9 @@
 """The drift pane: each monitor's verdict on its latest report, the features of the selected
 monitor's report (drifted first) with their distance against the threshold, and on demand one
 feature's baseline and production histograms drawn with plotext. Narrow, the verdict and each
-feature's value and threshold stay; target, rows, window, type and notes go first.
+feature's value and threshold stay; target, rows, window, type and notes go first. A report
+that measured nothing (no rows, no column shared with the baseline, every value null) says
+"no data", never a green ok.
 
 The chart area waits for the app to hand a feature's bins (which monitor runs store in each
 report) to `show_histograms`; nothing here invents data.
@@ -35,13 +37,19 @@ FEATURE_COLUMNS = tuple(c.label for c in FEATURES)
 
 NONE = "-"
 NO_REPORT = "no report yet"
+NO_DATA = "no data"  # a report in which nothing was measured: no rows, no shared column, all null
 NO_REPORTS = "unavailable"  # the workspace has no per-feature results to read (Azure)
 PLACEHOLDER = "select a feature: histograms load on demand"
-METRIC_NAMES = {  # console/drift.py's metric names, as drift people write them
+METRIC_NAMES = {  # the drift engine's metric names (Azure's), as drift people write them
     "normalized_wasserstein_distance": "W1",
     "jensen_shannon_distance": "JS",
+    "population_stability_index": "PSI",
     "psi": "PSI",
+    "two_sample_kolmogorov_smirnov_test": "KS p",
+    "pearsons_chi_squared_test": "χ² p",
 }
+# p-values breach below their threshold, the distances above it (Azure's monitor, likewise)
+P_VALUE_METRICS = frozenset({"two_sample_kolmogorov_smirnov_test", "pearsons_chi_squared_test"})
 PSI_WARN, PSI_ALERT = 0.1, 0.25  # DESIGN.md, Drift: PSI beside both metrics
 # The two series' colours (plotext codes), in the chart and in its legend line.
 SERIES = (("baseline", BLUE), ("production", ORANGE))
@@ -61,9 +69,24 @@ def drifted_cell(report: DriftReport) -> str:
     return f"{drifted}/{len(measured)} ({report.drifted_share:.0%})"
 
 
+def measured(report: DriftReport) -> bool:
+    """Whether the report measured anything: rows, and a feature with a value."""
+    return report.production_rows > 0 and any(f.value is not None for f in report.features)
+
+
+def _severity(feature: FeatureDrift) -> float:
+    """How far past (or short of) its threshold a feature is: value over threshold for the
+    distances, threshold over value for the p-values, so that metrics sort together."""
+    value = feature.value or 0.0
+    if feature.metric in P_VALUE_METRICS:
+        return feature.threshold / max(value, 1e-300)
+    return value / feature.threshold if feature.threshold else value
+
+
 def feature_order(features: Sequence[FeatureDrift]) -> list[FeatureDrift]:
-    """Drifted first, then by distance (largest first), features without a value last."""
-    return sorted(features, key=lambda f: (not f.drifted, f.value is None, -(f.value or 0.0), f.feature))
+    """Drifted first, then by how far past its threshold (furthest first), features without a
+    value last."""
+    return sorted(features, key=lambda f: (not f.drifted, f.value is None, -_severity(f), f.feature))
 
 
 def render_histograms(feature: str, baseline: Sequence[float], production: Sequence[float],
@@ -210,7 +233,12 @@ def _monitor_row(monitor: Monitor, report: DriftReport | None, palette: tuple[st
         target = NONE
     if report is None:
         return [monitor.name, _styled(missing, "dim"), NONE, Text(target), NONE, NONE]
-    verdict = _styled("ALERT", f"bold {error}") if report.alert else _styled("ok", success)
+    if report.alert:
+        verdict = _styled("ALERT", f"bold {error}")
+    elif not measured(report):  # nothing was compared: not a green ok
+        verdict = _styled(NO_DATA, "dim")
+    else:
+        verdict = _styled("ok", success)
     drifted = drifted_cell(report)
     end = report.window_end
     window = (end.astimezone() if end.tzinfo else end).strftime("%m-%d %H:%M")
@@ -220,8 +248,9 @@ def _monitor_row(monitor: Monitor, report: DriftReport | None, palette: tuple[st
 
 
 def threshold_cell(feature: FeatureDrift) -> str:
-    """'W1 > 0.1': when the feature counts as drifted, its metric by its short name."""
-    return f"{METRIC_NAMES.get(feature.metric, feature.metric)} > {feature.threshold:g}"
+    """'W1 > 0.1', 'KS p < 0.05': when the feature counts as drifted, its metric by its short name."""
+    direction = "<" if feature.metric in P_VALUE_METRICS else ">"
+    return f"{METRIC_NAMES.get(feature.metric, feature.metric)} {direction} {feature.threshold:g}"
 
 
 def _psi_cell(psi: float | None, palette: tuple[str, str]) -> Text:
