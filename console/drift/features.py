@@ -137,13 +137,19 @@ def _has_text(values: Any) -> bool:
 
 def _as_float(values: Any) -> np.ndarray:
     """A column as float64, nulls (and unparseable text) as NaN."""
+    return _as_float_counted(values)[0]
+
+
+def _as_float_counted(values: Any) -> tuple[np.ndarray, int]:
+    """`(floats, type errors)`: the column as float64 with nulls as NaN, and how many present
+    values could not be read as numbers (Azure's data type errors; they are NaN too)."""
     if isinstance(values, np.ndarray):
         if values.dtype == np.float64:
-            return values
+            return values, 0
         if values.dtype.kind in "fiub":
-            return values.astype(np.float64)
+            return values.astype(np.float64), 0
         try:
-            return values.astype(np.float64)
+            return values.astype(np.float64), 0
         except (TypeError, ValueError):
             pass
     else:
@@ -151,15 +157,17 @@ def _as_float(values: Any) -> np.ndarray:
         if dtype == np.float64:
             out = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
             if out.dtype == np.float64:
-                return out
+                return out, 0
         try:
-            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+            return values.to_numpy(dtype=np.float64, na_value=np.nan), 0
         except (TypeError, ValueError, AttributeError):
             pass
     import pandas as pd
 
-    return pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan)
+    series = pd.Series(np.asarray(values, dtype=object))
+    out = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    present = int(series.notna().sum())
+    return out, present - int(np.count_nonzero(~np.isnan(out)))
 
 
 def _factorize(values: Any) -> tuple[np.ndarray, list]:
@@ -174,12 +182,53 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _key(value: Any) -> Any:
-    """A category as a JSON value: str, int, float and bool kept (numpy scalars unwrapped),
-    bytes decoded, anything else (dates, ...) as its str()."""
+_EXACT_INT = 2.0 ** 53
+
+
+def _key(value: Any) -> str:
+    """A category as Azure keys it: its text (`str(row[column])` in Azure/azureml-assets,
+    data_drift_compute_metrics/categorical_data_drift_metrics.py), so a bool baseline meets
+    "True"/"False" and integers meet "1".."5". A whole float is written as the integer it is
+    (1.0 -> "1"): pandas makes an integer column float when it holds a null, Spark does not.
+    Numpy scalars unwrapped, bytes decoded."""
     value = _plain(value)
-    if isinstance(value, (str, bool, int, float)):
+    if isinstance(value, str):
         return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INT:
+        return str(int(value))
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def category_kind(values: Any) -> str:
+    """The baseline column's kind for data type errors: "integer", "float", "bool" or "string"."""
+    dtype = getattr(values, "dtype", None)
+    kind = _dtype_kind(dtype if dtype is not None else np.asarray(values).dtype)
+    if kind == "object":
+        inferred = _infer_object(values)
+        kind = "float" if inferred == "floating" else inferred
+        if kind == "other":
+            import pandas as pd
+
+            kind = "bool" if pd.api.types.infer_dtype(values, skipna=True) == "boolean" else "string"
+    return kind if kind in ("integer", "float", "bool") else "string"
+
+
+_BOOL_TEXT = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n", "1", "0"})
+
+
+def type_error(value: Any, kind: str) -> bool:
+    """Whether a present category value cannot be read as the baseline's kind (Spark's cast to
+    the baseline type gives null): text that is no number for integer and float columns, text
+    that is no truth value for bool columns; anything reads as a string."""
+    if kind == "string" or isinstance(value, (bool, int, float)):
+        return False
+    text = str(value).strip()
+    if kind == "bool":
+        return text.lower() not in _BOOL_TEXT
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False

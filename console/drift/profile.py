@@ -1,6 +1,7 @@
 """The baseline profile: each numeric feature's cell grid (uniform cells by arithmetic, outer
-cells on order statistics), PSI edges and CDF table, each categorical feature's frequencies;
-profiled once from the training data and stored as JSON beside the monitor."""
+cells on order statistics), histogram edges and CDF table, each categorical feature's
+frequencies keyed as Azure keys them (their text); profiled once from the training data and
+stored as JSON beside the monitor. Profiles of the first format are read and upgraded."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from console.drift.features import _as_float, _columns, _factorize, _key, infer_feature_types
+from console.drift.features import _as_float, _columns, _factorize, _key, category_kind, infer_feature_types
 from console.drift.labels import bin_labels
 from console.drift.rules import (
     CATEGORICAL,
@@ -24,14 +25,57 @@ from console.drift.rules import (
     FORMAT,
     FORMAT_VERSION,
     GRID_STEP,
+    HISTOGRAM_EDGES,
     MAX_UNIFORM_CELLS,
     NUMERIC,
     OUTER_POINTS,
-    PSI_BINS,
     STD_FLOOR,
     SUB_CHUNK,
+    TAIL_OCTAVES,
+    TAIL_SUBCELLS,
 )
 from console.errors import BadInput
+
+
+class Tails:
+    """A window's values beyond the baseline's range, which the grid holds in one open cell per
+    side: log-spaced cells from the range's end outwards (TAIL_SUBCELLS per doubling of the
+    distance, in grid steps), each with its count and the sum of its values' distances from
+    that end; and the exact counts below the baseline's minimum and above its maximum, with the
+    extremes (Azure's joint range and out-of-bounds rate need them exactly)."""
+
+    __slots__ = ("low_counts", "low_dist", "high_counts", "high_dist", "below", "above", "min", "max")
+
+    SIZE = TAIL_SUBCELLS * TAIL_OCTAVES
+
+    def __init__(self) -> None:
+        self.low_counts = np.zeros(self.SIZE, dtype=np.int64)
+        self.low_dist = np.zeros(self.SIZE)
+        self.high_counts = np.zeros(self.SIZE, dtype=np.int64)
+        self.high_dist = np.zeros(self.SIZE)
+        self.below = self.above = 0
+        self.min, self.max = math.inf, -math.inf
+
+    def merge(self, other: Tails) -> None:
+        self.low_counts += other.low_counts
+        self.low_dist += other.low_dist
+        self.high_counts += other.high_counts
+        self.high_dist += other.high_dist
+        self.below += other.below
+        self.above += other.above
+        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
+
+    @staticmethod
+    def cell(distance: np.ndarray, step: float) -> np.ndarray:
+        index = np.log2(1.0 + distance / step) * TAIL_SUBCELLS
+        return np.clip(index, 0, Tails.SIZE - 1).astype(np.intp)
+
+    @staticmethod
+    def bounds(step: float) -> np.ndarray:
+        """The distances from the range's end at which the log-spaced cells start (and the last
+        one's end, infinite)."""
+        starts = step * (np.exp2(np.arange(Tails.SIZE, dtype=np.float64) / TAIL_SUBCELLS) - 1.0)
+        return np.append(starts, math.inf)
 
 
 class _Grid:
@@ -39,13 +83,16 @@ class _Grid:
 
     Global cell index g: 0 is (-inf, edges[0]); 1..C are [edges[g-1], edges[g]); C+1 is
     [edges[C], +inf). The uniform cells are g in [base+1, base+M], base = len(lower).
+    edges[0] is the baseline's minimum; values below it, and those in the last open cell, are
+    also kept in `Tails` by whoever asks.
     """
 
     def __init__(self, lo: float, step: float, cells: int, lower: np.ndarray, upper: np.ndarray,
-                 psi_edges: np.ndarray) -> None:
+                 hist_edges: np.ndarray, vmin: float, vmax: float) -> None:
         self.lo, self.step, self.cells = float(lo), float(step), int(cells)
         self.lower = np.asarray(lower, dtype=np.float64)
         self.upper = np.asarray(upper, dtype=np.float64)  # upper[0] == hi
+        self.vmin, self.vmax = float(vmin), float(vmax)
         self.inv_step = 1.0 / self.step
         self.base = len(self.lower)
         uniform = self.lo + self.step * np.arange(self.cells + 1, dtype=np.float64)
@@ -56,22 +103,27 @@ class _Grid:
         widths = np.diff(self.edges)
         widths[self.base:self.base + self.cells] = self.step
         self.widths = widths  # interior cells 1..C
-        self.psi_edges = np.asarray(psi_edges, dtype=np.float64)
-        # Per uniform-cell kind: 0 plain, 1 outside the uniform window, 2 split by a PSI edge.
-        # A uniform cell holding a PSI edge is split: its values are binned one by one. Cells are
-        # compared with edges through the same arithmetic that places values in them, so a
-        # value's cell and its bin never disagree.
+        self.hist_edges = np.asarray(hist_edges, dtype=np.float64)
+        # Per uniform cell, flags: 1 outside the uniform window, 2 split by a histogram edge,
+        # 4 at or above the baseline's maximum. A split cell's values are binned one by one; a
+        # top cell's are compared with the maximum. Cells are compared with edges through the
+        # same arithmetic that places values in them, so a value's cell and its bin never
+        # disagree.
         kinds = np.zeros(self.cells + 2, dtype=np.uint8)
         kinds[0] = kinds[-1] = 1
-        edge_cells = self._u(self.psi_edges.copy()).astype(np.intp)
+        edge_cells = self._u(self.hist_edges.copy()).astype(np.intp)
         inside = edge_cells[(edge_cells >= 1) & (edge_cells <= self.cells)]
-        kinds[inside] = 2
+        kinds[inside] |= 2
+        top = int(self._u(np.array([self.vmax]))[0])
+        self.top = top if 1 <= top <= self.cells else 0
+        if self.top:
+            kinds[top:self.cells + 1] |= 4
         self.kinds = kinds
-        self.split = np.flatnonzero(kinds == 2)
+        self.split = np.flatnonzero(kinds & 2)
         self.split_global = self.split + self.base
-        # The PSI bin of every cell: outer cells by their left edge (PSI edges are among the
-        # outer points), uniform cells by the edges placed in cells before them.
-        self.cell_bin = np.searchsorted(self.psi_edges, self.anchors, side="right")
+        # The histogram bin of every cell: outer cells by their left edge (histogram edges are
+        # among the outer points), uniform cells by the edges placed in cells before them.
+        self.cell_bin = np.searchsorted(self.hist_edges, self.anchors, side="right")
         self.cell_bin[0] = 0
         uniform = np.arange(1, self.cells + 1)
         self.cell_bin[self.base + 1:self.base + self.cells + 1] = np.searchsorted(
@@ -87,8 +139,9 @@ class _Grid:
         return u
 
     def accumulate(self, x: np.ndarray, counts: np.ndarray, offsets: np.ndarray,
-                   psi_split: np.ndarray) -> None:
-        """Add finite values to the per-cell counts and offset sums (and the split PSI counts)."""
+                   hist_split: np.ndarray, tails: Tails | None = None) -> None:
+        """Add finite values to the per-cell counts and offset sums (the split cells' histogram
+        counts, and with `tails` the values beyond the baseline's range)."""
         M, base = self.cells, self.base
         for start in range(0, len(x), SUB_CHUNK):
             part = x[start:start + SUB_CHUNK]
@@ -99,25 +152,80 @@ class _Grid:
             f = np.bincount(ui, weights=u, minlength=M + 2)
             counts[base + 1:base + M + 1] += c[1:M + 1]
             offsets[base + 1:base + M + 1] += f[1:M + 1] * self.step
-            if c[0] or c[M + 1] or (len(self.split) and c[self.split].any()):
-                special = np.flatnonzero(self.kinds[ui])
-                xs = part[special]
-                kind = self.kinds[ui[special]]
-                outer = kind == 1
-                if outer.any():
-                    xo = xs[outer]
-                    g = np.searchsorted(self.edges, xo, side="right")
-                    counts += np.bincount(g, minlength=self.size)
-                    offsets += np.bincount(g, weights=xo - self.anchors[g], minlength=self.size)
-                if not outer.all():
-                    xp = xs[~outer]
-                    psi_split += np.bincount(np.searchsorted(self.psi_edges, xp, side="right"),
-                                             minlength=len(psi_split))
+            if not (c[0] or c[M + 1] or (len(self.split) and c[self.split].any())
+                    or (tails is not None and self.top and c[self.top:M + 1].any())):
+                continue
+            special = np.flatnonzero(self.kinds[ui])
+            xs = part[special]
+            kind = self.kinds[ui[special]]
+            outer = (kind & 1).astype(bool)
+            if outer.any():
+                xo = xs[outer]
+                g = np.searchsorted(self.edges, xo, side="right")
+                counts += np.bincount(g, minlength=self.size)
+                offsets += np.bincount(g, weights=xo - self.anchors[g], minlength=self.size)
+                if tails is not None:
+                    self._tails(xo, g, tails)
+            split = (kind & 2).astype(bool)
+            if split.any():
+                hist_split += np.bincount(np.searchsorted(self.hist_edges, xs[split], side="right"),
+                                          minlength=len(hist_split))
+            if tails is not None:
+                top = xs[(kind & 4).astype(bool)]
+                top = top[top > self.vmax]
+                if len(top):
+                    tails.above += len(top)
+                    tails.max = max(tails.max, float(top.max()))
 
-    def psi_counts(self, counts: np.ndarray, psi_split: np.ndarray) -> np.ndarray:
-        bins = len(self.psi_edges) + 1
+    def _tails(self, xo: np.ndarray, g: np.ndarray, tails: Tails) -> None:
+        low = xo[g == 0]  # below edges[0], the baseline's minimum
+        if len(low):
+            tails.below += len(low)
+            tails.min = min(tails.min, float(low.min()))
+            dist = self.edges[0] - low
+            cell = Tails.cell(dist, self.step)
+            tails.low_counts += np.bincount(cell, minlength=Tails.SIZE)
+            tails.low_dist += np.bincount(cell, weights=dist, minlength=Tails.SIZE)
+        high = xo[g == self.size - 1]  # at or above the last edge
+        if len(high):
+            beyond = high[high > self.vmax]
+            if len(beyond):
+                tails.above += len(beyond)
+                tails.max = max(tails.max, float(beyond.max()))
+            dist = high - self.edges[-1]
+            cell = Tails.cell(dist, self.step)
+            tails.high_counts += np.bincount(cell, minlength=Tails.SIZE)
+            tails.high_dist += np.bincount(cell, weights=dist, minlength=Tails.SIZE)
+
+    def hist_counts(self, counts: np.ndarray, hist_split: np.ndarray) -> np.ndarray:
+        bins = len(self.hist_edges) + 1
         plain = np.bincount(self.cell_bin[self.plain], weights=counts[self.plain], minlength=bins)
-        return plain + psi_split
+        return plain + hist_split
+
+    def cell_table(self, counts: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every cell as (left, right, count, mean of its values), in order."""
+        left = np.concatenate([[-math.inf], self.edges])
+        right = np.concatenate([self.edges, [math.inf]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.anchors + offsets / counts
+        return left, right, counts.astype(np.float64), mean
+
+    def fine(self, counts: np.ndarray, offsets: np.ndarray,
+             tails: Tails) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A window as cells (left, right, count, mean of its values), in order: the log-spaced
+        cells below the baseline's minimum, the interior cells, the log-spaced cells above."""
+        inner = slice(1, self.size - 1)
+        bounds = Tails.bounds(self.step)
+        lo_edge, hi_edge = self.edges[0], self.edges[-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low_mean = lo_edge - tails.low_dist / tails.low_counts
+            mid_mean = self.edges[:-1] + offsets[inner] / counts[inner]
+            high_mean = hi_edge + tails.high_dist / tails.high_counts
+        left = np.concatenate([(lo_edge - bounds[1:])[::-1], self.edges[:-1], hi_edge + bounds[:-1]])
+        right = np.concatenate([(lo_edge - bounds[:-1])[::-1], self.edges[1:], hi_edge + bounds[1:]])
+        count = np.concatenate([tails.low_counts[::-1], counts[inner], tails.high_counts])
+        mean = np.concatenate([low_mean[::-1], mid_mean, high_mean])
+        return left, right, count.astype(np.float64), mean
 
     def w1(self, cb: np.ndarray, ob: np.ndarray, nb: int, cp: np.ndarray, op: np.ndarray,
            np_: int) -> tuple[float, float]:
@@ -168,7 +276,8 @@ class _Grid:
 
 @dataclass
 class NumericBaseline:
-    """A numeric feature's baseline: moments, the cell grid with its counts, PSI bins, CDF table."""
+    """A numeric feature's baseline: moments (the sample standard deviation, as Spark's `stddev`
+    that Azure's monitor divides by), the cell grid with its counts, histogram bins, CDF table."""
 
     name: str
     count: int  # non-null rows
@@ -184,8 +293,8 @@ class NumericBaseline:
     upper: np.ndarray = field(default_factory=lambda: np.empty(0))
     cell_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cell_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    psi_edges: np.ndarray = field(default_factory=lambda: np.empty(0))
-    psi_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    hist_edges: np.ndarray = field(default_factory=lambda: np.empty(0))
+    hist_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cdf_points: np.ndarray = field(default_factory=lambda: np.empty(0))
     cdf_below: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cdf_upto: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -199,16 +308,17 @@ class NumericBaseline:
         return max(self.std or 0.0, STD_FLOOR)
 
     @property
-    def psi_labels(self) -> list[str]:
-        """The PSI bins' labels, for the histograms ("<12", "12–24", ..., "≥60")."""
+    def hist_labels(self) -> list[str]:
+        """The histogram bins' labels, for the pane ("<12", "12–24", ..., "≥60")."""
         if self._labels is None:
-            self._labels = bin_labels(self.psi_edges)
+            self._labels = bin_labels(self.hist_edges)
         return self._labels
 
     @property
     def grid(self) -> _Grid | None:
         if self._grid is None and self.count:
-            self._grid = _Grid(self.lo, self.step, self.cells, self.lower, self.upper, self.psi_edges)
+            self._grid = _Grid(self.lo, self.step, self.cells, self.lower, self.upper, self.hist_edges,
+                               self.min, self.max)
         return self._grid
 
     def cdf(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,6 +340,21 @@ class NumericBaseline:
         f_left = np.where(at, self.cdf_below[rc], f_left)
         return f / n, f_left / n
 
+    def count_below(self, values: np.ndarray) -> np.ndarray:
+        """How many baseline values lie below each of the sorted `values`. Exact where the CDF
+        table holds every distinct baseline value, at its points, and where the cell holding the
+        value has at most one baseline value (so in sparse tails); elsewhere the table's
+        interpolation, kept within the cell's counts (off by at most 1/8192 of the baseline and
+        by at most the cell's count)."""
+        values = np.asarray(values, dtype=np.float64)
+        table = self.cdf(values)[1] * self.count
+        return count_below(values, *self.grid.cell_table(self.cell_counts, self.cell_offsets), estimate=table)
+
+    @property
+    def discrete(self) -> bool:
+        """Whether the CDF table holds every distinct baseline value (every value is a point)."""
+        return bool(self.count) and int((self.cdf_upto - self.cdf_below).sum()) == self.count
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "type": NUMERIC, "count": self.count,
                                 "nulls": self.nulls, "mean": self.mean, "std": self.std,
@@ -239,7 +364,7 @@ class NumericBaseline:
                 "grid": {"lo": self.lo, "step": self.step, "cells": self.cells,
                          "lower": _pack(self.lower), "upper": _pack(self.upper)},
                 "cell_counts": _pack(self.cell_counts), "cell_offsets": _pack(self.cell_offsets),
-                "psi_edges": self.psi_edges.tolist(), "psi_counts": self.psi_counts.tolist(),
+                "hist_edges": self.hist_edges.tolist(), "hist_counts": self.hist_counts.tolist(),
                 # the CDF table as steps between points and ties at points: small integers
                 "cdf": {"points": _pack(self.cdf_points),
                         "steps": _pack(np.diff(self.cdf_upto, prepend=0)),
@@ -249,17 +374,21 @@ class NumericBaseline:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NumericBaseline:
+    def from_dict(cls, data: Mapping[str, Any], version: int = FORMAT_VERSION) -> NumericBaseline:
         item = cls(name=data["name"], count=int(data["count"]), nulls=int(data["nulls"]),
                    mean=data.get("mean"), std=data.get("std"), min=data.get("min"), max=data.get("max"))
+        if version == 1 and item.std is not None and item.count > 1:
+            # format 1 kept the population std: the sample one is sqrt(n / (n - 1)) times it
+            item.std = item.std * math.sqrt(item.count / (item.count - 1))
         if item.count:
             grid, cdf = data["grid"], data["cdf"]
             item.lo, item.step, item.cells = float(grid["lo"]), float(grid["step"]), int(grid["cells"])
             item.lower, item.upper = _unpack(grid["lower"]), _unpack(grid["upper"])
             item.cell_counts = _unpack(data["cell_counts"])
             item.cell_offsets = _unpack(data["cell_offsets"])
-            item.psi_edges = np.asarray(data["psi_edges"], dtype=np.float64)
-            item.psi_counts = np.asarray(data["psi_counts"], dtype=np.int64)
+            old = "psi_edges" in data  # format 1 called them the PSI bins
+            item.hist_edges = np.asarray(data["psi_edges" if old else "hist_edges"], dtype=np.float64)
+            item.hist_counts = np.asarray(data["psi_counts" if old else "hist_counts"], dtype=np.int64)
             item.cdf_points = _unpack(cdf["points"])
             item.cdf_upto = np.cumsum(_unpack(cdf["steps"]))
             item.cdf_below = item.cdf_upto - _unpack(cdf["ties"])
@@ -269,24 +398,44 @@ class NumericBaseline:
 
 @dataclass
 class CategoricalBaseline:
-    """A categorical feature's baseline: its categories (most frequent first) and their counts."""
+    """A categorical feature's baseline: its categories as text (most frequent first), their
+    counts, and the column's kind (integer, float, bool or string: what a production value must
+    read as, for the data type error rate)."""
 
     name: str
     count: int
     nulls: int
-    categories: list = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    kind: str = "string"
     type: str = CATEGORICAL
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": CATEGORICAL, "count": self.count, "nulls": self.nulls,
-                "categories": list(self.categories), "counts": self.counts.tolist()}
+                "kind": self.kind, "categories": list(self.categories), "counts": self.counts.tolist()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CategoricalBaseline:
+    def from_dict(cls, data: Mapping[str, Any], version: int = FORMAT_VERSION) -> CategoricalBaseline:
+        categories, counts = list(data["categories"]), np.asarray(data["counts"], dtype=np.int64)
+        kind = data.get("kind", "string")
+        if version == 1:  # categories kept as JSON values: key them as text, merging 1 and "1"
+            kinds = {type(c) for c in categories}
+            kind = {bool: "bool", int: "integer", float: "float"}.get(kinds.pop(), "string") if len(kinds) == 1 else "string"
+            categories, counts = _merge_keys(categories, counts)
         return cls(name=data["name"], count=int(data["count"]), nulls=int(data["nulls"]),
-                   categories=list(data["categories"]),
-                   counts=np.asarray(data["counts"], dtype=np.int64))
+                   categories=categories, counts=counts, kind=kind)
+
+
+def _merge_keys(values: Sequence[Any], counts: Sequence[int]) -> tuple[list[str], np.ndarray]:
+    """Categories keyed as text, counts of values with the same text merged, most frequent first."""
+    merged: dict[str, int] = {}
+    for value, count in zip(values, counts):
+        key = _key(value)
+        merged[key] = merged.get(key, 0) + int(count)
+    keys = list(merged)
+    totals = np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
+    order = np.argsort(-totals, kind="stable")
+    return [keys[i] for i in order], totals[order]
 
 
 Baseline = NumericBaseline | CategoricalBaseline
@@ -322,12 +471,13 @@ class BaselineProfile:
     def from_dict(cls, data: Mapping[str, Any]) -> BaselineProfile:
         if data.get("format") != FORMAT:
             raise BadInput(f"not a drift baseline profile (format {data.get('format')!r})")
-        if data.get("version") != FORMAT_VERSION:
-            raise BadInput(f"unsupported drift baseline version {data.get('version')!r}")
+        version = data.get("version")
+        if version not in (1, FORMAT_VERSION):
+            raise BadInput(f"unsupported drift baseline version {version!r}")
         features: dict[str, Baseline] = {}
         for item in data["features"]:
             kind = NumericBaseline if item["type"] == NUMERIC else CategoricalBaseline
-            features[item["name"]] = kind.from_dict(item)
+            features[item["name"]] = kind.from_dict(item, version)
         created = data.get("created_at")
         return cls(rows=int(data["rows"]), features=features,
                    created_at=datetime.fromisoformat(created) if created else None)
@@ -384,16 +534,9 @@ def profile_baseline(data: Any, feature_types: Mapping[str, str] | None = None,
 def _profile_categorical(name: str, values: Any) -> CategoricalBaseline:
     codes, uniques = _factorize(values)
     counts = np.bincount(codes + 1, minlength=len(uniques) + 1)
-    nulls, counts = int(counts[0]), counts[1:]
-    merged: dict[Any, int] = {}
-    for value, count in zip(uniques, counts.tolist()):
-        key = _key(value)
-        merged[key] = merged.get(key, 0) + count
-    categories = list(merged)
-    totals = np.fromiter(merged.values(), dtype=np.int64, count=len(merged))
-    order = np.argsort(-totals, kind="stable")
-    return CategoricalBaseline(name=name, count=int(totals.sum()), nulls=nulls,
-                               categories=[categories[i] for i in order], counts=totals[order])
+    categories, totals = _merge_keys(uniques, counts[1:])
+    return CategoricalBaseline(name=name, count=int(totals.sum()), nulls=int(counts[0]),
+                               categories=categories, counts=totals, kind=category_kind(values))
 
 
 def _profile_numeric(name: str, x: np.ndarray) -> NumericBaseline:
@@ -404,12 +547,12 @@ def _profile_numeric(name: str, x: np.ndarray) -> NumericBaseline:
     if n == 0:
         return item
     mean = float(xs.mean())
-    std = float(xs.std())
+    std = float(xs.std(ddof=1)) if n > 1 else 0.0  # Spark's stddev is the sample one
     item.mean, item.std, item.min, item.max = mean, std, float(xs[0]), float(xs[-1])
     scale = max(std, STD_FLOOR)
     step = GRID_STEP * scale
     span = float(xs[-1] - xs[0])
-    psi_edges = np.unique(np.quantile(xs, np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
+    hist_edges = np.unique(np.quantile(xs, np.linspace(0, 1, HISTOGRAM_EDGES + 1)[1:-1]))
     if span / step < MAX_UNIFORM_CELLS - 1:
         lo = float(xs[0])
         cells = int(math.floor(span / step)) + 1
@@ -424,17 +567,17 @@ def _profile_numeric(name: str, x: np.ndarray) -> NumericBaseline:
         hi = lo + cells * step
         i0 = int(np.searchsorted(xs, lo, side="left"))
         j0 = int(np.searchsorted(xs, hi, side="left"))
-        lower = _order_points(xs[:i0], psi_edges[psi_edges < lo])
-        upper = np.unique(np.concatenate([[hi], _order_points(xs[j0:], psi_edges[psi_edges >= hi])]))
+        lower = _order_points(xs[:i0], hist_edges[hist_edges < lo])
+        upper = np.unique(np.concatenate([[hi], _order_points(xs[j0:], hist_edges[hist_edges >= hi])]))
     item.lo, item.step, item.cells = lo, step, cells
-    item.lower, item.upper, item.psi_edges = lower, upper, psi_edges
+    item.lower, item.upper, item.hist_edges = lower, upper, hist_edges
     grid = item.grid
     counts = np.zeros(grid.size, dtype=np.int64)
     offsets = np.zeros(grid.size)
-    grid.accumulate(xs, counts, offsets, np.zeros(len(psi_edges) + 1, dtype=np.int64))
+    grid.accumulate(xs, counts, offsets, np.zeros(len(hist_edges) + 1, dtype=np.int64))
     item.cell_counts, item.cell_offsets = counts, offsets
-    item.psi_counts = np.bincount(np.searchsorted(psi_edges, xs, side="right"),
-                                  minlength=len(psi_edges) + 1).astype(np.int64)
+    item.hist_counts = np.bincount(np.searchsorted(hist_edges, xs, side="right"),
+                                   minlength=len(hist_edges) + 1).astype(np.int64)
     distinct = np.unique(xs)
     if len(distinct) <= CDF_POINTS + 1:
         points = distinct
@@ -445,6 +588,34 @@ def _profile_numeric(name: str, x: np.ndarray) -> NumericBaseline:
     item.cdf_upto = np.searchsorted(xs, points, side="right").astype(np.int64)
     item.w1_error_bound = grid.prior_bound(counts, n) / scale
     return item
+
+
+def count_below(edges: np.ndarray, left: np.ndarray, right: np.ndarray, count: np.ndarray,
+                mean: np.ndarray, *, estimate: np.ndarray | None = None,
+                discrete: bool = False) -> np.ndarray:
+    """How many values lie below each of the sorted `edges`, from contiguous cells (left, right,
+    count, mean of the cell's values). Cells wholly below an edge count in full; of the cell an
+    edge cuts: nothing when it is empty, its one value by where it is when it holds one, else
+    `estimate` kept within the cell, or (no estimate) the whole cell on the side of its mean
+    when `discrete` (a cell of such data holds one value), else a share in proportion to the
+    cut (continuous data)."""
+    cum = np.concatenate([[0.0], np.cumsum(count)])
+    i = np.clip(np.searchsorted(right, edges, side="right"), 0, len(count) - 1)
+    whole, c = cum[i], count[i]
+    # A mean within rounding of the edge is a value on it, which belongs to the bin above.
+    slack = 1e-9 * np.where(np.isfinite(right[i] - left[i]), right[i] - left[i], np.abs(edges))
+    by_mean = np.where(mean[i] < edges - slack, c, 0.0)
+    if estimate is not None:
+        part = np.clip(estimate - whole, 0.0, c)
+    elif discrete:
+        part = by_mean
+    else:
+        width = right[i] - left[i]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = (edges - left[i]) / width
+        part = np.where(np.isfinite(width) & (width > 0), c * np.clip(share, 0.0, 1.0), by_mean)
+    part = np.where(c == 1, by_mean, part)
+    return whole + np.where(c > 0, part, 0.0)
 
 
 def _window(xs: np.ndarray, length: float) -> float:

@@ -1,6 +1,8 @@
-"""Statistics on frequencies and their distributions: Jensen-Shannon distance, PSI and its
-level, Pearson's chi-squared with Cochran's pooling, and the chi-squared and Kolmogorov-Smirnov
-survival functions after scipy's algorithms (scipy is never imported at run time)."""
+"""Statistics on frequencies and their distributions: Jensen-Shannon distance, PSI as Azure
+computes it (Sturges' equal-width bins, +1 per bin) and its level, what a window drawn from the
+baseline itself would measure (the no-drift distance of a categorical), Pearson's chi-squared
+with Cochran's pooling, and the chi-squared and Kolmogorov-Smirnov survival functions after
+scipy's algorithms (scipy is never imported at run time)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from console.drift.rules import CHI2_MIN_EXPECTED, PSI_ALERT, PSI_FLOOR, PSI_WARN
+from console.drift.rules import CHI2_MIN_EXPECTED, NULL_QUANTILE_Z, PSI_ALERT, PSI_FLOOR, PSI_WARN
+from console.drift.rules import POPULATION_STABILITY as POPULATION_STABILITY_METRIC
 
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
@@ -31,9 +34,35 @@ def _psi(p: np.ndarray, q: np.ndarray) -> float:
     return float(((q - p) * np.log(q / p)).sum())
 
 
-def psi(baseline_share: Sequence[float], production_share: Sequence[float]) -> float:
-    """Population stability index between two bin shares, empty bins at 1e-4."""
-    return _psi(np.asarray(baseline_share), np.asarray(production_share))
+def psi(baseline_counts: Sequence[float], production_counts: Sequence[float]) -> float:
+    """Population stability index between two count vectors over the same bins, as Azure's
+    monitor computes it: every bin's count + 1, over the side's total + the number of bins
+    (Azure/azureml-assets, data_drift_compute_metrics/numerical_data_drift_metrics.py
+    `_psi_numerical` and categorical_data_drift_metrics.py `_psi_categorical`)."""
+    b = np.asarray(baseline_counts, dtype=np.float64) + 1.0
+    c = np.asarray(production_counts, dtype=np.float64) + 1.0
+    p, q = b / b.sum(), c / c.sum()
+    return float(((q - p) * np.log(q / p)).sum())
+
+
+def sturges_bins(baseline_count: int, production_count: int) -> int:
+    """How many equal-width bins Azure's numeric PSI and JS use: Sturges' rule on the smaller
+    side, ceil(log2(n) + 1) (shared_utilities/histogram_utils.py `_get_optimal_number_of_bins`)."""
+    return math.ceil(math.log2(max(min(baseline_count, production_count), 1)) + 1)
+
+
+def equal_width_edges(low: float, high: float, bins: int) -> np.ndarray:
+    """Azure's bin edges over the joint range [low, high]: low + i * (high - low) / bins, the last
+    bin closed; a single value gets one bin of +-0.5 % around it (histogram_utils.py
+    `get_dual_histogram_bin_edges`). The last edge is `high` itself, so that no rounding drops
+    the maximum (Spark's histogram leaves out values above its last edge)."""
+    if low == high:
+        delta = 0.005 if low == 0 else abs(low * 0.005)
+        return np.array([low - delta, low + delta])
+    width = (high - low) / bins
+    edges = low + np.arange(bins + 1, dtype=np.float64) * width
+    edges[-1] = high
+    return edges
 
 
 def psi_level(value: float | None) -> str | None:
@@ -41,6 +70,88 @@ def psi_level(value: float | None) -> str | None:
     if value is None:
         return None
     return "alert" if value >= PSI_ALERT else "warn" if value >= PSI_WARN else "ok"
+
+
+def null_distance(baseline_counts: np.ndarray, rows: int, metric: str,
+                  z: float = NULL_QUANTILE_Z) -> tuple[float, float]:
+    """What a window of `rows` rows drawn from the baseline itself would measure against it, for
+    a categorical feature: `(mean, quantile)` of its Jensen-Shannon distance (metric
+    "jensen_shannon_distance") or Azure's PSI ("population_stability_index"), the quantile at
+    `z` standard scores (99 % by default).
+
+    Small windows over many categories are far from their baseline by chance alone: 1,000 rows
+    over 100 equally likely categories are 0.13 away in JS, over 10,000 categories 0.88. Both
+    measures are sums over categories of a term in each category's count, which is binomial
+    (rows, share) in such a window, so their mean is exact by linearity: per distinct baseline
+    count, the term's expectation over the binomial (summed over its support up to a mean of
+    200, by Gauss-Hermite quadrature on its normal limit beyond). The spread adds the terms'
+    variances (their negative covariance left out: a little wider than the truth), and the
+    quantile is Wilson-Hilferty's on a scaled chi-squared with those two moments (exact in the
+    many-rows limit, where the sum is one)."""
+    counts = np.asarray(baseline_counts, dtype=np.int64)
+    counts = counts[counts > 0]
+    total, k, n = int(counts.sum()), len(counts), int(rows)
+    if k < 2 or n < 1:
+        return 0.0, 0.0
+    values, groups = np.unique(counts, return_counts=True)
+    mean = var = 0.0
+    for value, size in zip(values.tolist(), groups.tolist()):
+        share = value / total
+        c, weight = _binomial_support(n, share)
+        if metric == POPULATION_STABILITY_METRIC:
+            term = _psi_term(c, n, value, total, k)
+        else:
+            term = _js_term(c / n, share)
+        m1 = float((weight * term).sum())
+        m2 = float((weight * term * term).sum())
+        mean += size * m1
+        var += size * max(m2 - m1 * m1, 0.0)
+    quantile = _wilson_hilferty(mean, var, z)
+    if metric == POPULATION_STABILITY_METRIC:
+        return mean, quantile
+    return math.sqrt(mean / math.log(2)), math.sqrt(quantile / math.log(2))
+
+
+_HERMITE = np.polynomial.hermite_e.hermegauss(40)
+
+
+def _binomial_support(n: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points and weights of Binomial(n, p): its whole support near the mean when the mean is at
+    most 200 (pmf by its recurrence, in logs), Gauss-Hermite nodes of its normal limit beyond."""
+    mean = n * p
+    sd = math.sqrt(n * p * (1 - p))
+    if mean <= 200 or sd == 0:
+        top = min(n, int(mean + 12 * sd + 12))
+        c = np.arange(top + 1, dtype=np.float64)
+        steps = np.log(n - c[:-1]) - np.log(c[:-1] + 1) + math.log(p) - math.log1p(-p)
+        log_pmf = n * math.log1p(-p) + np.concatenate([[0.0], np.cumsum(steps)])
+        return c, np.exp(log_pmf)
+    nodes, weights = _HERMITE
+    return np.clip(mean + sd * nodes, 0, n), weights / weights.sum()
+
+
+def _js_term(x: np.ndarray, p: float) -> np.ndarray:
+    """One category's share of the Jensen-Shannon divergence (nats) between x and p."""
+    m = (x + p) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(x > 0, x * np.log(x / m), 0.0)
+    return (left + p * np.log(p / m)) / 2
+
+
+def _psi_term(c: np.ndarray, n: int, b: int, total: int, k: int) -> np.ndarray:
+    """One category's share of Azure's PSI, counts + 1 over the totals + the categories."""
+    q = (c + 1) / (n + k)
+    p = (b + 1) / (total + k)
+    return (q - p) * np.log(q / p)
+
+
+def _wilson_hilferty(mean: float, var: float, z: float) -> float:
+    """The z-quantile of a scaled chi-squared with this mean and variance."""
+    if mean <= 0 or var <= 0:
+        return max(mean, 0.0)
+    dof = 2 * mean * mean / var
+    a = 2 / (9 * dof)
+    return mean * max(1 - a + z * math.sqrt(a), 0.0) ** 3
 
 
 def chi2_cells(observed: np.ndarray, baseline_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
