@@ -65,6 +65,7 @@ ARTIFACT_CONTAINER = "azureml"  # workspaceartifactstore: runs' logs and outputs
 DATASTORES = {"workspaceblobstore": BLOB_CONTAINER, "workspaceartifactstore": ARTIFACT_CONTAINER}
 STORAGE_KEY = "ZmFrZS1zdG9yYWdlLWFjY291bnQta2V5LWZvci10ZXN0cw=="  # base64: the blob SDK signs with it  # an endpoint's scoring URI: https://{endpoint}.{region}.inference...
 USER = "alex@contoso.com"
+USER_OBJECT_ID = "33333333-4444-5555-6666-777777777777"  # the user's object id, as ARM's 403s name it
 
 Reply = tuple[int, Any, dict[str, str]]  # status, JSON body (or None), extra headers
 
@@ -264,9 +265,22 @@ class FakeArm:
         "00000000-0000-0000-0000-000000000000", "rg-demo", "ws-demo", "eastus")
 
     def __init__(self, *, empty: bool = False, settle_after: int = 1, jobs_page_size: int = 3,
-                 operation_polls: int = 1, unparsable_job: bool = False, now: datetime = NOW):
+                 operation_polls: int = 1, unparsable_job: bool = False, now: datetime = NOW,
+                 role: str = "Contributor", blob_data_role: str | None = None, identity_datastores: bool = False,
+                 shared_key_access: bool = True):
         self.settle_after, self.jobs_page_size, self.operation_polls = settle_after, jobs_page_size, operation_polls
         self.now = now
+        # Who the caller is, as Azure RBAC sees it. A "Reader" of the workspace may only read: every
+        # write and action (listSecrets, listKeys, getLogs, ...) answers ARM's 403 AuthorizationFailed.
+        # Blob data is the storage account's: a token reads it only with `blob_data_role` ("Storage
+        # Blob Data Reader" or "... Contributor") on the account, whatever the workspace role; a SAS
+        # or the account key reads it unless the account refuses shared keys (`shared_key_access`).
+        # `identity_datastores`: the datastores keep no secret (credentialsType None), as a workspace
+        # made with identity-based access to its storage.
+        self.role, self.blob_data_role = role, blob_data_role
+        self.identity_datastores, self.shared_key_access = identity_datastores, shared_key_access
+        self.blob_types: dict[str, str] = {}  # blob name -> BlockBlob or AppendBlob (BlockBlob unless set)
+        self._account_sas: set[str] = set()  # the sig of each SAS listSecrets gave (an account SAS)
         self.requests: list[Call] = []
         self.unhandled: list[Call] = []  # requests no route answered (they got a 404)
         self.ws_id = (f"/subscriptions/{self.SUBSCRIPTION}/resourceGroups/{self.RESOURCE_GROUP}"
@@ -334,15 +348,14 @@ class FakeArm:
             self.requests.append(call)
             signed = ("Bearer ", f"SharedKey {STORAGE_ACCOUNT}:") if call.host.endswith(BLOB_HOST) else ("Bearer ",)
             sig = call.query.get("sig", "") if call.host.endswith(BLOB_HOST) else ""
-            if sig.startswith("fake") and sig[4:].isdigit() and int(sig[4:]) < self.sas_valid_from:
-                return 403, b'<?xml version="1.0"?><Error><Code>AuthenticationFailed</Code><Message>Signed expiry ' \
-                    b'time has to be after signed start time</Message></Error>', {
-                        "Content-Type": "application/xml", "x-ms-error-code": "AuthenticationFailed"}
             sas = bool(sig) and sig.startswith("fake")
             public = call.path == "/discovery"  # the workspace's discovery document needs no token
             if not (sas or public) and not call.headers.get("authorization", "").startswith(signed):
                 return 401, arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
                                       "missing."), {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            refused = self._refused(call, sig if sas else None)
+            if refused is not None:
+                return refused
             for failure in self._failures:
                 if failure.times > 0 and failure.method in ("*", call.method) and failure.pattern.search(call.path):
                     failure.times -= 1
@@ -1422,26 +1435,39 @@ class FakeArm:
         return 200, self.codes[name][version], {}
 
     def get_datastore(self, call: Call, name: str) -> Reply:
+        """A workspace datastore in the shape azure-ai-ml's own recordings show (test_blob_store,
+        test_blob_store_credential_less): credentials AccountKey (its secrets only through
+        listSecrets), or None for an identity-based one."""
         if name not in DATASTORES:
             return _not_found("datastore", name)
+        identity = self.identity_datastores
         body = {"id": f"{self.ws_id}/datastores/{name}", "name": name,
                 "type": "Microsoft.MachineLearningServices/workspaces/datastores",
-                "systemData": system_data(self.now - timedelta(days=30)),
-                "properties": {"datastoreType": "AzureBlob", "accountName": STORAGE_ACCOUNT,
-                               "containerName": DATASTORES[name], "endpoint": "core.windows.net", "protocol": "https",
-                               "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
-                               "credentials": {"credentialsType": "AccountKey"}, "isDefault": name == "workspaceblobstore",
-                               "description": "", "tags": {}, "properties": {}}}
+                "properties": {"description": None, "tags": {}, "properties": None,
+                               "isDefault": name == "workspaceblobstore",
+                               "credentials": {"credentialsType": "None" if identity else "AccountKey"},
+                               "subscriptionId": None, "resourceGroup": None, "datastoreType": "AzureBlob",
+                               "accountName": STORAGE_ACCOUNT, "containerName": DATASTORES[name],
+                               "endpoint": "core.windows.net", "protocol": "https",
+                               "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity" if identity
+                               else "None"},
+                "systemData": system_data(self.now - timedelta(days=30))}
         return 200, body, {}
 
     def list_datastore_secrets(self, call: Call, name: str) -> Reply:
-        """As Azure answers azure-ai-ml's request for expirable secrets: a SAS that storage accepts
-        for an hour (here: until `expire_sas()`), not the account key."""
+        """As Azure answers azure-ai-ml's request for expirable secrets (the recording's shape: a
+        SAS with a leading '?', valid an hour by `se`; here storage takes it until `expire_sas()`),
+        not the account key. A Reader never gets here: `_refused` answers the action's 403."""
         if name not in DATASTORES:
             return _not_found("datastore", name)
+        if self.identity_datastores:  # no example: Azure keeps no secret to list for such a datastore
+            return 400, arm_error("UserError", f"Datastore {name} has no secrets: it uses identity-based access."), {}
         if (call.body or {}).get("expirableSecret"):
             self.sas_issued += 1
-            return 200, {"secretsType": "Sas", "sasToken": f"sv=2021-08-06&ss=b&srt=co&sp=rwl&sig={self._sas()}"}, {}
+            self._account_sas.add(self._sas())
+            expiry = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return 200, {"secretsType": "Sas",
+                         "sasToken": f"?sv=2021-08-06&sig={self._sas()}&se={expiry}&srt=co&ss=bf&sp=rcuwdl"}, {}
         return 200, {"secretsType": "AccountKey", "key": STORAGE_KEY}, {}
 
     def _sas(self) -> str:
@@ -1451,43 +1477,130 @@ class FakeArm:
         """Storage refuses every SAS issued so far (403 AuthenticationFailed), as after its hour."""
         self.sas_valid_from = self.sas_issued + 1
 
+    def _refused(self, call: Call, sig: str | None) -> Reply | None:
+        """What Azure refuses before any route runs: a Reader's writes and actions (ARM's 403
+        AuthorizationFailed naming the action and scope); for storage, an expired SAS, a key or
+        account SAS on an account that refuses shared keys, and a token without a blob data role
+        on the account (storage's 403s, in its XML and x-ms-error-code)."""
+        if call.host == HOST:
+            if self.role != "Reader" or call.method == "GET":
+                return None
+            action, scope = _arm_action(call.method, call.path)
+            return 403, arm_error("AuthorizationFailed", (
+                f"The client '{USER}' with object id '{USER_OBJECT_ID}' does not have authorization to perform "
+                f"action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, "
+                "please refresh your credentials.")), {}
+        if not call.host.endswith(BLOB_HOST):
+            return None
+        auth = call.headers.get("authorization", "")
+        if sig is not None and sig[4:].isdigit() and int(sig[4:]) < self.sas_valid_from:
+            expiry = call.query.get("se", "")
+            try:
+                expired = _http_date(datetime.fromisoformat(expiry.replace("Z", "+00:00")))
+            except ValueError:
+                expired = expiry
+            return self._storage_error(403, "AuthenticationFailed", "Server failed to authenticate the request. Make "
+                                       "sure the value of Authorization header is formed correctly including the "
+                                       "signature.", detail=f"Signed expiry time [{expired}] must be after signed "
+                                       f"start time [{_http_date(datetime.now(timezone.utc))}]")
+        if not self.shared_key_access and (sig in self._account_sas or auth.startswith("SharedKey ")):
+            return self._storage_error(403, "KeyBasedAuthenticationNotPermitted",
+                                       "Key based authentication is not permitted on this storage account.")
+        if sig is None and auth.startswith("Bearer "):
+            roles = {"Storage Blob Data Contributor", "Storage Blob Data Owner"}
+            if call.method in ("GET", "HEAD"):
+                roles.add("Storage Blob Data Reader")
+            if self.blob_data_role not in roles:
+                return self._storage_error(403, "AuthorizationPermissionMismatch", "This request is not authorized "
+                                           "to perform this operation using this permission.")
+        return None
+
+    def _storage_error(self, status: int, code: str, message: str, *, detail: str | None = None,
+                       headers: dict[str, str] | None = None) -> Reply:
+        """An error as the Blob service answers it: XML with the code, a message ending in its
+        request id and time, and the code again in `x-ms-error-code`."""
+        request_id = f"{len(self.requests):08x}-701e-0023-7ff1-2a2bd9000000"
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+        extra = f"<AuthenticationErrorDetail>{detail}</AuthenticationErrorDetail>" if detail else ""
+        body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}\n'
+                f"RequestId:{request_id}\nTime:{now}</Message>{extra}</Error>").encode()
+        return status, body, {"Content-Type": "application/xml", "x-ms-error-code": code,
+                              "x-ms-request-id": request_id, "Server": "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0",
+                              **(headers or {})}
+
     def put_blob(self, name: str, content: bytes) -> None:
         self.blobs[name] = content
+        self.blob_types[name] = "BlockBlob"
+
+    def append_blob(self, name: str, content: bytes) -> None:
+        """Append to an append blob of the workspace's container (made if missing): it grows, and its
+        ETag changes, as the data collector's files do through their hour."""
+        self.blobs[name] = self.blobs.get(name, b"") + content
+        self.blob_types[name] = "AppendBlob"
 
     def collect(self, endpoint: str, deployment: str, rows: list[dict], at: datetime,
-                collection: str = "model_inputs") -> str:
-        """Write rows as a deployment's data collector does: one JSON line per request (a CloudEvent
-        whose `data` is the request's rows), in an hour folder yyyy/MM/dd/HH of the collection."""
+                collection: str = "model_inputs", *, per_line: int = 10, every_s: float | None = None,
+                instance: str | None = None) -> str:
+        """Write rows as a deployment's data collector does: one JSON line per batch of requests (a
+        CloudEvent whose `data` is their rows, `per_line` of them), in an hour folder yyyy/MM/dd/HH of
+        the collection. With `instance`, the lines are appended to that instance's file of the hour
+        ({instance}.jsonl, an append blob), as the collector writes through the hour; lines are
+        `every_s` apart from `at` (default: a few seconds apart). Returns the blob's name."""
         folder = f"modelDataCollector/{endpoint}/{deployment}/{collection}/{at:%Y/%m/%d/%H}"
-        name = f"{folder}/{at:%M}_{len(self.blobs):04d}.jsonl"
-        source = f"{self.ws_id}/onlineEndpoints/{endpoint}/deployments/{deployment}"
-        lines = [json.dumps({"specversion": "1.0", "id": f"{i:08x}-req", "source": source,
-                             "type": f"azureml.inference.{collection}", "datacontenttype": "application/json",
-                             "time": f"{stamp(at + timedelta(seconds=i % 60))[:19]}Z", "data": rows[i:i + 10],
-                             "path": "/score", "method": "POST", "contentrange": f"bytes 0-{len(rows)}/*"})
-                 for i in range(0, len(rows), 10)]
-        self.put_blob(name, ("\n".join(lines) + "\n").encode())
+        name = f"{folder}/{instance}.jsonl" if instance else f"{folder}/{at:%M}_{len(self.blobs):04d}.jsonl"
+        lines = [self._event(endpoint, deployment, collection, i, rows[i:i + per_line],
+                             at + timedelta(seconds=(k * every_s) if every_s is not None else i % 60))
+                 for k, i in enumerate(range(0, len(rows), per_line))]
+        self.append_blob(name, ("\n".join(lines) + "\n").encode())
         return name
 
+    def collect_large(self, endpoint: str, deployment: str, rows: list[dict], at: datetime,
+                      collection: str = "model_inputs", *, instance: str = "0",
+                      account: str = STORAGE_ACCOUNT) -> str:
+        """A request whose payload is over 4 MB, as the collector writes it: the payload goes to
+        `{endpoint}/{deployment}/{yyyy/MM/dd/HH}/{instance}.jsonl` of the container (appended there,
+        one JSON line a payload), and the collection's line carries its blob URL as `data`
+        (datacontenttype text/plain). `account` other than the workspace's: the URL names a storage
+        account the workspace does not have, and nothing is stored. Returns the URL."""
+        path = f"modelDataCollector/{endpoint}/{deployment}/{at:%Y/%m/%d/%H}/{instance}.jsonl"
+        url = f"https://{account}{BLOB_HOST}/{BLOB_CONTAINER}/{path}"
+        if account == STORAGE_ACCOUNT:
+            self.append_blob(path, (json.dumps(rows) + "\n").encode())
+        folder = f"modelDataCollector/{endpoint}/{deployment}/{collection}/{at:%Y/%m/%d/%H}"
+        line = json.loads(self._event(endpoint, deployment, collection, len(self.blobs), [], at))
+        line.update(data=url, datacontenttype="text/plain")
+        self.append_blob(f"{folder}/{instance}.jsonl", (json.dumps(line) + "\n").encode())
+        return url
+
+    def _event(self, endpoint: str, deployment: str, collection: str, i: int, data: Any, at: datetime) -> str:
+        source = f"{self.ws_id}/onlineEndpoints/{endpoint}/deployments/{deployment}"
+        return json.dumps({"specversion": "1.0", "id": f"{i:08x}-req", "source": source,
+                           "type": f"azureml.inference.{collection}", "datacontenttype": "application/json",
+                           "time": f"{stamp(at)[:19]}Z", "data": data, "path": "/score", "method": "POST",
+                           "contentrange": f"bytes 0-{len(json.dumps(data))}/*"})
+
     def blob(self, call: Call) -> Reply:
-        """The Blob service for the workspace's account: List Blobs (XML, by prefix) and Get Blob
-        (ranged, as download_blob reads it)."""
+        """The Blob service for the workspace's account: List Blobs (XML, by prefix, each blob's
+        ETag, length and type) and Get Blob (ranged, as download_blob reads it; a range that starts
+        past the end answers 416 InvalidRange)."""
         account = call.host.split(".", 1)[0]
         container, _, name = call.path.lstrip("/").partition("/")
         from urllib.parse import unquote
 
         name = unquote(name)
         if account != STORAGE_ACCOUNT or container not in (BLOB_CONTAINER, ARTIFACT_CONTAINER):
-            return 404, b"<?xml version=\"1.0\"?><Error><Code>ContainerNotFound</Code></Error>", \
-                {"Content-Type": "application/xml", "x-ms-error-code": "ContainerNotFound"}
+            return self._storage_error(404, "ContainerNotFound", "The specified container does not exist.")
         store = self.blobs if container == BLOB_CONTAINER else self.artifacts
+
+        def etag(content: bytes) -> str:
+            return f"0x8DC{hashlib.sha256(content).hexdigest()[:12].upper()}"
         if call.method == "GET" and not name and call.query.get("comp") == "list":
             prefix = call.query.get("prefix", "")
             items = "".join(
                 f"<Blob><Name>{n}</Name><Properties><Last-Modified>{_http_date(self.now)}</Last-Modified>"
-                f"<Etag>0x8DC{hashlib.sha256(b).hexdigest()[:12].upper()}</Etag><Content-Length>{len(b)}"
+                f"<Etag>{etag(b)}</Etag><Content-Length>{len(b)}"
                 "</Content-Length><Content-Type>application/octet-stream</Content-Type>"
-                "<BlobType>BlockBlob</BlobType></Properties></Blob>"
+                f"<BlobType>{self.blob_types.get(n, 'BlockBlob')}</BlobType></Properties></Blob>"
                 for n, b in sorted(store.items()) if n.startswith(prefix))
             xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="https://{call.host}/" '
                    f'ContainerName="{container}"><Prefix>{prefix}</Prefix><Blobs>{items}</Blobs><NextMarker />'
@@ -1497,27 +1610,30 @@ class FakeArm:
             content = call.body if isinstance(call.body, bytes) else json.dumps(call.body).encode() \
                 if call.body is not None else b""
             store[name] = content
+            self.blob_types[name] = "BlockBlob"
             self.blob_metadata[name] = {k[len("x-ms-meta-"):]: v for k, v in call.headers.items()
                                         if k.startswith("x-ms-meta-")}
-            return 201, None, {"ETag": f'"0x8DC{hashlib.sha256(content).hexdigest()[:12].upper()}"',
-                               "Last-Modified": _http_date(self.now), "x-ms-request-server-encrypted": "true"}
+            return 201, None, {"ETag": f'"{etag(content)}"', "Last-Modified": _http_date(self.now),
+                               "x-ms-request-server-encrypted": "true"}
         if call.method == "PUT" and name in store and call.query.get("comp") == "metadata":
             self.blob_metadata[name] = {k[len("x-ms-meta-"):]: v for k, v in call.headers.items()
                                         if k.startswith("x-ms-meta-")}
             return 200, None, {"ETag": '"0x8DC000000000000"', "Last-Modified": _http_date(self.now)}
         if call.method == "GET" and name in store:
             content = store[name]
-            headers = {"Content-Type": "application/octet-stream", "x-ms-blob-type": "BlockBlob",
-                       "ETag": f'"0x8DC{hashlib.sha256(content).hexdigest()[:12].upper()}"',
+            headers = {"Content-Type": "application/octet-stream",
+                       "x-ms-blob-type": self.blob_types.get(name, "BlockBlob"), "ETag": f'"{etag(content)}"',
                        "Last-Modified": _http_date(self.now)}
             wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", call.headers.get("x-ms-range") or call.headers.get("range") or "")
             if wanted:
                 first = int(wanted[1])
+                if first >= len(content):
+                    return self._storage_error(416, "InvalidRange", "The range specified is invalid for the current "
+                                               "size of the resource.", headers={"Content-Range": f"bytes */{len(content)}"})
                 last = min(int(wanted[2]) if wanted[2] else len(content) - 1, len(content) - 1)
                 return 206, content[first:last + 1], {**headers, "Content-Range": f"bytes {first}-{last}/{len(content)}"}
             return 200, content, headers
-        return 404, b'<?xml version="1.0"?><Error><Code>BlobNotFound</Code></Error>', \
-            {"Content-Type": "application/xml", "x-ms-error-code": "BlobNotFound"}
+        return self._storage_error(404, "BlobNotFound", "The specified blob does not exist.")
 
     # --- the region's MLflow tracking server (a run per job, its id the job's name) -------------------
 
@@ -1694,6 +1810,20 @@ def _run_time(t: datetime) -> str:
 
 def _http_date(t: datetime) -> str:
     return t.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def _arm_action(method: str, path: str) -> tuple[str, str]:
+    """The RBAC action an ARM request needs and the scope it is checked at, as AuthorizationFailed
+    names them: POST .../datastores/x/listSecrets -> (Microsoft.MachineLearningServices/workspaces/
+    datastores/listSecrets/action, .../datastores/x); PUT -> .../write; DELETE -> .../delete."""
+    found = re.search(r"/providers/([^/]+)/(.+)$", path)
+    if not found:
+        return f"{method} {path}", path
+    provider, parts = found[1], found[2].strip("/").split("/")
+    kinds = "/".join(parts[0::2])
+    if method == "POST" and len(parts) % 2:  # an action on the resource named before it
+        return f"{provider}/{kinds}/action", path.rstrip("/").rsplit("/", 1)[0]
+    return f"{provider}/{kinds}/{'delete' if method == 'DELETE' else 'write'}", path
 
 
 def _not_found(kind: str, name: str) -> Reply:
