@@ -141,11 +141,14 @@ class MonitorService:
 
         signal = self._signal(row)
         profile = self._baseline(row, signal)
-        limits = signal.get("metric_thresholds") or {}
-        numeric = float((limits.get("numerical") or {}).get("normalized_wasserstein_distance", drift.DEFAULT_THRESHOLD))
-        categorical = float((limits.get("categorical") or {}).get("jensen_shannon_distance", drift.DEFAULT_THRESHOLD))
-        threshold = {name: numeric if kind == "numeric" else categorical
-                     for name, kind in profile.feature_types.items()}
+        # The metric the signal names for each type, with its threshold and direction (Azure's
+        # defaults without one); a data quality signal's rates, judged too.
+        metric, threshold = drift.drift_rules(signal.get("metric_thresholds"), profile.feature_types)
+        quality = None
+        for other in row["spec"]["create_monitor"]["monitoring_signals"].values():
+            if isinstance(other, dict) and other.get("type") == "data_quality":
+                listed = other.get("features") if isinstance(other.get("features"), list) else None
+                quality = drift.quality_rules(other.get("metric_thresholds"), profile.feature_types, listed)
         accumulator = drift.DriftAccumulator(profile)
         for chunk in self._production(row, start, end):
             accumulator.update(chunk)
@@ -154,8 +157,8 @@ class MonitorService:
         # keeps the monitor's false-alert rate at 5 %.
         p_value = drift.P_VALUE_THRESHOLD / max(len(profile.feature_types), 1)
         return accumulator.report(monitor=row["name"], endpoint_name=row["endpoint"], deployment=row["deployment"],
-                                  window_start=start, window_end=end, threshold=threshold,
-                                  p_value_threshold=p_value, created_at=self.ctx.clock.now())
+                                  window_start=start, window_end=end, metric=metric, threshold=threshold,
+                                  quality=quality, p_value_threshold=p_value, created_at=self.ctx.clock.now())
 
     # --- the scheduler's part ----------------------------------------------------------------
 
