@@ -11,21 +11,35 @@ data assets. So a run here:
 1. reads the schedule's data drift signal (production and reference data, thresholds, features,
    type overrides, the target column to leave out) through azure-ai-ml's public entities;
 2. resolves both data assets to `azureml://datastores/{store}/paths/{path}` and the datastore to
-   its account, container and key (`datastores.get(include_secrets=True)`, as azure-ai-ml's own
-   uploads do), then reads with azure-storage-blob on the workspace's transport;
+   its account, container and SAS, or the user's own token where the workspace keeps or gives no
+   secret (storage.py), then reads with azure-storage-blob on the workspace's transport;
 3. profiles the baseline once (kept in the console's state folder, keyed by the asset version);
-4. reads the window's hour folders, keeps the rows whose request time is in the window, and
-   feeds them in chunks to the engine, as the local monitor does.
+4. lists the window's hour folders and reads only what is new: each blob once, kept by name, ETag
+   and offset (the collector's files are append blobs that grow through their hour: a changed one
+   is read from where it ended, with a Range read), its rows kept with their request times;
+5. feeds the rows whose request time is in the window to the engine, and drops what has aged out
+   of the pane's window.
 
-Reports are the console's, kept beside its audit log: Azure never sees them.
+On a busy endpoint an hour of collected data is hundreds of MB: read whole every five minutes, it
+was the console's heaviest traffic by far. Read incrementally, a recompute costs the listing and
+what the collector wrote since the last one (benchmarks/azure_refresh.py prints both).
+
+The collector batches several requests into one line (`data` is their rows) and writes a payload
+over 4 MB to a blob of its own, the line's `data` then being that blob's URL: such a payload is
+read too (once, with the datastore's credential when the blob is on its account); one that cannot
+be read is counted, and the report's feature notes say how many.
+
+Reports are the console's, kept beside its audit log: Azure never sees them. What was read is kept
+in memory per monitor, not on disk: a new console reads the window once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
-from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,9 +53,41 @@ if TYPE_CHECKING:
 
 RECENT = timedelta(hours=1)  # the window the drift pane shows: what the collector wrote lately
 # The pane's report is computed again when it is this old: an hour's window moves little in five
-# minutes, and each run lists and downloads the hour's collected files again.
+# minutes (and each run lists the window's hour folders and reads what the collector wrote since).
 REPORT_MAX_AGE_S = 300.0
 CHUNK_ROWS = 50_000
+
+
+@dataclass
+class _Part:
+    """Rows read in one go, each with its request's time (epoch seconds)."""
+
+    times: Any  # numpy float64 array
+    rows: Any  # pandas DataFrame
+
+
+@dataclass
+class _Blob:
+    """What was read of one blob of collected data (or of a large payload): up to `offset`, the end
+    of its last whole line, as of version `etag`."""
+
+    hour: datetime  # the hour folder it was found under: it ages out with it
+    etag: str | None = None
+    offset: int = 0
+    last: bytes = b""  # the byte before `offset`: a blob rewritten in place no longer has it there
+    parts: list[_Part] = field(default_factory=list)
+    unread: list[float] = field(default_factory=list)  # times of requests whose payload could not be read
+    since: float = -math.inf  # its rows before this time were dropped
+
+
+@dataclass
+class _Collected:
+    """One monitor's production data as read so far."""
+
+    source: tuple[str, str]  # (datastore, path of the collection in it)
+    blobs: dict[str, _Blob] = field(default_factory=dict)
+    payloads: dict[str, _Blob] = field(default_factory=dict)  # large payloads by URL
+    horizon: float = -math.inf  # rows before this are dropped: the start of the newest pane window
 
 
 class CollectedDrift:
@@ -51,6 +97,7 @@ class CollectedDrift:
         self.ws, self.folder = ws, folder
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._collected: dict[str, _Collected] = {}  # monitor -> what was read (under the monitor's lock)
 
     def _lock(self, name: str) -> threading.Lock:
         """One run of a monitor at a time: the pane's refresh and an operator's run share the files."""
@@ -88,14 +135,23 @@ class CollectedDrift:
         production = _input_path(signal.production_data) or (
             f"azureml://datastores/workspaceblobstore/paths/modelDataCollector/{monitor.endpoint_name}/"
             f"{monitor.deployment}/model_inputs")
-        for chunk in self._production(ml, production, start, end):
-            accumulator.update(chunk)
+        (store, prefix), _ = self._resolve(ml, production)
+        collected = self._collected.get(name)
+        if collected is None or collected.source != (store, prefix):
+            collected = self._collected[name] = _Collected((store, prefix.rstrip("/")))
+        self._fold(collected, start, end)
+        unread = _feed(collected, accumulator, start.timestamp(), end.timestamp())
+        _age(collected, end.timestamp() - RECENT.total_seconds())
         # Bonferroni across features, as the local monitor: a small window from the baseline
         # itself must not alert more than 5 % of the time.
         p_value = drift.P_VALUE_THRESHOLD / max(len(profile.feature_types), 1)
         report = accumulator.report(monitor=name, endpoint_name=monitor.endpoint_name, deployment=monitor.deployment,
                                     window_start=start, window_end=end, threshold=threshold,
                                     p_value_threshold=p_value, created_at=datetime.now(timezone.utc))
+        if unread:  # counted and shown, never left out in silence
+            said = f"{unread:,} request{'s' if unread != 1 else ''} over 4 MB not read"
+            report = replace(report, features=tuple(replace(f, note=f"{f.note}; {said}" if f.note else said)
+                                                    for f in report.features))
         _write_atomically(self.folder / name / "latest.json", json.dumps(report.to_dict(), default=str))
         return report
 
@@ -147,31 +203,113 @@ class CollectedDrift:
         profile.save(cache)  # under the monitor's lock: no other run reads it half-written
         return profile
 
-    def _production(self, ml: Any, path: str, start: datetime, end: datetime) -> Iterator[Any]:
-        import pandas as pd
-
-        (store, prefix), _ = self._resolve(ml, path)
+    def _fold(self, collected: _Collected, start: datetime, end: datetime) -> None:
+        """Read what is new in the window's hour folders into `collected`: blobs not seen yet,
+        and of those seen only what was added since (their ETag changed)."""
+        store, prefix = collected.source
         storage = self.ws.storage
-        records: list[dict[str, Any]] = []
         hour = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
         while hour < end:
-            folder = f"{prefix.rstrip('/')}/{hour:%Y/%m/%d/%H}/"
-            for name in storage.names(store, folder):
-                text = (storage.read(store, name) or b"").decode("utf-8", errors="replace")
-                for line in text.splitlines():
-                    try:
-                        entry = json.loads(line)
-                        when = datetime.fromisoformat(entry["time"].replace("Z", "+00:00"))
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        continue  # a line the collector was still writing
-                    if start <= when < end and isinstance(entry.get("data"), list):
-                        records.extend(r for r in entry["data"] if isinstance(r, dict))
-                    if len(records) >= CHUNK_ROWS:
-                        yield pd.DataFrame.from_records(records)
-                        records = []
+            listed = storage.listing(store, f"{prefix}/{hour:%Y/%m/%d/%H}/")
+            names = {item.name for item in listed}
+            for gone in [n for n, b in collected.blobs.items() if b.hour == hour and n not in names]:
+                del collected.blobs[gone]
+            for item in listed:
+                blob = collected.blobs.get(item.name)
+                if blob is None or blob.since > start.timestamp():  # rows this window wants were dropped
+                    blob = collected.blobs[item.name] = _Blob(hour)
+                if blob.etag != item.etag:
+                    self._read_new(collected, item, blob)
             hour += timedelta(hours=1)
-        if records:
-            yield pd.DataFrame.from_records(records)
+
+    def _read_new(self, collected: _Collected, item: Any, blob: _Blob) -> None:
+        """What blob `item` holds past what was read of it. An append blob is read from one byte
+        before the offset, to see that it was appended to (that byte is still the one read), not
+        made again; any other blob that changed is read again whole."""
+        store, _ = collected.source
+        storage = self.ws.storage
+        if item.size < blob.offset or item.blob_type != "AppendBlob":  # only an append blob only grows
+            _restart(blob)
+        chunk = storage.read_from(store, item.name, blob.offset - 1 if blob.offset else 0)
+        if chunk is None:  # deleted since it was listed
+            collected.blobs.pop(item.name, None)
+            return
+        data = chunk.data
+        if blob.offset:
+            if data[:1] != blob.last:  # rewritten in place: read it again whole
+                _restart(blob)
+                chunk = storage.read_from(store, item.name, 0) or chunk
+                data = chunk.data
+            else:
+                data = data[1:]
+        used = self._parse(collected, blob, data)
+        if used:
+            blob.offset += used
+            blob.last = data[used - 1:used]
+        blob.etag = chunk.etag or item.etag
+
+    def _parse(self, collected: _Collected, blob: _Blob, data: bytes) -> int:
+        """Fold the whole lines of `data` into `blob`'s rows; how many bytes that used (a last line
+        the collector is still writing is read again next time, from its start)."""
+        import numpy as np
+        import pandas as pd
+
+        used = _whole_lines(data)
+        records: list[dict[str, Any]] = []
+        times: list[float] = []
+
+        def flush() -> None:
+            if records:
+                blob.parts.append(_Part(np.asarray(times, dtype=float), pd.DataFrame.from_records(records)))
+                records.clear()
+                times.clear()
+        for line in data[:used].split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                when = datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).timestamp()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # not a line of the collector's
+            payload = entry.get("data")
+            rows = self._payload(collected, payload, blob.hour) if isinstance(payload, str) else _rows(payload)
+            if rows is None:
+                blob.unread.append(when)
+                continue
+            records.extend(rows)
+            times.extend([when] * len(rows))
+            if len(records) >= CHUNK_ROWS:
+                flush()
+        flush()
+        return used
+
+    def _payload(self, collected: _Collected, url: str, hour: datetime) -> list[dict[str, Any]] | None:
+        """The rows of a payload over 4 MB, from the blob the line names (read once: what of it was
+        read is kept like a collected blob's); None when it cannot be read."""
+        from azure.core.exceptions import AzureError
+
+        from console.errors import AmlopsError
+
+        if not url.startswith("https://"):
+            return None
+        state = collected.payloads.setdefault(url, _Blob(hour))
+        try:
+            chunk = self.ws.storage.read_url(url, state.offset)
+        except (AmlopsError, AzureError):
+            return None
+        if chunk is None:
+            return None
+        used = _whole_lines(chunk.data)
+        rows: list[dict[str, Any]] = []
+        for line in chunk.data[:used].split(b"\n"):
+            try:
+                value = json.loads(line) if line.strip() else None
+            except ValueError:
+                continue
+            rows.extend(_rows(value) or [])
+        state.offset += used
+        state.etag = chunk.etag
+        return rows
 
     def _resolve(self, ml: Any, path: str) -> tuple[tuple[str, str], str]:
         """A data asset reference (an ARM id or azureml:name:version) or a datastore URI, as
@@ -196,6 +334,77 @@ class CollectedDrift:
         if not found:
             raise BadInput(f"data asset {name}:{version} is at {asset.path}: only a workspace datastore is read here")
         return (found["store"], found["path"]), f"{name}:{version}"
+
+
+def _whole_lines(data: bytes) -> int:
+    """How many bytes of `data` are whole lines: up to its last newline, or all of it when what
+    follows that is a whole JSON value (a last line not yet ended)."""
+    used = data.rfind(b"\n") + 1
+    if data[used:].strip():
+        try:
+            json.loads(data[used:])
+            return len(data)
+        except ValueError:
+            pass
+    return used
+
+
+def _rows(data: Any) -> list[dict[str, Any]] | None:
+    """The rows a line's `data` (or a large payload) holds: a list of records, as the collector
+    writes a DataFrame, or pandas' split form ({"columns", "data"}, also under "input_data")."""
+    if isinstance(data, list):
+        return [r for r in data if isinstance(r, dict)]
+    if isinstance(data, dict):
+        split = data.get("input_data") if isinstance(data.get("input_data"), dict) else data
+        if isinstance(split.get("columns"), list) and isinstance(split.get("data"), list):
+            return [dict(zip(split["columns"], r)) for r in split["data"] if isinstance(r, list)]
+    return None
+
+
+def _restart(blob: _Blob) -> None:
+    blob.etag, blob.offset, blob.last, blob.since = None, 0, b"", -math.inf
+    blob.parts.clear()
+    blob.unread.clear()
+
+
+def _feed(collected: _Collected, accumulator: Any, start: float, end: float) -> int:
+    """Give the engine the rows whose request time is in [start, end); how many requests in it
+    could not be read."""
+    unread = 0
+    for blob in collected.blobs.values():
+        for part in blob.parts:
+            inside = (part.times >= start) & (part.times < end)
+            if inside.all():
+                accumulator.update(part.rows)
+            elif inside.any():
+                accumulator.update(part.rows[inside])
+        unread += sum(start <= t < end for t in blob.unread)
+    return unread
+
+
+def _age(collected: _Collected, horizon: float) -> None:
+    """Drop what is older than `horizon` (the start of the pane's window ending with the newest
+    run): blobs of hour folders before it, and older rows of the rest."""
+    if horizon <= collected.horizon:
+        return
+    collected.horizon = horizon
+    for table in (collected.blobs, collected.payloads):
+        for name in [n for n, b in table.items() if (b.hour + timedelta(hours=1)).timestamp() <= horizon]:
+            del table[name]
+    for blob in collected.blobs.values():
+        if blob.since >= horizon:
+            continue
+        kept = []
+        for part in blob.parts:
+            young = part.times >= horizon
+            if young.all():
+                kept.append(part)
+            elif young.any():
+                kept.append(_Part(part.times[young], part.rows[young].reset_index(drop=True)))
+        blob.parts = kept
+        blob.unread = [t for t in blob.unread if t >= horizon]
+        blob.since = horizon
+
 
 def _write_atomically(target: Path, text: str) -> None:
     import os

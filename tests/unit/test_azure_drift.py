@@ -104,3 +104,80 @@ def test_one_monitor_that_cannot_be_read_leaves_the_others_and_says_why(ws, fake
     values, error = read_area(ws, "monitors", unavailable(ws))
     assert [m.name for m in values["monitors"]] == ["churn-drift"] and values["reports"] == {}
     assert error.startswith("churn-drift drift: not authorised")
+
+
+# --- reading only what is new ------------------------------------------------------------------------
+
+def quiet_hour(fake) -> datetime:
+    """An hour five hours back: the seed collected nothing then."""
+    return (fake.collected_at - timedelta(hours=5)).replace(minute=0, second=0)
+
+
+def reads_of(fake, name: str, since: int) -> list[str]:
+    """The Range header of each GET of blob `name` among the requests from `since` on."""
+    return [c.headers.get("x-ms-range", "") for c in fake.requests[since:]
+            if c.method == "GET" and c.path.endswith("/" + name)]
+
+
+def test_a_recompute_reads_only_what_the_collector_appended_since_the_last(ws, fake):
+    base, rows = quiet_hour(fake), churn_rows()
+    name = fake.collect("churn-ep", "blue", rows[:600], base, instance="0", every_s=1)  # an append blob
+    window = (base, base + timedelta(minutes=30))
+    assert ws.drift.run("churn-drift", *window).production_rows == 600
+    size, sent, received = len(fake.blobs[name]), len(fake.requests), sum(ws.storage.received.values())
+    fake.collect("churn-ep", "blue", rows[600:700], base + timedelta(minutes=10), instance="0", every_s=1)
+    fake.blobs[name] += b'{"specversion": "1.0", "time": "'  # the collector is writing the next line
+    assert ws.drift.run("churn-drift", *window).production_rows == 700
+    assert reads_of(fake, name, sent) == [f"bytes={size - 1}-{size - 1 + 32 * 1024 * 1024 - 1}"]
+    appended = len(fake.blobs[name]) - size
+    listing = 2048  # the hour folder's listing, XML
+    assert sum(ws.storage.received.values()) - received < appended + 1 + listing
+    # the line being written is read once whole, from its start; nothing before it again
+    fake.blobs[name] = fake.blobs[name][:-len(b'{"specversion": "1.0", "time": "')]
+    whole = len(fake.blobs[name])
+    fake.collect("churn-ep", "blue", rows[700:710], base + timedelta(minutes=20), instance="0")
+    sent = len(fake.requests)
+    assert ws.drift.run("churn-drift", *window).production_rows == 710
+    assert [r.split("-")[0] for r in reads_of(fake, name, sent)] == [f"bytes={whole - 1}"]
+    sent = len(fake.requests)
+    ws.drift.run("churn-drift", *window)
+    assert reads_of(fake, name, sent) == []  # nothing changed: listed, not read
+
+
+def test_what_ages_out_of_the_window_is_dropped_and_an_older_window_is_read_again(ws, fake):
+    base, rows = quiet_hour(fake), churn_rows()
+    fake.collect("churn-ep", "blue", rows[:600], base, instance="0", every_s=1)
+    fake.collect("churn-ep", "blue", rows[600:700], base + timedelta(minutes=40), every_s=1)
+    assert ws.drift.run("churn-drift", base, base + timedelta(hours=1)).production_rows == 700
+    later = base + timedelta(minutes=30)
+    assert ws.drift.run("churn-drift", later, later + timedelta(hours=1)).production_rows == 100
+    kept = ws.drift._collected["churn-drift"]
+    assert sum(len(part.times) for blob in kept.blobs.values() for part in blob.parts) == 100
+    assert ws.drift.run("churn-drift", base, base + timedelta(hours=1)).production_rows == 700
+
+
+def test_a_blob_rewritten_in_place_is_read_again_whole(ws, fake):
+    base, rows = quiet_hour(fake), churn_rows()
+    name = fake.collect("churn-ep", "blue", rows[:300], base, instance="0", every_s=1)
+    window = (base, base + timedelta(hours=1))
+    assert ws.drift.run("churn-drift", *window).production_rows == 300
+    del fake.blobs[name]
+    fake.collect("churn-ep", "blue", rows[:500], base + timedelta(seconds=1), instance="0", every_s=1)
+    assert ws.drift.run("churn-drift", *window).production_rows == 500
+
+
+def test_a_payload_over_4_mb_is_read_from_the_blob_its_line_names(ws, fake):
+    url = fake.collect_large("churn-ep", "blue", churn_rows()[:50], fake.collected_at)
+    assert ws.monitors.latest("churn-drift").production_rows == 350
+    payload = url.split(f"/{fake.datastore_container}/", 1)[1]
+    assert len(reads_of(fake, payload, 0)) == 1
+    report = ws.monitors.latest("churn-drift")
+    assert not any(f.note and "over 4 MB" in f.note for f in report.features)
+
+
+def test_a_payload_over_4_mb_that_cannot_be_read_is_counted_and_shown(ws, fake):
+    fake.collect_large("churn-ep", "blue", churn_rows()[:50], fake.collected_at, account="elsewherestorage")
+    report = ws.monitors.latest("churn-drift")
+    assert report.production_rows == 300
+    assert all("1 request over 4 MB not read" in (f.note or "") for f in report.features)
+    assert not [c for c in fake.requests if c.host.startswith("elsewherestorage.")]
