@@ -6,7 +6,9 @@
    sustained; target under 10 %);
 2. UI-thread time to apply an Azure refresh of that workspace (all five areas), median of N;
 3. time to first frame with `--workspace azure` beside a bare Textual app (header, table, footer)
-   started the same way, side by side in one run, medians of N (target within 1.1x).
+   started the same way, side by side in one run, medians of N (target within 1.1x);
+4. storage bytes per drift recompute of a monitor whose endpoint collects 10 requests/s: the
+   first recompute, and the steady state five minutes later (`--drift` prints only this).
 
 The workspace is the fake ARM of the tests (tests/fakes/arm.py, Azure's REST example payloads
 filled with a demo's state) answered in-process, so the counts are azure-ai-ml 1.35.2's own
@@ -220,10 +222,77 @@ def first_frame(kind: str, cwd: Path) -> float:
     return float(out.stdout.strip().splitlines()[0])
 
 
+COLLECTED_PER_S = 10  # requests a second the drift section's endpoint collects
+
+
+def drift_bytes(state: Path) -> None:
+    """Storage bytes per drift recompute (CollectedDrift.run over the last hour, as the pane asks
+    every 5 minutes) for blue of churn-ep collecting COLLECTED_PER_S requests a second: an hour of
+    model_inputs as the data collector writes it (a line a second, holding that second's requests,
+    appended to the instance's file of the hour), then five more minutes before the next one."""
+    from datetime import datetime, timedelta, timezone
+
+    from console.azure.drift import RECENT, REPORT_MAX_AGE_S
+    from fakes.arm import FakeArm, churn_rows
+
+    fake = FakeArm()
+    for name in [n for n in fake.blobs if n.startswith("modelDataCollector/")]:
+        del fake.blobs[name]  # the seed's few rows: only the generated traffic is in the window
+    ws = workspace_over(fake, state)
+    rows = churn_rows()
+
+    def collect(start: datetime, minutes: int) -> None:
+        for minute in range(minutes):
+            at = start + timedelta(minutes=minute)
+            first = int(at.timestamp()) * COLLECTED_PER_S
+            batch = [rows[(first + i) % len(rows)] for i in range(60 * COLLECTED_PER_S)]
+            fake.collect("churn-ep", "blue", batch, at, per_line=COLLECTED_PER_S, every_s=1, instance="0")
+
+    def recompute(end: datetime) -> tuple[int, int, float, int]:
+        """(storage bytes, ARM requests, seconds, production rows) of one recompute ending at `end`."""
+        bytes_before, sent = sum(ws.storage.received.values()), len(fake.requests)
+        started = time.perf_counter()
+        report = ws.drift.run("churn-drift", end - RECENT, end)
+        seconds = time.perf_counter() - started
+        arm = sum(c.host == "management.azure.com" for c in fake.requests[sent:])
+        return sum(ws.storage.received.values()) - bytes_before, arm, seconds, report.production_rows
+
+    def window_bytes(end: datetime) -> int:
+        """What reading the window's hour folders whole costs: what each recompute read before."""
+        hours = {(end - RECENT).strftime("%Y/%m/%d/%H"), (end - timedelta(microseconds=1)).strftime("%Y/%m/%d/%H")}
+        return sum(len(b) for n, b in fake.blobs.items() if "/model_inputs/" in n and n.split("/model_inputs/")[1][:13]
+                   in hours)
+
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    collect(end - RECENT, int(RECENT.total_seconds() // 60))
+    every = timedelta(seconds=REPORT_MAX_AGE_S)
+    cold = recompute(end)
+    whole = window_bytes(end)
+    steady = []
+    for _ in range(3):
+        collect(end, int(every.total_seconds() // 60))
+        end += every
+        steady.append(recompute(end))
+        whole = max(whole, window_bytes(end))
+    warm = steady[-1]
+    print(f"4. drift recompute over the last hour, blue collecting {COLLECTED_PER_S} requests/s "
+          f"({cold[3]:,} rows in the window), every {REPORT_MAX_AGE_S / 60:.0f} minutes:")
+    print(f"   first recompute: {cold[0] / 1e6:.2f} MB from storage, {cold[1]} ARM requests, {cold[2]:.2f} s")
+    print(f"   steady state:    {warm[0] / 1e6:.2f} MB from storage, {warm[1]} ARM requests, {warm[2]:.2f} s "
+          f"({warm[3]:,} rows; the {every.total_seconds() / 60:.0f} minutes the collector appended, and the listing)")
+    print(f"   reading the window's hour folders whole, as each recompute did before: {whole / 1e6:.2f} MB "
+          f"({whole / max(warm[0], 1):.0f}x the steady state)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--drift", action="store_true", help="print only 4., the drift recompute's storage bytes")
     args = parser.parse_args()
+    if args.drift:
+        with tempfile.TemporaryDirectory(prefix="amlops-azure-bench-") as tmp:
+            drift_bytes(Path(tmp))
+        return
     from console.azure.workspace import CADENCE
     from console.ui.snapshot import fetch
 
@@ -280,6 +349,8 @@ def main() -> None:
               f"app {b * 1000:.0f} ms; amlops --workspace azure {a * 1000:.0f} ms ({a / b:.2f}x), local "
               f"{lo * 1000:.0f} ms ({lo / b:.2f}x); target <= 1.1x: "
               f"{'MET' if max(a, lo) <= 1.1 * b else 'NOT MET'}")
+
+        drift_bytes(Path(tmp) / "drift")
 
 
 if __name__ == "__main__":
