@@ -24,6 +24,11 @@ What it keeps from Azure:
 - A deployment with live traffic cannot be deleted (400). Compute actions check the state (409).
 - A request without `Authorization: Bearer ...` answers 401. A route the fake lacks answers 404 with
   an ARM error body (and lands in `unhandled`), so nothing is silently faked.
+- RBAC as Azure applies it: `FakeArm(role="Reader")` refuses every write and action (listSecrets,
+  listKeys, getLogs, ...) with ARM's 403 AuthorizationFailed naming the action and scope; a token
+  reads blob data only with `blob_data_role` on the storage account, whatever the workspace role.
+  Storage answers in its own XML with `x-ms-error-code` (AuthenticationFailed for an expired SAS,
+  AuthorizationPermissionMismatch, KeyBasedAuthenticationNotPermitted, InvalidRange, BlobNotFound).
 - `fail(method, path_regex, status)` makes the next matching requests answer an error instead;
   `operations_held()` keeps operations InProgress while a test looks at the resource mid-way.
 """
