@@ -1,7 +1,7 @@
-"""The drift budget: 1,000,000 rows x 20 features against a stored baseline in under 1.5 s.
+"""The drift budget: 1,000,000 rows x 20 features against a stored baseline in under 0.3 s.
 
-Budget (DESIGN.md, "Drift"): a production window of 1M rows x 20 mixed features (14 numeric,
-6 categorical) reduced against a stored baseline profile in under 1.5 s on the 2-core machine,
+Budget (DESIGN.md, "Budgets"): a production window of 1M rows x 20 mixed features (14 numeric,
+6 categorical) reduced against a stored baseline profile in under 0.3 s on the 2-core machine,
 memory not growing with rows beyond one chunk.
 
 1. The baseline: 200,000 rows of the same 20 features, profiled with `profile_baseline`, saved to
@@ -12,8 +12,11 @@ memory not growing with rows beyond one chunk.
    then `report()`. Memory: the tracemalloc peak above the chunk being reduced (the reduction's
    own temporaries), the accumulator's state, and the process's peak RSS growth after setup.
 3. The direct way, side by side: the same windows fully materialised, then per column
-   `scipy.stats.wasserstein_distance` (numeric) or pandas `value_counts` + `jensenshannon`
-   (categorical) against the raw baseline; timed and traced the same way.
+   `scipy.stats.wasserstein_distance` over the baseline's sample std (numeric) or pandas
+   `value_counts` + `jensenshannon` (categorical) against the raw baseline, as Azure's monitor
+   computes them; timed and traced the same way. Azure's PSI of each numeric feature (Sturges'
+   equal-width bins over the joint range, +1 per bin) is computed from the raw data apart, untimed,
+   and compared with the engine's, which past 10,000 rows comes from the window's cells.
 
 Each case runs in its own process so that peak RSS is its own. Medians of 5 runs at 100k and 3 at
 1M; one run at 5M.
@@ -39,7 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-TARGET_S = 1.5
+TARGET_S = 0.3
 TARGET_ROWS = 1_000_000
 BASELINE_ROWS = 200_000
 CHUNK = 100_000
@@ -134,7 +137,24 @@ def case_engine(profile_path: str, rows: int, runs: int) -> dict:
             "report_s": statistics.median(report_times), "load_s": load_s,
             "peak_mb": reduction_peak / 2**20, "state_mb": state / 2**20,
             "rss_growth_mb": rss_growth, "drifted": drifted,
-            "values": {f.feature: f.value for f in report.features}}
+            "values": {f.feature: f.value for f in report.features},
+            "psi": {f.feature: f.psi for f in report.features if f.type == "numeric"}}
+
+
+def azure_psi(b: np.ndarray, p: np.ndarray) -> float:
+    """Azure's numeric PSI from the raw data (Azure/azureml-assets, numerical_data_drift_metrics.py
+    `_psi_numerical`, shared_utilities/histogram_utils.py): ceil(log2(smaller count) + 1)
+    equal-width bins over the joint range, every bin's count + 1."""
+    import math
+
+    bins = math.ceil(math.log2(min(len(b), len(p))) + 1)
+    low, high = min(b.min(), p.min()), max(b.max(), p.max())
+    edges = low + np.arange(bins + 1) * ((high - low) / bins)
+    edges[-1] = high
+    cb = np.histogram(b, edges)[0] + 1.0
+    cp = np.histogram(p, edges)[0] + 1.0
+    cb, cp = cb / cb.sum(), cp / cp.sum()
+    return float(((cp - cb) * np.log(cp / cb)).sum())
 
 
 def case_scipy(rows: int, runs: int) -> dict:
@@ -155,7 +175,7 @@ def case_scipy(rows: int, runs: int) -> dict:
         for name, (b, p) in columns.items():
             if name.startswith("num"):
                 b, p = b[~np.isnan(b)], p[~np.isnan(p)]
-                values[name] = wasserstein_distance(b, p) / max(float(np.std(b)), 0.001)
+                values[name] = wasserstein_distance(b, p) / max(float(np.std(b, ddof=1)), 0.001)
             else:
                 bc = pd.Series(b).value_counts()
                 pc = pd.Series(p).value_counts()
@@ -175,8 +195,12 @@ def case_scipy(rows: int, runs: int) -> dict:
     compute()
     peak = tracemalloc.get_traced_memory()[1] - current
     tracemalloc.stop()
+    psi = {}
+    for name, (b, p) in columns.items():  # untimed: the agreement check of Azure's PSI
+        if name.startswith("num"):
+            psi[name] = azure_psi(b[~np.isnan(b)], p[~np.isnan(p)])
     return {"seconds": statistics.median(times), "runs": runs, "generate_s": gen_s, "peak_mb": peak / 2**20,
-            "data_mb": data_mb, "rss_growth_mb": rss_growth, "values": values}
+            "data_mb": data_mb, "rss_growth_mb": rss_growth, "values": values, "psi": psi}
 
 
 def run_case(args: list[str]) -> dict:
@@ -264,7 +288,9 @@ def main() -> None:
         e, s = results[("engine", rows)], results[("scipy", rows)]
         if s:
             worst = max(abs(e["values"][k] - s["values"][k]) for k in s["values"])
-            print(f"agreement at {rows:,} rows: largest |engine - scipy| over the 20 metrics = {worst:.2e}")
+            psi = max(abs(e["psi"][k] - s["psi"][k]) for k in s["psi"])
+            print(f"agreement at {rows:,} rows: largest |engine - scipy| over the 20 metrics = {worst:.2e}; "
+                  f"over the 14 numeric PSIs (Azure's, from the raw data) = {psi:.2e}")
     print(f"drifted features (engine, 1M): {results.get(('engine', TARGET_ROWS), e)['drifted']}")
 
 
