@@ -108,7 +108,15 @@ class _NumericState:
         if self.base.grid is not None and len(values):
             self.base.grid.accumulate(values, self.counts, self.offsets, self.hist_split, self.tails)
 
+    def settled(self) -> Tails:
+        """The tails with every set-aside value sorted in."""
+        if self.base.grid is not None:
+            self.base.grid.settle(self.tails)
+        return self.tails
+
     def merge(self, other: _NumericState) -> None:
+        self.settled()
+        other.settled()
         self.count += other.count
         self.nulls += other.nulls
         self.errors += other.errors
@@ -232,8 +240,9 @@ class DriftAccumulator:
         if not rows:
             return {rate: 0.0 for rate in QUALITY_METRICS}
         if isinstance(state, _NumericState):
+            tails = state.settled()
             nulls = state.nulls - state.errors - state.infs
-            out = state.tails.below + state.tails.above + state.infs
+            out = tails.below + tails.above + state.infs
         else:
             nulls = state.nulls
             out = sum(state.unseen.values())
@@ -434,7 +443,8 @@ def _azure_bins(state: _NumericState, raw: np.ndarray | None) -> tuple[np.ndarra
     if raw is not None:
         low, high = min(base.min, float(raw.min())), max(base.max, float(raw.max()))
     else:
-        low, high = min(base.min, state.tails.min), max(base.max, state.tails.max)
+        tails = state.settled()
+        low, high = min(base.min, tails.min), max(base.max, tails.max)
     edges = equal_width_edges(low, high, bins)
     inner = edges[1:-1]
     below_b = base.count_below(inner)
@@ -464,7 +474,7 @@ def _ks_statistic(state: _NumericState, raw: np.ndarray | None) -> float:
     fb = np.cumsum(base.cell_counts)[:-1] / base.count
     fp = np.cumsum(state.counts)[:-1] / state.count
     gap = float(np.abs(fb - fp).max()) if len(fb) else 0.0
-    tails = state.tails
+    tails = state.settled()
     if tails.below:  # below the baseline's minimum F_b is 0
         gap = max(gap, tails.below / state.count)
     if tails.above:  # above its maximum, 1

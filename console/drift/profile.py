@@ -44,9 +44,11 @@ class Tails:
     that end; and the exact counts below the baseline's minimum and above its maximum, with the
     extremes (Azure's joint range and out-of-bounds rate need them exactly)."""
 
-    __slots__ = ("low_counts", "low_dist", "high_counts", "high_dist", "below", "above", "min", "max")
+    __slots__ = ("low_counts", "low_dist", "high_counts", "high_dist", "below", "above", "min", "max",
+                 "pending", "pending_n")
 
     SIZE = TAIL_SUBCELLS * TAIL_OCTAVES
+    PENDING = 65_536  # values set aside before they are sorted in: one vectorised pass for many
 
     def __init__(self) -> None:
         self.low_counts = np.zeros(self.SIZE, dtype=np.int64)
@@ -55,8 +57,13 @@ class Tails:
         self.high_dist = np.zeros(self.SIZE)
         self.below = self.above = 0
         self.min, self.max = math.inf, -math.inf
+        # The grid's special values (outer cells, split cells, the cells at the maximum), of which
+        # those beyond the baseline's range are the tails': set aside, since a chunk has few.
+        self.pending: list[np.ndarray] = []
+        self.pending_n = 0
 
     def merge(self, other: Tails) -> None:
+        """Add another window's tails (both sorted in: see `_Grid.settle`)."""
         self.low_counts += other.low_counts
         self.low_dist += other.low_dist
         self.high_counts += other.high_counts
@@ -164,21 +171,23 @@ class _Grid:
                 g = np.searchsorted(self.edges, xo, side="right")
                 counts += np.bincount(g, minlength=self.size)
                 offsets += np.bincount(g, weights=xo - self.anchors[g], minlength=self.size)
-                if tails is not None:
-                    self._tails(xo, g, tails)
             split = (kind & 2).astype(bool)
             if split.any():
                 hist_split += np.bincount(np.searchsorted(self.hist_edges, xs[split], side="right"),
                                           minlength=len(hist_split))
             if tails is not None:
-                top = xs[(kind & 4).astype(bool)]
-                top = top[top > self.vmax]
-                if len(top):
-                    tails.above += len(top)
-                    tails.max = max(tails.max, float(top.max()))
+                tails.pending.append(xs)
+                tails.pending_n += len(xs)
+                if tails.pending_n > Tails.PENDING:
+                    self.settle(tails)
 
-    def _tails(self, xo: np.ndarray, g: np.ndarray, tails: Tails) -> None:
-        low = xo[g == 0]  # below edges[0], the baseline's minimum
+    def settle(self, tails: Tails) -> None:
+        """Sort the set-aside values beyond the baseline's range into the tails."""
+        if not tails.pending:
+            return
+        x = np.concatenate(tails.pending) if len(tails.pending) > 1 else tails.pending[0]
+        tails.pending, tails.pending_n = [], 0
+        low = x[x < self.vmin]  # the open lower cell: edges[0] is the baseline's minimum
         if len(low):
             tails.below += len(low)
             tails.min = min(tails.min, float(low.min()))
@@ -186,12 +195,12 @@ class _Grid:
             cell = Tails.cell(dist, self.step)
             tails.low_counts += np.bincount(cell, minlength=Tails.SIZE)
             tails.low_dist += np.bincount(cell, weights=dist, minlength=Tails.SIZE)
-        high = xo[g == self.size - 1]  # at or above the last edge
+        above = x[x > self.vmax]
+        if len(above):
+            tails.above += len(above)
+            tails.max = max(tails.max, float(above.max()))
+        high = x[x >= self.edges[-1]]  # the open upper cell
         if len(high):
-            beyond = high[high > self.vmax]
-            if len(beyond):
-                tails.above += len(beyond)
-                tails.max = max(tails.max, float(beyond.max()))
             dist = high - self.edges[-1]
             cell = Tails.cell(dist, self.step)
             tails.high_counts += np.bincount(cell, minlength=Tails.SIZE)
@@ -214,6 +223,7 @@ class _Grid:
              tails: Tails) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A window as cells (left, right, count, mean of its values), in order: the log-spaced
         cells below the baseline's minimum, the interior cells, the log-spaced cells above."""
+        self.settle(tails)
         inner = slice(1, self.size - 1)
         bounds = Tails.bounds(self.step)
         lo_edge, hi_edge = self.edges[0], self.edges[-1]
