@@ -15,7 +15,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,15 @@ FieldPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """A key given twice in one mapping: YAML loaders keep the last (`line`) and drop the first."""
+
+    field: str
+    first_line: int
+    line: int
+
+
+@dataclass(frozen=True)
 class Document:
     """A YAML file as plain data plus the 1-based line of every key, for pointing at fields."""
 
@@ -37,6 +46,7 @@ class Document:
     data: Any
     lines: Mapping[FieldPath, int]
     text: str
+    duplicates: tuple[Duplicate, ...] = ()
 
     def line_of(self, field_path: FieldPath | str) -> int:
         """The line of the deepest key of `field_path` that exists in the file (1 at worst)."""
@@ -83,11 +93,13 @@ def read_text(path: str | Path) -> str:
 
 
 def parse(name: str, text: str) -> Document:
-    """`read()` for text already read: the hostile-input check first, then the line index."""
+    """`read()` for text already read: the hostile-input check first, then one parse that gives
+    both the data and the line of every key."""
+    lines: dict[FieldPath, int] = {}
+    duplicates: list[Duplicate] = []
     try:
         check_expansion(name, text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = _compose(text, lambda node: _index_lines(node, (), lines, duplicates))
     except yaml.MarkedYAMLError as exc:
         holes = unfilled_template(text)
         if holes:
@@ -101,9 +113,48 @@ def parse(name: str, text: str) -> Document:
         raise SpecError(name, 1, None, "the file is empty (or only comments): expected a mapping of Azure ML fields")
     if not isinstance(data, dict):
         raise SpecError(name, 1, None, "expected a mapping of Azure ML fields at the top level")
-    lines: dict[FieldPath, int] = {}
-    _index_lines(node, (), lines)
-    return Document(name, data, lines, text)
+    return Document(name, data, lines, text, tuple(duplicates))
+
+
+def safe_load(text: str) -> Any:
+    """`yaml.safe_load` through libyaml when it is there: the same data, several times faster."""
+    return _compose(text)
+
+
+def _compose(text: str, look: Callable[[yaml.Node], None] | None = None) -> Any:
+    """The data of a YAML text, parsed once; `look` sees the node tree first (for lines: building
+    the data rewrites merge keys in place). libyaml's nodes carry the same lines as PyYAML's
+    (checked over azureml-examples' cli/ tree and azure-ai-ml's test YAML); a text libyaml refuses
+    is parsed again by PyYAML, so what is accepted, and the words of a syntax error, stay
+    PyYAML's, the parser azure-ai-ml itself uses."""
+    loader = None
+    if _FAST_LOADER is not yaml.SafeLoader:
+        loader = _FAST_LOADER(text)
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError:
+            loader.dispose()
+            loader = None
+    if loader is None:
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()  # PyYAML's error, in PyYAML's words
+    try:
+        if node is None:
+            return None
+        if look is not None:
+            look(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _node(loader_class: type, text: str) -> yaml.Node | None:
+    """The node tree one parser makes of a text (tests hold libyaml's lines against PyYAML's)."""
+    loader = loader_class(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 # --- hostile input ---------------------------------------------------------------------------
@@ -115,7 +166,10 @@ def parse(name: str, text: str) -> Document:
 MAX_FILE_BYTES = 2**20
 MAX_NODES = 100_000
 MAX_DEPTH = 100
-_EVENT_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
+_EVENT_LOADER = _FAST_LOADER
+# libyaml stops at 1,000 levels of nesting, in its scanner, before it yields a single event.
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 
 
 def check_expansion(name: str, text: str) -> None:
@@ -123,9 +177,21 @@ def check_expansion(name: str, text: str) -> None:
     past MAX_DEPTH. Counts on the parser's events, before anything builds or walks the data:
     each anchor's expanded size is counted once and reused at each alias, so the check stays
     linear in the file however far the aliases would expand. A syntax error ends the check:
-    what was read up to it is checked, and PyYAML's composer reports it in its own words."""
+    what was read up to it is checked, and PyYAML's composer reports it in its own words.
+    When libyaml refuses the text, PyYAML (which parses it next) counts it again: its parser is
+    a loop, not a recursion, and reaches what libyaml would not."""
     try:
         _count_events(name, yaml.parse(text, Loader=_EVENT_LOADER))
+        return
+    except yaml.YAMLError as exc:
+        if _EVENT_LOADER is yaml.SafeLoader:
+            return
+        if _LIBYAML_TOO_DEEP in str(getattr(exc, "problem", "") or ""):
+            mark = getattr(exc, "problem_mark", None)
+            raise SpecError(name, mark.line + 1 if mark else None, None,
+                            f"nested over {MAX_DEPTH} levels deep: refused as hostile") from None
+    try:
+        _count_events(name, yaml.parse(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError:
         return
 
@@ -167,16 +233,28 @@ def _line(event: yaml.Event) -> int | None:
     return event.start_mark.line + 1 if event.start_mark else None
 
 
-def _index_lines(node: yaml.Node | None, prefix: FieldPath, out: dict[FieldPath, int]) -> None:
+def _index_lines(node: yaml.Node | None, prefix: FieldPath, out: dict[FieldPath, int],
+                 duplicates: list[Duplicate] | None = None) -> None:
+    """The line of every key and item under `node`; a key given twice is indexed where it was
+    given last (the one every YAML loader keeps) and reported in `duplicates`."""
     if isinstance(node, yaml.MappingNode):
+        last: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
         for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue  # a complex key fails to load anyway
+            if key.value in last and key.value != "<<" and duplicates is not None:
+                first = last[key.value][0]
+                duplicates.append(Duplicate(".".join(map(str, (*prefix, key.value))),
+                                            first.start_mark.line + 1, key.start_mark.line + 1))
+            last[key.value] = (key, value)
+        for key, value in last.values():
             path = (*prefix, key.value)
             out[path] = key.start_mark.line + 1
-            _index_lines(value, path, out)
+            _index_lines(value, path, out, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out[(*prefix, i)] = item.start_mark.line + 1
-            _index_lines(item, (*prefix, i), out)
+            _index_lines(item, (*prefix, i), out, duplicates)
 
 
 def _split_field(dotted: str) -> FieldPath:
@@ -258,7 +336,7 @@ def unfilled_template(text: str) -> list[Placeholder]:
     filled = "\n".join(_HOLE.sub(_STAND_IN, line) for line in lines)
     try:
         check_expansion("", filled)
-        yaml.safe_load(filled)
+        safe_load(filled)
     except (yaml.YAMLError, SpecError):
         return []
     return holes
@@ -362,7 +440,32 @@ def import_azure_ml():
             if name == "azure.ai.ml" and not logger.handlers:
                 # Without a handler, logging's last resort would print warnings to stderr anyway.
                 logger.addHandler(logging.NullHandler())
+    _parse_checked_text_with_libyaml()
     return aml
+
+
+class CheckedText(io.StringIO):
+    """The text of a spec `read()` has parsed and checked, as the stream a loader reads."""
+
+
+def _parse_checked_text_with_libyaml() -> None:
+    """azure-ai-ml's loaders parse their source with PyYAML's pure-Python parser (`load_yaml`),
+    a third of lint's time on a big file. For text `read()` already parsed (a CheckedText) they
+    get the same data through libyaml; any other source goes to azure-ai-ml's own load_yaml,
+    untouched. If azure-ai-ml moves load_yaml, this does nothing and loading is only slower."""
+    from azure.ai.ml.entities import _load_functions
+
+    original = getattr(_load_functions, "load_yaml", None)
+    if original is None or getattr(original, "amlops_checked_text", False):
+        return
+
+    def load_yaml(source: Any) -> Any:
+        if isinstance(source, CheckedText):
+            return safe_load(source.getvalue())
+        return original(source)
+
+    load_yaml.amlops_checked_text = True  # type: ignore[attr-defined]
+    _load_functions.load_yaml = load_yaml
 
 
 # `az ml batch-deployment create` picks the loader by the file's `type`, exactly as spelled.
@@ -398,7 +501,7 @@ def load_entity(doc: Document, kind: str, overrides: Mapping[str, Any] | None = 
     loader = loader_for(kind, doc.data)
     params = [{k: v} for k, v in (overrides or {}).items()]
     extra = {"params_override": params} if params else {}
-    return loader(io.StringIO(doc.text), relative_origin=doc.path, **extra)
+    return loader(CheckedText(doc.text), relative_origin=doc.path, **extra)
 
 
 # The fields whose local .yml file azure-ai-ml reads and parses while it loads the spec.
@@ -426,7 +529,7 @@ def check_references(doc: Document, _seen: set[Path] | None = None) -> None:
         try:
             text = read_text(target)
             check_expansion(str(target), text)
-            data = yaml.safe_load(text)
+            data = safe_load(text)
             if isinstance(data, dict):
                 check_references(Document(str(target), data, {}, text), seen)
         except yaml.YAMLError:
