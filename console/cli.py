@@ -89,6 +89,10 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
     lint.add_argument("--endpoint-name", metavar="NAME",
                       help="the endpoint of every deployment spec, as `az ml online-deployment create "
                            "--endpoint-name` gives it (for specs that leave it out, as the docs do)")
+    lint.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                      type=_key_value,
+                      help="set a field of every spec, as `az ml ... create --set` does (e.g. compute=cpu-cluster "
+                           "for a batch deployment that leaves it to the command line); put PATHs before it")
     lint.set_defaults(handler=_lint)
 
     demo = sub.add_parser("demo", help="set up the demo project on the local workspace",
@@ -127,6 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- handlers --------------------------------------------------------------------------------
 
 
+def _key_value(text: str) -> str:
+    """A `--set` argument: KEY=VALUE (argparse's message when it is not names the PATH it took)."""
+    if "=" not in text or not text.partition("=")[0].strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}' (put PATHs before --set)")
+    return text
+
+
 def _lint(args: argparse.Namespace) -> int:
     from console.lint import LintContext, lint
 
@@ -143,7 +154,10 @@ def _lint(args: argparse.Namespace) -> int:
                               existing_deployments={e.name: frozenset(d.name for d in e.deployments)
                                                     for e in ws.endpoints.list()},
                               region=f"the {ws.backend} workspace {ws.name}", how_to_raise=ws.quotas.how_to_raise)
-    result = lint(args.paths, context, endpoint_name=getattr(args, "endpoint_name", None))
+    from console.specs import parse_overrides
+
+    result = lint(args.paths, context, endpoint_name=getattr(args, "endpoint_name", None),
+                  overrides=parse_overrides(getattr(args, "overrides", None) or []))
     if args.json:
         print(json.dumps({"files": result.files, "exit_code": result.exit_code,
                           "findings": [f.to_dict() for f in result.findings]}, indent=2))

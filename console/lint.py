@@ -5,10 +5,19 @@ accepts or rejects and points at the exact line. Rules and their ids:
 
   invalid-spec                 error    the loader rejects the file (one finding per problem), or
                                         it is hostile (huge, an alias bomb, nested past reason)
+  lint-failed                  error    lint itself failed on the file (a bug: the run goes on)
   template-placeholder         error    `<ENDPOINT_NAME>`, `{{ENDPOINT_NAME}}`, `$ENDPOINT_NAME` in a
                                         name...: a template to fill in before create
-  from-command-line            warning  a deployment without endpoint_name (or name): it must come
-                                        from the command line (`--endpoint-name`), as in the docs
+  from-command-line            warning  a deployment without endpoint_name or name, a batch
+                                        deployment without compute: it must come from the command
+                                        line (`--endpoint-name`, `--set`), as in the docs
+  duplicate-key                warning  a key given twice in one mapping: the last silently wins
+  component-name               warning  a component name `az ml component create` refuses, in a
+                                        component another linted spec uses by reference (it loads)
+  preview-only                 warning  a spec azure-ai-ml checks but does not create yet (hdfs)
+  unknown-kind                 warning  not a spec amlops recognises (names the $schema or type)
+  not-checked                  info     a promptflow file or a model package spec: not an Azure ML
+                                        asset spec, so only scanned for secrets and placeholders
   unpinned-version             warning  a data asset, model or environment without a pinned version
   unpinned-image               warning  an environment image without a tag or digest, or `:latest`
   cluster-min-instances        warning  a cluster that never scales to zero
@@ -16,7 +25,7 @@ accepts or rejects and points at the exact line. Rules and their ids:
   deployment-no-probes         warning  an online deployment without liveness or readiness probe
   deployment-no-data-collection warning an online deployment that collects no model inputs/outputs
   traffic-to-new-deployment    error    an endpoint that sends traffic to a deployment not yet there
-  secret-in-spec               error    keys, connection strings, SAS tokens, client secrets
+  secret-in-spec               error    keys, connection strings, SAS tokens, client secrets, PATs
   gpu-no-quota                 error    a GPU size whose family has no quota (with a workspace)
   invalid-name                 error    an endpoint or deployment name Azure rejects
 
@@ -31,7 +40,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,54 +87,167 @@ class LintResult:
     @property
     def exit_code(self) -> int:
         """0 clean (warnings allowed), 1 error findings, 2 unreadable or invalid input."""
-        if any(f.rule == "invalid-spec" for f in self.findings):
+        if any(f.rule in ("invalid-spec", "lint-failed") for f in self.findings):
             return 2
         return 1 if any(f.severity == "error" for f in self.findings) else 0
 
 
+MLTABLE = "MLTable"  # an MLTable file has that name and no extension
+
+
 def collect(paths: Iterable[str | Path]) -> list[Path]:
-    """The YAML files named, with folders walked recursively in a stable order."""
+    """The YAML files named, with folders walked recursively in a stable order: `.yml`, `.yaml`
+    and MLTable files."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+            out += sorted(p for p in path.rglob("*")
+                          if (p.suffix in (".yml", ".yaml") or p.name == MLTABLE) and p.is_file())
         else:
             out.append(path)
     return out
 
 
 def lint(paths: Iterable[str | Path], context: LintContext | None = None,
-         *, endpoint_name: str | None = None) -> LintResult:
+         *, endpoint_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> LintResult:
     """Lint every YAML file under `paths`. Never raises for bad input: it becomes findings.
-    `endpoint_name` is `--endpoint-name`: the endpoint of every deployment spec linted."""
+    `endpoint_name` is `--endpoint-name`: the endpoint of every deployment spec linted;
+    `overrides` are `--set KEY=VALUE` pairs (parsed), applied to every spec linted, as
+    `az ml ... create --set` applies them."""
     context = context or LintContext()
+    run = _Run(context, endpoint_name, dict(overrides or {}))
     result = LintResult()
-    loaded: list[tuple[specs.Document, str]] = []
     for path in collect(paths):
         result.files += 1
-        doc, findings = _read(path)
-        result.findings += findings
-        if doc is None:
-            continue
-        kind = specs.kind_of(doc)
-        if kind == "conda":
-            continue
-        result.findings += _secrets(doc)
-        given = {"endpoint_name": endpoint_name} if endpoint_name and kind in specs.DEPLOYMENT_KINDS else {}
-        holes = specs.placeholders(doc, kind, given)
-        result.findings += [Finding(doc.path, h.line, "error", "template-placeholder", h.message, h.field)
-                            for h in holes]
-        if kind is None:
-            result.findings.append(Finding(doc.path, 1, "warning", "unknown-kind",
-                                           "not recognised as an Azure ML spec (no $schema or type); only scanned for secrets"))
-            continue
-        checked = [*_validate(doc, kind, given), *_rules(doc, kind, context, given)]
-        result.findings += [f for f in checked if not _from_placeholder(f, holes)]
-        loaded.append((doc, kind))
-    result.findings += _traffic_rules(loaded, context, endpoint_name)
+        try:
+            result.findings += run.file(path)
+        except Exception as exc:  # noqa: BLE001 - one file's surprise must not hide the others' findings
+            detail = specs._first_line(str(exc))
+            result.findings.append(Finding(str(path), 1, "error", "lint-failed",
+                                           f"amlops lint failed on this file ({type(exc).__name__}"
+                                           f"{': ' + detail if detail else ''}): please report it"))
+    result.findings += _traffic_rules(run.loaded, context, endpoint_name)
+    result.findings = _by_reference(result.findings, run)
     result.findings.sort(key=lambda f: (f.file, f.line, f.rule))
     return result
+
+
+@dataclass
+class _Run:
+    """What one lint run learns as it goes: the specs loaded (for the rules across files) and
+    the local component files other specs use by reference."""
+
+    context: LintContext
+    endpoint_name: str | None
+    overrides: dict[str, Any]
+    loaded: list[tuple[specs.Document, str]] = field(default_factory=list)
+    components: set[Path] = field(default_factory=set)
+    references: dict[Path, tuple[str, int]] = field(default_factory=dict)
+
+    def file(self, path: Path) -> list[Finding]:
+        doc, findings = _read(path)
+        if doc is None:
+            return findings
+        findings += _duplicates(doc)
+        kind = specs.kind_of(doc)
+        if kind == "conda":
+            return findings
+        findings += _secrets(doc)
+        given = {**self.overrides}
+        if self.endpoint_name and kind in specs.DEPLOYMENT_KINDS:
+            given["endpoint_name"] = self.endpoint_name
+        holes = specs.placeholders(doc, kind, given)
+        findings += [Finding(doc.path, h.line, "error", "template-placeholder", h.message, h.field) for h in holes]
+        self._note_references(doc)
+        if kind is None:
+            return [*findings, Finding(doc.path, 1, "warning", "unknown-kind",
+                                       f"not recognised as an Azure ML spec ({specs.unknown_kind(doc)}): "
+                                       "only scanned for secrets and template placeholders")]
+        if kind in specs.NOT_CHECKED:
+            return [*findings, Finding(doc.path, 1, "info", "not-checked",
+                                       f"{specs.NOT_CHECKED[kind]}, so not checked "
+                                       "(only scanned for secrets and template placeholders)")]
+        if kind == "mltable":
+            return [*findings, *_mltable(doc)]
+        if kind == "component":
+            self.components.add(_resolved(doc.path))
+        checked = [*_validate(doc, kind, given), *_rules(_with(doc, self.overrides), kind, self.context, given,
+                                                          self.endpoint_name)]
+        self.loaded.append((doc, kind))
+        return [*findings, *(f for f in checked if not _from_placeholder(f, holes))]
+
+    def _note_references(self, doc: specs.Document) -> None:
+        for field_path, value in specs._strings(doc.data, ()):
+            if not field_path or field_path[-1] not in _COMPONENT_KEYS:
+                continue
+            ref = value.removeprefix("file:").strip()
+            if ref.endswith((".yml", ".yaml")) and "://" not in ref and not ref.startswith("azureml:"):
+                target = _resolved(Path(doc.path).parent / ref)
+                self.references.setdefault(target, (doc.path, doc.line_of(field_path)))
+
+
+# Fields whose value may be a local component file: a pipeline step's, a batch deployment's, a sweep's trial.
+_COMPONENT_KEYS = ("component", "trial")
+_COMPONENT_NAME = "Component name should only contain"  # azure-ai-ml's words for a name create refuses
+
+
+def _resolved(path: str | Path) -> Path:
+    try:
+        return Path(path).resolve()
+    except OSError:
+        return Path(path)
+
+
+def _by_reference(findings: list[Finding], run: _Run) -> list[Finding]:
+    """A component whose only fault is a name `az ml component create` refuses, linted beside a
+    spec that uses it by reference (where azure-ai-ml takes the name as it is), gets a warning."""
+    out = []
+    for f in findings:
+        where = run.references.get(_resolved(f.file)) if f.rule == "invalid-spec" and f.field == "name" else None
+        if where is None or _COMPONENT_NAME not in f.message or _resolved(f.file) not in run.components:
+            out.append(f)
+            continue
+        name = f.message.rsplit("Currently got ", 1)[-1].rstrip(".")
+        out.append(Finding(f.file, f.line, "warning", "component-name",
+                           f"name '{name}' is taken as it is where {where[0]}:{where[1]} uses this component; "
+                           "`az ml component create` would refuse it (lower-case letters, digits, underscores)",
+                           "name"))
+    return out
+
+
+def _with(doc: specs.Document, overrides: Mapping[str, Any]) -> specs.Document:
+    """The document as the rules should see it: `--set` applied, lines unchanged."""
+    if not overrides:
+        return doc
+    try:
+        return replace(doc, data=specs.apply_overrides(doc.data, overrides))
+    except SpecError:
+        return doc  # the loader says what is wrong with the override
+
+
+def _duplicates(doc: specs.Document) -> list[Finding]:
+    return [Finding(doc.path, d.line, "warning", "duplicate-key",
+                    f"{d.field} is given twice, on lines {d.first_line} and {d.line}: YAML keeps the last "
+                    f"and drops line {d.first_line} without a word", d.field)
+            for d in doc.duplicates]
+
+
+def _mltable(doc: specs.Document) -> list[Finding]:
+    """An MLTable file: azure-ai-ml has no loader for it (the mltable package reads it), so only
+    its shape is checked: each of `paths` is one `file`, `folder` or `pattern`."""
+    paths = doc.data.get("paths")
+    if paths is None:
+        return []
+    if not isinstance(paths, list):
+        return [Finding(doc.path, doc.line_of("paths"), "error", "invalid-spec",
+                        "paths: expected a list of file, folder or pattern entries", "paths")]
+    out = []
+    for i, entry in enumerate(paths):
+        if not (isinstance(entry, dict) and len(entry) == 1 and next(iter(entry)) in ("file", "folder", "pattern")):
+            out.append(Finding(doc.path, doc.line_of(("paths", i)), "error", "invalid-spec",
+                               f"paths.{i}: expected one of file, folder or pattern", f"paths.{i}"))
+    return out
 
 
 def _read(path: Path) -> tuple[specs.Document | None, list[Finding]]:
@@ -158,18 +280,25 @@ def _from_placeholder(finding: Finding, holes: list[specs.Placeholder]) -> bool:
     return any(h.field and (h.field == finding.field or h.field.startswith(finding.field + ".")) for h in holes)
 
 
-def _validate(doc: specs.Document, kind: str, given: Mapping[str, str]) -> list[Finding]:
-    """The loader's verdict, one finding per problem, with what `given` (--endpoint-name) fills in."""
+def _validate(doc: specs.Document, kind: str, given: Mapping[str, Any]) -> list[Finding]:
+    """The loader's verdict, one finding per problem, with what `given` (--set, --endpoint-name)
+    fills in."""
     try:
         specs.loader_for(kind, doc.data)
     except AttributeError:
         return [Finding(doc.path, 1, "warning", "unknown-kind", f"azure-ai-ml has no loader for {kind} specs")]
     # A field left to the command line is a warning; a stand-in lets the loader check the rest.
     missing = specs.from_command_line(doc, kind, given)
+    noun = kind.replace("_", "-")
     findings = [Finding(doc.path, 1, "warning", "from-command-line",
                         f"{key} is not in the file: it must come from the command line "
-                        f"({specs.COMMAND_LINE_FIELDS[key]}), as `az ml {kind.replace('_', '-')} create` takes it", key)
+                        f"({specs.COMMAND_LINE_FIELDS[key]}), as `az ml {noun} create` takes it", key)
                 for key in missing]
+    if kind == "datastore" and specs.is_preview_datastore(doc.data):
+        findings.append(Finding(doc.path, doc.line_of("type"), "warning", "preview-only",
+                                "type hdfs: checked against azure-ai-ml's own hdfs schema, but its "
+                                "load_datastore (and so `az ml datastore create`) refuses hdfs until "
+                                "the preview ships", "type"))
     try:
         with warnings.catch_warnings():  # the SDK's deprecation notes are not findings; keep the terminal clean
             warnings.simplefilter("ignore")
@@ -190,7 +319,8 @@ def _unique(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # --- per-document rules ----------------------------------------------------------------------
 
 
-def _rules(doc: specs.Document, kind: str, context: LintContext, given: Mapping[str, str]) -> Iterator[Finding]:
+def _rules(doc: specs.Document, kind: str, context: LintContext, given: Mapping[str, Any],
+           endpoint_name: str | None = None) -> Iterator[Finding]:
     yield from _unpinned(doc)
     data = doc.data
     if kind == "environment":
@@ -208,7 +338,7 @@ def _rules(doc: specs.Document, kind: str, context: LintContext, given: Mapping[
                           "so a forgotten instance stops billing", "idle_time_before_shutdown_minutes")
         yield from _gpu_quota(doc, "size", context)
     if kind in ("online_endpoint", "online_deployment"):
-        yield from _name_rule(doc, kind, given)
+        yield from _name_rule(doc, kind, given, endpoint_name)
     if kind == "online_deployment":
         for probe in ("liveness_probe", "readiness_probe"):
             if not isinstance(data.get(probe), dict):
@@ -238,12 +368,14 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _name_rule(doc: specs.Document, kind: str, given: Mapping[str, str]) -> Iterator[Finding]:
+def _name_rule(doc: specs.Document, kind: str, given: Mapping[str, Any],
+               endpoint_name: str | None = None) -> Iterator[Finding]:
     keys = ("name", "endpoint_name") if kind == "online_deployment" else ("name",)
     for key in keys:
         value = given.get(key, doc.data.get(key))
         if isinstance(value, str) and not naming.ENDPOINT_NAME.match(value):
-            source = " (from --endpoint-name)" if key in given else ""
+            flag = "--endpoint-name" if key == "endpoint_name" and endpoint_name else "--set"
+            source = f" (from {flag})" if key in given else ""
             yield Finding(doc.path, doc.line_of(key), "error", "invalid-name",
                           f"{key} '{value}'{source}: Azure needs 3 to 32 characters, a letter first, "
                           "then letters, digits or dashes", key)
@@ -330,7 +462,12 @@ _SECRET_KEYS = {
     "connection_string": "a connection string", "primary_key": "a key",
     "secondary_key": "a key", "api_key": "an API key", "access_key": "an access key",
     "secret": "a secret", "shared_access_key": "a shared access key",
+    "kerberos_password": "a Kerberos password", "secret_access_key": "an access key secret",
+    "pat": "a personal access token",
 }
+# Keys too common to flag anywhere, that hold a secret under `credentials:` (a connection's
+# `credentials: {type: api_key, key: ...}`).
+_CREDENTIAL_KEYS = {"key": "a key"}
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)(AccountKey|SharedAccessKey)=[A-Za-z0-9+/=]{8,}"), "a connection string with a key"),
     (re.compile(r"(?i)DefaultEndpointsProtocol=https?;"), "a storage connection string"),
@@ -349,6 +486,8 @@ def _secrets(doc: specs.Document) -> Iterator[Finding]:
         if not path or not isinstance(path[-1], str):
             continue
         what = _SECRET_KEYS.get(path[-1].lower())
+        if what is None and len(path) >= 2 and str(path[-2]).lower() == "credentials":
+            what = _CREDENTIAL_KEYS.get(path[-1].lower())
         if what and isinstance(value, (str, int)) and _is_literal(str(value)):
             line = doc.line_of(path)
             flagged.add(line)

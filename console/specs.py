@@ -353,7 +353,8 @@ def _fields_by_line(doc: Document) -> dict[int, FieldPath]:
 
 # --- what kind of spec -----------------------------------------------------------------------
 
-# `$schema` file stems (lower-cased) by kind, as published at azuremlschemas.azureedge.net.
+# `$schema` file stems (lower-cased) by kind, as published at azuremlschemas.azureedge.net (and
+# as `http://azureml/sdk-2-0/Name.json`, the form some examples use).
 _SCHEMA_KINDS = {
     "job": ("commandjob", "pipelinejob", "sweepjob", "sparkjob", "autoMLJob".lower(),
             "autoMLClassificationJob".lower(), "autoMLRegressionJob".lower(),
@@ -369,39 +370,79 @@ _SCHEMA_KINDS = {
     "batch_deployment": ("batchdeployment", "modelbatchdeployment", "pipelinecomponentbatchdeployment"),
     "component": ("commandcomponent", "pipelinecomponent", "sparkcomponent", "parallelcomponent"),
     "schedule": ("schedule", "monitorschedule"),
-    "datastore": ("azureblob", "azurefile", "azuredatalakegen1", "azuredatalakegen2", "onelake"),
-    "workspace": ("workspace",),
+    "datastore": ("azureblob", "azurefile", "azuredatalakegen1", "azuredatalakegen2", "onelake", "hdfs"),
+    "workspace": ("workspace", "hub", "project"),
+    "feature_store": ("featurestore",),
     "registry": ("registry",),
     "connection": ("workspaceconnection", "connection"),
+    "mltable": ("mltable",),
+    "model_package": ("modelversionpackage",),
 }
 _SCHEMA_TO_KIND = {stem: kind for kind, stems in _SCHEMA_KINDS.items() for stem in stems}
+# Every `type` azure-ai-ml 1.35.2's connection schemas take; `azure_blob` and `azure_data_lake_gen2`
+# are datastore types too, told apart by their fields (see kind_of).
+CONNECTION_TYPES = (
+    "api_key", "azure_ai_search", "azure_ai_services", "azure_blob", "azure_content_safety",
+    "azure_data_lake_gen2", "azure_my_sql_db", "azure_one_lake", "azure_open_ai", "azure_postgres_db",
+    "azure_speech_services", "azure_sql_db", "azure_synapse_analytics", "container_registry", "custom",
+    "git", "open_ai", "python_feed", "s3", "serp", "serverless", "snowflake")
+DATASTORE_TYPES = ("azure_blob", "azure_file", "azure_data_lake_gen1", "azure_data_lake_gen2", "one_lake", "hdfs")
 _TYPE_TO_KIND = {
     **dict.fromkeys(("command", "pipeline", "sweep", "spark", "automl", "parallel", "finetuning",
                      "distillation"), "job"),
     **dict.fromkeys(("amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark"), "compute"),
-    **dict.fromkeys(("git", "python_feed", "container_registry", "azure_sql_db", "s3", "snowflake"), "connection"),
+    **dict.fromkeys(CONNECTION_TYPES, "connection"),
     **dict.fromkeys(("uri_file", "uri_folder", "mltable"), "data"),
     **dict.fromkeys(("mlflow_model", "custom_model", "triton_model"), "model"),
-    **dict.fromkeys(("azure_blob", "azure_file", "azure_data_lake_gen1", "azure_data_lake_gen2"), "datastore"),
+    **dict.fromkeys(DATASTORE_TYPES, "datastore"),
 }
+_BOTH_STORE_TYPES = set(CONNECTION_TYPES) & set(DATASTORE_TYPES)
+_CONNECTION_TARGETS = ("url", "target", "endpoint", "api_base")  # a connection says where it points
+_WORKSPACE_KINDS = {"default": "workspace", "hub": "workspace", "project": "workspace", "featurestore": "feature_store"}
+# `load_model` without a `type` makes a custom_model: a file of a model's fields and nothing else.
+_MODEL_KEYS = {"$schema", "name", "version", "path", "type", "description", "tags", "properties", "stage",
+               "flavors", "job_name", "utc_time_created", "datastore", "system_metadata", "intellectual_property"}
 _CONDA_KEYS = {"name", "channels", "dependencies", "prefix", "variables"}
+_PACKAGE_KEYS = {"base_environment_source", "inferencing_server", "target_environment"}
+_PROMPTFLOW_FILES = ("flow.dag.yaml", "flow.dag.yml", "flow.flex.yaml", "flow.flex.yml")
+
+# Kinds lint recognises and does not check: what they are, said plainly.
+NOT_CHECKED = {
+    "promptflow": "a promptflow file (read by `pf`, not by azure-ai-ml): not an Azure ML asset spec",
+    "model_package": "a model package spec (`az ml model package`): not an Azure ML asset spec",
+}
 
 
 def kind_of(doc: Document) -> str | None:
     """The spec's kind (`job`, `compute`, `online_deployment`, ...), `conda` for a conda
-    environment file, or None when the file does not say what it is."""
+    environment file, `mltable` for an MLTable file, one of NOT_CHECKED, or None when the file
+    does not say what it is (`unknown_kind` says why)."""
     data = doc.data
+    if Path(doc.path).name == "MLTable":
+        return "mltable"
     schema = data.get("$schema")
     if isinstance(schema, str):
-        stem = schema.rstrip("/").rsplit("/", 1)[-1].lower().removesuffix(".json").removesuffix(".schema")
+        if "/promptflow/" in schema.lower():
+            return "promptflow"
+        stem = schema.strip().rstrip("/").rsplit("/", 1)[-1].lower().removesuffix(".json").removesuffix(".schema")
         if stem in _SCHEMA_TO_KIND:
             return _SCHEMA_TO_KIND[stem]
+    if Path(doc.path).name.lower() in _PROMPTFLOW_FILES:
+        return "promptflow"
+    if _PACKAGE_KEYS <= set(data):
+        return "model_package"
     kind_type = str(data.get("type", "")).lower()
     # A component carries a version and no compute; a job of the same type does not.
     if kind_type in ("command", "pipeline", "parallel", "spark") and "version" in data and "compute" not in data:
         return "component"
+    if kind_type in _BOTH_STORE_TYPES:
+        # azure-ai-ml's blob and ADLS Gen2 connections point at a `url`/`target`; the datastores
+        # of the same type name an `account_name` and a container or filesystem instead.
+        return "connection" if any(key in data for key in _CONNECTION_TARGETS) else "datastore"
     if kind_type in _TYPE_TO_KIND:
         return _TYPE_TO_KIND[kind_type]
+    if isinstance(data.get("kind"), str) and data["kind"].lower() in _WORKSPACE_KINDS:
+        return _WORKSPACE_KINDS[data["kind"].lower()]
     if "dependencies" in data and set(data) <= _CONDA_KEYS:
         return "conda"
     if "create_monitor" in data or ("trigger" in data and ("create_job" in data or "create_monitor" in data)):
@@ -414,7 +455,7 @@ def kind_of(doc: Document) -> str | None:
         return "online_endpoint"
     if "replication_locations" in data:
         return "registry"
-    if "managed_network" in data:
+    if "managed_network" in data or "hub_id" in data:
         return "workspace"
     if {"image", "build", "conda_file"} & set(data):
         return "environment"
@@ -422,7 +463,21 @@ def kind_of(doc: Document) -> str | None:
         return "job"
     if "command" in data:
         return "job"
+    if "flow" in data and "type" not in data:  # a promptflow run: `flow: ./basic`
+        return "promptflow"
+    if "path" in data and "name" in data and "type" not in data and set(data) <= _MODEL_KEYS:
+        return "model"
     return None
+
+
+def unknown_kind(doc: Document) -> str:
+    """Why kind_of() gave None, in the file's own words: the $schema or type it does not know."""
+    schema, kind_type = doc.data.get("$schema"), doc.data.get("type")
+    if isinstance(schema, str) and schema.strip():
+        return f"$schema {schema.strip()} is not an Azure ML spec schema amlops knows"
+    if kind_type is not None:
+        return f"type '{kind_type}' is not an Azure ML spec type amlops knows"
+    return "no $schema or type, and no fields that say what it is"
 
 
 # --- loading with azure-ai-ml ----------------------------------------------------------------
@@ -486,10 +541,31 @@ def loader_for(kind: str, data: Mapping[str, Any] | None = None):
             from azure.ai.ml.entities import _load_functions
 
             return getattr(_load_functions, name)
+    if kind == "datastore" and is_preview_datastore(data or {}):
+        return _load_hdfs_datastore
+    if kind in NOT_CHECKED or kind == "mltable":
+        raise AttributeError(kind)
     name = {"online_endpoint": "load_online_endpoint", "online_deployment": "load_online_deployment",
             "batch_endpoint": "load_batch_endpoint", "batch_deployment": "load_batch_deployment",
             "connection": "load_connection"}.get(kind, f"load_{kind}")
     return getattr(aml, name)
+
+
+def is_preview_datastore(data: Mapping[str, Any]) -> bool:
+    """An hdfs datastore: azure-ai-ml has its schema and entity, but its load_datastore (and so
+    `az ml datastore create`) refuses the type until the preview ships."""
+    return str(data.get("type", "")).lower() == "hdfs"
+
+
+def _load_hdfs_datastore(source: io.StringIO, *, relative_origin: str, params_override: list | None = None):
+    """An hdfs datastore through azure-ai-ml's own HdfsDatastore schema, the one its
+    load_datastore would use once the preview ships."""
+    from azure.ai.ml.constants._common import BASE_PATH_CONTEXT_KEY, PARAMS_OVERRIDE_KEY
+    from azure.ai.ml.entities._datastore._on_prem import HdfsDatastore
+
+    context = {BASE_PATH_CONTEXT_KEY: Path(relative_origin).parent, PARAMS_OVERRIDE_KEY: params_override or []}
+    return HdfsDatastore._load_from_dict(data=safe_load(source.getvalue()), context=context,
+                                         additional_message="")
 
 
 def load_entity(doc: Document, kind: str, overrides: Mapping[str, Any] | None = None) -> Any:
@@ -554,17 +630,29 @@ def _strings(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
 DEPLOYMENT_KINDS = ("online_deployment", "batch_deployment")
 # What `create -f` makes, on every backend (a backend may build fewer and say so).
 CREATABLE = ("compute", "data", "environment", "online_endpoint", "online_deployment", "schedule")
-# Fields `az ml online-deployment/batch-deployment create` also takes from its command line.
-COMMAND_LINE_FIELDS = {"endpoint_name": "--endpoint-name NAME", "name": "--set name=NAME"}
+# Fields `az ml online-deployment/batch-deployment create` also takes from its command line, and how.
+COMMAND_LINE_FIELDS = {"endpoint_name": "--endpoint-name NAME", "name": "--set name=NAME",
+                       "compute": "--set compute=NAME"}
+
+
+def command_line_fields(kind: str, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The required fields a spec of this kind may leave to `az ml ... create`'s command line."""
+    if kind == "online_deployment":
+        return ("endpoint_name", "name")
+    if kind == "batch_deployment":
+        # A model batch deployment needs a cluster (the docs' scripts give it with --set compute=...);
+        # a pipeline one names its compute in settings.default_compute instead.
+        return ("endpoint_name", "name") + (() if data.get("type") == "pipeline" else ("compute",))
+    return ()
 
 
 def from_command_line(doc: Document, kind: str, overrides: Mapping[str, Any] | None = None) -> list[str]:
     """The fields a deployment spec leaves to the command line (`az ml online-deployment create
-    -f X --endpoint-name E`, as the Azure docs do) that neither the file nor `overrides` give."""
-    if kind not in DEPLOYMENT_KINDS:
-        return []
+    -f X --endpoint-name E`, `az ml batch-deployment create -f X --set compute=C`, as the Azure
+    docs and examples do) that neither the file nor `overrides` give."""
     given = overrides or {}
-    return [key for key in COMMAND_LINE_FIELDS if doc.data.get(key) in (None, "") and key not in given]
+    return [key for key in command_line_fields(kind, doc.data)
+            if doc.data.get(key) in (None, "") and key not in given]
 
 
 @dataclass(frozen=True)
@@ -624,7 +712,9 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     the first problem, a field left to the command line, or a template placeholder left in."""
     doc = read(path)
     kind = kind_of(doc)
-    if kind is None or kind == "conda":
+    if kind in NOT_CHECKED:
+        raise SpecError(doc.path, 1, "$schema", f"{NOT_CHECKED[kind]}: amlops does not create it")
+    if kind is None or kind in ("conda", "mltable"):
         raise SpecError(doc.path, 1, "$schema",
                         "cannot tell what kind of Azure ML spec this is: add its $schema line")
     if expect is not None and kind not in ((expect,) if isinstance(expect, str) else expect):
