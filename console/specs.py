@@ -1,8 +1,9 @@
 """Azure ML v2 YAML: read it line-aware, load it with azure-ai-ml's own loaders, lint it.
 
 `read()` refuses hostile YAML before anything expands it (files over `MAX_FILE_BYTES`, alias
-expansion over `MAX_NODES`, nesting over `MAX_DEPTH`) and says when a file is an unfilled
-template (`<ENDPOINT_NAME>`, `{{ENDPOINT_NAME}}`). `load()` picks the loader from the file's
+expansion over `MAX_NODES`, nesting over `MAX_DEPTH`), says when a file is an unfilled
+template (`<ENDPOINT_NAME>`, `{{ENDPOINT_NAME}}`), and parses the rest once, through libyaml
+when it is installed, for both the data and the line of every key. `load()` picks the loader from the file's
 `$schema` and `type` as `az ml ... create -f` does, applies `--set` overrides and
 `--endpoint-name` the way `az ml` does, and turns marshmallow's and azure-ai-ml's validation
 errors into `SpecError(file, line, field, message)`. `lint()` (console/lint.py) adds the rules
@@ -167,7 +168,6 @@ MAX_FILE_BYTES = 2**20
 MAX_NODES = 100_000
 MAX_DEPTH = 100
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
-_EVENT_LOADER = _FAST_LOADER
 # libyaml stops at 1,000 levels of nesting, in its scanner, before it yields a single event.
 _LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 
@@ -181,10 +181,10 @@ def check_expansion(name: str, text: str) -> None:
     When libyaml refuses the text, PyYAML (which parses it next) counts it again: its parser is
     a loop, not a recursion, and reaches what libyaml would not."""
     try:
-        _count_events(name, yaml.parse(text, Loader=_EVENT_LOADER))
+        _count_events(name, yaml.parse(text, Loader=_FAST_LOADER))
         return
     except yaml.YAMLError as exc:
-        if _EVENT_LOADER is yaml.SafeLoader:
+        if _FAST_LOADER is yaml.SafeLoader:
             return
         if _LIBYAML_TOO_DEEP in str(getattr(exc, "problem", "") or ""):
             mark = getattr(exc, "problem_mark", None)
@@ -400,7 +400,7 @@ _BOTH_STORE_TYPES = set(CONNECTION_TYPES) & set(DATASTORE_TYPES)
 _CONNECTION_TARGETS = ("url", "target", "endpoint", "api_base")  # a connection says where it points
 _WORKSPACE_KINDS = {"default": "workspace", "hub": "workspace", "project": "workspace", "featurestore": "feature_store"}
 # `load_model` without a `type` makes a custom_model: a file of a model's fields and nothing else.
-_MODEL_KEYS = {"$schema", "name", "version", "path", "type", "description", "tags", "properties", "stage",
+_MODEL_KEYS = {"$schema", "name", "version", "path", "description", "tags", "properties", "stage",
                "flavors", "job_name", "utc_time_created", "datastore", "system_metadata", "intellectual_property"}
 _CONDA_KEYS = {"name", "channels", "dependencies", "prefix", "variables"}
 _PACKAGE_KEYS = {"base_environment_source", "inferencing_server", "target_environment"}
