@@ -1,22 +1,34 @@
-"""An Azure online endpoint's serving figures from Azure Monitor, per deployment.
+"""Azure online endpoints' serving figures from Azure Monitor, per deployment, read for many
+endpoints at once and off ARM's read budget.
 
-Two requests per endpoint: `MetricsQueryClient.query_resource` (azure-monitor-query) for
-RequestsPerMinute and RequestLatency_P50/P95/P99 over the last 30 minutes at Azure Monitor's
-1-minute grain, split by the `deployment` dimension, and RequestsPerMinute split by deployment
-and status code (the latencies have no status code dimension, so it cannot be one query). Azure Monitor ingests a minute a minute or
-two late, so "now" is the newest minute with requests it has reported for the endpoint; the window
-ends there.
-Its figures change once a minute, so one endpoint is read at most every `TTL_S` seconds.
+Azure Monitor's batch API, `metrics:getBatch` on the region's data plane
+(https://{region}.metrics.monitor.azure.com, azure-monitor-querymetrics' `MetricsClient`), takes up
+to 50 endpoints a request and is not ARM: its requests do not count against ARM's reads. Two
+requests a batch: RequestsPerMinute and RequestLatency_P50/P95/P99 over the last 30 minutes at the
+1-minute grain split by the `deployment` dimension, and RequestsPerMinute split by deployment and
+status code (the latencies have no status code dimension, so it cannot be one query). Asked for
+one endpoint whose figures are older than `TTL_S`, the batch also takes the other endpoints the
+workspace last listed whose figures are as old: a refresh that asks each endpoint in turn sends
+those two requests once for every 50 endpoints. Figures change once a minute, so an endpoint is
+read at most every `TTL_S` seconds; a batch that failed says why for its endpoints as long (a 429
+until its Retry-After).
 
-The success rate is a second query of the same endpoint: RequestsPerMinute split by deployment
-and status code, read with the local router's rule (console/local/serving/metrics.py): 408, 424,
-429 and 5xx are the deployment's failures, the other 4xx the client's and left out.
+Every metric is asked its Average: online-endpoint metrics list no other aggregation (no Total,
+no Count), and RequestsPerMinute's Average at the minute's grain is that minute's count. A metric
+Azure Monitor answers with an `errorCode` other than Success (and no series) is an error, never
+zero requests. Azure Monitor ingests a minute a minute or two late, so "now" is the newest minute
+with requests it has reported for the endpoint; the window ends there.
+
+The success rate is read with the local router's rule (console/local/serving/metrics.py): 408,
+424, 429 and 5xx are the deployment's failures, the other 4xx the client's and left out. Without
+the status code split (refused, or failed) the figures stand and the success rate is unknown.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +37,15 @@ if TYPE_CHECKING:
     from console.domain import DeploymentMetrics
 
 NAMES = ("RequestsPerMinute", "RequestLatency_P50", "RequestLatency_P95", "RequestLatency_P99")
+NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+AGGREGATION = "Average"  # the only one Azure Monitor lists for online endpoints' metrics
 SPAN = timedelta(minutes=30)  # the sparkline's reach
+BATCH = 50  # resource ids a metrics:getBatch request takes
+TTL_S = 30.0
+MAX_SERIES = 1000  # a filtered query answers 10 series a resource unless told more: deployments x codes pass that
 OUTCOME = {"failure": "failures", "client": "client_errors", "success": "successes"}
+
+Figures = dict[str, dict[str, dict[datetime, float]]]  # metric (or outcome) -> deployment -> minute -> value
 
 
 def _outcome(code: object) -> str:
@@ -38,73 +57,133 @@ def _outcome(code: object) -> str:
     if status in (408, 424, 429) or status >= 500:
         return "failure"
     return "client" if 400 <= status < 500 else "success"
-TTL_S = 30.0
-MAX_SERIES = 1000
+
+
+def _resource_of(metric_id: str) -> str:
+    """The resource a metric's id belongs to, lower-cased: Azure Monitor may change its case."""
+    return metric_id.lower().split("/providers/microsoft.insights/metrics/", 1)[0]
 
 
 class EndpointMetrics:
-    """Azure Monitor's metrics of the workspace's endpoints, read through one client, cached briefly."""
+    """Azure Monitor's metrics of the workspace's endpoints, read in batches through one client,
+    kept briefly."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._client: Any = None
-        self._cache: dict[str, tuple[float, dict[str, dict[str, dict[datetime, float]]]]] = {}
+        self.clock = time.monotonic  # tests and the refresh benchmark move it
+        # endpoint -> (time.monotonic() it is good until, its figures or why they could not be read)
+        self._kept: dict[str, tuple[float, Figures | Exception]] = {}
         self._lock = threading.Lock()
 
     def closable(self) -> Any:
         """What close() releases: the client of our own, if one was built."""
         return self._client
 
-    def _query(self, resource_id: str) -> dict[str, dict[str, dict[datetime, float]]]:
-        """metric -> deployment -> minute -> value (minutes without a value are left out)."""
-        with self._lock:
-            hit = self._cache.get(resource_id)
-            if hit and time.monotonic() - hit[0] < TTL_S:
-                return hit[1]
-            if self._client is None:
-                from azure.monitor.query import MetricsQueryClient
+    def resource(self, endpoint: str) -> str:
+        return f"{self.session.target.arm_id}/onlineEndpoints/{endpoint}"
 
-                from console.azure.session import RETRY_TOTAL
+    def _metrics_client(self) -> Any:
+        if self._client is None:
+            from azure.monitor.querymetrics import MetricsClient
 
-                self._client = MetricsQueryClient(self.session.credential(), retry_total=RETRY_TOTAL,
-                                                  per_retry_policies=[self.session.counting()],
-                                                  **self.session.transport_kwargs())
+            from console.azure.session import RETRY_TOTAL
+
+            self._client = MetricsClient(f"https://{self.session.location()}.metrics.monitor.azure.com",
+                                         self.session.credential(), retry_total=RETRY_TOTAL,
+                                         per_retry_policies=[self.session.counting()],
+                                         **self.session.transport_kwargs())
+        return self._client
+
+    def figures(self, endpoint: str, others: Iterable[str] = ()) -> Figures:
+        """`endpoint`'s figures, read with as many of `others` as are as old when they must be read."""
+        with self._lock:  # one batch at a time: a second caller finds the first one's figures
+            now = self.clock()
+            kept = self._kept.get(endpoint)
+            if kept is None or now >= kept[0]:
+                stale = [n for n in dict.fromkeys(others) if n != endpoint and now >= self._kept.get(n, (0.0,))[0]]
+                self._read([endpoint, *stale][:BATCH])
+                kept = self._kept[endpoint]
+        if isinstance(kept[1], Exception):
+            raise kept[1]
+        return kept[1]
+
+    def _read(self, endpoints: list[str]) -> None:
+        """Read one batch; keep each endpoint's figures, or the reason it has none."""
         from azure.core.exceptions import HttpResponseError
 
-        # A filtered query answers 10 series unless told more: deployments x status codes pass that.
-        result = self._client.query_resource(resource_id, list(NAMES), timespan=SPAN,
-                                             granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
-                                             filter="deployment eq '*'", max_results=MAX_SERIES)
-        try:
-            codes = self._client.query_resource(resource_id, ["RequestsPerMinute"], timespan=SPAN,
-                                                granularity=timedelta(minutes=1), aggregations=["Total", "Average"],
-                                                filter="deployment eq '*' and statusCode eq '*'",
-                                                max_results=MAX_SERIES).metrics
-        except HttpResponseError as err:  # the rest stands without a success rate
-            if err.status_code == 429:
-                raise
-            codes = []
-        found: dict[str, dict[str, dict[datetime, float]]] = {}
-        for metric, split in [(m, False) for m in result.metrics] + [(m, True) for m in codes]:
-            for series in metric.timeseries:
-                meta = {str(k).lower(): v for k, v in (series.metadata_values or {}).items()}
-                deployment = meta.get("deployment") or ""
-                key = f"{OUTCOME[_outcome(meta.get('statuscode'))]}" if split else metric.name
-                points = found.setdefault(key, {}).setdefault(deployment, {})
-                for point in series.data:
-                    value = point.average
-                    if metric.name == "RequestsPerMinute":  # a count: its Total, Average where Total is missing
-                        value = point.total if point.total is not None else point.average
-                    if value is not None:
-                        points[point.timestamp] = points.get(point.timestamp, 0.0) + float(value)
-        with self._lock:
-            self._cache[resource_id] = (time.monotonic(), found)
-        return found
+        from console.errors import BackendUnavailable, OperationFailed
 
-    def of(self, resource_id: str, endpoint: str, deployments: list[str], window_s: int) -> list[DeploymentMetrics]:
+        resources = {self.resource(n).lower(): n for n in endpoints}
+        until = self.clock() + TTL_S
+        try:
+            found, refused = self._query(list(map(self.resource, endpoints)), NAMES, "deployment eq '*'")
+            try:
+                codes, _ = self._query(list(map(self.resource, endpoints)), ["RequestsPerMinute"],
+                                       "deployment eq '*' and statusCode eq '*'")
+            except HttpResponseError as err:  # the rest stands without a success rate
+                if err.status_code == 429:
+                    raise
+                codes = {}
+        except HttpResponseError as err:
+            why: Exception = err
+            if err.status_code == 429:
+                wait = (err.response.headers.get("Retry-After") if err.response is not None else None) or "?"
+                why = BackendUnavailable(f"throttled by Azure Monitor: next refresh in {wait} s")
+                try:
+                    until = self.clock() + float(wait)
+                except ValueError:
+                    pass
+            for name in endpoints:
+                self._kept[name] = (until, why)
+            return
+        for resource, name in resources.items():
+            if resource in refused:
+                self._kept[name] = (until, OperationFailed(f"Azure Monitor refused {refused[resource]}"))
+                continue
+            figures = found.get(resource, {})
+            for key, split in codes.get(resource, {}).items():
+                figures[key] = split
+            self._kept[name] = (until, figures)
+
+    def _query(self, resources: list[str], names: Iterable[str], where: str) -> tuple[dict[str, Figures], dict[str, str]]:
+        """One getBatch request: figures by resource (lower-cased), and the metrics it refused."""
+        refused: dict[str, str] = {}
+
+        def check(pipeline_response: Any, answer: Any, headers: Any) -> Any:
+            for item in answer.get("values") or []:
+                for metric in item.get("value") or []:
+                    code = metric.get("errorCode")
+                    if code and code != "Success":
+                        name = (metric.get("name") or {}).get("value")
+                        refused.setdefault(_resource_of(str(metric.get("id") or item.get("resourceid") or "")),
+                                           f"{name} ({code}: {metric.get('errorMessage') or 'no message'})")
+            return answer
+
+        by_code = "statusCode" in where
+        results = self._metrics_client().query_resources(
+            resource_ids=resources, metric_namespace=NAMESPACE, metric_names=list(names), timespan=SPAN,
+            granularity=timedelta(minutes=1), aggregations=[AGGREGATION], filter=where, max_results=MAX_SERIES,
+            cls=check)
+        found: dict[str, Figures] = {}
+        for result in results:
+            for metric in result.metrics:
+                figures = found.setdefault(_resource_of(metric.id or ""), {})
+                for series in metric.timeseries:
+                    meta = {str(k).lower(): v for k, v in (series.metadata_values or {}).items()}
+                    key = OUTCOME[_outcome(meta.get("statuscode"))] if by_code else metric.name
+                    points = figures.setdefault(key, {}).setdefault(meta.get("deployment") or "", {})
+                    for point in series.data:
+                        if point.average is not None:
+                            points[point.timestamp] = points.get(point.timestamp, 0.0) + float(point.average)
+        return found, refused
+
+    def of(self, endpoint: str, deployments: list[str], window_s: int, *,
+           others: Iterable[str] = ()) -> list[DeploymentMetrics]:
+        """Each deployment's figures over the newest `window_s` Azure Monitor has reported."""
         from console.domain import DeploymentMetrics
 
-        found = self._query(resource_id)
+        found = self.figures(endpoint, others)
         rpm = found.get("RequestsPerMinute", {})
         # The newest minute that saw requests: Azure Monitor may report the minutes it has not
         # ingested yet (or had no requests in) as 0.

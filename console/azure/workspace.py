@@ -32,7 +32,7 @@ from console.azure.target import AzureTarget, state_dir
 from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
 
 if TYPE_CHECKING:
-    from console.domain import AssetVersion, AuditEntry, Compute, Created, DeploymentMetrics, DriftReport, Endpoint, InvokeResult, Job, MetricSeries, ModelVersion, Monitor, Operation
+    from console.domain import AssetVersion, AuditEntry, Compute, Created, Deployment, DeploymentMetrics, DriftReport, Endpoint, InvokeResult, Job, MetricSeries, ModelVersion, Monitor, Operation
 
 
 class _Lazy:
@@ -60,6 +60,8 @@ JOB_PAGE = 100  # jobs read per refresh: Azure lists newest first, a page at a t
 # Every read is an ARM request against a budget (250 per principal, refilled at 25/s): with 5
 # endpoints this cadence costs about 54 requests a minute, under 4 % of it (benchmarks/azure_refresh.py).
 CADENCE = {"jobs": 5.0, "endpoints": 10.0, "computes": 15.0, "monitors": 60.0, "quotas": 60.0}
+DEPLOYMENTS_EVERY_S = 300.0  # an unchanged endpoint's deployments are read again within this (AzureEndpoints)
+SETTLED = frozenset({"Succeeded", "Failed", "Canceled"})  # provisioning states that stay until something changes
 SETTLE_S = 120.0  # how long a traffic change may take to be reported before it counts as failed
 
 
@@ -302,17 +304,66 @@ class AzureAssets(_Group):
 
 
 class AzureEndpoints(_Group):
+    """The listing is one request; each endpoint's deployments one more, so `list` reads them again
+    only where they may have changed: the endpoint's provisioning state, traffic, mirror traffic or
+    last-modified time differ from the last read's, a write of ours touched it, it or one of its
+    deployments is mid-change (not Succeeded, Failed or Canceled), or the slow round comes to it:
+    every endpoint's within `DEPLOYMENTS_EVERY_S`, a few each listing, the oldest read first, so
+    no refresh reads them all. A deployment someone else created shows within that at worst, its
+    traffic at once (traffic is the endpoint's). `get`, and every write, read them afresh."""
+
+    def __init__(self, ws: AzureWorkspace, area: str) -> None:
+        super().__init__(ws, area)
+        self.clock = time.monotonic  # tests and the refresh benchmark move it
+        # endpoint -> (what the listing said of it, when its deployments were read, the deployments)
+        self._kept: dict[str, tuple[tuple, float, list[Deployment]]] = {}
+        self._touched: set[str] = set()
+        self._round, self._listed_at = 0.0, None  # slow reads owed; when the last listing was
+
     @mapped("endpoint")
     def list(self) -> list[Endpoint]:
-        return [self._with_deployments(entity) for entity in self.ml.online_endpoints.list()]
+        entities = list(self.ml.online_endpoints.list())
+        due = self._due(entities)
+        out = [self._with_deployments(e) if e.name in due else self._endpoint(e, self._kept[e.name][2])
+               for e in entities]
+        for gone in set(self._kept) - {e.name for e in entities}:
+            self._kept.pop(gone, None)
+            self.ws.deployments_seen.pop(gone, None)
+        return out
+
+    def _due(self, entities: list[Any]) -> set[str]:
+        """The endpoints whose deployments this listing reads again."""
+        now = self.clock()
+        elapsed = 0.0 if self._listed_at is None else now - self._listed_at
+        self._listed_at = now
+        touched, self._touched = self._touched, set()
+        due = {e.name for e in entities if (kept := self._kept.get(e.name)) is None or e.name in touched
+               or kept[0] != _listed(e) or not _steady(e, kept[2])}
+        # The slow round: n endpoints every DEPLOYMENTS_EVERY_S is n x elapsed / DEPLOYMENTS_EVERY_S
+        # reads owed by this listing (what is owed carries over, up to one read).
+        owed = len(entities) * elapsed / DEPLOYMENTS_EVERY_S
+        self._round = min(self._round + owed, owed + 1)
+        oldest = sorted((n for n in (e.name for e in entities) if n not in due), key=lambda n: self._kept[n][1])
+        slow = oldest[:int(self._round)]
+        self._round -= len(slow)
+        return due | set(slow)
+
+    def touched(self, name: str) -> None:
+        """A write of ours went to `name` or one of its deployments: the next listing reads them."""
+        self._touched.add(name)
 
     @mapped("endpoint")
     def get(self, name: str) -> Endpoint:
         return self._with_deployments(self.ml.online_endpoints.get(name))
 
     def _with_deployments(self, entity: Any) -> Endpoint:
+        """The endpoint with its deployments read now (one request): what `get` and writes use."""
         deployments = sorted((convert.deployment(d, entity.name)
                               for d in self.ml.online_deployments.list(endpoint_name=entity.name)), key=lambda d: d.name)
+        self._kept[entity.name] = (_listed(entity), self.clock(), deployments)
+        return self._endpoint(entity, deployments)
+
+    def _endpoint(self, entity: Any, deployments: list[Deployment]) -> Endpoint:
         endpoint = convert.endpoint(entity, deployments)
         self.ws.saw_split(endpoint.name, dict(endpoint.traffic.live))
         self.ws.deployments_seen[endpoint.name] = [d.name for d in deployments]
@@ -439,7 +490,8 @@ class AzureEndpoints(_Group):
 
     @mapped("endpoint")
     def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
-        """Azure Monitor's figures (console/azure/metrics.py), for the deployments last read."""
+        """Azure Monitor's figures (console/azure/metrics.py), for the deployments last read; read
+        with the other endpoints last listed, in one batch off ARM's budget."""
         from console.azure.metrics import SPAN
 
         if not 60 <= window_s <= SPAN.total_seconds():
@@ -451,8 +503,7 @@ class AzureEndpoints(_Group):
         if names is None:
             names = [d.name for d in self.get(name).deployments]
         self.ml  # noqa: B018 - the requests that follow are this area's
-        resource = f"{self.target.arm_id}/onlineEndpoints/{name}"
-        return self.ws.monitor_metrics.of(resource, name, names, window_s)
+        return self.ws.monitor_metrics.of(name, names, window_s, others=list(self.ws.deployments_seen))
 
 
 class AzureMonitors(_Group):
@@ -612,6 +663,8 @@ class AzureWorkspace:
     def begin(self, kind: str, target: str, work, expect: dict[str, Any], *, before: Any = None,
               after: Any = None, detail: str | None = None) -> Operation:
         """Start a write's operation and audit it: once when it was asked, once when it ended."""
+        if kind.startswith("endpoints."):  # the next listing reads its deployments afresh
+            self.endpoints.touched(target.split("/", 1)[0])
         self.audit_log.append(kind, target, before=before, after=after, result="InProgress", detail=detail)
 
         def audited() -> None:

@@ -174,15 +174,22 @@ EXTRA_FAMILIES = {"Standard NCSv3 Family": 0, "Standard ESv3 Family": 24}
 USAGE_NAME = re.compile(r"^(?P<family>.+ Family) Cluster (?P<tier>Dedicated|LowPriority) vCPUs$")
 
 # What online endpoints emit (learn.microsoft.com, Azure Monitor supported metrics for
-# Microsoft.MachineLearningServices/workspaces/onlineEndpoints): name -> (unit, display description).
+# Microsoft.MachineLearningServices/workspaces/onlineEndpoints): name -> (unit, display description,
+# the aggregations it lists, its dimensions). Every one lists Average alone: no Total, no Count.
+_LATENCY = (("average",), ("deployment",))
 ENDPOINT_METRICS = {
-    "RequestsPerMinute": ("Count", "The number of requests sent to online endpoint within a minute"),
-    "RequestLatency": ("Milliseconds", "The average complete interval of time taken for a request to be responded"),
-    "RequestLatency_P50": ("Milliseconds", "The average P50 request latency"),
-    "RequestLatency_P90": ("Milliseconds", "The average P90 request latency"),
-    "RequestLatency_P95": ("Milliseconds", "The average P95 request latency"),
-    "RequestLatency_P99": ("Milliseconds", "The average P99 request latency"),
+    "RequestsPerMinute": ("Count", "The number of requests sent to online endpoint within a minute", ("average",),
+                          ("deployment", "statusCode", "statusCodeClass", "modelStatusCode")),
+    "RequestLatency": ("Milliseconds", "The average complete interval of time taken for a request to be responded",
+                       *_LATENCY),
+    "RequestLatency_P50": ("Milliseconds", "The average P50 request latency", *_LATENCY),
+    "RequestLatency_P90": ("Milliseconds", "The average P90 request latency", *_LATENCY),
+    "RequestLatency_P95": ("Milliseconds", "The average P95 request latency", *_LATENCY),
+    "RequestLatency_P99": ("Milliseconds", "The average P99 request latency", *_LATENCY),
 }
+ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+METRICS_HOST = ".metrics.monitor.azure.com"  # Azure Monitor's regional data plane: https://{region}.metrics...
+METRICS_BATCH = 50  # resource ids one metrics:getBatch call takes
 SERVING_KEYS = {"RequestsPerMinute": "requests_per_minute", "RequestLatency": "latency_ms",
                 "RequestLatency_P50": "p50_ms", "RequestLatency_P90": "p90_ms", "RequestLatency_P95": "p95_ms",
                 "RequestLatency_P99": "p99_ms"}
@@ -371,6 +378,8 @@ class FakeArm:
                 return self.blob(call)
             if call.host == f"{self.LOCATION}{TRACKING_HOST}":
                 return self.mlflow(call)
+            if call.host == f"{self.LOCATION}{METRICS_HOST}":
+                return self.metrics_batch(call)
             for route_method, pattern, handler in self._routes:
                 match = pattern.match(call.path)
                 if route_method == call.method and match and call.host == HOST:
@@ -1189,6 +1198,20 @@ class FakeArm:
             return _not_found("online endpoint", endpoint)
         return 200, {"value": list(self.deployments[endpoint].values())}, {}
 
+    def copy_endpoint(self, source: str, name: str) -> None:
+        """Another endpoint like `source`: its traffic, deployments, keys and serving figures."""
+        body = copy.deepcopy(self.endpoints[source])
+        body["name"], body["id"] = name, body["id"].replace(f"/onlineEndpoints/{source}", f"/onlineEndpoints/{name}")
+        for uri in ("scoringUri", "swaggerUri"):
+            body["properties"][uri] = body["properties"][uri].replace(f"//{source}.", f"//{name}.")
+        self.endpoints[name], self.keys[name] = body, _keys(name)
+        self.deployments[name] = {}
+        for deployment, dbody in self.deployments[source].items():
+            clone = copy.deepcopy(dbody)
+            clone["id"] = clone["id"].replace(f"/onlineEndpoints/{source}/", f"/onlineEndpoints/{name}/")
+            self.deployments[name][deployment] = clone
+        self.serving[name] = copy.deepcopy(self.serving.get(source, {}))
+
     def get_deployment(self, call: Call, endpoint: str, deployment: str) -> Reply:
         if deployment not in self.deployments.get(endpoint, {}):
             return _not_found("online deployment", f"{endpoint}/{deployment}")
@@ -1741,29 +1764,97 @@ class FakeArm:
     # --- routes: Azure Monitor metrics --------------------------------------------------------------
 
     def get_metrics(self, call: Call, endpoint: str) -> Reply:
+        """Metrics_List on ARM: one endpoint's metrics (what azure-monitor-query's MetricsQueryClient
+        reads; the console reads metrics:getBatch instead, off ARM's budget)."""
         if endpoint not in self.endpoints:
             return _not_found("online endpoint", endpoint)
         names = [n for n in call.query.get("metricnames", "RequestsPerMinute").split(",") if n]
+        start, end = _timespan(call.query.get("timespan"), self.now)
+        metrics = self._metric_values(endpoint, names, start, end, call.query.get("aggregation"),
+                                      call.query.get("$filter"), call.query.get("top"))
+        if not isinstance(metrics, list):
+            return metrics
+        body = example("Insights/metrics/GetMetric.json")
+        body.update(cost=int((end - start).total_seconds() // 60) * len(names), interval="PT1M",
+                    resourceregion=self.LOCATION, namespace=ENDPOINT_NAMESPACE,
+                    timespan=f"{stamp(start)[:19]}Z/{stamp(end)[:19]}Z", value=metrics)
+        return 200, body, {}
+
+    def metrics_batch(self, call: Call) -> Reply:
+        """Azure Monitor's metrics:getBatch on the region's data plane (not ARM, not ARM's budget):
+        the metrics of up to 50 online endpoints in one POST, answered in the shape of the published
+        example (monitor data-plane 2024-02-01, MetricBatchExample.json): `values`, one entry per
+        resource id asked, in order, each with its `resourceid` and `value` (the metrics, each with
+        `timeseries` of `metadatavalues` and `data`). The resources must share the request's
+        subscription, the namespace must be theirs; an id the workspace does not hold answers 404."""
+        found = re.fullmatch(r"/subscriptions/([^/]+)/metrics:getBatch", call.path)
+        if call.method != "POST" or not found:
+            self.unhandled.append(call)
+            return 404, arm_error("NotFound", f"FakeArm has no route for {call.method} {call.host}{call.path}"), {}
+        ids = list((call.body or {}).get("resourceids") or []) if isinstance(call.body, dict) else []
+        namespace = call.query.get("metricnamespace", "")
+        if namespace.lower() != ENDPOINT_NAMESPACE.lower():
+            return 400, arm_error("BadRequest", f"Metric namespace {namespace!r} is not the resources' "
+                                                f"({ENDPOINT_NAMESPACE})."), {}
+        if not 1 <= len(ids) <= METRICS_BATCH:
+            return 400, arm_error("BadRequest", f"A batch takes 1 to {METRICS_BATCH} resource ids, not {len(ids)}."), {}
+        prefix = f"{self.ws_id}/onlineEndpoints/".lower()
+        endpoints = {name.lower(): name for name in self.endpoints}
+        names = [n for n in call.query.get("metricnames", "").split(",") if n]
+        start = datetime.fromisoformat(call.query["starttime"]).replace(second=0, microsecond=0) \
+            if call.query.get("starttime") else self.now - timedelta(hours=1)
+        end = datetime.fromisoformat(call.query["endtime"]) if call.query.get("endtime") else self.now
+        values = []
+        for rid in ids:
+            if f"/subscriptions/{found[1]}/".lower() not in rid.lower():
+                return 400, arm_error("BadRequest", f"Resource {rid} is not in subscription {found[1]}."), {}
+            name = rid[len(prefix):] if rid.lower().startswith(prefix) else None
+            if name is None or name.lower() not in endpoints:
+                return 404, arm_error("ResourceNotFound", f"The resource {rid} was not found."), {}
+            metrics = self._metric_values(endpoints[name.lower()], names, start, end, call.query.get("aggregation"),
+                                          call.query.get("filter"), call.query.get("top"))
+            if not isinstance(metrics, list):
+                return metrics
+            values.append({"starttime": call.query.get("starttime") or f"{stamp(start)[:19]}Z",
+                           "endtime": call.query.get("endtime") or f"{stamp(end)[:19]}Z", "interval": "PT1M",
+                           "value": metrics, "namespace": ENDPOINT_NAMESPACE.lower(),
+                           "resourceregion": self.LOCATION, "resourceid": rid})
+        return 200, {"values": values}, {}
+
+    def _metric_values(self, endpoint: str, names: list[str], start: datetime, end: datetime,
+                       aggregation: str | None, filter_text: str | None, top: str | None) -> list[dict] | Reply:
+        """One endpoint's metrics, each a `Metric` of Azure Monitor's answer, or the error the whole
+        request gets (a metric or a dimension the endpoint does not have). A metric asked for an
+        aggregation it does not list answers as Azure Monitor does (GetMetricError.json): its
+        `errorCode` and `errorMessage`, and no time series. A filter returns `top` series (10 unless
+        asked), as Azure Monitor does."""
         unknown = [n for n in names if n not in ENDPOINT_METRICS]
-        if unknown:
+        if unknown or not names:
             return 400, arm_error("BadRequest", f"Failed to find metric configuration for provider: "
                                                f"Microsoft.MachineLearningServices, resource type: onlineEndpoints, "
-                                               f"metric: {', '.join(unknown)}"), {}
-        start, end = _timespan(call.query.get("timespan"), self.now)
+                                               f"metric: {', '.join(unknown) or '(none)'}"), {}
         minutes = [start + timedelta(minutes=i) for i in range(int((end - start).total_seconds() // 60))]
-        aggregations = [a.strip().lower() for a in call.query.get("aggregation", "average").split(",")]
-        dims = dict(re.findall(r"(\w+) eq '([^']*)'", call.query.get("$filter", "")))
-        wanted = dims.get("deployment")
-        by_code = dims.get("statusCode") == "*"
-        if by_code and names != ["RequestsPerMinute"]:
-            return 400, arm_error("BadRequest", "Dimension statusCode is defined only for RequestsPerMinute."), {}
-        body = example("Insights/metrics/GetMetric.json")
-        body.update(cost=len(minutes) * len(names), interval="PT1M", resourceregion=self.LOCATION,
-                    namespace="Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-                    timespan=f"{stamp(start)[:19]}Z/{stamp(end)[:19]}Z")
-        body["value"] = []
+        asked = [a.strip().lower() for a in (aggregation or "").split(",") if a.strip()]
+        dims = {k.lower(): v for k, v in re.findall(r"(\w+) eq '([^']*)'", filter_text or "")}
         for name in names:
-            unit, description = ENDPOINT_METRICS[name]
+            lacking = sorted(set(dims) - {d.lower() for d in ENDPOINT_METRICS[name][3]})
+            if lacking:
+                return 400, arm_error("BadRequest", f"Dimension {lacking[0]} is not defined for metric {name}."), {}
+        wanted = dims.get("deployment")
+        by_code = dims.get("statuscode") == "*"
+        limit = int(top) if top else 10
+        metrics = []
+        for name in names:
+            unit, description, aggregations, _ = ENDPOINT_METRICS[name]
+            metric_id = f"{self.ws_id}/onlineEndpoints/{endpoint}/providers/Microsoft.Insights/metrics/{name}"
+            refused = [a for a in asked if a not in aggregations]
+            if refused:  # Azure Monitor's words for an aggregation the metric does not list
+                metrics.append({"name": {"localizedValue": name, "value": name}, "type": "Microsoft.Insights/metrics",
+                                "errorCode": "InvalidSamplingType",
+                                "errorMessage": f"Sampling type is not found. Metric:MachineLearningServices,"
+                                                f"AzureMonitor,{name}, SamplingType:Nullable{refused[0].title()}.",
+                                "id": metric_id, "timeseries": [], "unit": unit})
+                continue
             series = []
             for deployment, values in self.serving.get(endpoint, {}).items():
                 if wanted is None or wanted in ("*", deployment):
@@ -1775,17 +1866,18 @@ class FakeArm:
                                                           values["requests_per_minute"] * share})
                           for meta, values in series
                           for code, share in (values.get("status_codes") or {"200": 1.0}).items()]
-            body["value"].append({
-                "id": f"{self.ws_id}/onlineEndpoints/{endpoint}/providers/Microsoft.Insights/metrics/{name}",
-                "type": "Microsoft.Insights/metrics", "name": {"value": name, "localizedValue": name},
+            if dims:
+                series = series[:limit]
+            metrics.append({
+                "id": metric_id, "type": "Microsoft.Insights/metrics", "name": {"value": name, "localizedValue": name},
                 "displayDescription": description, "unit": unit, "errorCode": "Success",
                 "timeseries": [{"metadatavalues": [{"name": {"value": k, "localizedValue": k}, "value": v}
                                                    for k, v in meta.items()],
-                                "data": [_point(t, i, values, SERVING_KEYS[name], aggregations)
+                                "data": [_point(t, i, values, SERVING_KEYS[name], asked or list(aggregations))
                                          for i, t in enumerate(minutes)]}
                                for meta, values in series],
             })
-        return 200, body, {}
+        return metrics
 
 
 # --- helpers ----------------------------------------------------------------------------------------

@@ -36,8 +36,9 @@ async def test_the_five_panes_fill_from_azure(fake, tmp_path, monkeypatch):
         blue = [str(c) for c in app.console_screen.query_one("#endpoints").query("DataTable").first()
                 .get_row("churn-ep/blue")]
         assert "43 ms" in blue and "2.1" in blue and "100%" in blue  # p99, requests/s, success
-        # Two queries (the figures; requests by status code), once for the 30 s Azure Monitor's grain allows.
-        assert len(fake.calls("GET", r"/providers/Microsoft\.Insights/metrics")) == 2
+        # Two queries (the figures; requests by status code) of Azure Monitor's batch API, not ARM,
+        # once for the 30 s Azure Monitor's grain allows.
+        assert len(fake.calls("POST", r"/metrics:getBatch$")) == 2 and not fake.calls(None, r"Microsoft\.Insights")
 
         await pilot.press("3", "x")
         await until(pilot, lambda: len(app.screen_stack) == 2, 5, "the confirmation")

@@ -1,14 +1,13 @@
-"""The azure workspace's deploy, register, scoring and Azure Monitor paths over the fake ARM, the
-real azure-ai-ml (and azure-monitor-query) in between: a new deployment takes no traffic, bad
-input and read-only are refused before any request, re-applying an endpoint's YAML keeps its
-split, scoring sends the endpoint's key and pins only the call that asked, and metrics cost one
-request per endpoint per Azure Monitor minute."""
+"""The azure workspace's deploy, register and scoring paths over the fake ARM, the real azure-ai-ml
+in between: a new deployment takes no traffic, bad input and read-only are refused before any
+request, re-applying an endpoint's YAML keeps its split, scoring sends the endpoint's key and pins
+only the call that asked. (Azure Monitor's figures: test_azure_metrics.py.)"""
 
 from __future__ import annotations
 
 import pytest
 
-from console.errors import BackendUnavailable, BadInput, InvalidField, NotFound, NotSupported, ReadOnlyError, SpecError
+from console.errors import BadInput, InvalidField, NotFound, NotSupported, ReadOnlyError, SpecError
 
 from fakes.arm import FakeArm
 from fakes.azure import azure_workspace, offline, ws  # noqa: F401 (fixtures)
@@ -134,44 +133,6 @@ def test_scoring_sends_the_endpoints_key_never_the_azure_token(ws, fake):
     assert missing.status_code == 404 and "green" in missing.body
 
 
-def test_metrics_are_azure_monitors_per_deployment_one_request_per_endpoint_minute(ws, fake):
-    ws.endpoints.list()
-    (blue,) = ws.endpoints.metrics("churn-ep", window_s=60)
-    assert blue.deployment == "blue" and blue.requests > 0 and blue.rps == pytest.approx(blue.requests / 60, abs=0.01)
-    assert 30 < blue.p99_ms < 60 and blue.success_rate == 1.0
-    assert len(blue.latency_series_ms) == 30
-    ws.endpoints.metrics("churn-ep", window_s=300)
-    call, codes = fake.calls("GET", r"/Microsoft\.Insights/metrics$")  # kept for 30 s: asked once
-    assert call.query["interval"] == "PT1M" and call.query["$filter"] == "deployment eq '*'"
-    assert codes.query["$filter"] == "deployment eq '*' and statusCode eq '*'"
-    assert set(call.query["metricnames"].split(",")) >= {"RequestsPerMinute", "RequestLatency_P99"}
-    with pytest.raises(InvalidField):
-        ws.endpoints.metrics("churn-ep", window_s=5)
-
-
-def test_success_rate_counts_the_deployments_failures_not_the_clients(ws, fake):
-    fake.set_serving("churn-ep", "blue", status_codes={"200": 0.85, "503": 0.05, "429": 0.05, "401": 0.05})
-    ws.endpoints.list()
-    (blue,) = ws.endpoints.metrics("churn-ep", window_s=300)
-    assert blue.success_rate == pytest.approx(0.85 / 0.95, abs=1e-3)  # 401s are the client's
-
-
-def test_metrics_throttled_by_azure_monitor_say_when_to_come_back(ws, fake):
-    fake.fail("GET", r"/Microsoft\.Insights/metrics$", 429, headers={"Retry-After": "7"}, times=10)
-    with pytest.raises(BackendUnavailable, match="next refresh in 7 s"):
-        ws.endpoints.metrics("churn-ep", window_s=60)
-    assert 6 < ws.session.counter.throttled_for() <= 7
-
-
-def test_one_endpoints_metrics_failing_leaves_the_endpoints_and_says_why(ws, fake):
-    from console.ui.snapshot import read_area, unavailable
-
-    fake.fail("GET", r"/Microsoft\.Insights/metrics$", 403, times=10)
-    values, error = read_area(ws, "endpoints", unavailable(ws))
-    assert [e.name for e in values["endpoints"]] == ["churn-ep"] and values["metrics"] == {}
-    assert error.startswith("churn-ep metrics: not authorised") and "role needed" in error
-
-
 def test_a_deployment_with_a_scoring_script_uploads_it_as_a_code_asset(ws, fake, tmp_path):
     spec = tmp_path / "scored.yml"
     spec.write_text(f"""$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
@@ -280,16 +241,3 @@ def test_a_job_schedule_with_code_on_this_machine_is_refused_before_any_request(
     with pytest.raises(NotSupported, match="az ml schedule create -f"):
         ws.assets.create(str(spec))
     assert len(fake.requests) == sent
-
-
-def test_without_the_status_code_split_the_figures_stand_and_success_is_unknown(ws, fake):
-    ws.endpoints.list()
-    original = fake.get_metrics
-
-    def no_status_code(call, endpoint):
-        if "statusCode" in call.query.get("$filter", ""):
-            return 400, {"error": {"code": "BadRequest", "message": "Dimension statusCode is not valid."}}, {}
-        return original(call, endpoint)
-    fake._routes = [(m, p, no_status_code if h == original else h) for m, p, h in fake._routes]
-    (blue,) = ws.endpoints.metrics("churn-ep", window_s=60)
-    assert blue.p99_ms is not None and blue.requests > 0 and blue.success_rate is None
