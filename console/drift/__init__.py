@@ -57,7 +57,10 @@ data_drift_compute_metrics/ and shared_utilities/histogram_utils.py):
   more the distance alone decides, as in Azure.
 - Verdict: `alert` when any of the top N monitored features (N=10; the profile's feature order,
   or the caller's importance order) drifted; `dataset_drift` when the drifted share (drifted
-  features / features with enough data) is 0.5 or more. The share is always reported.
+  features / features with enough data) is 0.5 or more. The share is always reported. A window
+  that measured nothing (no rows, no column shared with the baseline, every value null) has no
+  value anywhere, and each feature says why ("not enough data", "not in the production data"):
+  never read as a clean window (the drift pane shows "no data").
 
 How it stays fast: `profile_baseline` reads the training data once into a `BaselineProfile`
 (JSON, saved beside the monitor); `DriftAccumulator` reduces a production window against it in one

@@ -1,7 +1,8 @@
-"""The drift engine (console/drift.py) against direct scipy and numpy computations.
+"""The drift engine (console/drift/) against direct scipy and numpy computations.
 
-Every metric is compared with scipy on many seeded random cases (`wasserstein_distance`,
-`jensenshannon(base=2)`, `ks_2samp`, `chisquare`), PSI with a direct numpy computation, plus the
+Every metric is compared with scipy on many seeded random cases (`wasserstein_distance` over the
+sample std, `jensenshannon(base=2)`, `ks_2samp`, `chisquare`), PSI with a direct numpy
+computation of Azure's (tests/unit/test_drift_azure.py has the rest of Azure's definitions), plus the
 edge cases (ties, constant columns, all-null columns, unseen categories, one production row,
 1e12 outliers, integer typing), the streaming reduction, the profile file and the verdict rules.
 Baselines exceed 10,000 rows so that `ks_2samp`'s default is its asymptotic method, which is the
