@@ -37,9 +37,11 @@ holds a placeholder are the placeholder's, and reported as such.
 
 from __future__ import annotations
 
+import gc
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -118,19 +120,37 @@ def lint(paths: Iterable[str | Path], context: LintContext | None = None,
     context = context or LintContext()
     run = _Run(context, endpoint_name, dict(overrides or {}))
     result = LintResult()
-    for path in collect(paths):
-        result.files += 1
-        try:
-            result.findings += run.file(path)
-        except Exception as exc:  # noqa: BLE001 - one file's surprise must not hide the others' findings
-            detail = specs._first_line(str(exc))
-            result.findings.append(Finding(str(path), 1, "error", "lint-failed",
-                                           f"amlops lint failed on this file ({type(exc).__name__}"
-                                           f"{': ' + detail if detail else ''}): please report it"))
+    with _fewer_collections():
+        for path in collect(paths):
+            result.files += 1
+            try:
+                result.findings += run.file(path)
+            except Exception as exc:  # noqa: BLE001 - one file's surprise must not hide the others' findings
+                detail = specs._first_line(str(exc))
+                result.findings.append(Finding(str(path), 1, "error", "lint-failed",
+                                               f"amlops lint failed on this file ({type(exc).__name__}"
+                                               f"{': ' + detail if detail else ''}): please report it"))
     result.findings += _traffic_rules(run.loaded, context, endpoint_name)
     result.findings = _by_reference(result.findings, run)
     result.findings.sort(key=lambda f: (f.file, f.line, f.rule))
     return result
+
+
+# azure-ai-ml's loaders build (and drop) hundreds of thousands of marshmallow objects per spec,
+# many in cycles: at Python's default threshold (700 allocations) the cyclic collector runs
+# over 1,600 times on azureml-examples' cli/ tree, and each full pass walks azure-ai-ml's whole
+# import graph: 2.3 s of its 7.5 s. At 20,000 it runs 60 times, about 1 s, for ~20 MB more.
+_GC_THRESHOLD = 20_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], _GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass

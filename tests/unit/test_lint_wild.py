@@ -393,3 +393,16 @@ def test_a_49000_key_mapping_never_meets_the_pure_python_parser(tmp_path, monkey
 
     monkeypatch.setattr(yaml.scanner.Scanner, "check_token", pure_python)
     assert lint([spec]).findings == []
+
+
+def test_lint_collects_garbage_less_often_while_it_runs_and_then_puts_the_collector_back(tmp_path, monkeypatch):
+    import gc
+
+    spec = tmp_path / "job.yml"
+    spec.write_text("command: echo\n")
+    seen = []
+    real = lint_module._secrets
+    monkeypatch.setattr(lint_module, "_secrets", lambda doc: seen.append(gc.get_threshold()) or real(doc))
+    before = gc.get_threshold()
+    lint([spec])
+    assert seen[0][0] >= 20_000 and gc.get_threshold() == before
