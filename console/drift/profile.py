@@ -211,7 +211,8 @@ class _Grid:
         plain = np.bincount(self.cell_bin[self.plain], weights=counts[self.plain], minlength=bins)
         return plain + hist_split
 
-    def cell_table(self, counts: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def cell_table(self, counts: np.ndarray,
+                   offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every cell as (left, right, count, mean of its values), in order."""
         left = np.concatenate([[-math.inf], self.edges])
         right = np.concatenate([self.edges, [math.inf]])
@@ -430,7 +431,8 @@ class CategoricalBaseline:
         kind = data.get("kind", "string")
         if version == 1:  # categories kept as JSON values: key them as text, merging 1 and "1"
             kinds = {type(c) for c in categories}
-            kind = {bool: "bool", int: "integer", float: "float"}.get(kinds.pop(), "string") if len(kinds) == 1 else "string"
+            kind = {bool: "bool", int: "integer", float: "float"}.get(kinds.pop(), "string") \
+                if len(kinds) == 1 else "string"
             categories, counts = _merge_keys(categories, counts)
         return cls(name=data["name"], count=int(data["count"]), nulls=int(data["nulls"]),
                    categories=categories, counts=counts, kind=kind)
