@@ -127,10 +127,10 @@ class CollectedDrift:
         monitor = _monitor(schedule, name)
         signal = _drift_signal(schedule, name)
         profile = self._baseline(ml, name, signal)
-        limits = getattr(signal, "metric_thresholds", None)
-        numeric = _threshold(getattr(limits, "numerical", None), "normalized_wasserstein_distance")
-        categorical = _threshold(getattr(limits, "categorical", None), "jensen_shannon_distance")
-        threshold = {f: numeric if kind == "numeric" else categorical for f, kind in profile.feature_types.items()}
+        # The metric the signal names for each type, with its threshold and direction, as the local
+        # monitor judges it; a data quality signal beside it is judged too.
+        metric, threshold = drift.drift_rules(getattr(signal, "metric_thresholds", None), profile.feature_types)
+        quality = _quality(schedule, profile.feature_types)
         accumulator = drift.DriftAccumulator(profile)
         production = _input_path(signal.production_data) or (
             f"azureml://datastores/workspaceblobstore/paths/modelDataCollector/{monitor.endpoint_name}/"
@@ -146,8 +146,8 @@ class CollectedDrift:
         # itself must not alert more than 5 % of the time.
         p_value = drift.P_VALUE_THRESHOLD / max(len(profile.feature_types), 1)
         report = accumulator.report(monitor=name, endpoint_name=monitor.endpoint_name, deployment=monitor.deployment,
-                                    window_start=start, window_end=end, threshold=threshold,
-                                    p_value_threshold=p_value, created_at=datetime.now(timezone.utc))
+                                    window_start=start, window_end=end, metric=metric, threshold=threshold,
+                                    quality=quality, p_value_threshold=p_value, created_at=datetime.now(timezone.utc))
         if unread:  # counted and shown, never left out in silence
             said = f"{unread:,} request{'s' if unread != 1 else ''} over 4 MB not read"
             report = replace(report, features=tuple(replace(f, note=f"{f.note}; {said}" if f.note else said)
@@ -439,8 +439,14 @@ def _input_path(data: Any) -> str | None:
     return str(path) if path else None
 
 
-def _threshold(metrics: Any, field: str) -> float:
+def _quality(schedule: Any, feature_types: dict[str, str]) -> dict[str, dict[str, float]] | None:
+    """The rates a data quality signal of the monitor judges, if it has one."""
     from console import drift
 
-    value = getattr(metrics, field, None)
-    return float(value) if value is not None else drift.DEFAULT_THRESHOLD
+    signals = getattr(getattr(schedule, "create_monitor", None), "monitoring_signals", None) or {}
+    for signal in signals.values():
+        if str(getattr(getattr(signal, "type", None), "value", getattr(signal, "type", ""))).lower() == "data_quality":
+            listed = getattr(signal, "features", None)
+            return drift.quality_rules(getattr(signal, "metric_thresholds", None), feature_types,
+                                       listed if isinstance(listed, list) else None)
+    return None

@@ -181,3 +181,18 @@ def test_a_payload_over_4_mb_that_cannot_be_read_is_counted_and_shown(ws, fake):
     assert report.production_rows == 300
     assert all("1 request over 4 MB not read" in (f.note or "") for f in report.features)
     assert not [c for c in fake.requests if c.host.startswith("elsewherestorage.")]
+
+
+def test_the_metric_the_signal_names_is_the_one_judged_on_azure_too(ws, fake):
+    """A monitor whose data drift signal names PSI at 0.25 for numerical features and chi-squared
+    for categorical ones is judged by those, as Azure's monitor and the local one judge it."""
+    signal = fake.schedules["churn-drift"]["properties"]["action"]["monitorDefinition"]["signals"]["churn-data-drift"]
+    signal["metricThresholds"] = [
+        {"dataType": "Numerical", "metric": "populationStabilityIndex", "threshold": {"value": 0.25}},
+        {"dataType": "Categorical", "metric": "pearsonsChiSquaredTest", "threshold": {"value": 0.05}}]
+    report = ws.monitors.latest("churn-drift")
+    by_feature = {f.feature: f for f in report.features}
+    assert {(f.metric, f.threshold) for f in report.features if f.type == "numeric"} == {
+        ("population_stability_index", 0.25)}
+    assert {f.metric for f in report.features if f.type == "categorical"} == {"pearsons_chi_squared_test"}
+    assert by_feature["monthly_charges"].drifted  # served 30 % up: PSI past 0.25 too
