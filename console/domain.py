@@ -337,6 +337,12 @@ class FeatureDrift(Record):
     baseline_share: tuple[float, ...] = ()
     production_share: tuple[float, ...] = ()
 
+    @property
+    def breaches_below(self) -> bool:
+        """Whether the metric is a p-value (Azure names those `..._test`): drifted below its
+        threshold, where a distance drifts above it."""
+        return self.metric.endswith("_test")
+
 
 @dataclass(frozen=True, slots=True)
 class DriftReport(Record):
@@ -354,6 +360,12 @@ class DriftReport(Record):
     alert: bool = False
     dataset_drift: bool = False
     created_at: datetime | None = None
+
+    @property
+    def measured(self) -> bool:
+        """Whether anything was measured: rows, and a feature with a value. A report that
+        measured nothing is "no data", never an ok."""
+        return self.production_rows > 0 and any(f.value is not None for f in self.features)
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,14 +120,15 @@ def print_report(report, as_json: bool, feature: str | None = None) -> None:
         return
     table(report.features, [
         ("FEATURE", lambda f: f.feature), ("TYPE", lambda f: f.type), ("METRIC", lambda f: f.metric),
-        ("VALUE", lambda f: "-" if f.value is None else f"{f.value:.4f}"), ("THRESHOLD", lambda f: f.threshold),
+        ("VALUE", lambda f: "-" if f.value is None else f"{f.value:.4f}"),
+        ("THRESHOLD", lambda f: f"{'<' if f.breaches_below else '>'} {f.threshold:g}"),
         ("DRIFTED", lambda f: "yes" if f.drifted else "no"),
         ("PSI", lambda f: "-" if f.psi is None else f"{f.psi:.3f}"),
         ("P-VALUE", lambda f: "-" if f.p_value is None else f"{f.p_value:.3g}"),
         ("NULL RATE", lambda f: f"{f.null_rate * 100:.1f} %"), ("NOTE", lambda f: f.note or "")],
         empty="no features compared")
     print()
-    verdict = "ALERT" if report.alert else "no alert"
+    verdict = "ALERT" if report.alert else ("no alert" if report.measured else "no data: nothing was measured")
     drifted = sum(f.drifted for f in report.features)
     details([("monitor", report.monitor), ("target", f"{report.endpoint_name}/{report.deployment}"),
              ("window", f"{report.window_start:%Y-%m-%d %H:%M:%S} to {report.window_end:%Y-%m-%d %H:%M:%S} UTC"),

@@ -49,7 +49,6 @@ METRIC_NAMES = {  # the drift engine's metric names (Azure's), as drift people w
     "pearsons_chi_squared_test": "χ² p",
 }
 # p-values breach below their threshold, the distances above it (Azure's monitor, likewise)
-P_VALUE_METRICS = frozenset({"two_sample_kolmogorov_smirnov_test", "pearsons_chi_squared_test"})
 PSI_WARN, PSI_ALERT = 0.1, 0.25  # DESIGN.md, Drift: PSI beside both metrics
 # The two series' colours (plotext codes), in the chart and in its legend line.
 SERIES = (("baseline", BLUE), ("production", ORANGE))
@@ -69,16 +68,11 @@ def drifted_cell(report: DriftReport) -> str:
     return f"{drifted}/{len(measured)} ({report.drifted_share:.0%})"
 
 
-def measured(report: DriftReport) -> bool:
-    """Whether the report measured anything: rows, and a feature with a value."""
-    return report.production_rows > 0 and any(f.value is not None for f in report.features)
-
-
 def _severity(feature: FeatureDrift) -> float:
     """How far past (or short of) its threshold a feature is: value over threshold for the
     distances, threshold over value for the p-values, so that metrics sort together."""
     value = feature.value or 0.0
-    if feature.metric in P_VALUE_METRICS:
+    if feature.breaches_below:
         return feature.threshold / max(value, 1e-300)
     return value / feature.threshold if feature.threshold else value
 
@@ -231,25 +225,27 @@ def _monitor_row(monitor: Monitor, report: DriftReport | None, palette: tuple[st
         target = monitor.endpoint_name + (f"/{monitor.deployment}" if monitor.deployment else "")
     else:
         target = NONE
+    # A disabled schedule runs nothing until it is enabled again: said beside its name.
+    name = monitor.name if monitor.enabled else _styled(f"{monitor.name} (disabled)", "dim")
     if report is None:
-        return [monitor.name, _styled(missing, "dim"), NONE, Text(target), NONE, NONE]
+        return [name, _styled(missing, "dim"), NONE, Text(target), NONE, NONE]
     if report.alert:
         verdict = _styled("ALERT", f"bold {error}")
-    elif not measured(report):  # nothing was compared: not a green ok
+    elif not report.measured:  # nothing was compared: not a green ok
         verdict = _styled(NO_DATA, "dim")
     else:
         verdict = _styled("ok", success)
     drifted = drifted_cell(report)
     end = report.window_end
     window = (end.astimezone() if end.tzinfo else end).strftime("%m-%d %H:%M")
-    return [monitor.name, verdict,
+    return [name, verdict,
             _styled(drifted, error if report.dataset_drift else "", "right"),
             Text(target), Text(f"{report.production_rows:,}", justify="right"), window]
 
 
 def threshold_cell(feature: FeatureDrift) -> str:
     """'W1 > 0.1', 'KS p < 0.05': when the feature counts as drifted, its metric by its short name."""
-    direction = "<" if feature.metric in P_VALUE_METRICS else ">"
+    direction = "<" if feature.breaches_below else ">"
     return f"{METRIC_NAMES.get(feature.metric, feature.metric)} {direction} {feature.threshold:g}"
 
 
