@@ -254,6 +254,16 @@ class FitTable(DataTable):
         if first or self._chosen() != self.shown:
             self._show()
 
+    def _update_dimensions(self, new_rows: Any) -> None:
+        # DataTable measures new rows when idle and keeps the rows it drew before that: when the
+        # new rows widen a column, those would stay drawn at the old width ("Region" for
+        # "Region LP") until they change. Drawn again, they line up.
+        before = [c.content_width for c in self.columns.values()]
+        super()._update_dimensions(new_rows)
+        if before != [c.content_width for c in self.columns.values()]:
+            self._clear_caches()
+            self.refresh()
+
 
 def _projection(indices: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """A function picking the cells at `indices` out of a row, as a tuple (itemgetter is C-fast:
