@@ -1,7 +1,11 @@
-"""The quotas pane: vCPUs used against the limit per VM family, as figures and a text bar, the
-families close to or at their limit coloured, and the families with no quota at all (a new
-subscription's GPU families) kept visible but dim, since "0 quota" is what blocks a GPU job.
-Narrow, the bar goes first and used/limit stays.
+"""The quotas pane: vCPUs used against the limit in the workspace's region, as figures and a text
+bar. On top, the region's totals ("Region" for dedicated vCPUs over every family, often the
+first limit a job meets, and "Region LP" for low-priority); then each family's dedicated vCPUs,
+and the families whose low-priority vCPUs are in use ("NC LP": Azure sets no limit per family
+there, only the regional total caps them, so they read "no limit"). Rows close to or at their
+limit are coloured; families with no quota at all (a new subscription's GPU families) stay
+visible but dim, since "0 quota" is what blocks a GPU job. Narrow, the bar goes first and
+used/limit stays.
 """
 
 from __future__ import annotations
@@ -18,29 +22,55 @@ from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
 # Fixed widths where the figures change under a key (cells are updated without re-measuring).
-TABLE = (Column("FAMILY"), Column("vCPUs", 12, rank=3), Column("USED/LIMIT", 10, rank=1), Column("FREE", 4, rank=2))
+# USED/LIMIT holds "18/no limit"; with FREE it leaves a 9-cell FAMILY in an 80-column overview.
+TABLE = (Column("FAMILY"), Column("vCPUs", 12, rank=3), Column("USED/LIMIT", 11, rank=1), Column("FREE", 4, rank=2))
 COLUMNS = tuple(c.label for c in TABLE)
 BAR_WIDTH = 12
 WARN_RATIO = 0.8
 STYLE_OK, STYLE_WARN, STYLE_FULL, STYLE_NONE = "green", "bold yellow", "bold red", "dim"
+REGION = {QuotaUsage.REGIONAL_DEDICATED: "Region", QuotaUsage.REGIONAL_LOW_PRIORITY: "Region LP"}
+NO_LIMIT = "no limit"
 
 
 def bar(used: int, limit: int) -> str:
-    """'█████░░░░░░░' for 10 of 24: filled in proportion, at least one cell once anything is used."""
-    filled = min(BAR_WIDTH, round(BAR_WIDTH * used / limit)) if limit else BAR_WIDTH
-    if used and not filled:
-        filled = 1
+    """'█████░░░░░░░' for 10 of 24: filled in proportion, at least one cell once anything is used;
+    always BAR_WIDTH cells, whatever the figures."""
+    filled = min(BAR_WIDTH, round(BAR_WIDTH * used / limit)) if limit > 0 else BAR_WIDTH
+    filled = max(filled, 1 if used > 0 else 0)
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
+def figures(usage: QuotaUsage, width: int = 11) -> str:
+    """'20/24', or '18/no limit' where Azure sets none ('180/∞' when the words do not fit)."""
+    if not usage.unlimited:
+        return f"{usage.used}/{usage.limit}"
+    text = f"{usage.used}/{NO_LIMIT}"
+    return text if len(text) <= width else f"{usage.used}/∞"
+
+
 def short_family(family: str) -> str:
-    """`standardDSv2Family` as operators say it, `DSv2`: the pane is narrow, and every family
-    carries the same prefix and suffix."""
-    short = re.sub(r"Family$", "", re.sub(r"^standard", "", family, flags=re.IGNORECASE)).strip()
+    """`standardDSv2Family` (or Azure's "Standard NC Family") as operators say it, `DSv2`: the
+    pane is narrow, and every family carries the same prefix and suffix."""
+    short = re.sub(r"\s*Family$", "", re.sub(r"^standard\s*", "", family, flags=re.IGNORECASE)).strip()
     return short or family
 
 
+def label(usage: QuotaUsage) -> str:
+    """What the FAMILY column says: a regional total's name, `NC` or `NC LP`."""
+    if usage.regional:
+        return REGION[usage.kind]
+    return short_family(usage.family) + (" LP" if usage.kind == QuotaUsage.LOW_PRIORITY else "")
+
+
+def shown(usages: list[QuotaUsage]) -> list[QuotaUsage]:
+    """The rows the pane shows: every total and family, and a family's low-priority row only while
+    it is in use (they all read 0 of no limit otherwise)."""
+    return [u for u in usages if u.kind != QuotaUsage.LOW_PRIORITY or u.used > 0]
+
+
 def style_of(usage: QuotaUsage) -> str:
+    if usage.unlimited:
+        return ""
     if usage.limit <= 0:
         return STYLE_FULL if usage.used else STYLE_NONE
     if usage.ratio >= 1:
@@ -49,11 +79,22 @@ def style_of(usage: QuotaUsage) -> str:
 
 
 def order(usage: QuotaUsage) -> tuple[Any, ...]:
-    """In use first (fullest on top), then families with quota, then zero-quota families."""
-    name = usage.family.lower()
+    """The region's totals on top; then families in use (fullest first), low-priority families in
+    use, families with quota, and zero-quota families; by name within each."""
+    name = label(usage).lower()
+    if usage.regional:
+        return (0, QuotaUsage.KINDS.index(usage.kind), name)
+    if usage.kind == QuotaUsage.LOW_PRIORITY:
+        return (2, -usage.used, name)
     if usage.used > 0:
-        return (0, -usage.ratio, name)
-    return (1 if usage.limit > 0 else 2, 0.0, name)
+        return (1, -usage.ratio, name)
+    return (3 if usage.unlimited or usage.limit > 0 else 4, 0.0, name)
+
+
+def key(usage: QuotaUsage) -> str:
+    """A row's key: the family for its dedicated row (as the catalog spells it), Azure's name
+    for a total, the family and "LowPriority" for its low-priority row."""
+    return usage.family + (" LowPriority" if usage.kind == QuotaUsage.LOW_PRIORITY else "")
 
 
 class QuotasPane(Pane):
@@ -70,30 +111,35 @@ class QuotasPane(Pane):
         yield FitTable(TABLE, cursor_type="row", zebra_stripes=False)
 
     def show(self, snapshot: Snapshot) -> None:
-        usages = sorted(snapshot.quotas or (), key=order)
-        seen = {u.family for u in usages}
-        twice = len(seen) < len(usages)  # one family in several regions: key it by region too
+        usages = sorted(shown(snapshot.quotas or []), key=order)
+        twice = len({key(u) for u in usages}) < len(usages)  # one family in several regions: key it by region too
         rows: dict[str, tuple[Any, ...]] = {}
-        key_of: dict[str, str] = {}  # the FAMILY cell's text -> the row key (the full family name)
+        key_of: dict[str, str] = {}  # the FAMILY cell's text -> the row key
         for usage in usages:
-            key = f"{usage.family} ({usage.location})" if twice and usage.location else usage.family
-            shown = short_family(usage.family) + (f" ({usage.location})" if twice and usage.location else "")
-            key_of[shown] = key
+            where = f" ({usage.location})" if twice and usage.location else ""
+            row_key, name_text = key(usage) + where, label(usage) + where
+            key_of[name_text] = row_key
             style = style_of(usage)
-            figures = Text(f"{usage.used}/{usage.limit}", style=style, justify="right", end="")
-            if usage.limit <= 0:
+            loud = style if style != STYLE_OK else ""
+            total = " bold" if usage.regional else ""
+            numbers = Text(figures(usage), style=style, justify="right", end="")
+            if usage.unlimited:
+                gauge = Text(NO_LIMIT, end="")
+                free = Text("-", style=STYLE_NONE, justify="right", end="")
+                name = Text(name_text, style=total.strip(), end="")
+            elif usage.limit <= 0:
                 gauge = Text("no quota", style=style, end="")
                 free = Text("0", style=STYLE_NONE, justify="right", end="")
-                name = Text(shown, style=STYLE_NONE, end="")
+                name = Text(name_text, style=STYLE_NONE + total, end="")
             else:
                 gauge = Text(bar(usage.used, usage.limit), style=style, end="")
-                free = Text(str(usage.free), style=style if style != STYLE_OK else "", justify="right", end="")
-                name = Text(shown, style=style if style != STYLE_OK else "", end="")
-            rows[key] = (name, gauge, figures, free)
+                free = Text(str(usage.free), style=loud, justify="right", end="")
+                name = Text(name_text, style=(loud + total).strip(), end="")
+            rows[row_key] = (name, gauge, numbers, free)
         with self.app.batch_update():
             self.query_one(FitTable).sync(rows, sort_by=("FAMILY",),
                                           key_of=lambda cell: key_of[cell.plain if isinstance(cell, Text) else str(cell)])
 
     def selected_family(self) -> str | None:
-        """The family of the highlighted row, if any."""
+        """The key of the highlighted row (a dedicated row's key is its family), if any."""
         return cursor_key(self.query_one(FitTable))
