@@ -1,7 +1,7 @@
 """The quotas pane on Azure's real Usages list (Microsoft's example, served by the fake ARM as it
 is, the real azure-ai-ml in between), read off the screen at 120x40 and 80x24: the region's
 dedicated and low-priority totals on top, each family's dedicated vCPUs, the low-priority family
-in use with "no limit" where Azure says -1, and every row's figures in view. The cell-level
+in use with "no limit" (and ∞) where Azure says -1, and every row's figures in view. The cell-level
 checks on hand-built records are below them."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from helpers import REPO, until
 
 # (FAMILY, USED/LIMIT, FREE) of every row, top to bottom, as the example and ws-demo add up.
 ROWS = [("Region", "34/24", "0"), ("Region LP", "18/50", "32"), ("DSv2", "22/24", "2"), ("NC", "12/24", "12"),
-        ("NC LP", "18/no limit", "-"), ("D", "0/48", "48"), ("Dv2", "0/24", "24"), ("ESv3", "0/24", "24"),
+        ("NC LP", "18/∞", "-"), ("D", "0/48", "48"), ("Dv2", "0/24", "24"), ("ESv3", "0/24", "24"),
         ("FSv2", "0/24", "24"), ("NV", "0/24", "24"), ("NCSv3", "0/0", "0"), ("NCv2", "0/0", "0"),
         ("NCv3", "0/0", "0"), ("ND", "0/0", "0"), ("NDv2", "0/0", "0")]
 
@@ -107,8 +107,8 @@ def test_low_priority_families_show_while_in_use_and_keys_keep_kinds_apart():
             assert list(cells) == ["Total Cluster Dedicated Regional vCPUs", "Total Cluster LowPriority Regional vCPUs",
                                    "standardDSv2Family", "standardFSv2Family", "standardDSv2Family LowPriority",
                                    "standardNCSv3Family"]
-            assert cells["standardDSv2Family LowPriority"] == ["DSv2 LP", "no limit", "12/no limit", "-"]
-            assert cells["standardFSv2Family"] == ["FSv2", "no limit", "6/no limit", "-"]
+            assert cells["standardDSv2Family LowPriority"] == ["DSv2 LP", "no limit", "12/∞", "-"]
+            assert cells["standardFSv2Family"] == ["FSv2", "no limit", "6/∞", "-"]
             assert cells["Total Cluster LowPriority Regional vCPUs"] == ["Region LP", "█" * 3 + "░" * 9, "12/50", "38"]
             assert "bold" in str(table.get_row("Total Cluster Dedicated Regional vCPUs")[0].style)
 

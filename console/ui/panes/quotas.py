@@ -2,10 +2,10 @@
 bar. On top, the region's totals ("Region" for dedicated vCPUs over every family, often the
 first limit a job meets, and "Region LP" for low-priority); then each family's dedicated vCPUs,
 and the families whose low-priority vCPUs are in use ("NC LP": Azure sets no limit per family
-there, only the regional total caps them, so they read "no limit"). Rows close to or at their
-limit are coloured; families with no quota at all (a new subscription's GPU families) stay
-visible but dim, since "0 quota" is what blocks a GPU job. Narrow, the bar goes first and
-used/limit stays.
+there, only the regional total caps them, so "no limit" goes where the bar would and the
+figures read "18/∞"). Rows close to or at their limit are coloured; families with no quota at
+all (a new subscription's GPU families) stay visible but dim, since "0 quota" is what blocks a
+GPU job. Narrow, the bar goes first and used/limit stays.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
 # Fixed widths where the figures change under a key (cells are updated without re-measuring).
-# USED/LIMIT holds "18/no limit"; with FREE it leaves a 9-cell FAMILY in an 80-column overview.
-TABLE = (Column("FAMILY"), Column("vCPUs", 12, rank=3), Column("USED/LIMIT", 11, rank=1), Column("FREE", 4, rank=2))
+# Ten cells of USED/LIMIT leave room for the bar beside the local workspace's longest family
+# (NDAMSv4_A100) at 120 columns, and for FREE beside a 10-cell family at 80.
+TABLE = (Column("FAMILY"), Column("vCPUs", 12, rank=3), Column("USED/LIMIT", 10, rank=1), Column("FREE", 4, rank=2))
 COLUMNS = tuple(c.label for c in TABLE)
 BAR_WIDTH = 12
 WARN_RATIO = 0.8
@@ -40,12 +41,9 @@ def bar(used: int, limit: int) -> str:
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
-def figures(usage: QuotaUsage, width: int = 11) -> str:
-    """'20/24', or '18/no limit' where Azure sets none ('180/∞' when the words do not fit)."""
-    if not usage.unlimited:
-        return f"{usage.used}/{usage.limit}"
-    text = f"{usage.used}/{NO_LIMIT}"
-    return text if len(text) <= width else f"{usage.used}/∞"
+def figures(usage: QuotaUsage) -> str:
+    """'20/24', or '18/∞' where Azure sets no limit (the words "no limit" go where the bar does)."""
+    return f"{usage.used}/∞" if usage.unlimited else f"{usage.used}/{usage.limit}"
 
 
 def short_family(family: str) -> str:
