@@ -6,6 +6,13 @@ Azure's rules before any request is sent, refused in read-only mode before any r
 and audited (`audit.py`). A traffic change is a full PUT of the endpoint (read, change, write),
 then reads until Azure reports the new split: Azure applies it eventually.
 
+A refresh's cost does not grow with the endpoints: the endpoints listing is one request, and an
+endpoint's deployments are read again only when the listing shows it changed (provisioning state,
+traffic, mirror traffic, lastModifiedAt), a write of ours touched it, it or a deployment of it is
+mid-change, or on a slow round (each endpoint's within `DEPLOYMENTS_EVERY_S`, a few a listing):
+a deployment someone else made shows within 5 minutes at worst, traffic at once. `get` and writes
+read deployments afresh. Metrics come from Azure Monitor's batch API, off ARM's budget.
+
 Deploying (`create.py`), scoring (`scoring.py`, the console's own POST) and Azure Monitor's
 endpoint metrics (`metrics.py`) live in their own modules. What is not built yet on Azure is
 left out of `capabilities` and raises NotSupported. Drift is the
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from functools import cached_property
@@ -57,8 +65,9 @@ CAPABILITIES = frozenset({
 })
 MODEL_ARTIFACT = "model"  # the artifact path training/train.py logs its MLflow model under
 JOB_PAGE = 100  # jobs read per refresh: Azure lists newest first, a page at a time
-# Every read is an ARM request against a budget (250 per principal, refilled at 25/s): with 5
-# endpoints this cadence costs about 54 requests a minute, under 4 % of it (benchmarks/azure_refresh.py).
+# Every read is an ARM request against a budget (250 per principal, refilled at 25/s): this cadence
+# costs about 27 ARM requests a minute with 5 endpoints (1.8 % of it), 36 with 50, 66 with 200
+# (benchmarks/azure_refresh.py; Azure Monitor's metrics are not ARM's).
 CADENCE = {"jobs": 5.0, "endpoints": 10.0, "computes": 15.0, "monitors": 60.0, "quotas": 60.0}
 DEPLOYMENTS_EVERY_S = 300.0  # an unchanged endpoint's deployments are read again within this (AzureEndpoints)
 SETTLED = frozenset({"Succeeded", "Failed", "Canceled"})  # provisioning states that stay until something changes
@@ -318,6 +327,7 @@ class AzureEndpoints(_Group):
         # endpoint -> (what the listing said of it, when its deployments were read, the deployments)
         self._kept: dict[str, tuple[tuple, float, list[Deployment]]] = {}
         self._touched: set[str] = set()
+        self._touched_lock = threading.Lock()  # writes touch from their own threads
         self._round, self._listed_at = 0.0, None  # slow reads owed; when the last listing was
 
     @mapped("endpoint")
@@ -336,7 +346,8 @@ class AzureEndpoints(_Group):
         now = self.clock()
         elapsed = 0.0 if self._listed_at is None else now - self._listed_at
         self._listed_at = now
-        touched, self._touched = self._touched, set()
+        with self._touched_lock:
+            touched, self._touched = self._touched, set()
         due = {e.name for e in entities if (kept := self._kept.get(e.name)) is None or e.name in touched
                or kept[0] != _listed(e) or not _steady(e, kept[2])}
         # The slow round: n endpoints every DEPLOYMENTS_EVERY_S is n x elapsed / DEPLOYMENTS_EVERY_S
@@ -350,7 +361,8 @@ class AzureEndpoints(_Group):
 
     def touched(self, name: str) -> None:
         """A write of ours went to `name` or one of its deployments: the next listing reads them."""
-        self._touched.add(name)
+        with self._touched_lock:
+            self._touched.add(name)
 
     @mapped("endpoint")
     def get(self, name: str) -> Endpoint:
