@@ -609,7 +609,7 @@ class FakeArm:
         p.update(
             description="Train the churn classifier and log it to MLflow.", tags={}, displayName=display,
             status=status, experimentName="churn-classifier", computeId=f"{self.ws_id}/computes/cpu-cluster",
-            properties={"_azureml.ComputeTargetType": "amlctrain", "azureml.git.dirty": "False"},
+            properties={"_azureml.ComputeTargetType": "amlctrain", "azureml.git.dirty": "False", **times},
             services={"Studio": {"jobServiceType": "Studio", "endpoint": studio},
                       "Tracking": {"jobServiceType": "Tracking", "endpoint": tracking}},
             resources={"instanceCount": 1, "shmSize": "2g"},
@@ -808,6 +808,11 @@ class FakeArm:
         if found.error:
             answer["error"] = {"code": found.error["code"], "message": found.error["message"]}
         return 200, answer, {}
+
+    def _forgotten(self, op: str) -> Reply:
+        """ARM's answer for an operation it no longer keeps (seen for deletes once the resource is gone)."""
+        self._operations.pop(op, None)
+        return 404, arm_error("ResourceNotFound", f"No operation {op}."), {}
 
     def operation_result(self, call: Call, op: str) -> Reply:
         found = self._operations.get(op)
@@ -1162,14 +1167,18 @@ class FakeArm:
 
     def regenerate_keys(self, call: Call, endpoint: str) -> Reply:
         """OnlineEndpoints_RegenerateKeys: 202 with both operation headers; the key changes when the
-        operation ends. keyValue, when sent, is the new key."""
+        operation ends. The spec calls keyValue "the new key", but azure-ai-ml 1.35.2 sends the key
+        it replaces (`_regenerate_online_keys`) and the key still changes in Azure: a keyValue equal
+        to the current key, or none, gets a random one."""
         if endpoint not in self.endpoints:
             return _not_found("online endpoint", endpoint)
         key_type = str((call.body or {}).get("keyType") or "")
         if key_type.lower() not in ("primary", "secondary"):
             return 400, arm_error("BadRequest", f"keyType '{key_type}' is not Primary or Secondary."), {}
         field = f"{key_type.lower()}Key"
-        new = (call.body or {}).get("keyValue") or base64.b64encode(os.urandom(24)).decode()
+        new = (call.body or {}).get("keyValue")
+        if not new or new == self.keys[endpoint].get(field):
+            new = base64.b64encode(os.urandom(24)).decode()
 
         def regenerated() -> None:
             self.keys[endpoint] = {**self.keys[endpoint], field: new}
