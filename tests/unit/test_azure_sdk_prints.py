@@ -97,3 +97,28 @@ def test_the_sdk_print_redirect_leaves_other_prints_alone(capsys):
     out = capsys.readouterr().out
     assert out == "the console's own line\n"
     assert notes == ["Translate nightly to Schedule failed with: Unsupported schedule type"]
+
+
+def test_the_experimental_check_answers_as_the_sdks_own_without_reading_source(monkeypatch):
+    """azure-ai-ml's `_should_skip_warning` walks `inspect.stack()`, which reads every frame's
+    source: the console's replacement must give the same answer, from inside and outside a
+    `_from_rest_object`, and read no source."""
+    import inspect
+
+    from azure.ai.ml._utils import _experimental
+
+    from console.azure.session import skip_experimental_checks_cheaply
+
+    monkeypatch.setattr(_experimental, "_should_skip_warning", _experimental._should_skip_warning)
+    skip_experimental_checks_cheaply()
+    shipped = _experimental.shipped_should_skip_warning
+    assert shipped.__module__ == "azure.ai.ml._utils._experimental"
+    ours = _experimental._should_skip_warning
+
+    def _from_rest_object():
+        return ours(), shipped()
+
+    assert _from_rest_object() == (True, True)
+    assert (ours(), shipped()) == (False, False)
+    monkeypatch.setattr(inspect, "stack", lambda *a, **k: (_ for _ in ()).throw(AssertionError("source read")))
+    assert _from_rest_object()[0] is True and ours() is False
