@@ -101,3 +101,30 @@ def fake(offline):
 def ws(fake, tmp_path, monkeypatch):
     """The azure workspace over `fake`."""
     return azure_workspace(fake, tmp_path, monkeypatch)
+
+
+def profile_over_the_fake(fake: FakeArm, tmp_path: Path, monkeypatch, **profiles: dict) -> None:
+    """A config file whose profile `demo` (and any given in `profiles`, e.g. watch={"read_only":
+    True}) names `fake`'s workspace, and every Session the CLI opens answered by `fake`: the
+    real azure-ai-ml, a fake credential, no network. `amlops --workspace demo ...` then works."""
+    import json
+
+    from azure.ai.ml.constants._common import LROConfigurations
+
+    import console.azure.session as session
+
+    profile = {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
+               "workspace_name": fake.WORKSPACE}
+    (tmp_path / "config" / "amlops").mkdir(parents=True)
+    (tmp_path / "config" / "amlops" / "config.json").write_text(json.dumps(
+        {"profiles": {"demo": profile, **{name: {**profile, **extra} for name, extra in profiles.items()}}}))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(LROConfigurations, "POLL_INTERVAL", 0)
+    monkeypatch.setattr(session, "credential_for", lambda target: FakeCredential())
+    built = session.Session.__init__
+
+    def over_the_fake(self, target, **kw):  # what a real profile opens, its HTTP answered by the fake
+        built(self, target, credential=None, transport=SleeplessTransport(fake.session()), polling_interval=0)
+
+    monkeypatch.setattr(session.Session, "__init__", over_the_fake)

@@ -12,31 +12,13 @@ import pytest
 from helpers import REPO, amlops_in_process
 
 from fakes.arm import FakeArm
-from fakes.azure import FakeCredential, SleeplessTransport, offline  # noqa: F401 (fixture)
+from fakes.azure import offline, profile_over_the_fake  # noqa: F401 (fixture)
 
 
 @pytest.fixture()
 def fake(tmp_path, monkeypatch, offline):
     fake = FakeArm()
-    profile = {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
-               "workspace_name": fake.WORKSPACE}
-    (tmp_path / "config" / "amlops").mkdir(parents=True)
-    (tmp_path / "config" / "amlops" / "config.json").write_text(json.dumps(
-        {"profiles": {"demo": profile, "watch": {**profile, "read_only": True}}}))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    from azure.ai.ml.constants._common import LROConfigurations
-
-    import console.azure.session as session
-
-    monkeypatch.setattr(LROConfigurations, "POLL_INTERVAL", 0)
-    monkeypatch.setattr(session, "credential_for", lambda target: FakeCredential())
-    built = session.Session.__init__
-
-    def over_the_fake(self, target, **kw):  # what a real profile opens, its HTTP answered by the fake
-        built(self, target, credential=None, transport=SleeplessTransport(fake.session()), polling_interval=0)
-
-    monkeypatch.setattr(session.Session, "__init__", over_the_fake)
+    profile_over_the_fake(fake, tmp_path, monkeypatch, watch={"read_only": True})
     return fake
 
 

@@ -13,7 +13,7 @@ import pytest
 from console.domain import QuotaUsage
 
 from fakes.arm import FakeArm, example
-from fakes.azure import FakeCredential, SleeplessTransport, azure_workspace, fake, offline, ws  # noqa: F401
+from fakes.azure import azure_workspace, fake, offline, profile_over_the_fake, ws  # noqa: F401
 from helpers import amlops_in_process
 
 pytestmark = pytest.mark.usefixtures("offline")
@@ -108,21 +108,7 @@ def test_workspace_and_compute_rows_are_never_counted_twice(ws, fake):
 @pytest.fixture()
 def cli(fake, tmp_path, monkeypatch):
     """`amlops --workspace demo ...` in this process, the profile's workspace answered by `fake`."""
-    profile = {"subscription_id": fake.SUBSCRIPTION, "resource_group": fake.RESOURCE_GROUP,
-               "workspace_name": fake.WORKSPACE}
-    (tmp_path / "config" / "amlops").mkdir(parents=True)
-    (tmp_path / "config" / "amlops" / "config.json").write_text(json.dumps({"profiles": {"demo": profile}}))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    import console.azure.session as session
-
-    monkeypatch.setattr(session, "credential_for", lambda target: FakeCredential())
-    built = session.Session.__init__
-
-    def over_the_fake(self, target, **kw):
-        built(self, target, credential=None, transport=SleeplessTransport(fake.session()), polling_interval=0)
-
-    monkeypatch.setattr(session.Session, "__init__", over_the_fake)
+    profile_over_the_fake(fake, tmp_path, monkeypatch)
     return lambda *args: amlops_in_process("--workspace", "demo", *args)
 
 
