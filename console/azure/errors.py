@@ -70,15 +70,10 @@ def translate(err: Exception, target: Any, kind: str, name: str, writes: bool = 
         if status == 404:
             return NotFound(kind, name or "?")
         if status == 429:
+            from console.azure.session import retry_after_s
             from console.errors import Throttled
 
-            wait = err.response.headers.get("Retry-After") if err.response is not None else None
-            try:
-                return Throttled(float(wait or 10))
-            except ValueError:  # an HTTP date: azure-core's own parser reads both forms
-                from azure.core.pipeline.policies._utils import parse_retry_after
-
-                return Throttled(parse_retry_after(str(wait)))
+            return Throttled(retry_after_s(err.response.headers.get("Retry-After") if err.response is not None else None))
         if status is not None and 400 <= status < 500:
             return BadInput(f"Azure refused it ({status}): {message}")
         return OperationFailed(f"Azure answered {status}: {message}")

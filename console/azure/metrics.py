@@ -128,12 +128,12 @@ class EndpointMetrics:
         except HttpResponseError as err:
             why: Exception = err
             if err.status_code == 429:
-                wait = (err.response.headers.get("Retry-After") if err.response is not None else None) or "?"
-                why = BackendUnavailable(f"throttled by Azure Monitor: next refresh in {wait} s")
-                try:
-                    until = self.clock() + float(wait)
-                except ValueError:
-                    pass
+                from console.azure.session import retry_after_s
+
+                wait = retry_after_s(err.response.headers.get("Retry-After") if err.response is not None else None,
+                                     default=TTL_S)
+                why = BackendUnavailable(f"throttled by Azure Monitor: next refresh in {wait:.0f} s")
+                until = self.clock() + wait
             for name in endpoints:
                 self._kept[name] = (until, why)
             return

@@ -55,11 +55,7 @@ class Counter:
         self.by_area[getattr(self.area, "name", None) or "other"] += 1
         self.by_host[_host(url)] += 1
         if status == 429 and _is_arm(url):  # ARM's budget is the principal's: one 429 holds every read
-            try:
-                wait = float(retry_after) if retry_after else 10.0
-            except ValueError:
-                wait = 10.0
-            self.throttled_until = time.time() + wait
+            self.throttled_until = time.time() + retry_after_s(retry_after)
 
     def throttled_for(self) -> float | None:
         """Seconds until a 429's Retry-After runs out, or None."""
@@ -72,6 +68,19 @@ class Counter:
         """A read of ARM made for an area of the console (not an operation's poll, not a write):
         while throttled it is not sent, and a 429 is not retried in silence but said at once."""
         return method.upper() == "GET" and _is_arm(url) and getattr(self.area, "name", None) in READ_AREAS
+
+
+def retry_after_s(value: str | None, default: float = 10.0) -> float:
+    """A Retry-After header in seconds, either form HTTP allows (seconds, or a date), read by
+    azure-core's own parser; `default` when there is none or it cannot be read."""
+    if not value:
+        return default
+    from azure.core.pipeline.policies._utils import parse_retry_after
+
+    try:
+        return parse_retry_after(str(value))
+    except (ValueError, TypeError, OverflowError):
+        return default
 
 
 def _is_arm(url: str) -> bool:
