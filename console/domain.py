@@ -177,12 +177,12 @@ class QuotaUsage(Record):
     @property
     def free(self) -> int | None:
         """vCPUs left before the limit; None where there is no limit."""
-        return None if self.limit is None or self.limit < 0 else max(self.limit - self.used, 0)
+        return None if self.unlimited else max(self.limit - self.used, 0)
 
     @property
     def ratio(self) -> float:
         """Used over limit (0 with no limit: nothing to run into)."""
-        if self.limit is None or self.limit < 0:
+        if self.unlimited:
             return 0.0
         return self.used / self.limit if self.limit else (1.0 if self.used else 0.0)
 

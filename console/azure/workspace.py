@@ -743,7 +743,7 @@ class AzureWorkspace:
             if "key_changed" in expect:
                 key_type, before = expect["key_changed"]
                 keys = self.endpoints.keys(record["target"])
-                now = _fingerprint(getattr(keys, f"{key_type}_key", None) or getattr(keys, key_type, None))
+                now = _fingerprint(getattr(keys, key_type))
                 return "Succeeded" if now != before else "InProgress"
             if "monitor_report" in expect:
                 return self._monitor_run_status(record, expect)
@@ -762,9 +762,8 @@ class AzureWorkspace:
         that process gone before writing one."""
         name, start, end = expect["monitor_report"]
         report = self.drift.latest(name)
-        if report is not None and report.window_start is not None and report.window_end is not None:
-            if (report.window_start.isoformat(), report.window_end.isoformat()) == (start, end):
-                return "Succeeded"
+        if report is not None and (report.window_start.isoformat(), report.window_end.isoformat()) == (start, end):
+            return "Succeeded"
         if _alive(int(expect.get("pid") or 0)):
             return "InProgress"
         return ("Failed", f"the process that computed it (pid {expect.get('pid')}) ended before its report was "
@@ -823,8 +822,8 @@ def _status_url_gone(err: Exception) -> bool:
     response = getattr(err, "response", None)
     if getattr(err, "status_code", None) != 404 or response is None:
         return False
-    url = str(getattr(getattr(response, "request", None), "url", "") or "")
-    return "OperationsStatus/" in url or "OperationResults/" in url or "operationResults/" in url
+    url = str(getattr(getattr(response, "request", None), "url", "") or "").lower()
+    return "operationsstatus/" in url or "operationresults/" in url
 
 
 def _listed(entity: Any) -> tuple:
