@@ -426,12 +426,18 @@ def _monitor(schedule: Any, name: str):
     return monitor
 
 
-def _drift_signal(schedule: Any, name: str) -> Any:
+def _signal(schedule: Any, kind: str) -> Any:
+    """The schedule's first monitoring signal of `kind` ("data_drift", "data_quality"), or None."""
     signals = getattr(getattr(schedule, "create_monitor", None), "monitoring_signals", None) or {}
-    for signal in signals.values():
-        if str(getattr(getattr(signal, "type", None), "value", getattr(signal, "type", ""))).lower() == "data_drift":
-            return signal
-    raise BadInput(f"monitor '{name}' has no data drift signal: only data drift is computed here")
+    return next((s for s in signals.values()
+                 if str(getattr(getattr(s, "type", None), "value", getattr(s, "type", ""))).lower() == kind), None)
+
+
+def _drift_signal(schedule: Any, name: str) -> Any:
+    signal = _signal(schedule, "data_drift")
+    if signal is None:
+        raise BadInput(f"monitor '{name}' has no data drift signal: only data drift is computed here")
+    return signal
 
 
 def _input_path(data: Any) -> str | None:
@@ -443,10 +449,5 @@ def _quality(schedule: Any, feature_types: dict[str, str]) -> dict[str, dict[str
     """The rates a data quality signal of the monitor judges, if it has one."""
     from console import drift
 
-    signals = getattr(getattr(schedule, "create_monitor", None), "monitoring_signals", None) or {}
-    for signal in signals.values():
-        if str(getattr(getattr(signal, "type", None), "value", getattr(signal, "type", ""))).lower() == "data_quality":
-            listed = getattr(signal, "features", None)
-            return drift.quality_rules(getattr(signal, "metric_thresholds", None), feature_types,
-                                       listed if isinstance(listed, list) else None)
-    return None
+    signal = _signal(schedule, "data_quality")
+    return None if signal is None else drift.signal_quality(signal, feature_types)

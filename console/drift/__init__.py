@@ -185,6 +185,7 @@ from console.drift.signal import (  # noqa: F401
     drift_metric,
     drift_rules,
     quality_rules,
+    signal_quality,
 )
 from console.drift.stats import (  # noqa: F401
     chi2_cells,

@@ -81,3 +81,10 @@ def quality_rules(metric_thresholds: Any, feature_types: Mapping[str, str],
         if chosen:
             rules[name] = chosen
     return rules
+
+
+def signal_quality(signal: Any, feature_types: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """`quality_rules` of a data quality signal as a monitor spec holds it: its YAML mapping (the
+    local workspace's) or azure-ai-ml's entity (Azure's), with its thresholds and feature list."""
+    listed = _get(signal, "features")
+    return quality_rules(_get(signal, "metric_thresholds"), feature_types, listed if isinstance(listed, list) else None)

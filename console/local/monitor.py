@@ -144,11 +144,9 @@ class MonitorService:
         # The metric the signal names for each type, with its threshold and direction (Azure's
         # defaults without one); a data quality signal's rates, judged too.
         metric, threshold = drift.drift_rules(signal.get("metric_thresholds"), profile.feature_types)
-        quality = None
-        for other in row["spec"]["create_monitor"]["monitoring_signals"].values():
-            if isinstance(other, dict) and other.get("type") == "data_quality":
-                listed = other.get("features") if isinstance(other.get("features"), list) else None
-                quality = drift.quality_rules(other.get("metric_thresholds"), profile.feature_types, listed)
+        signals = row["spec"]["create_monitor"]["monitoring_signals"].values()
+        beside = next((v for v in signals if isinstance(v, dict) and v.get("type") == "data_quality"), None)
+        quality = None if beside is None else drift.signal_quality(beside, profile.feature_types)
         accumulator = drift.DriftAccumulator(profile)
         for chunk in self._production(row, start, end):
             accumulator.update(chunk)
