@@ -4,7 +4,7 @@
 - azure: the azure workspace (console/azure/) over the fake ARM (tests/fakes/arm.py), the real
   azure-ai-ml in between, fresh for each test;
 - local: a real daemon in a temporary folder, set up once for the session (a model served on
-  churn-ep as blue at 100 % and green at 0 %, a cluster, an instance, a monitor, an ended job).
+  churn-ep as blue at 100 % and green at 0 %, a cluster, an instance, a monitor, a completed job that printed and logged an MLflow metric).
   Tests that change it put back what they changed, and each states the starting point it needs.
 """
 
@@ -21,7 +21,7 @@ from helpers import FAST_PROBES, REPO, wait_until
 SPECS = REPO / "specs"
 ONE_INSTANCE = {**FAST_PROBES, "instance_count": 1}
 QUICK_JOB = """$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
-command: echo contract
+command: echo contract && python -c "import mlflow; mlflow.log_metric('contract_metric', 1.0)"
 environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
 """
 
@@ -44,6 +44,7 @@ def local_contract_workspace(tmp_path_factory, churn_model):
         (root.parent / "job.yml").write_text(QUICK_JOB)
         job = ws.jobs.submit(str(root.parent / "job.yml"))
         wait_until(lambda: ws.jobs.get(job.name).is_terminal, 60, "the contract job to end")
+        assert ws.jobs.get(job.name).status == "Completed", "".join(ws.jobs.logs(job.name))
         yield ws
     finally:
         for endpoint in ws.endpoints.list():
