@@ -247,6 +247,10 @@ class Endpoint(Record):
     provisioning_state: str = "Succeeded"
     traffic: Traffic = field(default_factory=Traffic)
     deployments: tuple[Deployment, ...] = ()
+    # Whether the scoring URI is served: False while the local endpoint's router is down (the
+    # daemon restarts it on the same port), with why; None where the backend does not say (Azure).
+    healthy: bool | None = None
+    unhealthy_reason: str | None = None
 
     @property
     def cost_per_hour(self) -> float | None:
