@@ -1,4 +1,4 @@
-"""The typed errors every layer raises and the CLI and UI each render in one place.
+"""The typed errors every layer raises, and `describe`, the one way they are rendered.
 
 Two families, matching the CLI's exit statuses: `BadInput` (exit 2: the request was wrong and
 nothing changed) and `OperationFailed` (exit 1: the request was fine, the work did not succeed).
@@ -9,8 +9,13 @@ from __future__ import annotations
 
 
 def describe(err: BaseException) -> str:
-    """What to show for an error: a typed error's message, anything else named by its type."""
-    return getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+    """An error as a person reads it, the one rendering of the CLI, the console and the audit: a
+    typed error whole, with where it is (a SpecError's `x.yml:12: inputs.reg_rate: not a number`,
+    an InvalidField's `name: ...`), not its bare `message`; anything else named by its type."""
+    if isinstance(err, AmlopsError):
+        return str(err)
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 class AmlopsError(Exception):
