@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import pytest
 from textual.command import CommandList, CommandPalette
@@ -20,27 +19,30 @@ from textual.widgets import Input
 from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
 from canned_app import CannedApp, loaded, settle  # tests/ui/canned_app.py, beside this file
+from fakes.canned import NOW
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 PANE_KEYS = {"jobs": "1", "quotas": "2", "compute": "3", "endpoints": "4", "drift": "5"}
 
 
 @pytest.fixture(autouse=True)
-def fixed_clocks(monkeypatch):
-    """Local times in UTC (the drift window's end is shown in local time), and the header's
-    monotonic clock stopped, so it reads "refreshed 0s ago" however slow the machine is."""
+def local_time_is_utc(monkeypatch):
+    """Local times in UTC: the drift window's end is shown in local time."""
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    monkeypatch.setattr("console.ui.app.time", SimpleNamespace(monotonic=lambda: 1000.0,
-                                                               perf_counter=time.perf_counter))
     yield
     monkeypatch.undo()
     time.tzset()
 
 
 def app() -> CannedApp:
-    # A refresh an hour away: no second snapshot races the screenshot.
-    return CannedApp(read_only=False, refresh_s=3600)
+    """The console at the canned NOW. Every "now" the screen shows is `App.now()`: the header's
+    "refreshed 0s ago" (the last read's time and the age both read it), and each read's
+    `taken_at`, from which the panes count ages, durations and idle time. CannedApp fixes it, so
+    the header says 0s however slow the machine is and the panes match the canned records."""
+    made = CannedApp(read_only=False, refresh_s=3600)  # a refresh an hour away: none races the screenshot
+    assert made.now() == NOW
+    return made
 
 
 def scene(*keys: str, until: Callable[[Screen], bool] = lambda screen: True, what: str = "it"):
