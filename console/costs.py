@@ -4,7 +4,9 @@ Owns two package data files: `data/vm_sizes.json` (each size's quota family, sha
 list price, with where the prices come from) and `data/quotas.json` (the per-family vCPU limits a
 new pay-as-you-go subscription starts with: the local workspace's defaults). Quota checks follow
 Azure ML: vCPUs per VM family per region, and an online deployment reserves 20 % extra instances
-for upgrades. Pure: stdlib, `console.domain` and `console.errors` only.
+for upgrades. The one place that says what a compute bills, how long it has sat idle and what
+the whole bill is: the CLI, the console, the local daemon and the Azure conversion all ask here.
+Pure: stdlib, `console.domain` and `console.errors` only.
 """
 
 from __future__ import annotations
@@ -12,20 +14,31 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from console.domain import Compute, VmSize
+from console.domain import Compute, ComputeCost, Endpoint, VmSize
 from console.errors import InvalidField, QuotaExceeded
 
 # Azure ML reserves ceil(1.2 x instances) for managed online deployments, except on the sizes its
 # SKU list marks "Skip 20% Reservation" (see online_reserve).
 ONLINE_RESERVE = 1.2
-# The states in which a compute instance's VM is billed; a cluster bills its current nodes.
-BILLED_INSTANCE_STATES = frozenset({"Running", "JobRunning", "Starting", "Stopping"})
+# A compute instance's VM bills from allocation to deallocation: while it starts, runs (a job or
+# none), restarts, runs its setup scripts and shuts down...
+BILLED_INSTANCE_STATES = frozenset({"Running", "JobRunning", "Starting", "Stopping", "Restarting", "SettingUp",
+                                    "UserSettingUp"})
+# ...and not once it is stopped (deallocated: its disk bills on, which the VM's price leaves out).
+# Its other states (Creating, Deleting, Resizing, a failed create or setup, Unusable, Unknown) do
+# not say whether a VM is held: its price is unknown, not zero. A cluster's state is its
+# allocation state (Steady, or Resizing while nodes are added or removed), which says nothing of
+# the bill: its current nodes bill, in either.
+UNBILLED_INSTANCE_STATES = frozenset({"Stopped"})
+# Running with no job (JobRunning is busy): what idle shutdown and "stop idle instances" act on.
+IDLE_INSTANCE_STATE = "Running"
 # The states in which an online deployment's instances are billed: from the moment they are
 # allocated, whether or not they take traffic.
 BILLED_DEPLOYMENT_STATES = frozenset({"Creating", "Updating", "Succeeded"})
@@ -238,14 +251,92 @@ def idle_cost(size_name: str, idle_seconds: float, nodes: int = 1) -> float | No
     return None if hourly is None else hourly * max(idle_seconds, 0.0) / 3600
 
 
-def compute_idle_cost(compute: Compute, now: datetime) -> float | None:
-    """What a running compute has cost since its last activity; None when it is not running idle.
+def known_sum(values: Iterable[float | None]) -> float | None:
+    """The sum of the known values; None when none is known (not 0: nothing says it is free)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
-    An instance is one node; a cluster counts the nodes it holds right now (a cluster that does not
-    scale to zero keeps paying for min_instances).
-    """
-    minutes = compute.idle_minutes(now)
-    if minutes is None:
+
+# --- what a compute bills, and its idle time ----------------------------------------------------
+
+def instance_billed(state: str) -> bool | None:
+    """Whether a compute instance in `state` is paying for its VM; None when the state does not say."""
+    if state in BILLED_INSTANCE_STATES:
+        return True
+    return False if state in UNBILLED_INSTANCE_STATES else None
+
+
+def billed_nodes(compute: Compute) -> int | None:
+    """Nodes being paid for now: a cluster's current nodes, an instance's one VM while it is billed
+    (0 once stopped); None when the instance's state does not say."""
+    if not compute.is_instance:
+        return compute.current_nodes
+    billed = instance_billed(compute.state)
+    return None if billed is None else int(billed)
+
+
+def cost_per_hour(compute: Compute) -> float | None:
+    """What `compute` costs per hour right now: 0 when nothing of it bills, None when that is not
+    known (its state does not say, or its size has no price)."""
+    nodes = billed_nodes(compute)
+    if nodes is None:
         return None
-    nodes = 1 if compute.is_instance else compute.current_nodes
-    return idle_cost(compute.size, minutes * 60, nodes)
+    return 0.0 if nodes == 0 else hourly_cost(compute.size, nodes)
+
+
+def is_idle(compute: Compute) -> bool:
+    """An instance running with no job on it (a cluster's idle nodes scale down on their own)."""
+    return compute.is_instance and compute.state == IDLE_INSTANCE_STATE
+
+
+def idle_minutes(compute: Compute, now: datetime) -> float | None:
+    """Minutes an idle instance has gone without activity; None for clusters, busy or stopped
+    instances and an instance with no recorded activity. A naive time is UTC."""
+    if not is_idle(compute) or compute.last_activity is None:
+        return None
+    last = compute.last_activity
+    last = last if last.tzinfo is not None else last.replace(tzinfo=timezone.utc)
+    now = now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+    return max((now - last).total_seconds() / 60, 0.0)  # negative: clock skew, not the future
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What runs up the bill now and what it cost today, compute beside the online deployments,
+    whose instances bill around the clock whether they serve or not. A part that was not read is
+    None (unknown, not nothing); what bills without a known price is counted in `unpriced`, never
+    guessed into a total."""
+
+    compute_hour: float
+    compute_today: float | None  # None: today's compute costs were not read
+    idle_today: float | None
+    deployments_hour: float | None  # None: the endpoints were not read
+    deployments_today: float | None
+    unpriced: int  # what may bill at a price not known (no price, or a state that does not say): not counted
+
+    @property
+    def hour(self) -> float:
+        return self.compute_hour + (self.deployments_hour or 0.0)
+
+    @property
+    def today(self) -> float | None:
+        return known_sum((self.compute_today, self.deployments_today))
+
+    @classmethod
+    def of(cls, computes: Iterable[Compute], costs_today: Mapping[str, ComputeCost] | None,
+           endpoints: Iterable[Endpoint] | None):
+        """The bill of `computes`, what they cost today by name (None: not read) and `endpoints`
+        (None: not read)."""
+        hourly = [cost_per_hour(c) for c in computes]
+        deployments = [d for e in endpoints or () for d in e.deployments]
+        priced = [d.cost_per_hour for d in deployments if d.cost_per_hour is not None]
+        rows = None if costs_today is None else costs_today.values()
+        return cls(
+            compute_hour=sum(h for h in hourly if h is not None),
+            compute_today=None if rows is None else sum(r.cost for r in rows),
+            idle_today=None if rows is None else sum(r.idle_cost for r in rows),
+            deployments_hour=None if endpoints is None else sum(priced),
+            deployments_today=None if endpoints is None else
+            known_sum(d.cost_today for d in deployments) if deployments else 0.0,
+            unpriced=hourly.count(None) + len(deployments) - len(priced),
+        )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from console import costs
-from console.domain import Compute
+from console.domain import Compute, ComputeCost, Deployment, Endpoint
 from console.errors import InvalidField, QuotaExceeded
 
 
@@ -169,13 +169,72 @@ def test_costs():
     assert costs.monthly_cost("Standard_DS3_v2") == pytest.approx(730 * hourly)
 
 
-def test_compute_idle_cost():
-    now = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
-    hourly = costs.size("Standard_DS3_v2").price_per_hour
-    instance = Compute("ci", "computeinstance", "Standard_DS3_v2", "Running", last_activity=now - timedelta(hours=2))
-    assert costs.compute_idle_cost(instance, now) == pytest.approx(2 * hourly)
-    cluster = Compute("cpu", "amlcompute", "Standard_DS3_v2", "Running", min_instances=2, current_nodes=2,
-                      last_activity=now - timedelta(hours=1))
-    assert costs.compute_idle_cost(cluster, now) == pytest.approx(2 * hourly)
-    stopped = Compute("ci2", "computeinstance", "Standard_DS3_v2", "Stopped", last_activity=now)
-    assert costs.compute_idle_cost(stopped, now) is None
+NOW = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
+DS3 = "Standard_DS3_v2"
+
+
+def instance(state: str, size: str = DS3, **kw) -> Compute:
+    return Compute(f"ci-{state.lower()}", "computeinstance", size, state, **kw)
+
+
+def cluster(state: str, nodes: int, size: str = DS3) -> Compute:
+    return Compute(f"cpu-{state.lower()}", "amlcompute", size, state, max_instances=4, current_nodes=nodes)
+
+
+def test_an_instance_bills_its_vm_from_start_to_stop_and_is_unknown_where_its_state_does_not_say():
+    hourly = costs.hourly_cost(DS3)
+    for state in ("Running", "JobRunning", "Starting", "Stopping", "Restarting", "SettingUp", "UserSettingUp"):
+        assert (costs.billed_nodes(instance(state)), costs.cost_per_hour(instance(state))) == (1, hourly), state
+    assert (costs.billed_nodes(instance("Stopped")), costs.cost_per_hour(instance("Stopped"))) == (0, 0.0)
+    for state in ("Creating", "CreateFailed", "Deleting", "Resizing", "SetupFailed", "UserSetupFailed", "Unusable",
+                  "Unknown", "SomethingNew"):
+        assert costs.billed_nodes(instance(state)) is None and costs.cost_per_hour(instance(state)) is None, state
+    # Nothing bills: free whatever the size; something bills at a price the catalog lacks: unknown.
+    assert costs.cost_per_hour(instance("Stopped", "Standard_Made_Up_v9")) == 0.0
+    assert costs.cost_per_hour(instance("Running", "Standard_Made_Up_v9")) is None
+
+
+def test_a_cluster_bills_its_current_nodes_whether_steady_or_resizing():
+    hourly = costs.hourly_cost(DS3)
+    assert costs.cost_per_hour(cluster("Steady", 2)) == pytest.approx(2 * hourly)
+    assert costs.cost_per_hour(cluster("Resizing", 1)) == pytest.approx(hourly)  # nodes come and go: those held bill
+    assert costs.cost_per_hour(cluster("Steady", 0)) == costs.cost_per_hour(cluster("Resizing", 0)) == 0.0
+
+
+def test_idle_time_is_an_instance_running_with_no_job_since_its_last_activity():
+    since = dict(last_activity=NOW - timedelta(minutes=90))
+    assert costs.idle_minutes(instance("Running", **since), NOW) == pytest.approx(90)
+    naive = instance("Running", last_activity=(NOW - timedelta(minutes=5)).replace(tzinfo=None))
+    assert costs.idle_minutes(naive, NOW) == pytest.approx(5)  # a naive time is UTC
+    assert costs.idle_minutes(instance("Running", last_activity=NOW + timedelta(minutes=2)), NOW) == 0.0  # skew
+    assert costs.idle_minutes(instance("Running"), NOW) is None  # no activity recorded
+    for busy in (instance("JobRunning", **since), instance("Stopped", **since), instance("Starting", **since)):
+        assert costs.idle_minutes(busy, NOW) is None and not costs.is_idle(busy), busy.state
+    steady = Compute("cpu", "amlcompute", DS3, "Running", current_nodes=2, **since)  # a cluster idles by scaling down
+    assert costs.idle_minutes(steady, NOW) is None and not costs.is_idle(steady)
+
+
+def test_known_sum_is_unknown_only_when_nothing_is_known():
+    assert costs.known_sum([1.5, None, 2.0]) == 3.5
+    assert costs.known_sum([None, None]) is None and costs.known_sum([]) is None
+    assert costs.known_sum([0.0]) == 0.0
+
+
+def test_the_bill_counts_what_has_no_known_price_out_loud_and_unread_parts_as_unknown():
+    hourly = costs.hourly_cost(DS3)
+    computes = [instance("Running"), instance("Starting"), instance("Stopped"), instance("Unknown"),
+                cluster("Resizing", 2), cluster("Steady", 1, "Standard_Made_Up_v9")]
+    today = {"ci-running": ComputeCost("ci-running", "2025-01-01", cost=2.0, idle_cost=0.5)}
+    endpoints = [Endpoint("ep", deployments=(
+        Deployment("ep", "blue", None, "Standard_DS2_v2", cost_per_hour=0.3, cost_today=1.0),
+        Deployment("ep", "green", None, "Standard_Made_Up_v9", cost_per_hour=None, cost_today=None)))]
+    bill = costs.Bill.of(computes, today, endpoints)
+    assert bill.compute_hour == pytest.approx(4 * hourly)
+    assert (bill.deployments_hour, bill.compute_today, bill.idle_today, bill.deployments_today) == (0.3, 2.0, 0.5, 1.0)
+    assert bill.unpriced == 3  # ci-unknown, the made-up cluster, green
+    assert bill.hour == pytest.approx(4 * hourly + 0.3) and bill.today == 3.0
+
+    unread = costs.Bill.of(computes, None, None)
+    assert (unread.compute_today, unread.idle_today, unread.deployments_hour, unread.deployments_today) == (None,) * 4
+    assert unread.hour == pytest.approx(4 * hourly) and unread.today is None and unread.unpriced == 2
+    assert costs.Bill.of([], {}, []).today == 0.0  # read, and nothing ran: free, not unknown
