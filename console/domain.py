@@ -105,12 +105,13 @@ class ComputeOperation(Record):
 
 @dataclass(frozen=True, slots=True)
 class Compute(Record):
-    """An AmlCompute cluster or a ComputeInstance, with what the cost views need."""
+    """An AmlCompute cluster or a ComputeInstance, with what the cost views need (what it bills
+    and how long it has sat idle are `console.costs`': billed_nodes, cost_per_hour, idle_minutes)."""
 
     name: str
     type: str  # amlcompute, computeinstance
     size: str
-    state: str
+    state: str  # an instance's state; a cluster's allocation state, Steady or Resizing
     location: str | None = None
     min_instances: int = 0
     max_instances: int = 1
@@ -123,12 +124,6 @@ class Compute(Record):
     @property
     def is_instance(self) -> bool:
         return self.type == "computeinstance"
-
-    def idle_minutes(self, now: datetime) -> float | None:
-        """Minutes since the last activity while running idle; None when not running idle."""
-        if self.state != "Running" or self.last_activity is None:
-            return None
-        return (now - self.last_activity).total_seconds() / 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +262,9 @@ class Endpoint(Record):
 
 
 def _total(values: typing.Iterable[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    from console.costs import known_sum  # costs builds on these records: imported when first summed
+
+    return known_sum(values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from console.commands.output import add_no_wait, details, emit_json, settled, table
 from console.commands.selection import workspace
-from console.format import money, span_minutes, utc_time
+from console.format import money, span_minutes, usd, utc_time
 
+if TYPE_CHECKING:
+    from console.costs import Bill
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,41 +50,42 @@ def _compute_list(args: argparse.Namespace) -> int:
         return 0
     from console import costs
 
-    # Per-compute cost today is the local workspace's; Azure keeps it in Cost Management.
+    # Per-compute cost today is the local workspace's; Azure keeps it in Cost Management. A compute
+    # the workspace reports nothing for today is "-", as in the console.
     spent = {row.compute: row for row in ws.compute.costs_today()} if "compute.costs" in ws.capabilities else None
     now = datetime.now(timezone.utc)
+
+    def today(c, figure: str) -> float | None:
+        row = (spent or {}).get(c.name)
+        return getattr(row, figure) if row else None
+
     table(computes, [
         ("NAME", lambda c: c.name), ("TYPE", lambda c: c.type), ("SIZE", lambda c: c.size),
         ("STATE", lambda c: c.state),
         ("NODES", lambda c: f"{c.current_nodes}/{c.max_instances}" if not c.is_instance else "-"),
-        ("IDLE", lambda c: span_minutes(c.idle_minutes(now))),
-        ("$/HOUR", lambda c: money(costs.hourly_cost(c.size, 1 if c.is_instance else c.current_nodes)
-                                    if c.state in ("Running", "JobRunning", "Steady") else 0.0)),
-        ("$ TODAY", lambda c: money(None if spent is None else spent[c.name].cost if c.name in spent else 0.0)),
-        ("$ IDLE TODAY", lambda c: money(None if spent is None else spent[c.name].idle_cost if c.name in spent else 0.0)),
+        ("IDLE", lambda c: span_minutes(costs.idle_minutes(c, now))),
+        ("$/HOUR", lambda c: money(costs.cost_per_hour(c))),
+        ("$ TODAY", lambda c: money(today(c, "cost"))),
+        ("$ IDLE TODAY", lambda c: money(today(c, "idle_cost"))),
         ("LAST OPERATION", lambda c: f"{c.last_operation.name} by {c.last_operation.trigger}" if c.last_operation else "-"),
     ], empty="no compute: amlops create -f specs/compute/cpu-cluster.yml")
-    _print_running_total(computes, spent, ws.endpoints.list())
+    _print_bill(costs.Bill.of(computes, spent, ws.endpoints.list()))
     return 0
 
 
-def _print_running_total(computes, spent, endpoints) -> None:
-    """What runs now, compute and online deployments together: the deployments' instances bill
-    around the clock too, and a cost review that leaves them out is not whole."""
-    from console import costs
-
-    compute_hour = sum(costs.hourly_cost(c.size, c.current_nodes if not c.is_instance else
-                                         int(c.state in costs.BILLED_INSTANCE_STATES)) or 0.0 for c in computes)
-    online_hour = sum(e.cost_per_hour or 0.0 for e in endpoints)
-    now = (f"running now: ${compute_hour + online_hour:.2f}/hour (compute ${compute_hour:.2f}, "
-           f"online deployments ${online_hour:.2f})")
-    if spent is None or any(e.cost_today is None for e in endpoints):
+def _print_bill(bill: Bill) -> None:
+    """What runs now, compute and online deployments together (the deployments' instances bill
+    around the clock too, and a cost review that leaves them out is not whole), and what it cost
+    today: the console's compute footer, in a line."""
+    now = (f"running now: {usd(bill.hour)}/hour (compute {usd(bill.compute_hour)}, "
+           f"online deployments {usd(bill.deployments_hour)})")
+    if bill.unpriced:
+        now += f"; {bill.unpriced} without a known price, not counted"
+    if bill.compute_today is None and bill.deployments_today is None:
         print(f"{now}; what it cost today is not known here (Azure Cost Management has it)", file=sys.stderr)
         return
-    compute_today = sum(row.cost for row in spent.values())
-    online_today = sum(e.cost_today or 0.0 for e in endpoints)
-    print(f"{now}; today ${compute_today + online_today:.2f} (compute ${compute_today:.2f}, "
-          f"online deployments ${online_today:.2f})", file=sys.stderr)
+    print(f"{now}; today {usd(bill.today)} (compute {usd(bill.compute_today)} of which idle {usd(bill.idle_today)}, "
+          f"online deployments {usd(bill.deployments_today)})", file=sys.stderr)
 
 
 def _compute_show(args: argparse.Namespace) -> int:

@@ -2,12 +2,12 @@
 instances first, so the compute left running is the first thing a cost reviewer sees. Its
 footer is the whole bill: compute beside the online deployments, whose instances bill around
 the clock whether they serve or not, now and since midnight UTC.
-Prices come from `console.costs` (deployments: from the backend); no price shows "-", never a guess.
+What bills, idle times, prices and the bill's sums are `console.costs`' (deployments' prices: the
+backend's), as the CLI's `compute list` has them; no price shows "-", never a guess.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,7 +19,7 @@ from console import costs
 from console import format as fmt
 from console.domain import Compute
 from console.format import usd
-from console.ui.panes.base import Pane, Summary, known_sum
+from console.ui.panes.base import Pane, Summary
 from console.ui.panes.jobs import cell
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
@@ -43,20 +43,8 @@ IDLE_STYLE = "bold yellow"
 
 
 def money(value: float | None) -> Text:
+    """`format.money`, right-aligned in its cell."""
     return Text(fmt.money(value), justify="right", end="")
-
-
-def billed_nodes(compute: Compute) -> int:
-    """Nodes being paid for now: a running instance is one, a cluster what it holds."""
-    if compute.is_instance:
-        return int(compute.state in costs.BILLED_INSTANCE_STATES)
-    return compute.current_nodes
-
-
-def cost_per_hour(compute: Compute) -> float | None:
-    """What the compute costs per hour right now; 0 when nothing runs, None without a price."""
-    nodes = billed_nodes(compute)
-    return 0.0 if nodes == 0 else costs.hourly_cost(compute.size, nodes)
 
 
 def _now(snapshot: Snapshot) -> datetime:
@@ -64,51 +52,12 @@ def _now(snapshot: Snapshot) -> datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
 
 
-def _idle(compute: Compute, now: datetime) -> float | None:
-    """Minutes an instance has been running with no job; None for clusters and busy instances."""
-    if not compute.is_instance or compute.state != "Running" or compute.last_activity is None:
-        return None
-    last = compute.last_activity
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=timezone.utc)
-    return max((now - last).total_seconds() / 60, 0.0)  # negative: clock skew, not the future
-
-
-@dataclass(frozen=True)
-class Bill:
-    """What runs up the bill now and what it cost today, compute beside online deployments."""
-
-    compute_hour: float
-    compute_today: float | None  # None: today's compute costs were not read
-    idle_today: float | None
-    deployments_hour: float | None  # None: the endpoints were not read
-    deployments_today: float | None
-    unpriced: int  # running compute and deployments without a known price: not counted
-
-    @classmethod
-    def of(cls, snapshot: Snapshot, compute_hour: float, unpriced: int) -> Bill:
-        today = snapshot.costs_today
-        deployments = [d for e in snapshot.endpoints or () for d in e.deployments]
-        hourly = [d.cost_per_hour for d in deployments if d.cost_per_hour is not None]
-        if snapshot.endpoints is None:  # not read: their share is unknown, not nothing
-            online_hour = online_today = None
-        else:
-            online_hour = sum(hourly)
-            online_today = known_sum(d.cost_today for d in deployments) if deployments else 0.0
-        return cls(
-            compute_hour=compute_hour,
-            compute_today=None if today is None else sum(r.cost for r in today.values()),
-            idle_today=None if today is None else sum(r.idle_cost for r in today.values()),
-            deployments_hour=online_hour,
-            deployments_today=online_today,
-            unpriced=unpriced + len(deployments) - len(hourly),
-        )
+class Bill(costs.Bill):
+    """`costs.Bill`, written for the footer's width."""
 
     def text(self, width: int) -> str:
         """Two lines, now and today, as detailed as `width` allows both to be."""
-        compute, deployments = self.compute_hour, self.deployments_hour
-        hour = compute + (deployments or 0.0)
-        today = known_sum((self.compute_today, self.deployments_today))
+        compute, deployments, hour, today = self.compute_hour, self.deployments_hour, self.hour, self.today
         split_now = f"compute {usd(compute)} + deployments {usd(deployments)}"
         split_today = f"compute {usd(self.compute_today)} (idle {usd(self.idle_today)}) + deployments " \
                       f"{usd(self.deployments_today)}"
@@ -121,7 +70,7 @@ class Bill:
                      f"today {usd(today)}")
         levels = [(f"now {rate} = {split_now}", later[0]), (f"now {rate}", later[1]), (f"{usd(hour)}/hour", later[2])]
         n = self.unpriced
-        notes = (f"; {n} running without a known price, not counted", f" (+{n} unpriced)") if n else ("",)
+        notes = (f"; {n} without a known price, not counted", f" (+{n} unpriced)") if n else ("",)
         lines = [(now + note, later) for now, later in levels for note in notes]
         fits = next(((now, later) for now, later in lines if max(cell_len(now), cell_len(later)) <= width),
                     lines[-1])
@@ -147,20 +96,13 @@ class ComputePane(Pane):
     def show(self, snapshot: Snapshot) -> None:
         now = _now(snapshot)
         today = snapshot.costs_today
-        entries = []
-        for compute in snapshot.computes or ():
-            idle = _idle(compute, now)
-            entries.append((compute, idle, cost_per_hour(compute)))
+        computes = snapshot.computes or []
+        entries = [(compute, costs.idle_minutes(compute, now), costs.cost_per_hour(compute)) for compute in computes]
         # Idle instances first, the longest idle on top; then the rest by name.
         entries.sort(key=lambda e: (0, -e[1], e[0].name) if e[1] else (1, 0.0, e[0].name.lower()))
 
         rows: dict[str, tuple[Any, ...]] = {}
-        hourly_total, unpriced = 0.0, 0
         for compute, idle, hourly in entries:
-            if hourly is None:
-                unpriced += 1
-            else:
-                hourly_total += hourly
             cluster = not compute.is_instance
             spent = (today or {}).get(compute.name)
             rows[compute.name] = (
@@ -175,7 +117,7 @@ class ComputePane(Pane):
                 cell(compute.size),
             )
 
-        bill = Bill.of(snapshot, hourly_total, unpriced)
+        bill = Bill.of(computes, today, snapshot.endpoints)
         with self.app.batch_update():
             self.query_one(FitTable).sync(rows)
             self.query_one(".compute-footer", Summary).show(bill.text)
@@ -188,6 +130,6 @@ class ComputePane(Pane):
         """Instances running with no job on them (state Running, not JobRunning), longest idle first:
         what the app's "stop idle instances" action offers to stop."""
         now = _now(snapshot)
-        found = [c for c in snapshot.computes or () if c.is_instance and c.state == "Running"]
-        found.sort(key=lambda c: -(_idle(c, now) or 0.0))
+        found = [c for c in snapshot.computes or () if costs.is_idle(c)]
+        found.sort(key=lambda c: -(costs.idle_minutes(c, now) or 0.0))
         return found
