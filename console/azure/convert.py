@@ -100,7 +100,7 @@ def compute(entity: Any, rest: Any = None) -> Compute:
     idle = getattr(entity, "idle_time_before_shutdown_minutes", None)
     return Compute(name=entity.name, type="computeinstance" if kind == "computeinstance" else kind or "unknown",
                    size=name, state=state, location=getattr(entity, "location", None), min_instances=0,
-                   max_instances=1, current_nodes=int(state in costs.BILLED_INSTANCE_STATES),
+                   max_instances=1, current_nodes=1 if costs.instance_billed(state) else 0,
                    idle_time_before_shutdown_minutes=int(idle) if idle else None, last_operation=operation)
 
 

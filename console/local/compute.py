@@ -229,11 +229,12 @@ class ComputeService:
         day = now.date().isoformat()
         rows = []
         for row in self.store.rows("SELECT name, type, size, state, current_nodes FROM computes"):
-            if row["type"] == "amlcompute":
-                nodes, idle = row["current_nodes"], max(row["current_nodes"] - busy.get(row["name"], 0), 0)
+            compute = Compute(row["name"], row["type"], row["size"], row["state"], current_nodes=row["current_nodes"])
+            nodes = costs.billed_nodes(compute) or 0  # the daemon's instances are never in a state that does not say
+            if compute.is_instance:
+                idle = int(costs.is_idle(compute))
             else:
-                nodes = int(row["state"] in costs.BILLED_INSTANCE_STATES)
-                idle = int(row["state"] == "Running")
+                idle = max(nodes - busy.get(row["name"], 0), 0)
             if nodes:
                 price = (costs.hourly_cost(row["size"]) or 0.0) / 3600
                 rows.append((row["name"], day, nodes * dt, idle * dt, nodes * dt * price, idle * dt * price))

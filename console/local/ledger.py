@@ -9,6 +9,7 @@ none of them has to ask another. Reads the store only; it changes nothing.
 from __future__ import annotations
 
 from console import costs
+from console.domain import Compute
 from console.local.folder import WorkspaceFolder
 from console.local.store import Store
 
@@ -50,12 +51,13 @@ class Ledger:
             size = costs.size(row["size"])
             if size is None:
                 continue
-            if row["type"] == "amlcompute":
-                nodes = row["current_nodes"]
-                free = f"scales down after {row['idle_time_before_scale_down_s'] or DEFAULT_SCALE_DOWN_S} idle s"
-            else:
-                nodes = int(row["state"] in costs.BILLED_INSTANCE_STATES)
+            # What holds quota is what bills: a cluster's current nodes, an instance's VM while billed.
+            compute = Compute(row["name"], row["type"], row["size"], row["state"], current_nodes=row["current_nodes"])
+            nodes = costs.billed_nodes(compute) or 0
+            if compute.is_instance:
                 free = f"amlops compute stop {row['name']}"
+            else:
+                free = f"scales down after {row['idle_time_before_scale_down_s'] or DEFAULT_SCALE_DOWN_S} idle s"
             if nodes:
                 held.append((size.family, row["name"], nodes * size.vcpus, free))
         for family, target, vcpus in self.reservations():

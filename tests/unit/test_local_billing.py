@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from console import costs
-from console.domain import Endpoint
+from console.domain import Compute, Endpoint
 from console.errors import QuotaExceeded
 from console.local.daemon import Daemon
 from console.local.folder import WorkspaceFolder
@@ -43,9 +43,9 @@ def daemon(tmp_path):
 
 
 def test_deployments_bill_every_instance_per_hour_and_accrue_today(daemon):
-    daemon.endpoints.accrue(NOON)
+    daemon.endpoints.billing.accrue(NOON)
     daemon.clock.at = NOON + timedelta(minutes=30)
-    daemon.endpoints.accrue(daemon.clock.at)
+    daemon.endpoints.billing.accrue(daemon.clock.at)
     endpoint = Endpoint.from_dict(daemon.endpoints.get(None, "churn-ep"))
     blue, green = endpoint.deployments
     assert blue.cost_per_hour == pytest.approx(2 * 0.146)
@@ -62,8 +62,8 @@ def test_the_endpoint_json_carries_per_deployment_and_total_costs(daemon):
 
 
 def test_a_new_day_starts_at_zero(daemon):
-    daemon.endpoints.accrue(NOON)
-    daemon.endpoints.accrue(NOON + timedelta(hours=1))
+    daemon.endpoints.billing.accrue(NOON)
+    daemon.endpoints.billing.accrue(NOON + timedelta(hours=1))
     daemon.clock.at = NOON + timedelta(days=1)
     assert Endpoint.from_dict(daemon.endpoints.get(None, "churn-ep")).deployments[0].cost_today == 0.0
 
@@ -85,3 +85,31 @@ def test_an_edited_config_applies_at_the_next_check(daemon):
     daemon.folder.config_file.write_text(json.dumps({"quotas": {"standardNCSv3Family": 12}}))
     assert daemon.compute.ledger.check_quota("Standard_NC6s_v3", 1) == 6
     assert costs.family_of("Standard_NC6s_v3") == "standardNCSv3Family"
+
+
+def test_the_daemon_accrues_and_holds_quota_as_costs_bills_each_state(daemon):
+    # dev-instance Running, and an instance in each other state plus a cluster mid-resize, straight
+    # into the store: the daemon's bill and quota must follow the one rule in console.costs.
+    states = ("JobRunning", "Starting", "Stopping", "Stopped", "Restarting", "SettingUp", "UserSettingUp",
+              "Creating", "Unknown")
+    for state in states:
+        daemon.store.insert("computes", {"name": f"ci-{state.lower()}", "type": "computeinstance",
+                                         "size": "Standard_DS3_v2", "state": state, "current_nodes": 0, "spec": {},
+                                         "created_at": NOON.isoformat()})
+    daemon.store.insert("computes", {"name": "cpu-cluster", "type": "amlcompute", "size": "Standard_DS3_v2",
+                                     "state": "Resizing", "min_instances": 0, "max_instances": 4, "current_nodes": 2,
+                                     "spec": {}, "created_at": NOON.isoformat()})
+    daemon.compute._accrue(NOON, {})
+    daemon.compute._accrue(NOON + timedelta(hours=1), {"cpu-cluster": 1})
+    spent = {row["compute"]: row for row in daemon.compute.costs_today(None)}
+    records = [Compute.from_dict(c) for c in daemon.compute.list(None)]
+    for compute in records:
+        hourly = costs.cost_per_hour(compute) or 0.0  # a state that does not say accrues nothing here
+        assert spent.get(compute.name, {}).get("cost", 0.0) == pytest.approx(hourly), compute.name
+    ds3 = costs.hourly_cost("Standard_DS3_v2")
+    # Idle: the instance running with no job, and the cluster's node without one.
+    assert {name: row["idle_cost"] for name, row in spent.items() if row["idle_cost"]} == {
+        "dev-instance": pytest.approx(ds3), "cpu-cluster": pytest.approx(ds3)}
+    held = {who: vcpus for _family, who, vcpus, _free in daemon.compute.ledger.holders() if "/" not in who}
+    assert held == {c.name: 4 * costs.billed_nodes(c) for c in records if costs.billed_nodes(c)}
+    assert {"ci-restarting", "ci-settingup", "ci-usersettingup", "cpu-cluster"} <= set(held)
