@@ -1,12 +1,16 @@
 """What every pane shares: a title, a body, a status line that says when it is stale, and
-`Summary`, the footer of figures a pane writes for its width (compute's and endpoints' costs),
-with the money formatting of those footers."""
+`Summary`, the footer of figures a pane writes for its width (compute's and endpoints' costs);
+and the cell helpers more than one pane uses (`cell`, `styled`, `theme_colours`, `first_fit`),
+kept here so that no pane imports another."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
 from rich.cells import cell_len
+from rich.errors import StyleSyntaxError
+from rich.style import Style
+from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -63,6 +67,38 @@ class Pane(Vertical, can_focus=False):
 
     def show(self, snapshot: Snapshot) -> None:
         raise NotImplementedError
+
+
+def cell(value: str | None) -> str | Text:
+    """A plain cell. DataTable reads str cells as markup, so a '[' goes in a Text instead."""
+    if not value:
+        return "-"
+    return Text(value, end="") if "[" in value else value
+
+
+def styled(text: str, style: str, justify: str | None = None) -> Text:
+    """A cell in `style`. The style goes in a span, not the base style: Text equality ignores the
+    base style, and sync_table must see a colour change as a change."""
+    return Text(text, justify=justify, spans=[Span(0, len(text), style)] if style else None)
+
+
+def theme_colours(app, *names: str) -> tuple[str, ...]:
+    """The theme's `text-<name>` colours as Rich colour strings, e.g. ("#D17E92", ...); the ANSI
+    themes name them "ansi_red", which Rich spells "red"."""
+    variables = app.theme_variables
+    colours = []
+    for name in names:
+        value = variables.get(f"text-{name}", "")
+        value = value[5:] if value.startswith("ansi_") else value
+        try:
+            Style.parse(value)
+        except StyleSyntaxError:
+            value = _FALLBACK[name]
+        colours.append(value)
+    return tuple(colours)
+
+
+_FALLBACK = {"error": "red", "warning": "yellow", "success": "green"}
 
 
 def first_fit(width: int, variants: Sequence[str]) -> str:

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Span, Text
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable
 
 from console.domain import DriftReport, FeatureDrift, Monitor
-from console.ui.panes.base import Pane
 from console.ui.charts import BLUE, ORANGE, ChartView, legend, paired_bars
-from console.ui.panes.endpoints import theme_colours
+from console.ui.panes.base import Pane, styled, theme_colours
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
@@ -52,11 +51,6 @@ METRIC_NAMES = {  # the drift engine's metric names (Azure's), as drift people w
 PSI_WARN, PSI_ALERT = 0.1, 0.25  # DESIGN.md, Drift: PSI beside both metrics
 # The two series' colours (plotext codes), in the chart and in its legend line.
 SERIES = (("baseline", BLUE), ("production", ORANGE))
-
-
-def _styled(text: str, style: str, justify: str | None = None) -> Text:
-    # A span, not the base style, so that sync_table sees a colour change as a change.
-    return Text(text, justify=justify, spans=[Span(0, len(text), style)] if style else None)
 
 
 def drifted_cell(report: DriftReport) -> str:
@@ -226,20 +220,20 @@ def _monitor_row(monitor: Monitor, report: DriftReport | None, palette: tuple[st
     else:
         target = NONE
     # A disabled schedule runs nothing until it is enabled again: said beside its name.
-    name = monitor.name if monitor.enabled else _styled(f"{monitor.name} (disabled)", "dim")
+    name = monitor.name if monitor.enabled else styled(f"{monitor.name} (disabled)", "dim")
     if report is None:
-        return [name, _styled(missing, "dim"), NONE, Text(target), NONE, NONE]
+        return [name, styled(missing, "dim"), NONE, Text(target), NONE, NONE]
     if report.alert:
-        verdict = _styled("ALERT", f"bold {error}")
+        verdict = styled("ALERT", f"bold {error}")
     elif not report.measured:  # nothing was compared: not a green ok
-        verdict = _styled(NO_DATA, "dim")
+        verdict = styled(NO_DATA, "dim")
     else:
-        verdict = _styled("ok", success)
+        verdict = styled("ok", success)
     drifted = drifted_cell(report)
     end = report.window_end
     window = (end.astimezone() if end.tzinfo else end).strftime("%m-%d %H:%M")
     return [name, verdict,
-            _styled(drifted, error if report.dataset_drift else "", "right"),
+            styled(drifted, error if report.dataset_drift else "", "right"),
             Text(target), Text(f"{report.production_rows:,}", justify="right"), window]
 
 
@@ -254,14 +248,14 @@ def _psi_cell(psi: float | None, palette: tuple[str, str]) -> Text:
         return Text(NONE, justify="right")
     error, warning = palette
     style = error if psi >= PSI_ALERT else warning if psi >= PSI_WARN else ""
-    return _styled(f"{psi:.3f}", style, "right")
+    return styled(f"{psi:.3f}", style, "right")
 
 
 def _feature_row(feature: FeatureDrift, palette: tuple[str, str]) -> list:
     error = palette[0]
     style = error if feature.drifted else ""
-    return [_styled(feature.feature, f"bold {error}" if feature.drifted else ""),
-            _styled(NONE if feature.value is None else f"{feature.value:.4f}", style, "right"),
+    return [styled(feature.feature, f"bold {error}" if feature.drifted else ""),
+            styled(NONE if feature.value is None else f"{feature.value:.4f}", style, "right"),
             Text(threshold_cell(feature), justify="right"),
             _psi_cell(feature.psi, palette),
             feature.type,

@@ -5,7 +5,7 @@ since midnight UTC, with the highlighted endpoint's total and all endpoints' in 
 
 Metrics are only ever the ones the snapshot read; a deployment without them shows "-".
 Narrow, the columns that matter least go first: traffic, success and p99 stay.
-The app drives traffic, rollback and deploy-green from `selected()` and `Selected` messages.
+The screen drives traffic, rollback and deploy-green from `selected()`.
 """
 
 from __future__ import annotations
@@ -13,17 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from rich.errors import StyleSyntaxError
-from rich.style import Style
 from rich.text import Span, Text
 from textual.app import ComposeResult
-from textual.message import Message
 from textual.widgets import DataTable
 
 from console.domain import Deployment, DeploymentMetrics, Endpoint
 from console import format as fmt
 from console.format import usd
-from console.ui.panes.base import Pane, Summary, first_fit, known_sum
+from console.ui.panes.base import Pane, Summary, first_fit, known_sum, styled, theme_colours
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
@@ -125,33 +122,8 @@ def _today(value: float | None) -> str:
     return "" if value is None else f", {usd(value)} today"
 
 
-def theme_colours(app, *names: str) -> tuple[str, ...]:
-    """The theme's `text-<name>` colours as Rich colour strings, e.g. ("#D17E92", ...); the ANSI
-    themes name them "ansi_red", which Rich spells "red"."""
-    variables = app.theme_variables
-    colours = []
-    for name in names:
-        value = variables.get(f"text-{name}", "")
-        value = value[5:] if value.startswith("ansi_") else value
-        try:
-            Style.parse(value)
-        except StyleSyntaxError:
-            value = _FALLBACK[name]
-        colours.append(value)
-    return tuple(colours)
-
-
-_FALLBACK = {"error": "red", "warning": "yellow", "success": "green"}
-
-
-def _styled(text: str, style: str, justify: str | None = None) -> Text:
-    # The style goes in a span, not the base style: Text equality ignores the base style, and
-    # sync_table must see a colour change as a change.
-    return Text(text, justify=justify, spans=[Span(0, len(text), style)] if style else None)
-
-
 def _right(text: str, style: str = "") -> Text:
-    return _styled(text, style, "right")
+    return styled(text, style, "right")
 
 
 class EndpointsPane(Pane):
@@ -165,17 +137,6 @@ class EndpointsPane(Pane):
 
     title = "Endpoints"
     area = "endpoints"
-
-    class Selected(Message):
-        """The highlighted row changed: `deployment` is None for an endpoint without any."""
-
-        def __init__(self, endpoint: str, deployment: str | None) -> None:
-            super().__init__()
-            self.endpoint = endpoint
-            self.deployment = deployment
-
-        def __repr__(self) -> str:
-            return f"EndpointsPane.Selected({self.endpoint!r}, {self.deployment!r})"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -257,8 +218,6 @@ class EndpointsPane(Pane):
             if self._announced is None or current is None or current[0] != self._announced[0]:
                 self._show_costs()  # the footer totals the highlighted endpoint
             self._announced = current
-            if current is not None:
-                self.post_message(self.Selected(*current))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "endpoints-table":
@@ -294,7 +253,7 @@ class _Cells:
         """A provisioning state other than Succeeded, in the warning (or error) colour."""
         if state == "Succeeded":
             return NONE
-        return _styled(state, self.error if state == "Failed" else self.warning)
+        return styled(state, self.error if state == "Failed" else self.warning)
 
     def ready(self, deployment: Deployment) -> str | Text:
         key = (deployment.provisioning_state, deployment.ready_instances, deployment.instance_count)
@@ -304,7 +263,7 @@ class _Cells:
             if state != "Succeeded":
                 found = self.state(state)
             else:
-                found = _styled(f"{ready}/{count}", self.warning if ready < count else "")
+                found = styled(f"{ready}/{count}", self.warning if ready < count else "")
             if len(self._ready) < 4096:
                 self._ready[key] = found
         return found

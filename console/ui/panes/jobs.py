@@ -22,7 +22,7 @@ from console import format as fmt
 from console.domain import Job, MetricSeries
 from console.format import aware
 from console.ui.charts import SERIES_COLOURS, ChartView, legend, line_chart, trend
-from console.ui.panes.base import Pane
+from console.ui.panes.base import Pane, cell
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
@@ -65,13 +65,6 @@ def status_text(status: str) -> Text:
     if found is None:
         found = _STATUS_TEXT[status] = Text(status, style=_STATUS_STYLES.get(status, ""), end="")
     return found
-
-
-def cell(value: str | None) -> str | Text:
-    """A plain cell. DataTable reads str cells as markup, so a '[' goes in a Text instead."""
-    if not value:
-        return "-"
-    return Text(value, end="") if "[" in value else value
 
 
 # Old jobs keep their start and end times from one refresh to the next, and turning a time into a
