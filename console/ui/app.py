@@ -18,7 +18,8 @@ from textual.app import App
 from textual.binding import Binding
 
 from console.ui.bindings import KEYS
-from console.ui.screens.console import PANES, REFRESH_S, ConsoleScreen
+from console.ui.panes import PANES
+from console.ui.screens.console import REFRESH_S, ConsoleScreen
 
 if TYPE_CHECKING:
     from console.ui.snapshot import Snapshot

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from console.ui.panes import PANES
+
 
 @dataclass(frozen=True)
 class Key:
@@ -61,7 +63,6 @@ KEYS = (
     Key("refresh", "r", "refresh", "Refresh", "Read the workspace again now", "Refresh", "Read the workspace again now"),
     Key("back", "escape", "back", "Back", "Back from the zoomed pane", show=False),
     *(Key(f"pane.{name}", str(i), f"focus_pane('{name}')", name.title(), f"Go to the {name} pane", show=False)
-      for i, name in enumerate(("jobs", "quotas", "compute", "endpoints", "drift"), start=1)),
+      for i, name in enumerate(PANES, start=1)),
 )
 MUTATING = frozenset(k.name for k in KEYS if k.mutates)
-BY_ID = {k.id: k for k in KEYS}

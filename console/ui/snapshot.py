@@ -1,9 +1,9 @@
 """What the console has read from the workspace, area by area, and how each area is read.
 
-Five areas, each read on its own cadence (the workspace's `cadence`, else `Area.every_s`: jobs
-and endpoints every 2 s, compute every 5 s, monitors every 10 s, quotas every 30 s; an Azure
-workspace reads less often, since it pays for every call) by
-`read_area` in a worker thread, and only for what the workspace declares it can do
+Five areas, each read on its own cadence (the workspace's `cadence`: on the local one
+`console.workspace.DEFAULT_CADENCE`, jobs and endpoints every 2 s, compute every 5 s, monitors
+every 10 s, quotas every 30 s; an Azure workspace reads less often, since it pays for every
+call) by `read_area` in a worker thread, and only for what the workspace declares it can do
 (`capabilities`): an area it cannot read is `unavailable`, which its pane says once instead of
 failing every refresh. A read that failed leaves the area's last values and records its error,
 so the pane can say it is stale instead of going blank. `Snapshot.merge` puts one area's fresh
@@ -39,10 +39,6 @@ class Snapshot:
     unavailable: frozenset[str] = frozenset()  # areas and capabilities the workspace does not have
     backend: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
     def merge(self, area: str, values: dict[str, Any], error: str | None, taken_at: datetime) -> Snapshot:
         """This snapshot with one area read again: its fresh values (none when the read failed,
         so the last ones stay) and its error, or none."""
@@ -54,17 +50,16 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Area:
-    name: str
-    every_s: float  # seconds between the end of one read and the start of the next
+    name: str  # how often it is read is the workspace's `cadence` of this name
     fields: tuple[str, ...]  # the Snapshot fields it fills
 
 
 AREAS = (
-    Area("jobs", 2.0, ("jobs",)),
-    Area("endpoints", 2.0, ("endpoints", "metrics")),
-    Area("computes", 5.0, ("computes", "costs_today")),
-    Area("monitors", 10.0, ("monitors", "reports")),
-    Area("quotas", 30.0, ("quotas",)),
+    Area("jobs", ("jobs",)),
+    Area("endpoints", ("endpoints", "metrics")),
+    Area("computes", ("computes", "costs_today")),
+    Area("monitors", ("monitors", "reports")),
+    Area("quotas", ("quotas",)),
 )
 # Each area's capability, and the optional reads within areas.
 CAPABILITY = {"jobs": "jobs", "computes": "compute", "quotas": "quotas", "endpoints": "endpoints",

@@ -27,14 +27,17 @@ from console.ui.bindings import KEYS, MUTATING
 from console.ui.footer import KeyFooter
 from console.ui.messages import ActionDone, ActionStep, AreaRead, JobDetail
 from console.ui import modules
+from console.ui.panes import COMPUTE, DRIFT, ENDPOINTS, JOBS, PANES, QUOTAS
+from console.workspace import DEFAULT_CADENCE
 
 if TYPE_CHECKING:
     from console.ui.actions import Actions
     from console.ui.screens.modals import ProgressModal
     from console.ui.snapshot import Snapshot
 
-PANES = ("jobs", "quotas", "compute", "endpoints", "drift")
-REFRESH_S = 2.0  # the fastest area's cadence; the others keep their ratio to it
+# Each area is read on the workspace's `cadence`; `refresh_s` scales all of them by its ratio to
+# this, the fastest default (tests and benchmarks read faster or slower).
+REFRESH_S = min(DEFAULT_CADENCE.values())
 
 
 def _pane_classes() -> dict[str, type]:
@@ -48,8 +51,7 @@ def _pane_classes() -> dict[str, type]:
 
     # Mounted in grid order: endpoints get the whole middle row (their traffic split and health
     # are what an operator watches), compute and drift share the bottom one.
-    return {"jobs": JobsPane, "quotas": QuotasPane, "endpoints": EndpointsPane, "compute": ComputePane,
-            "drift": DriftPane}
+    return {JOBS: JobsPane, QUOTAS: QuotasPane, ENDPOINTS: EndpointsPane, COMPUTE: ComputePane, DRIFT: DriftPane}
 
 
 class HeaderBar(Static):
@@ -148,8 +150,6 @@ class ConsoleScreen(Screen):
 
     @on(AreaRead)
     def _area_read(self, message: AreaRead) -> None:
-        from console.ui.snapshot import AREAS
-
         self._reading.discard(message.area)
         self._read_once.add(message.area)
         self.last_refresh = self.app.now()
@@ -162,7 +162,7 @@ class ConsoleScreen(Screen):
             self._behind.add(message.area)
         self._show_header()
         self._offer_demo()
-        default = next(a.every_s for a in AREAS if a.name == message.area)
+        default = DEFAULT_CADENCE[message.area]
         every = max(self.app.ws.cadence.get(message.area, default) * self.scale, self.app.ws.throttled_for() or 0)
         if self.autorefresh and self.is_mounted:  # re-armed only now: reads of an area never overlap
             self._next_read[message.area] = self.set_timer(every, partial(self.read, message.area))
@@ -304,7 +304,7 @@ class ConsoleScreen(Screen):
     def action_stop_idle(self) -> None:
         if self.snapshot is None:
             return
-        pane = self.query_one("#compute")
+        pane = self.query_one(f"#{COMPUTE}")
         idle, selected = pane.idle_instances(self.snapshot), pane.selected_compute()
         self.actions.stop_idle([c for c in idle if c.name == selected] or idle)
 
@@ -323,7 +323,7 @@ class ConsoleScreen(Screen):
             self.actions.rollback(endpoint.name)
 
     def action_cancel_job(self) -> None:
-        name = self.query_one("#jobs").selected_job()
+        name = self.query_one(f"#{JOBS}").selected_job()
         if name is None:
             self.notify("select a job in the jobs pane first", timeout=4)
             return
@@ -331,7 +331,7 @@ class ConsoleScreen(Screen):
 
     def action_run_monitor(self) -> None:
         monitors = (self.snapshot.monitors if self.snapshot else None) or []
-        name = self.query_one("#drift").selected_monitor() or next((m.name for m in monitors), None)
+        name = self.query_one(f"#{DRIFT}").selected_monitor() or next((m.name for m in monitors), None)
         if name is None:
             self.notify("no monitor to run", timeout=4)
             return
@@ -344,7 +344,7 @@ class ConsoleScreen(Screen):
         self.actions.deploy_green(self.app.specs)
 
     def _selected_endpoint(self):
-        selected = self.query_one("#endpoints").selected()
+        selected = self.query_one(f"#{ENDPOINTS}").selected()
         endpoints = (self.snapshot.endpoints if self.snapshot else None) or []
         name = selected[0] if selected else None
         found = next((e for e in endpoints if e.name == name), endpoints[0] if endpoints else None)
@@ -367,7 +367,7 @@ class ConsoleScreen(Screen):
     def _follow_detail(self) -> None:
         """While the highlighted job runs, its log and metrics are read again on every jobs
         refresh (and once more when it ends): the detail streams without a poll of its own."""
-        panes = self.query("#jobs")
+        panes = self.query(f"#{JOBS}")
         pane = panes.first() if panes else None
         name = pane.selected_job() if pane else None
         job = pane.job(name) if name else None  # the record the pane was just given
@@ -397,7 +397,7 @@ class ConsoleScreen(Screen):
 
     @on(JobDetail)
     def _job_detail(self, message: JobDetail) -> None:
-        pane = self.query_one("#jobs")
+        pane = self.query_one(f"#{JOBS}")
         pane.show_detail(message.log, message.name)
         pane.show_metrics(message.name, message.series, message.note)
 
@@ -406,7 +406,7 @@ class ConsoleScreen(Screen):
         snapshot already holds (monitor runs compute them), drawn in the drift pane."""
         report = self.snapshot.reports.get(event.monitor) if self.snapshot else None
         feature = next((f for f in report.features if f.feature == event.feature), None) if report else None
-        pane = self.query_one("#drift")
+        pane = self.query_one(f"#{DRIFT}")
         if feature is None or not feature.bins:
             pane.clear_histograms()
             self.notify(f"{event.feature}: this report has no histogram (too few rows, or made before "
