@@ -101,13 +101,13 @@ class Daemon:
     def processes(self, req: Request | None = None) -> list[dict[str, Any]]:
         """Every process the workspace runs besides the daemon: jobs, routers, scoring instances
         (they outlive the daemon by design), one {"kind", "name", "pid"} each."""
-        return self.runner.processes() + self.endpoints.processes()
+        return self.runner.processes() + self.endpoints.supervisor.processes()
 
     def stop_all(self, req: Request) -> list[dict[str, Any]]:
         """Cancel every job and stop every router and scoring instance, and audit it: the
         workspace's part of `amlops local down --all`. Endpoints and deployments stay defined;
         the next daemon start serves them again."""
-        stopped = self.jobs.stop_all(req) + self.endpoints.stop_all()
+        stopped = self.jobs.stop_all(req) + self.endpoints.supervisor.stop_all()
         self.ctx.audit(req, "daemon.stop_all", str(self.folder.root),
                    after={"stopped": [f"{p['kind']} {p['name']} (pid {p['pid']})" for p in stopped]},
                    detail="amlops local down --all: jobs canceled, routers and scoring instances stopped")
@@ -133,9 +133,15 @@ class Daemon:
             result = fn(req, **params)
         except AmlopsError as err:
             if mutating:
-                # Rejected requests are audited too: who tried what, and why it was refused.
-                self.ctx.audit(req, method, _target_of(params), after=params,
-                           result="Rejected" if isinstance(err, BadInput) else "Failed", detail=err.message)
+                # Rejected and failed requests are audited too: who tried what, and why it did not
+                # happen. When the audit itself cannot be written (the store refused the write
+                # that failed), the daemon's log keeps the attempt.
+                result = "Rejected" if isinstance(err, BadInput) else "Failed"
+                try:
+                    self.ctx.audit(req, method, _target_of(params), after=params, result=result, detail=err.message)
+                except AmlopsError as audit_err:
+                    log.error("%s by %s on %s (%s: %s) could not be audited: %s", method, req.actor,
+                              _target_of(params), result, err.message, audit_err.message)
             raise
         except TypeError as err:
             raise BadInput(f"{method}: {err}") from None
@@ -149,7 +155,7 @@ class Daemon:
         now = self.clock.now()
         self.runner.tick(now)
         self.compute.tick(now)
-        self.endpoints.accrue(now)
+        self.endpoints.billing.accrue(now)
         self.monitors.tick(now)
 
     def run_scheduler(self) -> None:
@@ -258,7 +264,7 @@ def serve(folder: WorkspaceFolder) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # outlive the SSH session that started us
     threading.Thread(target=daemon.run_scheduler, name="scheduler", daemon=True).start()
-    threading.Thread(target=daemon.endpoints.run, name="serving", daemon=True).start()
+    threading.Thread(target=daemon.endpoints.supervisor.run, name="serving", daemon=True).start()
     threading.Thread(target=_warm_up, args=(daemon,), name="warm-up", daemon=True).start()
     log.info("daemon %s serving %s", os.getpid(), folder.root)
     try:

@@ -126,3 +126,35 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands out for outgoing connections (and for bind to port 0)."""
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def service_port(taken: set[int] | frozenset[int] = frozenset(), host: str = "127.0.0.1") -> int:
+    """A port to keep for a server for as long as it exists: outside the ephemeral range, so no
+    outgoing connection can hold it while the server restarts, free now, and not in `taken` (the
+    ports the workspace already keeps for servers that may be down at this moment)."""
+    import random
+
+    low, high = ephemeral_range()
+    # The wider side of the range, away from the well-known ports below 10000.
+    below, above = (max(10000, low - 20000), low - 1), (high + 1, 65535)
+    start, end = below if below[1] - below[0] >= above[1] - above[0] else above
+    candidates = random.sample(range(start, end + 1), min(200, end - start + 1))
+    for port in candidates:
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise OSError(f"no free port between {start} and {end}")

@@ -16,6 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from console.errors import OperationFailed
+
+
+def _refused(path: Path, err: sqlite3.OperationalError) -> OperationFailed:
+    """SQLite refused a write (locked, full, read-only, I/O); nothing of the change was kept."""
+    return OperationFailed(f"could not write {path}: {err}")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
     kind TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
@@ -62,7 +69,9 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 CREATE TABLE IF NOT EXISTS endpoints (
     name TEXT PRIMARY KEY, auth_mode TEXT NOT NULL, provisioning_state TEXT NOT NULL,
     traffic TEXT NOT NULL DEFAULT '{}', mirror TEXT NOT NULL DEFAULT '{}', full_history TEXT NOT NULL DEFAULT '[]',
-    router_pid INTEGER, router_pid_start TEXT, port INTEGER, spec TEXT NOT NULL, created_at TEXT NOT NULL
+    router_pid INTEGER, router_pid_start TEXT, port INTEGER, spec TEXT NOT NULL, created_at TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0, applied_revision INTEGER NOT NULL DEFAULT 0,
+    pending_operations TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS deployments (
     endpoint TEXT NOT NULL, name TEXT NOT NULL, model TEXT, model_uri TEXT, instance_type TEXT NOT NULL,
@@ -92,7 +101,20 @@ CREATE TABLE IF NOT EXISTS drift_reports (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after", "traffic", "mirror", "full_history", "report"})
+# Columns added after a table was first released: a workspace created by older code gets them
+# on open (CREATE TABLE IF NOT EXISTS leaves an existing table as it is).
+ADDED_COLUMNS = (
+    # The revision of an endpoint's committed state (traffic, mirror, keys, deployments) and the
+    # one its router has taken: the daemon's pass pushes until the two agree.
+    ("endpoints", "revision", "INTEGER NOT NULL DEFAULT 0"),
+    ("endpoints", "applied_revision", "INTEGER NOT NULL DEFAULT 0"),
+    ("endpoints", "pending_operations", "TEXT NOT NULL DEFAULT '[]'"),  # their ids, finished by the push
+)
+
+BUSY_TIMEOUT_S = 5  # the daemon is the only writer: a lock held longer than this is a fault
+
+JSON_COLUMNS = frozenset({"spec", "last_operation", "tags", "plan", "before", "after", "traffic", "mirror", "full_history", "report",
+                          "pending_operations"})
 
 
 class Store:
@@ -101,11 +123,14 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
         self._db.executescript(SCHEMA)
+        for table, column, decl in ADDED_COLUMNS:
+            if column not in {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         self._depth = 0
         # Writes per table, so readers can cache derived results (the job listing) safely.
         self.writes: dict[str, int] = {}
@@ -119,18 +144,38 @@ class Store:
         """One atomic unit of change; nested calls join the outer transaction."""
         with self._lock:
             if self._depth == 0:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._write("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield self
+            except sqlite3.OperationalError as err:  # locked, full, read-only, I/O: not our own bug
+                self._depth -= 1
+                if self._depth == 0:
+                    self._rollback()
+                    raise _refused(self.path, err) from None
+                raise
             except BaseException:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._db.execute("ROLLBACK")
+                    self._rollback()
                 raise
             self._depth -= 1
             if self._depth == 0:
-                self._db.execute("COMMIT")
+                try:
+                    self._write("COMMIT")
+                except OperationFailed:
+                    self._rollback()
+                    raise
+
+    def _write(self, sql: str) -> None:
+        try:
+            self._db.execute(sql)
+        except sqlite3.OperationalError as err:
+            raise _refused(self.path, err) from None
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def rows(self, sql: str, params: tuple | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:

@@ -116,11 +116,11 @@ def test_no_instance_starts_for_a_deployment_being_deleted(tmp_path):
                                  "created_at": "2026-12-01T00:00:00+00:00"})
     store.insert("instances", {"endpoint": "ep", "deployment": "blue", "idx": 0, "port": 1})
     inst = store.row("SELECT * FROM instances")
-    daemon.endpoints._start_instance(inst)
-    assert store.row("SELECT pid FROM instances")["pid"] is None and not daemon.endpoints._procs
+    daemon.endpoints.supervisor.start_instance(inst)
+    assert store.row("SELECT pid FROM instances")["pid"] is None and not daemon.endpoints.supervisor._procs
     store.update("deployments", {"endpoint": "ep", "name": "blue"}, {"provisioning_state": "Succeeded"})
-    daemon.endpoints.suspended = True  # local down --all: nothing starts any more
-    daemon.endpoints._start_instance(inst)
+    daemon.endpoints.supervisor.suspended = True  # local down --all: nothing starts any more
+    daemon.endpoints.supervisor.start_instance(inst)
     assert store.row("SELECT pid FROM instances")["pid"] is None
     store.close()
 
