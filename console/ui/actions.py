@@ -4,8 +4,13 @@ cancel a job, run a monitor, submit a job, deploy green) and the demo set-up.
 Each flow is a few lines: gather what is selected on the UI thread, ask (`ask`: "no" is the
 default), then `run` its work in a thread worker. The work calls the backend only, waits for the
 Operation it gets back, and says what happened: `ActionDone.ok` only when the backend says the
-change Succeeded, with the state the backend reports afterwards. Progress goes back as
-`ActionStep` messages; the screen owns every widget.
+change Succeeded, with the state the backend reports afterwards. Dependencies go one way: the
+screen calls these flows; they know it only as the node their workers and modals hang off
+(Textual's own `run_worker`, `post_message`, `notify`, `app.push_screen`) and report back with
+messages (console/ui/messages.py): progress as `ActionStep`, a worker's finding that the flow
+goes on from as `Linted` or `ModelsListed` (the screen hands it back to `linted`, `pick_green`).
+A worker that raises reports nothing itself: the screen's `Worker.StateChanged` handler shows
+the error, rendered by `console.errors.describe`.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.errors import describe
-from console.ui.messages import ActionDone, ActionStep
-from console.ui.screens.modals import ConfirmModal, InputModal, PickModal, ProgressModal, TrafficModal
+from console.ui.messages import ActionDone, ActionStarted, ActionStep, Linted, ModelsListed
+from console.ui.screens.modals import ConfirmModal, InputModal, PickModal, TrafficModal
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from console.domain import Compute, Operation
-    from console.ui.screens.console import ConsoleScreen
     from console.workspace import Workspace
 
 GREEN_SPEC = Path("endpoints") / "green-deployment.yml"  # under the specs folder
@@ -40,32 +45,38 @@ def _failed(what: str, op: Operation) -> tuple[bool, str]:
 
 
 class Actions:
-    def __init__(self, screen: ConsoleScreen) -> None:
-        self.screen = screen
+    def __init__(self, host: Widget) -> None:
+        """`host`: the node (the console's screen) that runs the workers and gets the messages."""
+        self.host = host
 
     @property
     def ws(self) -> Workspace:
-        return self.screen.app.ws
+        return self.host.app.ws
 
     # --- the one helper --------------------------------------------------------------------
 
-    def ask(self, action: str, question: str, detail: str, work: Work) -> None:
+    def ask(self, action: str, question: str, detail: str, work: Work, progress: str | None = None) -> None:
         """Confirm first (only y says yes), then run the work."""
-        self.screen.app.push_screen(ConfirmModal(question, detail), lambda yes: yes and self.run(action, work))
+        self.host.app.push_screen(ConfirmModal(question, detail),
+                                  lambda yes: yes and self.run(action, work, progress))
 
-    def run(self, action: str, work: Work) -> None:
-        self.screen.run_worker(partial(self._run, action, work), thread=True, group="action", name=action,
-                               exit_on_error=False)
+    def run(self, action: str, work: Work, progress: str | None = None) -> None:
+        """Run `work` in a thread worker named `action`; with `progress`, its steps are shown in a
+        progress modal of that title until it ends."""
+        if progress is not None:
+            self.host.post_message(ActionStarted(action, progress))
+        self.in_thread(action, partial(self._run, action, work), group="action")
+
+    def in_thread(self, action: str, work: Callable[[], None], group: str) -> None:
+        """A worker of `action`'s; what it raises reaches the screen, named after the action."""
+        self.host.run_worker(work, thread=True, group=group, name=action, exit_on_error=False)
 
     def _run(self, action: str, work: Work) -> None:
-        try:
-            ok, message = work()
-        except Exception as err:  # typed errors carry their message; anything else is named
-            ok, message = False, describe(err)
-        self.screen.post_message(ActionDone(action, ok, message))
+        ok, message = work()
+        self.host.post_message(ActionDone(action, ok, message))
 
     def step(self, action: str, step: str, line: str) -> None:
-        self.screen.post_message(ActionStep(action, step, line))
+        self.host.post_message(ActionStep(action, step, line))
 
     # --- compute ---------------------------------------------------------------------------
 
@@ -73,7 +84,7 @@ class Actions:
         from console import costs
 
         if not targets:
-            self.screen.notify("no idle compute instance is running", timeout=4)
+            self.host.notify("no idle compute instance is running", timeout=4)
             return
         saved = sum(costs.hourly_cost(c.size) or 0.0 for c in targets)
         names = [c.name for c in targets]
@@ -94,9 +105,9 @@ class Actions:
     # --- endpoints -------------------------------------------------------------------------
 
     def traffic(self, endpoint: str, live: dict[str, int]) -> None:
-        self.screen.app.push_screen(TrafficModal(endpoint, live),
-                                    lambda split: split is not None and self.run(
-                                        "traffic", partial(self._set_traffic, endpoint, split)))
+        self.host.app.push_screen(TrafficModal(endpoint, live),
+                                  lambda split: split is not None and self.run(
+                                      "traffic", partial(self._set_traffic, endpoint, split)))
 
     def _set_traffic(self, endpoint: str, split: dict[str, int]) -> tuple[bool, str]:
         return self._split_update(endpoint, "traffic", self.ws.endpoints.set_traffic(endpoint, split))
@@ -150,26 +161,29 @@ class Actions:
 
         def chosen(choice: str | None) -> None:
             if choice == OTHER_PATH:
-                self.screen.app.push_screen(InputModal("Job YAML path", placeholder="specs/jobs/train-job.yml"),
-                                            lambda path: path and self._lint(path))
+                self.host.app.push_screen(InputModal("Job YAML path", placeholder="specs/jobs/train-job.yml"),
+                                          lambda path: path and self._lint(path))
             elif choice is not None:
                 self._lint(str(specs.parent / choice))
 
-        self.screen.app.push_screen(PickModal("Submit which job?", [*choices, OTHER_PATH]), chosen)
+        self.host.app.push_screen(PickModal("Submit which job?", [*choices, OTHER_PATH]), chosen)
 
     def _lint(self, path: str) -> None:
-        self.screen.run_worker(partial(self._lint_in_thread, path), thread=True, group="lint", exit_on_error=False)
+        self.in_thread("submit", partial(self._lint_in_thread, path), group="lint")
 
     def _lint_in_thread(self, path: str) -> None:
         from console.lint import lint
 
         result = lint([path])
-        findings = "\n".join(f"{f.severity} {f.rule}: {f.message}" for f in result.findings) or "lint: clean"
-        app = self.screen.app
-        if result.exit_code == 2:
-            app.call_from_thread(app.notify, findings, title=f"{path} is not valid", severity="error", timeout=10)
+        findings = "\n".join(f.format() for f in result.findings) or "lint: clean"
+        self.host.post_message(Linted(path, findings, valid=result.exit_code != 2))
+
+    def linted(self, path: str, findings: str, valid: bool) -> None:
+        """The lint of `path` is in: say why it cannot be submitted, or ask for overrides."""
+        if not valid:
+            self.host.notify(findings, title=f"{path} is not valid", severity="error", timeout=10)
             return
-        app.call_from_thread(app.push_screen, InputModal(
+        self.host.app.push_screen(InputModal(
             f"Submit {Path(path).name}: overrides (KEY=VALUE, space separated; empty for none)",
             placeholder="inputs.reg_rate=0.1", detail=findings), partial(self._confirm_submit, path))
 
@@ -193,33 +207,29 @@ class Actions:
         spec = specs / GREEN_SPEC if specs else None
         if spec is None or not spec.is_file():
             where = specs or "no specs folder (run amlops from the project, or --specs DIR)"
-            self.screen.notify(f"no {GREEN_SPEC} in {where}", severity="error", timeout=8)
+            self.host.notify(f"no {GREEN_SPEC} in {where}", severity="error", timeout=8)
             return
-        self.screen.run_worker(partial(self._pick_model, spec), thread=True, group="lint", exit_on_error=False)
+        self.in_thread("deploy_green", partial(self._list_models, spec), group="lint")
 
-    def _pick_model(self, spec: Path) -> None:
+    def _list_models(self, spec: Path) -> None:
         import yaml
 
         endpoint = yaml.safe_load(spec.read_text())["endpoint_name"]
         versions = [f"{m.name}:{m.version}" for m in self.ws.models.list()]
-        app = self.screen.app
+        self.host.post_message(ModelsListed(spec, endpoint, versions))
+
+    def pick_green(self, spec: Path, endpoint: str, versions: list[str]) -> None:
+        """The registered versions are in: pick one, confirm, then deploy it as green."""
         if not versions:
-            app.call_from_thread(app.notify, "no registered model: train and register one first", timeout=6)
+            self.host.notify("no registered model: train and register one first", timeout=6)
             return
 
         def picked(ref: str | None) -> None:
-            if not ref:
-                return
+            if ref:  # its steps show until the instances are ready (esc hides them)
+                self.ask("deploy_green", f"Deploy {ref} as green on {endpoint}?", f"from {GREEN_SPEC}, at 0 % traffic",
+                         partial(self._green, spec, endpoint, ref), progress=f"Deploying {ref} as green on {endpoint}")
 
-            def answered(yes: bool | None) -> None:
-                if yes:  # its steps show until the instances are ready (esc hides them)
-                    self.screen.show_progress("deploy_green", ProgressModal(f"Deploying {ref} as green on {endpoint}"))
-                    self.run("deploy_green", partial(self._green, spec, endpoint, ref))
-
-            app.push_screen(ConfirmModal(f"Deploy {ref} as green on {endpoint}?", f"from {GREEN_SPEC}, at 0 % traffic"),
-                            answered)
-
-        app.call_from_thread(app.push_screen, PickModal("Deploy which model version as green?", versions), picked)
+        self.host.app.push_screen(PickModal("Deploy which model version as green?", versions), picked)
 
     def _green(self, spec: Path, endpoint: str, ref: str) -> tuple[bool, str]:
         """Create green at 0 %, reporting each step until its instances are ready."""

@@ -1,6 +1,8 @@
-"""The typed messages the console's workers post back to the UI thread (as Harlequin's do):
-what a refresh read, a job's detail, a step of a long action, what an action did. Workers never
-touch the DOM; the screen handles these on the UI thread."""
+"""The typed messages the console's workers and actions post to the screen (as Harlequin's do):
+what a refresh read, a job's detail, a long action's start and steps, what an action did, and
+what a flow's worker found for its next question (lint findings, model versions). Workers never
+touch the DOM; the screen handles these on the UI thread. A worker that raises posts nothing:
+the screen's one `Worker.StateChanged` handler shows its error."""
 
 from __future__ import annotations
 
@@ -45,3 +47,30 @@ class ActionDone(Message):
     action: str
     ok: bool
     message: str
+
+
+@dataclass
+class ActionStarted(Message):
+    """A long action began: its steps go to a progress modal titled `title` (deploy green)."""
+
+    action: str
+    title: str
+
+
+@dataclass
+class Linted(Message):
+    """A job YAML was linted before it is submitted: its findings as the CLI prints them, and
+    whether it can be submitted at all."""
+
+    path: str
+    findings: str
+    valid: bool
+
+
+@dataclass
+class ModelsListed(Message):
+    """The registered model versions green may be deployed from, for green's spec and endpoint."""
+
+    spec: Any  # the Path of green's deployment spec
+    endpoint: str
+    versions: list[str]

@@ -5,7 +5,9 @@ on its own cadence and re-armed only once its read is in, so reads of one area n
 quotas are not read every 2 s. A read comes back as an `AreaRead` message, is merged into the
 snapshot, and goes to the panes that show that area (skipped while a modal is up, then caught
 up when it closes). It also follows the highlighted job's detail, draws a drift feature's
-histograms, and hands the keys that change things to `console/ui/actions.py`.
+histograms, and hands the keys that change things to `console/ui/actions.py`, which it calls
+and which answers with messages only. Every worker's failure reaches the screen through one
+`Worker.StateChanged` handler, rendered by `console.errors.describe`: no key does nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 
 from console.errors import describe
+from console.ui import modules
 from console.ui.bindings import KEYS, MUTATING
 from console.ui.footer import KeyFooter
-from console.ui.messages import ActionDone, ActionStep, AreaRead, JobDetail
-from console.ui import modules
+from console.ui.messages import ActionDone, ActionStarted, ActionStep, AreaRead, JobDetail, Linted, ModelsListed
 from console.ui.panes import COMPUTE, DRIFT, ENDPOINTS, JOBS, PANES, QUOTAS
 from console.workspace import DEFAULT_CADENCE
 
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 # Each area is read on the workspace's `cadence`; `refresh_s` scales all of them by its ratio to
 # this, the fastest default (tests and benchmarks read faster or slower).
 REFRESH_S = min(DEFAULT_CADENCE.values())
+# What a failed worker of each action is called in its notification: the footer's label.
+ACTION_LABELS = {k.name: k.label for k in KEYS} | {"demo": "Demo set-up"}
 
 
 def _pane_classes() -> dict[str, type]:
@@ -211,11 +216,38 @@ class ConsoleScreen(Screen):
                                               "model registered and served on churn-ep as blue, the drift monitor"),
                                  lambda yes: yes and self.actions.set_up_demo(self.app.demo))
 
-    # --- what actions report ------------------------------------------------------------------
+    # --- what workers and actions report -------------------------------------------------------
 
-    def show_progress(self, action: str, modal: ProgressModal) -> None:
-        self._progress[action] = modal
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's failure is shown: a read's in its pane and the header (and
+        the area is read again on its cadence), an action's as the action failing, any other's
+        as a notification naming what failed."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            return
+        error = describe(worker.error)
+        if worker.group.startswith("refresh."):
+            self._area_read(AreaRead(worker.group.removeprefix("refresh."), {}, error))
+        elif worker.group == "action":
+            self._action_done(ActionDone(worker.name, False, error))
+        else:
+            label = ACTION_LABELS.get(worker.name, worker.name or "a worker")
+            self.notify(error, title=f"{label} failed", severity="error", timeout=8)
+
+    @on(ActionStarted)
+    def _action_started(self, message: ActionStarted) -> None:
+        modal = modules.modals().ProgressModal(message.title)
+        self._progress[message.action] = modal
         self.app.push_screen(modal)
+
+    @on(Linted)
+    def _linted(self, message: Linted) -> None:
+        self.actions.linted(message.path, message.findings, message.valid)
+
+    @on(ModelsListed)
+    def _models_listed(self, message: ModelsListed) -> None:
+        self.actions.pick_green(message.spec, message.endpoint, message.versions)
 
     @on(ActionStep)
     def _action_step(self, message: ActionStep) -> None:
@@ -230,7 +262,8 @@ class ConsoleScreen(Screen):
         modal = self._progress.pop(message.action, None)
         if modal is not None and modal.is_attached:
             modal.finish(message.message, ok=message.ok)
-        self.notify(message.message, title="done" if message.ok else "failed",
+        label = ACTION_LABELS.get(message.action, message.action)
+        self.notify(message.message, title=f"{label}: done" if message.ok else f"{label} failed",
                     severity="information" if message.ok else "error", timeout=5 if message.ok else 8)
         self.refresh_all()
 
@@ -378,8 +411,8 @@ class ConsoleScreen(Screen):
             self._load_detail(job.name)
 
     def _load_detail(self, name: str) -> None:
-        self.run_worker(partial(self._detail_in_thread, name), thread=True, group="detail", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(partial(self._detail_in_thread, name), thread=True, group="detail", name="job detail",
+                        exclusive=True, exit_on_error=False)
 
     def _detail_in_thread(self, name: str) -> None:
         from console.ui.panes.jobs import LOG_TAIL_LINES
