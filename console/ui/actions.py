@@ -181,7 +181,7 @@ class Actions:
     def linted(self, path: str, findings: str, valid: bool) -> None:
         """The lint of `path` is in: say why it cannot be submitted, or ask for overrides."""
         if not valid:
-            self.host.notify(findings, title=f"{path} is not valid", severity="error", timeout=10)
+            self.host.notify(findings, title=f"{path} is not valid", severity="error", timeout=10, markup=False)
             return
         self.host.app.push_screen(InputModal(
             f"Submit {Path(path).name}: overrides (KEY=VALUE, space separated; empty for none)",
@@ -207,7 +207,7 @@ class Actions:
         spec = specs / GREEN_SPEC if specs else None
         if spec is None or not spec.is_file():
             where = specs or "no specs folder (run amlops from the project, or --specs DIR)"
-            self.host.notify(f"no {GREEN_SPEC} in {where}", severity="error", timeout=8)
+            self.host.notify(f"no {GREEN_SPEC} in {where}", severity="error", timeout=8, markup=False)
             return
         self.in_thread("deploy_green", partial(self._list_models, spec), group="lint")
 

@@ -142,16 +142,36 @@ async def test_a_bad_override_in_the_submit_dialog_names_its_file_line_and_field
     app = NotingApp(azure_workspace(fake, tmp_path, monkeypatch), specs=REPO / "specs", refresh_s=3600)
     async with app.run_test(size=(120, 40)) as pilot:
         for override, said in (("inputs.reg_rate=[1,2]", "specs/jobs/train-job.yml:9: inputs.reg_rate: "),
-                               ("inputs.reg_rate", "--set: inputs.reg_rate: expected KEY=VALUE")):
+                               ("inputs.reg_rate", "--set: inputs.reg_rate: expected KEY=VALUE"),
+                               # a YAML list that reads like markup: the dialogs show it as typed
+                               ("inputs.reg_rate=[/]", "specs/jobs/train-job.yml:9: inputs.reg_rate: ")):
             await pilot.press("s")
             await until(pilot, lambda: isinstance(app.screen, PickModal), 10, "the job specs")
             await pilot.press("enter")  # specs/jobs/train-job.yml
             await until(pilot, lambda: isinstance(app.screen, InputModal), 30, "the overrides")
             await pilot.press(*override, "enter")
-            await confirm(app, pilot)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10, "the confirmation")
+            assert str(app.screen.query_one("#detail").render()) == override
+            await pilot.press("y")
             await until(pilot, app.errors, 30, "the submit to fail")
             ((title, message),) = app.errors()
             assert title == "Submit failed" and said in message, message
             assert not fake.calls("PUT", r"/jobs/"), "nothing was submitted"
             app.noted.clear()
 
+
+async def test_an_error_is_shown_as_it_reads_never_as_markup():
+    said = "503 from the proxy [/] [b]Bad Gateway[/b]"  # what a backend may well answer
+    ws = CannedWorkspace()
+
+    def refused(**kw: Any) -> Any:
+        raise BackendUnavailable(said)
+
+    ws.jobs.list = refused
+    app = NotingCannedApp(ws, refresh_s=3600)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await until(pilot, lambda: "jobs" in (app.snapshot.errors if app.snapshot else {}), 10, "the failed read")
+        await pilot.pause()
+        header = app.console_screen.query_one("#header")
+        assert f"jobs: {said}" in str(header.render())
+        assert str(app.console_screen.query_one("#jobs .pane-status").render()) == f"stale: {said}"

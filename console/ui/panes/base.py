@@ -41,7 +41,7 @@ class Pane(Vertical, can_focus=False):
         self.border_title = self.title
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="pane-status")
+        yield Static("", classes="pane-status", markup=False)  # an error's text, never markup
         yield from self.body()
 
     def body(self) -> ComposeResult:

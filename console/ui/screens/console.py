@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid
@@ -65,13 +66,14 @@ class HeaderBar(Static):
     def show(self, name: str, backend: str, age_s: float | None, error: str | None, read_only: bool,
              filter_text: str, throttled_s: float | None = None) -> None:
         age = "never" if age_s is None else f"{max(age_s, 0):.0f}s ago"
+        error = escape(error) if error else error  # an error's text is shown as it is, never as markup
         state = f"[red]error: {error}[/red]" if error else ("[green]connected[/green]" if age_s is not None
                                                             else "connecting…")
         if throttled_s:  # every area waits it out: say so, and count it down
             state = f"[yellow]throttled by Azure: reads resume in {throttled_s:.0f}s[/yellow]" + (
                 f"  [red]{error}[/red]" if error else "")
         mode = "  [yellow]READ-ONLY[/yellow]" if read_only else ""
-        where = f"  filter: {filter_text}" if filter_text else ""
+        where = f"  filter: {escape(filter_text)}" if filter_text else ""
         self.update(f"[b]amlops[/b]  {name} ({backend})  refreshed {age}  {state}{mode}{where}")
 
 
@@ -233,7 +235,7 @@ class ConsoleScreen(Screen):
             self._action_done(ActionDone(worker.name, False, error))
         else:
             label = ACTION_LABELS.get(worker.name, worker.name or "a worker")
-            self.notify(error, title=f"{label} failed", severity="error", timeout=8)
+            self.notify(error, title=f"{label} failed", severity="error", timeout=8, markup=False)
 
     @on(ActionStarted)
     def _action_started(self, message: ActionStarted) -> None:
@@ -255,7 +257,7 @@ class ConsoleScreen(Screen):
         if modal is not None and modal.is_attached:  # hidden with esc: the end is still notified
             modal.report(message.step, message.line)
         elif message.action == "demo":
-            self.notify(message.line, title="demo", timeout=6)
+            self.notify(message.line, title="demo", timeout=6, markup=False)
 
     @on(ActionDone)
     def _action_done(self, message: ActionDone) -> None:
@@ -264,7 +266,7 @@ class ConsoleScreen(Screen):
             modal.finish(message.message, ok=message.ok)
         label = ACTION_LABELS.get(message.action, message.action)
         self.notify(message.message, title=f"{label}: done" if message.ok else f"{label} failed",
-                    severity="information" if message.ok else "error", timeout=5 if message.ok else 8)
+                    severity="information" if message.ok else "error", timeout=5 if message.ok else 8, markup=False)
         self.refresh_all()
 
     # --- navigation --------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""The console's modal screens: confirm before anything changes, the traffic sliders, help."""
+"""The console's modal screens: confirm before anything changes, the traffic sliders, help, a
+pick from a list, a line of text and a long action's progress. What they show of the user's or
+the workspace's text (overrides, lint findings) is shown as it reads, never as markup."""
 
 from __future__ import annotations
 
@@ -25,9 +27,9 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question")
+            yield Static(self.question, id="question", markup=False)
             if self.detail:
-                yield Static(self.detail, id="detail")
+                yield Static(self.detail, id="detail", markup=False)
             yield Static("[b]y[/b]: yes    [b]n[/b]/esc/enter: no", id="keys")
 
     def action_answer(self, answer: bool) -> None:
@@ -190,9 +192,9 @@ class InputModal(ModalScreen[str | None]):
         from textual.widgets import Input
 
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question")
+            yield Static(self.question, id="question", markup=False)
             if self.detail:
-                yield Static(self.detail, id="detail")
+                yield Static(self.detail, id="detail", markup=False)
             yield Input(value=self.value, placeholder=self.placeholder, id="answer")
             yield Static("enter: ok   esc: cancel", id="keys")
 
