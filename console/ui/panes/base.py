@@ -5,7 +5,7 @@ kept here so that no pane imports another."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from rich.cells import cell_len
 from rich.errors import StyleSyntaxError
@@ -104,12 +104,6 @@ _FALLBACK = {"error": "red", "warning": "yellow", "success": "green"}
 def first_fit(width: int, variants: Sequence[str]) -> str:
     """The first of `variants` (most detailed first) that fits in `width` cells, else the last."""
     return next((v for v in variants if cell_len(v) <= width), variants[-1])
-
-
-def known_sum(values: Iterable[float | None]) -> float | None:
-    """The sum of the known values; None when none is known (not 0: nothing says it is free)."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
 
 
 class Summary(Static):

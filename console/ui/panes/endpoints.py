@@ -17,10 +17,11 @@ from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
-from console.domain import Deployment, DeploymentMetrics, Endpoint
+from console import costs
 from console import format as fmt
+from console.domain import Deployment, DeploymentMetrics, Endpoint
 from console.format import usd
-from console.ui.panes.base import Pane, Summary, first_fit, known_sum, styled, theme_colours
+from console.ui.panes.base import Pane, Summary, first_fit, styled, theme_colours
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
@@ -106,8 +107,8 @@ def cost_text(endpoints: Sequence[Endpoint], selected: str | None, width: int) -
                     f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day){today}",
                     f"{endpoint.name}: {usd(hour)}/hour{today}"]
     else:
-        total_hour = known_sum(e.cost_per_hour for e in endpoints)
-        total_today = _today(known_sum(e.cost_today for e in endpoints))
+        total_hour = costs.known_sum(e.cost_per_hour for e in endpoints)
+        total_today = _today(costs.known_sum(e.cost_today for e in endpoints))
         total_day = None if total_hour is None else total_hour * 24
         everyone = f"all {len(endpoints)} endpoints: {usd(total_hour)}/hour"
         variants = [f"{endpoint.name}: {usd(hour)}/hour{today}; {everyone} ({usd(total_day)}/day){total_today}",
