@@ -231,7 +231,7 @@ def test_compute_pane_puts_idle_instances_first_with_costs():
         footer = str(pane.query_one(".compute-footer", Static).render())
         # No endpoints were read: the deployments' share is unknown, not zero.
         assert f"now ${hourly:.2f}/hour, ${hourly * 24:.2f}/day = compute ${hourly:.2f} + deployments -" in footer
-        assert "1 running without a known price, not counted" in footer
+        assert "1 without a known price, not counted" in footer
         assert "today $3.75 = compute $3.75 (idle $0.54) + deployments -" in footer
 
         assert [c.name for c in pane.idle_instances(Snapshot(taken_at=NOW, computes=COMPUTES))] == ["ci-old", "ci-new"]
@@ -284,7 +284,7 @@ def test_the_compute_footer_bills_compute_and_online_deployments_now_and_today()
         footer = str(pane.query_one(".compute-footer", Static).render()).splitlines()
         # gpu-odd and green have no price: counted out loud, not guessed.
         assert footer == [f"now ${hour:.2f}/hour, ${hour * 24:.2f}/day = compute ${compute:.2f} + deployments "
-                          f"${2 * ds2:.2f}; 2 running without a known price, not counted",
+                          f"${2 * ds2:.2f}; 2 without a known price, not counted",
                           f"today ${today:.2f} = compute $3.75 (idle $0.54) + deployments ${2 * ds2 * 12:.2f}"]
 
     drive(pane, scenario)
