@@ -38,25 +38,14 @@ from console.azure.operations import OperationTable
 from console.azure.session import Session
 from console.azure.target import AzureTarget, state_dir
 from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
+from console.lazy import lazy
 
 if TYPE_CHECKING:
     from console.domain import AssetVersion, AuditEntry, Compute, Created, Deployment, DeploymentMetrics, DriftReport, Endpoint, InvokeResult, Job, MetricSeries, ModelVersion, Monitor, Operation
 
-
-class _Lazy:
-    """A module imported on first use: the records, the catalog and the traffic rules cost a
-    fifth of the console's start, and its first frame needs none of them."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attr: str) -> Any:
-        from importlib import import_module
-
-        return getattr(import_module(self._name), attr)
-
-
-convert, costs, rollout = _Lazy("console.azure.convert"), _Lazy("console.costs"), _Lazy("console.rollout")
+# The records, the catalog and the traffic rules cost a fifth of the console's start, and its
+# first frame needs none of them: imported on first use.
+convert, costs, rollout = lazy("console.azure.convert"), lazy("console.costs"), lazy("console.rollout")
 
 CAPABILITIES = frozenset({
     "jobs", "compute", "quotas", "models", "endpoints", "endpoints.keys", "endpoints.logs", "monitors", "audit",

@@ -39,23 +39,16 @@ if TYPE_CHECKING:
         VmSize,
     )
 
-
-class _Records:
-    """The domain records, imported on first use: `job list --json` never needs them, and
-    building their dataclasses is a third of this module's import time."""
-
-    def __getattr__(self, name: str) -> Any:
-        import console.domain
-
-        return getattr(console.domain, name)
-
-
-records = _Records()
 from console.errors import BackendUnavailable, ReadOnlyError
-from console.workspace import CAPABILITIES, DEFAULT_CADENCE
+from console.lazy import lazy
 from console.local import rpc
 from console.local.folder import WorkspaceFolder
 from console.local.procs import terminate
+from console.workspace import CAPABILITIES, DEFAULT_CADENCE
+
+# The domain records, imported on first use: `job list --json` never needs them, and building
+# their dataclasses is a third of this module's import time.
+records = lazy("console.domain")
 
 START_TIMEOUT_S = 20.0
 CALL_TIMEOUT_S = 120.0
