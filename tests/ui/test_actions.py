@@ -1,13 +1,14 @@
-"""What the console's actions report is what happened, "no" is the safe default of every
-confirmation, and each area of the workspace is read on its own cadence. Over the canned
-workspace (tests/fakes/canned.py), whose writes follow Azure's rules in memory."""
+"""What the console's actions report is what happened (a stuck or failed operation is never
+reported done), and each area of the workspace is read on its own cadence. Over the canned
+workspace (tests/fakes/canned.py), whose writes follow Azure's rules in memory. Every action key,
+and "no" as the default of its confirmation, is pressed over every backend in test_action_keys.py."""
 
 from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
 
-from canned_app import CannedApp, loaded, settle
+from canned_app import CannedApp, settle
 from fakes.canned import CannedWorkspace
 
 from console.domain import Operation
@@ -51,21 +52,6 @@ def test_traffic_waits_for_its_operation_and_reports_the_split_the_endpoint_has(
     stuck.operations = StuckOperations(stuck, "Failed", "conflict: another update is in progress")
     ok, message = actions_over(stuck)._set_traffic("churn-ep", {"blue": 50, "green": 50})
     assert not ok and message == "churn-ep traffic: Failed: conflict: another update is in progress"
-
-
-async def test_enter_never_confirms_a_destructive_action():
-    ws = CannedWorkspace()
-    app = CannedApp(ws)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: loaded(app), "the canned workspace")
-        await pilot.press("3", "x")  # stop the idle dev-instance?
-        await settle(pilot, lambda: len(app.screen_stack) == 2, "the confirmation")
-        await pilot.press("enter")
-        await settle(pilot, lambda: len(app.screen_stack) == 1, "the confirmation to close")
-        assert ws.compute.get("dev-instance").state == "Running" and not ws.audit.list()
-        await pilot.press("x", "y")
-        await settle(pilot, lambda: ws.compute.get("dev-instance").state == "Stopped", "the stop")
-        assert [e.operation for e in ws.audit.list()] == ["compute.stop"]
 
 
 class CountingWorkspace(CannedWorkspace):
