@@ -2,8 +2,8 @@
 
 Reads go through azure-ai-ml's public operation groups (the one exception, a cluster's node
 count, is in `rest.py`); writes are long-running operations (`operations.py`), checked against
-Azure's rules before any request is sent, refused in read-only mode before any request is sent,
-and audited (`audit.py`). A traffic change is a full PUT of the endpoint (read, change, write),
+Azure's rules before any request is sent, and audited (`audit.py`). Read-only mode and the
+capabilities are checked before that, by `console.workspace.OperationGroup`, as on every backend. A traffic change is a full PUT of the endpoint (read, change, write),
 then reads until Azure reports the new split: Azure applies it eventually.
 
 A refresh's cost does not grow with the endpoints: the endpoints listing is one request, and an
@@ -14,9 +14,10 @@ a deployment someone else made shows within 5 minutes at worst, traffic at once.
 read deployments afresh. Metrics come from Azure Monitor's batch API, off ARM's budget.
 
 Deploying (`create.py`), scoring (`scoring.py`, the console's own POST) and Azure Monitor's
-endpoint metrics (`metrics.py`) live in their own modules. What is not built yet on Azure is
-left out of `capabilities` and raises NotSupported. Drift is the
-console's own engine over the deployment's collected data (`drift.py`), not Azure's Spark run. A compute's cost today would need Azure Cost Management: never guessed.
+endpoint metrics (`metrics.py`) live in their own modules. What Azure ML does not report is
+left out of `capabilities` (`UNSUPPORTED` says why) and raises NotSupported. Drift is the
+console's own engine over the deployment's collected data (`drift.py`), not Azure's Spark run.
+A compute's cost today would need Azure Cost Management: never guessed.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
+from console import workspace as protocol
 from console.azure.audit import AuditLog
 from console.azure.errors import mapped
 from console.azure.operations import OperationTable
 from console.azure.session import Session
 from console.azure.target import AzureTarget, state_dir
-from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
+from console.errors import BadInput, NotFound, NotSupported
 from console.lazy import lazy
+from console.workspace import OperationGroup
 
 if TYPE_CHECKING:
     from console.domain import AssetVersion, AuditEntry, Compute, Created, Deployment, DeploymentMetrics, DriftReport, Endpoint, InvokeResult, Job, MetricSeries, ModelVersion, Monitor, Operation
@@ -47,11 +50,9 @@ if TYPE_CHECKING:
 # first frame needs none of them: imported on first use.
 convert, costs, rollout = lazy("console.azure.convert"), lazy("console.costs"), lazy("console.rollout")
 
-CAPABILITIES = frozenset({
-    "jobs", "compute", "quotas", "models", "endpoints", "endpoints.keys", "endpoints.logs", "monitors", "audit",
-    "jobs.cancel", "compute.start_stop", "assets.create", "models.register", "jobs.submit", "jobs.logs", "jobs.metrics", "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys",
-    "endpoints.invoke", "endpoints.metrics", "monitors.reports", "monitors.run",
-})
+# What Azure ML does not report, and why: the rest of the protocol's capabilities are this backend's.
+UNSUPPORTED = {"compute.costs": "Azure ML has no per-compute cost: it is in Azure Cost Management"}
+CAPABILITIES = protocol.CAPABILITIES - UNSUPPORTED.keys()
 MODEL_ARTIFACT = "model"  # the artifact path training/train.py logs its MLflow model under
 JOB_PAGE = 100  # jobs read per refresh: Azure lists newest first, a page at a time
 # Every read is an ARM request against a budget (250 per principal, refilled at 25/s): this cadence
@@ -63,9 +64,14 @@ SETTLED = frozenset({"Succeeded", "Failed", "Canceled"})  # provisioning states 
 SETTLE_S = 120.0  # how long a traffic change may take to be reported before it counts as failed
 
 
-class _Group:
+class _Group(OperationGroup):
+    """An operation group over MLClient; `area` names the refresh area its requests count to."""
+
+    ws: AzureWorkspace
+
     def __init__(self, ws: AzureWorkspace, area: str) -> None:
-        self.ws, self.area = ws, area
+        super().__init__(ws)
+        self.area = area
 
     @property
     def target(self) -> AzureTarget:
@@ -76,18 +82,8 @@ class _Group:
         self.ws.session.counter.area.name = self.area  # the requests that follow are this area's
         return self.ws.session.client()
 
-    def _write(self, action: str, capability: str) -> None:
-        """Refused before any request is sent: read-only, or not a capability of this backend."""
-        if self.ws.read_only:
-            raise ReadOnlyError(action)
-        if capability not in CAPABILITIES:
-            raise NotSupported("azure", capability, "not built yet for the azure workspace")
 
-    def _missing(self, capability: str, why: str = "not built yet for the azure workspace") -> NotSupported:
-        return NotSupported("azure", capability, why)
-
-
-class AzureJobs(_Group):
+class AzureJobs(_Group, of=protocol.JobOperations):
     page = JOB_PAGE  # one page of ARM's listing a refresh: the next page costs another request
 
     def __init__(self, ws: AzureWorkspace, area: str) -> None:
@@ -127,7 +123,6 @@ class AzureJobs(_Group):
 
     @mapped("spec", writes=True)
     def submit(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Job:
-        self._write("job submit", "jobs.submit")
         from console.azure.submit import submit
 
         self.ws.session.counter.area.name = self.area
@@ -135,7 +130,6 @@ class AzureJobs(_Group):
 
     @mapped("job", writes=True)
     def cancel(self, name: str) -> Operation:
-        self._write("job cancel", "jobs.cancel")
         job = self.get(name)
         if job.is_terminal:
             raise BadInput(f"job '{name}' is already {job.status}")
@@ -194,7 +188,7 @@ class AzureJobs(_Group):
         return self.ws.tracking.metrics(job.name, job.mlflow_run_id or job.name, job.is_terminal)
 
 
-class AzureCompute(_Group):
+class AzureCompute(_Group, of=protocol.ComputeOperations):
     @mapped("compute")
     def list(self) -> list[Compute]:
         from console.azure.rest import computes
@@ -217,7 +211,6 @@ class AzureCompute(_Group):
 
     @mapped("compute", writes=True)
     def _transition(self, name: str, verb: str, state: str) -> Operation:
-        self._write(f"compute {verb}", "compute.start_stop")
         compute = self.get(name)
         if not compute.is_instance:
             raise BadInput(f"'{name}' is a cluster: it scales with its jobs, it cannot be started or stopped")
@@ -229,11 +222,10 @@ class AzureCompute(_Group):
     def sizes(self):
         return [convert.vm_size(s) for s in self.ml.compute.list_sizes(location=self.ws.session.location())]
 
-    def costs_today(self):
-        raise self._missing("compute.costs", "Azure ML has no per-compute cost: it is in Azure Cost Management")
+    # costs_today: not a capability here (UNSUPPORTED); OperationGroup answers it with NotSupported.
 
 
-class AzureQuotas(_Group):
+class AzureQuotas(_Group, of=protocol.QuotaOperations):
     @mapped("quota")
     def usage(self):
         """The region's totals and each family's dedicated and low-priority vCPUs, once each:
@@ -250,7 +242,7 @@ class AzureQuotas(_Group):
         return costs.how_to_raise(family)
 
 
-class AzureModels(_Group):
+class AzureModels(_Group, of=protocol.ModelOperations):
     @mapped("model")
     def list(self, name: str | None = None) -> list[ModelVersion]:
         names = [name] if name else [c.name for c in self.ml.models.list()]
@@ -263,14 +255,13 @@ class AzureModels(_Group):
                  description: str | None = None) -> ModelVersion:
         """A Completed job's MLflow model (its `model` artifact folder, as the demo's training logs
         it) as the next version of `name`. A folder on this machine would need uploading: not built."""
-        self._write("model register", "models.register")
         from console.naming import check_name
 
         check_name("asset", name)
         if bool(job) == bool(path):
             raise BadInput("register takes exactly one of --job NAME or --path DIR")
         if path:
-            raise self._missing("models.register", "registering a folder on this machine needs it uploaded, "
+            raise NotSupported("azure", "models.register", "registering a folder on this machine needs it uploaded, "
                                 "which is not built yet: `az ml model create --name NAME --path DIR --type mlflow_model`")
         status = self.ws.jobs.get(job).status
         if status != "Completed":
@@ -285,11 +276,10 @@ class AzureModels(_Group):
         return made
 
 
-class AzureAssets(_Group):
+class AzureAssets(_Group, of=protocol.AssetOperations):
     @mapped("spec", writes=True)
     def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, *,
                endpoint_name: str | None = None) -> Created:
-        self._write("create", "assets.create")
         from console.azure.create import create
 
         self.ws.session.counter.area.name = self.area
@@ -301,7 +291,7 @@ class AzureAssets(_Group):
         return [convert.asset(entity, kind) for entity in group.list()]
 
 
-class AzureEndpoints(_Group):
+class AzureEndpoints(_Group, of=protocol.EndpointOperations):
     """The listing is one request; each endpoint's deployments one more, so `list` reads them again
     only where they may have changed: the endpoint's provisioning state, traffic, mirror traffic or
     last-modified time differ from the last read's, a write of ours touched it, it or one of its
@@ -380,32 +370,29 @@ class AzureEndpoints(_Group):
     @mapped("spec", writes=True)
     def _create(self, spec_path: str, overrides: Mapping[str, str] | None, kind: str,
                 endpoint_name: str | None = None) -> Operation:
-        self._write(f"create {kind.replace('_', ' ')}", "assets.create")
         from console.azure.create import create
 
         self.ws.session.counter.area.name = self.area
         return create(self.ws, spec_path, overrides, endpoint_name=endpoint_name, expect=kind).operation
 
     def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
-        return self._update(name, "endpoints.set_traffic", "endpoint traffic", traffic=traffic)
+        return self._update(name, "endpoints.set_traffic", traffic=traffic)
 
     def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
-        return self._update(name, "endpoints.set_mirror", "endpoint mirror", mirror=mirror)
+        return self._update(name, "endpoints.set_mirror", mirror=mirror)
 
     @mapped("endpoint", writes=True)
     def rollback(self, name: str) -> Operation:
-        self._write("endpoint rollback", "endpoints.traffic")
         current = self.get(name)
         split = rollout.rollback_split([d.name for d in current.deployments], self.ws.full_history(name),
                                        current.traffic.live)
-        return self._update(name, "endpoints.rollback", "endpoint rollback", traffic=split, mirror={})
+        return self._update(name, "endpoints.rollback", traffic=split, mirror={})
 
     @mapped("endpoint", writes=True)
-    def _update(self, name: str, kind: str, action: str, *, traffic: Mapping[str, Any] | None = None,
+    def _update(self, name: str, kind: str, *, traffic: Mapping[str, Any] | None = None,
                 mirror: Mapping[str, Any] | None = None) -> Operation:
         """Azure's traffic update: checked under its rules, a full PUT of the endpoint (zeros
         stripped, as azure-ai-ml sends it), then reads until the endpoint reports the new split."""
-        self._write(action, "endpoints.traffic")
         entity = self.ml.online_endpoints.get(name)
         current = self._with_deployments(entity)
         names = [d.name for d in current.deployments]
@@ -439,7 +426,6 @@ class AzureEndpoints(_Group):
 
     @mapped("endpoint", writes=True)
     def delete(self, name: str) -> Operation:
-        self._write("endpoint delete", "endpoints.delete")
         before = self.get(name)
         poller = self.ml.online_endpoints.begin_delete(name=name)
         return self.ws.begin("endpoints.delete", name, poller.result, {"endpoint_gone": name},
@@ -447,7 +433,6 @@ class AzureEndpoints(_Group):
 
     @mapped("deployment", writes=True)
     def delete_deployment(self, name: str, deployment: str) -> Operation:
-        self._write("deployment delete", "endpoints.delete")
         current = self.get(name)
         if deployment not in {d.name for d in current.deployments}:
             raise NotFound("deployment", f"{name}/{deployment}")
@@ -462,7 +447,6 @@ class AzureEndpoints(_Group):
 
     @mapped("endpoint", writes=True)
     def regenerate_keys(self, name: str, key_type: str = "primary") -> Operation:
-        self._write("endpoint regenerate-keys", "endpoints.regenerate_keys")
         if key_type not in ("primary", "secondary"):
             from console.errors import InvalidField
 
@@ -507,7 +491,7 @@ class AzureEndpoints(_Group):
         return self.ws.monitor_metrics.of(name, names, window_s, others=list(self.ws.deployments_seen))
 
 
-class AzureMonitors(_Group):
+class AzureMonitors(_Group, of=protocol.MonitorOperations):
     unreadable: tuple[str, ...] = ()  # schedules azure-ai-ml could not translate in the last listing
 
     @mapped("monitor")
@@ -540,7 +524,6 @@ class AzureMonitors(_Group):
         """Drift over the collected data now (console/azure/drift.py), not Azure's Spark run: the
         window defaults to the last hour. Audited: it is the operator's action, though Azure is not
         written to."""
-        self._write("monitor run", "monitors.run")
         from datetime import timezone
 
         from console.azure.drift import RECENT
@@ -570,7 +553,7 @@ class AzureMonitors(_Group):
         return [m for m in self.list() if m.endpoint_name == endpoint and deployment in (None, m.deployment)]
 
 
-class AzureAudit(_Group):
+class AzureAudit(_Group, of=protocol.AuditOperations):
     def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
         from console.domain import AuditEntry
 
@@ -580,7 +563,7 @@ class AzureAudit(_Group):
         return entries[:limit] if limit else entries
 
 
-class AzureOperations(_Group):
+class AzureOperations(_Group, of=protocol.OperationsOperations):
     def get(self, id: str) -> Operation:
         return self.ws.table.get(id)
 
@@ -593,6 +576,7 @@ class AzureWorkspace:
 
     backend = "azure"
     capabilities = CAPABILITIES
+    unsupported = UNSUPPORTED
     cadence = CADENCE
 
     def __init__(self, target: AzureTarget, *, read_only: bool = False, credential: Any = None,

@@ -39,12 +39,25 @@ if TYPE_CHECKING:
         VmSize,
     )
 
-from console.errors import BackendUnavailable, ReadOnlyError
+from console.errors import BackendUnavailable
 from console.lazy import lazy
 from console.local import rpc
 from console.local.folder import WorkspaceFolder
 from console.local.procs import terminate
-from console.workspace import CAPABILITIES, DEFAULT_CADENCE
+from console.workspace import (
+    CAPABILITIES,
+    DEFAULT_CADENCE,
+    AssetOperations,
+    AuditOperations,
+    ComputeOperations,
+    EndpointOperations,
+    JobOperations,
+    ModelOperations,
+    MonitorOperations,
+    OperationGroup,
+    OperationsOperations,
+    QuotaOperations,
+)
 
 # The domain records, imported on first use: `job list --json` never needs them, and building
 # their dataclasses is a third of this module's import time.
@@ -170,17 +183,18 @@ def stop_all(folder: WorkspaceFolder) -> dict[str, Any]:
 # --- operation groups ----------------------------------------------------------------------------
 
 
-class _Group:
-    def __init__(self, ws: LocalWorkspace) -> None:
-        self._ws = ws
-        self._call = ws.connection.call
+class _Group(OperationGroup):
+    """A group of calls to the daemon. Read-only mode and the capabilities are checked by
+    `OperationGroup` before a call reaches the socket (and the daemon refuses writes again when
+    its folder's config says read_only)."""
 
-    def _mutating(self, action: str) -> None:
-        if self._ws.read_only:
-            raise ReadOnlyError(action)
+    ws: LocalWorkspace
+
+    def _call(self, method: str, **params: Any) -> Any:
+        return self.ws.connection.call(method, **params)  # the workspace's connection now (a test may watch it)
 
 
-class LocalJobs(_Group):
+class LocalJobs(_Group, of=JobOperations):
     page = 500  # the daemon lists from memory: the console shows the newest 500
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
         listing = self._call("jobs.list", parent=parent, limit=limit)
@@ -194,12 +208,10 @@ class LocalJobs(_Group):
         return records.Job.from_dict(self._call("jobs.get", name=name))
 
     def submit(self, spec_path: str, overrides: Mapping[str, Any] | None = None) -> Job:
-        self._mutating("job submit")
         return records.Job.from_dict(self._call("jobs.submit", spec_path=str(Path(spec_path).resolve()),
                                         overrides=dict(overrides or {})))
 
     def cancel(self, name: str) -> Operation:
-        self._mutating("job cancel")
         return records.Operation.from_dict(self._call("jobs.cancel", name=name))
 
     def metrics(self, name: str) -> list[MetricSeries]:
@@ -217,7 +229,7 @@ class LocalJobs(_Group):
                 time.sleep(0.25)
 
 
-class LocalCompute(_Group):
+class LocalCompute(_Group, of=ComputeOperations):
     def list(self) -> list[Compute]:
         return [records.Compute.from_dict(c) for c in self._call("compute.list")]
 
@@ -225,11 +237,9 @@ class LocalCompute(_Group):
         return records.Compute.from_dict(self._call("compute.get", name=name))
 
     def start(self, name: str) -> Operation:
-        self._mutating("compute start")
         return records.Operation.from_dict(self._call("compute.start", name=name))
 
     def stop(self, name: str) -> Operation:
-        self._mutating("compute stop")
         return records.Operation.from_dict(self._call("compute.stop", name=name))
 
     def sizes(self) -> list[VmSize]:
@@ -240,34 +250,32 @@ class LocalCompute(_Group):
         return [records.ComputeCost.from_dict(row) for row in self._call("compute.costs")]
 
 
-class LocalQuotas(_Group):
+class LocalQuotas(_Group, of=QuotaOperations):
     def usage(self) -> list[QuotaUsage]:
         return [records.QuotaUsage.from_dict(q) for q in self._call("compute.usage")]
 
     def how_to_raise(self, family: str) -> str:
         from console.costs import how_to_raise
 
-        return how_to_raise(family, str(self._ws.folder.config_file))
+        return how_to_raise(family, str(self.ws.folder.config_file))
 
 
-class LocalModels(_Group):
+class LocalModels(_Group, of=ModelOperations):
     def list(self, name: str | None = None) -> list[ModelVersion]:
         return [records.ModelVersion.from_dict(m) for m in self._call("models.list", name=name)]
 
     def register(self, name: str, *, job: str | None = None, path: str | None = None,
                  description: str | None = None) -> ModelVersion:
-        self._mutating("model register")
         resolved = str(Path(path).resolve()) if path else None
         return records.ModelVersion.from_dict(self._call("models.register", name=name, job=job, path=resolved,
                                                  description=description))
 
 
-class LocalAssets(_Group):
+class LocalAssets(_Group, of=AssetOperations):
     """`create -f` for compute, data and environment specs; lists of versioned assets."""
 
     def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, *,
                endpoint_name: str | None = None) -> Created:
-        self._mutating("create")
         return records.Created.from_dict(self._call(
             "assets.create", spec_path=str(Path(spec_path).resolve()), overrides=dict(overrides or {}),
             endpoint_name=endpoint_name))
@@ -276,7 +284,7 @@ class LocalAssets(_Group):
         return [records.AssetVersion.from_dict(row) for row in self._call("assets.list", kind=kind)]
 
 
-class LocalEndpoints(_Group):
+class LocalEndpoints(_Group, of=EndpointOperations):
     def list(self) -> list[Endpoint]:
         return [records.Endpoint.from_dict(e) for e in self._call("endpoints.list")]
 
@@ -292,37 +300,30 @@ class LocalEndpoints(_Group):
 
     def _create(self, spec_path: str, overrides: Mapping[str, Any] | None, kind: str,
                 endpoint_name: str | None = None) -> Operation:
-        self._mutating(f"create {kind.replace('_', ' ')}")
         # `expect`: a spec of another kind is refused before anything is created.
         created = self._call("assets.create", spec_path=str(Path(spec_path).resolve()),
                              overrides=dict(overrides or {}), endpoint_name=endpoint_name, expect=kind)
         return records.Operation.from_dict(created["operation"])
 
     def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
-        self._mutating("endpoint traffic")
         return records.Operation.from_dict(self._call("endpoints.set_traffic", name=name, traffic=dict(traffic)))
 
     def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
-        self._mutating("endpoint mirror")
         return records.Operation.from_dict(self._call("endpoints.set_mirror", name=name, mirror=dict(mirror)))
 
     def rollback(self, name: str) -> Operation:
-        self._mutating("endpoint rollback")
         return records.Operation.from_dict(self._call("endpoints.rollback", name=name))
 
     def delete(self, name: str) -> Operation:
-        self._mutating("endpoint delete")
         return records.Operation.from_dict(self._call("endpoints.delete", name=name))
 
     def delete_deployment(self, name: str, deployment: str) -> Operation:
-        self._mutating("deployment delete")
         return records.Operation.from_dict(self._call("endpoints.delete_deployment", name=name, deployment=deployment))
 
     def keys(self, name: str) -> EndpointKeys:
         return records.EndpointKeys.from_dict(self._call("endpoints.keys", name=name))
 
     def regenerate_keys(self, name: str, key_type: str = "primary") -> Operation:
-        self._mutating("endpoint regenerate-keys")
         return records.Operation.from_dict(self._call("endpoints.regenerate_keys", name=name, key_type=key_type))
 
     def deployment_logs(self, name: str, deployment: str, *, lines: int = 200) -> str:
@@ -366,13 +367,12 @@ def score(uri: str, key: str | None, body: bytes | str, *, deployment: str | Non
                         headers={k.lower(): v for k, v in reply_headers.items()})
 
 
-class LocalMonitors(_Group):
+class LocalMonitors(_Group, of=MonitorOperations):
     def list(self) -> list[Monitor]:
         return [records.Monitor.from_dict(m) for m in self._call("monitors.list")]
 
     def run(self, name: str, *, window_start: datetime | None = None,
             window_end: datetime | None = None) -> Operation:
-        self._mutating("monitor run")
         return records.Operation.from_dict(self._call(
             "monitors.run", name=name, window_start=window_start.isoformat() if window_start else None,
             window_end=window_end.isoformat() if window_end else None))
@@ -386,13 +386,13 @@ class LocalMonitors(_Group):
                                                          deployment=deployment)]
 
 
-class LocalAudit(_Group):
+class LocalAudit(_Group, of=AuditOperations):
     def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
         rows = self._call("audit.list", limit=limit, since=since.isoformat() if since else None)
         return [records.AuditEntry.from_dict(r) for r in rows]
 
 
-class LocalOperations(_Group):
+class LocalOperations(_Group, of=OperationsOperations):
     def get(self, id: str) -> Operation:
         return records.Operation.from_dict(self._call("operations.get", id=id))
 
@@ -412,6 +412,7 @@ class LocalWorkspace:
 
     backend = "local"
     capabilities = CAPABILITIES  # everything: the local workspace is the reference backend
+    unsupported: Mapping[str, str] = {}
     cadence = DEFAULT_CADENCE
 
     def __init__(self, root: Path, *, read_only: bool = False, autostart: bool = True) -> None:

@@ -6,7 +6,8 @@ the in-memory state under Azure's rules (`console/rollout.py` for traffic), retu
 that has already Succeeded, and are audited, so the conformance suite (tests/contract/) holds it
 to the same behaviour as the local workspace and the UI tests that act can run without a daemon.
 What the canned workspace does not do (submit, create, register, invoke) it leaves out of its
-`capabilities`, and those calls raise NotSupported, as the protocol says.
+`capabilities` and does not define: `OperationGroup` answers those calls with NotSupported, and
+refuses every write in read-only mode, as it does for every backend.
 """
 
 from __future__ import annotations
@@ -38,8 +39,21 @@ from console.domain import (
     QuotaUsage,
     Traffic,
 )
-from console.errors import BadInput, NotFound, NotSupported, ReadOnlyError
-from console.workspace import CAPABILITIES, DEFAULT_CADENCE
+from console.errors import BadInput, NotFound
+from console.workspace import (
+    CAPABILITIES,
+    DEFAULT_CADENCE,
+    AssetOperations,
+    AuditOperations,
+    ComputeOperations,
+    EndpointOperations,
+    JobOperations,
+    ModelOperations,
+    MonitorOperations,
+    OperationGroup,
+    OperationsOperations,
+    QuotaOperations,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 WASSERSTEIN, JENSEN_SHANNON = "normalized_wasserstein_distance", "jensen_shannon_distance"
@@ -223,7 +237,14 @@ ASSETS = [
     AssetVersion("environment", "churn-train-env", "1", image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04",
                  created_at=ago(hours=20)),
 ]
-CAPABILITIES_CANNED = CAPABILITIES - {"jobs.submit", "assets.create", "models.register", "endpoints.invoke"}
+# What the canned workspace leaves out, and why: its groups define none of these calls, and
+# OperationGroup answers each with NotSupported saying so.
+UNSUPPORTED_CANNED = {
+    "jobs.submit": "the canned workspace runs no jobs", "assets.create": "the canned workspace loads no specs",
+    "models.register": "the canned workspace stores no models",
+    "endpoints.invoke": "the canned workspace has no scoring server",
+}
+CAPABILITIES_CANNED = CAPABILITIES - UNSUPPORTED_CANNED.keys()
 
 
 # --- the workspace --------------------------------------------------------------------------
@@ -236,21 +257,16 @@ def _one(items: list, name: str, kind: str):
     return found
 
 
-class _Group:
-    def __init__(self, ws: CannedWorkspace) -> None:
-        self.ws = ws
+class _Group(OperationGroup):
+    """Read-only mode and the capabilities are `OperationGroup`'s checks, as on every backend."""
 
-    def _write(self, action: str, capability: str) -> None:
-        if capability not in self.ws.capabilities:
-            raise NotSupported(self.ws.backend, capability)
-        if self.ws.read_only:
-            raise ReadOnlyError(action)
+    ws: CannedWorkspace
 
     def _done(self, kind: str, target: str, before: Any = None, after: Any = None) -> Operation:
         return self.ws.record(kind, target, before, after)
 
 
-class CannedJobs(_Group):
+class CannedJobs(_Group, of=JobOperations):
     page = 500
     def list(self, *, parent: str | None = None, limit: int | None = None) -> list[Job]:
         jobs = [job for job in self.ws.state.jobs if job.parent == parent]
@@ -264,12 +280,7 @@ class CannedJobs(_Group):
     def get(self, name: str) -> Job:
         return _one(self.ws.state.jobs, name, "job")
 
-    def submit(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Job:
-        self._write("job submit", "jobs.submit")
-        raise AssertionError("unreachable: jobs.submit is not a canned capability")
-
     def cancel(self, name: str) -> Operation:
-        self._write("job cancel", "jobs.cancel")
         job = self.get(name)
         if job.is_terminal:
             raise BadInput(f"job '{name}' is already {job.status}")
@@ -287,7 +298,7 @@ class CannedJobs(_Group):
         return list(METRICS.get(name, ()))
 
 
-class CannedCompute(_Group):
+class CannedCompute(_Group, of=ComputeOperations):
     def list(self) -> list[Compute]:
         return list(self.ws.state.computes)
 
@@ -301,7 +312,6 @@ class CannedCompute(_Group):
         return self._transition(name, "Stop", "Stopped")
 
     def _transition(self, name: str, verb: str, state: str) -> Operation:
-        self._write(f"compute {verb.lower()}", "compute.start_stop")
         compute = self.get(name)
         if not compute.is_instance:
             raise BadInput(f"'{name}' is a cluster: it scales with its jobs, it cannot be started or stopped")
@@ -317,7 +327,7 @@ class CannedCompute(_Group):
         return list(COSTS_TODAY)
 
 
-class CannedQuotas(_Group):
+class CannedQuotas(_Group, of=QuotaOperations):
     def usage(self) -> list[QuotaUsage]:
         return list(QUOTAS)
 
@@ -325,38 +335,22 @@ class CannedQuotas(_Group):
         return costs.how_to_raise(family)  # as Azure: a quota request
 
 
-class CannedModels(_Group):
+class CannedModels(_Group, of=ModelOperations):
     def list(self, name: str | None = None) -> list[ModelVersion]:
         return [m for m in MODELS if name is None or m.name == name]
 
-    def register(self, name: str, **_: Any) -> ModelVersion:
-        self._write("model register", "models.register")
-        raise AssertionError("unreachable")
 
-
-class CannedAssets(_Group):
-    def create(self, spec_path: str, overrides: Mapping[str, Any] | None = None, **_: Any):
-        self._write("create", "assets.create")
-        raise AssertionError("unreachable")
-
+class CannedAssets(_Group, of=AssetOperations):
     def list(self, kind: str) -> list[AssetVersion]:
         return [a for a in ASSETS if a.kind == kind]
 
 
-class CannedEndpoints(_Group):
+class CannedEndpoints(_Group, of=EndpointOperations):
     def list(self) -> list[Endpoint]:
         return list(self.ws.state.endpoints)
 
     def get(self, name: str) -> Endpoint:
         return _one(self.ws.state.endpoints, name, "endpoint")
-
-    def create(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Operation:
-        self._write("create online endpoint", "assets.create")
-        raise AssertionError("unreachable")
-
-    def create_deployment(self, spec_path: str, overrides: Mapping[str, str] | None = None, **_: Any) -> Operation:
-        self._write("create online deployment", "assets.create")
-        raise AssertionError("unreachable")
 
     def _names(self, endpoint: Endpoint) -> list[str]:
         return [d.name for d in endpoint.deployments]
@@ -372,32 +366,27 @@ class CannedEndpoints(_Group):
         return self._done(kind, endpoint.name, before, {"traffic": dict(live), "mirror": dict(mirror)})
 
     def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
-        self._write("endpoint traffic", "endpoints.traffic")
         endpoint = self.get(name)
         split = rollout.check_traffic(traffic, self._names(endpoint), endpoint.traffic.mirror)
         return self._apply("endpoints.set_traffic", endpoint, split, endpoint.traffic.mirror)
 
     def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
-        self._write("endpoint mirror", "endpoints.traffic")
         endpoint = self.get(name)
         clean = rollout.check_mirror(mirror, endpoint.traffic.live, self._names(endpoint))
         return self._apply("endpoints.set_mirror", endpoint, endpoint.traffic.live, clean)
 
     def rollback(self, name: str) -> Operation:
-        self._write("endpoint rollback", "endpoints.traffic")
         endpoint = self.get(name)
         history = self.ws.state.full_history.setdefault(name, ["blue"])
         split = rollout.rollback_split(self._names(endpoint), history, endpoint.traffic.live)
         return self._apply("endpoints.rollback", endpoint, split, {})
 
     def delete(self, name: str) -> Operation:
-        self._write("endpoint delete", "endpoints.delete")
         self.get(name)
         self.ws.state.endpoints = [e for e in self.ws.state.endpoints if e.name != name]
         return self._done("endpoints.delete", name)
 
     def delete_deployment(self, name: str, deployment: str) -> Operation:
-        self._write("deployment delete", "endpoints.delete")
         endpoint = self.get(name)
         if deployment not in self._names(endpoint):
             raise NotFound("deployment", f"{name}/{deployment}")
@@ -412,7 +401,6 @@ class CannedEndpoints(_Group):
         return self.ws.state.keys.setdefault(name, EndpointKeys("canned-primary-key", "canned-secondary-key"))
 
     def regenerate_keys(self, name: str, key_type: str = "primary") -> Operation:
-        self._write("endpoint regenerate-keys", "endpoints.regenerate_keys")
         keys = self.keys(name)
         if key_type not in ("primary", "secondary"):
             from console.errors import InvalidField
@@ -428,22 +416,17 @@ class CannedEndpoints(_Group):
             raise NotFound("deployment", f"{name}/{deployment}")
         return f"==> instance-0.log <==\n{deployment}: listening on 127.0.0.1, model loaded\n"
 
-    def invoke(self, name: str, body: bytes | str, *, deployment: str | None = None):
-        if "endpoints.invoke" not in self.ws.capabilities:
-            raise NotSupported(self.ws.backend, "endpoints.invoke", "the canned workspace has no scoring server")
-
     def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
         self.get(name)
         return list(SERVING.get(name, ()))
 
 
-class CannedMonitors(_Group):
+class CannedMonitors(_Group, of=MonitorOperations):
     def list(self) -> list[Monitor]:
         return list(MONITORS)
 
     def run(self, name: str, *, window_start: datetime | None = None,
             window_end: datetime | None = None) -> Operation:
-        self._write("monitor run", "monitors.run")
         _one(MONITORS, name, "monitor")
         return self._done("monitors.run", name)  # the canned report stands: a run here computes nothing
 
@@ -455,13 +438,13 @@ class CannedMonitors(_Group):
         return [m for m in MONITORS if m.endpoint_name == endpoint and deployment in (None, m.deployment)]
 
 
-class CannedAudit(_Group):
+class CannedAudit(_Group, of=AuditOperations):
     def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
         entries = [e for e in reversed(self.ws.state.audit) if since is None or e.time >= since]
         return entries[:limit] if limit else entries
 
 
-class CannedOperations(_Group):
+class CannedOperations(_Group, of=OperationsOperations):
     def get(self, id: str) -> Operation:
         found = self.ws.state.operations.get(id)
         if found is None:
@@ -490,6 +473,7 @@ class CannedWorkspace:
 
     backend = "local"
     capabilities = CAPABILITIES_CANNED
+    unsupported = UNSUPPORTED_CANNED
     cadence = DEFAULT_CADENCE
 
     def __init__(self, *, name: str = "demo", read_only: bool = False) -> None:
