@@ -67,7 +67,7 @@ def _endpoint(ws: AzureWorkspace, ml: Any, entity: Any, data: Mapping[str, Any])
         if "mirror_traffic" not in data:
             entity.mirror_traffic = dict(getattr(current, "mirror_traffic", None) or {})
     poller = ml.online_endpoints.begin_create_or_update(entity)
-    return ws.begin("endpoints.create", entity.name, poller.result, {"endpoint_state": "Succeeded"},
+    return ws.writes.begin("endpoints.create", entity.name, poller.result, {"endpoint_state": "Succeeded"},
                     after={"auth_mode": str(entity.auth_mode or "key")},
                     detail="updated" if current is not None else "created")
 
@@ -106,7 +106,7 @@ def _deployment(ws: AzureWorkspace, ml: Any, entity: Any, endpoint: str, spec_pa
         existing = None
     poller = ml.online_deployments.begin_create_or_update(entity, skip_script_validation=True)
     target = f"{endpoint}/{entity.name}"
-    return ws.begin("endpoints.create_deployment", target, poller.result,
+    return ws.writes.begin("endpoints.create_deployment", target, poller.result,
                     {"deployment_state": [endpoint, entity.name, "Succeeded"]},
                     before={"model": str(existing.model)} if existing is not None else None,
                     after={"model": str(model) if model is not None else None, "instance_type": entity.instance_type,
@@ -159,7 +159,7 @@ def _compute(ws: AzureWorkspace, ml: Any, entity: Any, spec_path: str):
         raise NotSupported("azure", "assets.create", f"creating a {kind or 'compute'} is not built yet for the azure "
                            f"workspace: run `{AZ_ML['compute']} {spec_path}`")
     poller = ml.compute.begin_create_or_update(entity)
-    return ws.begin("compute.create", entity.name, poller.result, {"compute_state": ready},
+    return ws.writes.begin("compute.create", entity.name, poller.result, {"compute_state": ready},
                     after={"type": kind, "size": getattr(entity, "size", None)}, detail=spec_path)
 
 
@@ -202,4 +202,4 @@ def _schedule(ws: AzureWorkspace, ml: Any, entity: Any, spec_path: str):
     """A monitor schedule: azure-ai-ml resolves its target deployment and data (the production data
     defaults to the deployment's collected model_inputs) and sends it."""
     poller = ml.schedules.begin_create_or_update(entity)
-    return ws.begin("monitors.create", entity.name, poller.result, {"schedule_exists": entity.name}, detail=spec_path)
+    return ws.writes.begin("monitors.create", entity.name, poller.result, {"schedule_exists": entity.name}, detail=spec_path)

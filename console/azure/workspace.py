@@ -1,10 +1,12 @@
-"""`AzureWorkspace`: the Workspace protocol over one real Azure ML workspace.
+"""`AzureWorkspace`: the Workspace protocol over one real Azure ML workspace, its operation groups.
 
 Reads go through azure-ai-ml's public operation groups (the one exception, a cluster's node
-count, is in `rest.py`); writes are long-running operations (`operations.py`), checked against
-Azure's rules before any request is sent, and audited (`audit.py`). Read-only mode and the
-capabilities are checked before that, by `console.workspace.OperationGroup`, as on every backend. A traffic change is a full PUT of the endpoint (read, change, write),
-then reads until Azure reports the new split: Azure applies it eventually.
+count, is in `rest.py`); writes are long-running operations, checked against Azure's rules
+before any request is sent. Read-only mode and the capabilities are checked before that, by
+`console.workspace.OperationGroup`, as on every backend. A write in flight, its audit and how it
+ended are `writes.py`'s; which deployment was stable, for rollback, is `history.py`'s. A traffic
+change is a full PUT of the endpoint (read, change, write), then reads until Azure reports the
+new split: Azure applies it eventually.
 
 A refresh's cost does not grow with the endpoints: the endpoints listing is one request, and an
 endpoint's deployments are read again only when the listing shows it changed (provisioning state,
@@ -27,18 +29,17 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from functools import cached_property
 from datetime import datetime
-from typing import Any
-
-from typing import TYPE_CHECKING
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from console import workspace as protocol
 from console.azure.audit import AuditLog
 from console.azure.errors import mapped
-from console.azure.operations import OperationTable
+from console.azure.history import TrafficHistory
 from console.azure.session import Session
 from console.azure.target import AzureTarget, state_dir
+from console.azure.writes import Writes, fingerprint
 from console.errors import BadInput, NotFound, NotSupported
 from console.lazy import lazy
 from console.workspace import OperationGroup
@@ -61,7 +62,6 @@ JOB_PAGE = 100  # jobs read per refresh: Azure lists newest first, a page at a t
 CADENCE = {"jobs": 5.0, "endpoints": 10.0, "computes": 15.0, "monitors": 60.0, "quotas": 60.0}
 DEPLOYMENTS_EVERY_S = 300.0  # an unchanged endpoint's deployments are read again within this (AzureEndpoints)
 SETTLED = frozenset({"Succeeded", "Failed", "Canceled"})  # provisioning states that stay until something changes
-SETTLE_S = 120.0  # how long a traffic change may take to be reported before it counts as failed
 
 
 class _Group(OperationGroup):
@@ -134,7 +134,7 @@ class AzureJobs(_Group, of=protocol.JobOperations):
         if job.is_terminal:
             raise BadInput(f"job '{name}' is already {job.status}")
         poller = self.ml.jobs.begin_cancel(name)
-        return self.ws.begin("jobs.cancel", name, poller.result, {"job_status": ["Canceled", "CancelRequested"]},
+        return self.ws.writes.begin("jobs.cancel", name, poller.result, {"job_status": ["Canceled", "CancelRequested"]},
                              before={"status": job.status}, after={"status": "CancelRequested"})
 
     def logs(self, name: str, *, follow: bool = False, offset: int = 0) -> Iterator[str]:
@@ -215,7 +215,7 @@ class AzureCompute(_Group, of=protocol.ComputeOperations):
         if not compute.is_instance:
             raise BadInput(f"'{name}' is a cluster: it scales with its jobs, it cannot be started or stopped")
         poller = (self.ml.compute.begin_stop if verb == "stop" else self.ml.compute.begin_start)(name)
-        return self.ws.begin(f"compute.{verb}", name, poller.result, {"compute_state": state},
+        return self.ws.writes.begin(f"compute.{verb}", name, poller.result, {"compute_state": state},
                              before={"state": compute.state}, after={"state": state}, detail="trigger User")
 
     @mapped("compute")
@@ -356,7 +356,7 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
 
     def _endpoint(self, entity: Any, deployments: list[Deployment]) -> Endpoint:
         endpoint = convert.endpoint(entity, deployments)
-        self.ws.saw_split(endpoint.name, dict(endpoint.traffic.live))
+        self.ws.history.saw(endpoint.name, dict(endpoint.traffic.live))
         self.ws.deployments_seen[endpoint.name] = [d.name for d in deployments]
         return endpoint
 
@@ -384,7 +384,7 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
     @mapped("endpoint", writes=True)
     def rollback(self, name: str) -> Operation:
         current = self.get(name)
-        split = rollout.rollback_split([d.name for d in current.deployments], self.ws.full_history(name),
+        split = rollout.rollback_split([d.name for d in current.deployments], self.ws.history.full(name),
                                        current.traffic.live)
         return self._update(name, "endpoints.rollback", traffic=split, mirror={})
 
@@ -409,26 +409,17 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
 
         def work() -> None:
             poller.result()
-            self._settle(name, expect)
+            self.ws.writes.settle(name, expect)
 
-        return self.ws.begin(kind, name, work, {"endpoint_split": expect},
+        return self.ws.writes.begin(kind, name, work, {"endpoint_split": expect},
                              before={"traffic": dict(current.traffic.live), "mirror": dict(current.traffic.mirror)},
                              after={"traffic": live, "mirror": shadow})
-
-    def _settle(self, name: str, expect: dict[str, Any]) -> None:
-        deadline = time.monotonic() + SETTLE_S
-        while True:
-            if self.ws.split_of(name) == expect:
-                return
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{name}: Azure did not report the new split within {SETTLE_S:.0f} s")
-            time.sleep(self.ws.poll_s)
 
     @mapped("endpoint", writes=True)
     def delete(self, name: str) -> Operation:
         before = self.get(name)
         poller = self.ml.online_endpoints.begin_delete(name=name)
-        return self.ws.begin("endpoints.delete", name, poller.result, {"endpoint_gone": name},
+        return self.ws.writes.begin("endpoints.delete", name, poller.result, {"endpoint_gone": name},
                              before={"deployments": [d.name for d in before.deployments]})
 
     @mapped("deployment", writes=True)
@@ -438,7 +429,7 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
             raise NotFound("deployment", f"{name}/{deployment}")
         rollout.check_delete(deployment, current.traffic.live, current.traffic.mirror)
         poller = self.ml.online_deployments.begin_delete(name=deployment, endpoint_name=name)
-        return self.ws.begin("endpoints.delete_deployment", f"{name}/{deployment}", poller.result,
+        return self.ws.writes.begin("endpoints.delete_deployment", f"{name}/{deployment}", poller.result,
                              {"deployment_gone": [name, deployment]})
 
     @mapped("endpoint")
@@ -451,10 +442,10 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
             from console.errors import InvalidField
 
             raise InvalidField("key_type", "primary or secondary")
-        before = _fingerprint(getattr(self.ml.online_endpoints.get_keys(name=name), f"{key_type}_key", None))
+        before = fingerprint(getattr(self.ml.online_endpoints.get_keys(name=name), f"{key_type}_key", None))
         poller = self.ml.online_endpoints.begin_regenerate_keys(name=name, key_type=key_type)
         # Another process tells it is done by the key no longer being the one it replaced.
-        return self.ws.begin("endpoints.regenerate_keys", name, poller.result,
+        return self.ws.writes.begin("endpoints.regenerate_keys", name, poller.result,
                              {"key_changed": [key_type, before]}, detail=f"{key_type} key")
 
     @mapped("deployment")
@@ -537,7 +528,7 @@ class AzureMonitors(_Group, of=protocol.MonitorOperations):
         self.ml.schedules.get(name)  # NotFound before anything starts
         # Computed in this process: another one finds its report on disk, or this process gone.
         expect = {"monitor_report": [name, start.isoformat(), end.isoformat()], "pid": os.getpid()}
-        return self.ws.begin("monitors.run", name, lambda: self.ws.drift.run(name, start, end), expect,
+        return self.ws.writes.begin("monitors.run", name, lambda: self.ws.drift.run(name, start, end), expect,
                              detail=f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC over the collected model_inputs")
 
     @mapped("monitor")
@@ -565,10 +556,10 @@ class AzureAudit(_Group, of=protocol.AuditOperations):
 
 class AzureOperations(_Group, of=protocol.OperationsOperations):
     def get(self, id: str) -> Operation:
-        return self.ws.table.get(id)
+        return self.ws.writes.table.get(id)
 
     def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
-        return self.ws.table.wait(id, timeout_s=timeout_s, poll_s=max(self.ws.poll_s, 0.02))
+        return self.ws.writes.table.wait(id, timeout_s=timeout_s, poll_s=max(self.ws.poll_s, 0.02))
 
 
 class AzureWorkspace:
@@ -589,8 +580,8 @@ class AzureWorkspace:
         self.poll_s = 1.0 if polling_interval is None else polling_interval
         folder = state_dir(target)
         self.audit_log = AuditLog(folder / "audit.jsonl")
-        self.table = OperationTable(folder / "operations.jsonl", self._check)
-        self._history_file = folder / "traffic-history.json"
+        self.writes = Writes(self, folder)  # writes in flight: their operations, audit and outcome
+        self.history = TrafficHistory(folder / "traffic-history.json")  # what rollback goes back to
         self.deployments_seen: dict[str, list[str]] = {}  # endpoint -> deployment names, as last listed
         self._folder = folder
         self.jobs, self.compute, self.quotas = AzureJobs(self, "jobs"), AzureCompute(self, "computes"), AzureQuotas(self, "quotas")
@@ -643,161 +634,6 @@ class AzureWorkspace:
                 except Exception:  # closing is best effort: the process is usually ending
                     pass
 
-    # --- writes --------------------------------------------------------------------------------
-
-    def begin(self, kind: str, target: str, work, expect: dict[str, Any], *, before: Any = None,
-              after: Any = None, detail: str | None = None) -> Operation:
-        """Start a write's operation and audit it: once when it was asked, once when it ended."""
-        if kind.startswith("endpoints."):  # the next listing reads its deployments afresh
-            self.endpoints.touched(target.split("/", 1)[0])
-        self.audit_log.append(kind, target, before=before, after=after, result="InProgress", detail=detail)
-
-        def audited() -> None:
-            try:
-                try:
-                    work()
-                except Exception as err:
-                    if not _status_url_gone(err):
-                        raise
-                    self._resolve_from_resource({"target": target, "expect": expect})
-            except Exception as err:
-                from console.azure.errors import translate
-                from console.errors import AmlopsError
-
-                said = err if isinstance(err, AmlopsError) else translate(err, self.target, kind, target, True)
-                self.audit_log.append(kind, target, before=before, after=after, result="Failed", detail=said.message)
-                raise said from None
-            self.audit_log.append(kind, target, before=before, after=after, result="Succeeded", detail=detail)
-
-        return self.table.start(kind, target, audited, expect)
-
-    def _resolve_from_resource(self, record: dict[str, Any]) -> None:
-        """An operation whose status URL answered 404 (ARM forgets finished operations): the live
-        resource says how it ended. Raises when it failed or never settles."""
-        deadline = time.monotonic() + SETTLE_S
-        while True:
-            status = self._check(record)
-            status, error = status if isinstance(status, tuple) else (status, None)
-            if status == "Succeeded":
-                return
-            if status == "Failed" or status is None:
-                from console.errors import OperationFailed
-
-                raise OperationFailed(error or "Azure no longer knows the operation and the resource does not "
-                                      "show the change")
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{record['target']}: not settled within {SETTLE_S:.0f} s")
-            time.sleep(max(self.poll_s, 0.05))
-
-    def _check(self, record: dict[str, Any]) -> str | None:
-        """Where an operation another process started stands, from the live resource."""
-        expect = record.get("expect") or {}
-        try:
-            if "compute_state" in expect:
-                return "Succeeded" if self.compute.get(record["target"]).state == expect["compute_state"] else "InProgress"
-            if "endpoint_split" in expect:
-                return "Succeeded" if self.split_of(record["target"]) == expect["endpoint_split"] else "InProgress"
-            if "job_status" in expect:
-                return "Succeeded" if self.jobs.get(record["target"]).status in expect["job_status"] else "InProgress"
-            if "endpoint_state" in expect:
-                state = self.endpoints.get(record["target"]).provisioning_state
-                return _settled(state, expect["endpoint_state"])
-            if "deployment_state" in expect:
-                endpoint, name, wanted = expect["deployment_state"]
-                found = {d.name: d for d in self.endpoints.get(endpoint).deployments}
-                return _settled(found[name].provisioning_state, wanted) if name in found else "InProgress"
-            if "deployment_gone" in expect:
-                endpoint, name = expect["deployment_gone"]
-                try:
-                    found = {d.name for d in self.endpoints.get(endpoint).deployments}
-                except NotFound:  # the endpoint went with it
-                    return "Succeeded"
-                return "InProgress" if name in found else "Succeeded"
-            if "key_changed" in expect:
-                key_type, before = expect["key_changed"]
-                keys = self.endpoints.keys(record["target"])
-                now = _fingerprint(getattr(keys, key_type))
-                return "Succeeded" if now != before else "InProgress"
-            if "monitor_report" in expect:
-                return self._monitor_run_status(record, expect)
-            if "schedule_exists" in expect:
-                self.session.client().schedules.get(expect["schedule_exists"])
-                return "Succeeded"
-            if "endpoint_gone" in expect:
-                self.endpoints.get(expect["endpoint_gone"])
-                return "InProgress"
-        except NotFound:
-            return "Succeeded" if "endpoint_gone" in expect else None
-        return None
-
-    def _monitor_run_status(self, record: dict[str, Any], expect: dict[str, Any]) -> str | tuple[str, str]:
-        """A monitor run is computed by the process that asked for it: its report on disk, or
-        that process gone before writing one."""
-        name, start, end = expect["monitor_report"]
-        report = self.drift.latest(name)
-        if report is not None and (report.window_start.isoformat(), report.window_end.isoformat()) == (start, end):
-            return "Succeeded"
-        if _alive(int(expect.get("pid") or 0)):
-            return "InProgress"
-        return ("Failed", f"the process that computed it (pid {expect.get('pid')}) ended before its report was "
-                          f"written: run `amlops monitor run {name}` again without --no-wait")
-
-    def split_of(self, endpoint: str) -> dict[str, Any]:
-        """The split Azure reports now, zeros left out, as an operation expects it."""
-        entity = self.session.client().online_endpoints.get(endpoint)
-        return {"traffic": {k: int(v) for k, v in (entity.traffic or {}).items() if int(v)},
-                "mirror": {k: int(v) for k, v in (getattr(entity, "mirror_traffic", None) or {}).items() if int(v)}}
-
-    # --- which deployment was stable: what rollback goes back to --------------------------------
-
-    def full_history(self, endpoint: str) -> list[str]:
-        try:
-            return list(json.loads(self._history_file.read_text()).get(endpoint, []))
-        except (FileNotFoundError, ValueError):
-            return []
-
-    def saw_split(self, endpoint: str, live: dict[str, int]) -> None:
-        """Remember each deployment seen holding 100 %: Azure keeps no such history."""
-        history = self.full_history(endpoint)
-        updated = rollout.record_full(history, live)
-        if updated != history:
-            try:
-                data = json.loads(self._history_file.read_text())
-            except (FileNotFoundError, ValueError):
-                data = {}
-            data[endpoint] = updated
-            self._history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._history_file.write_text(json.dumps(data))
-
-
-def _fingerprint(key: Any) -> str | None:
-    """A key as an operation record may keep it: its hash, never the key."""
-    import hashlib
-
-    return hashlib.sha256(str(key).encode()).hexdigest()[:16] if key else None
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def _status_url_gone(err: Exception) -> bool:
-    """A 404 from an operation's status URL (mfeOperationsStatus, mfeOperationResults, ...):
-    ARM no longer knows the operation, which says nothing about how it ended."""
-    response = getattr(err, "response", None)
-    if getattr(err, "status_code", None) != 404 or response is None:
-        return False
-    url = str(getattr(getattr(response, "request", None), "url", "") or "").lower()
-    return "operationsstatus/" in url or "operationresults/" in url
-
 
 def _listed(entity: Any) -> tuple:
     """What the endpoints listing says of an endpoint that a change to its deployments would move."""
@@ -813,13 +649,6 @@ def _steady(entity: Any, deployments: list[Deployment]) -> bool:
     """Neither the endpoint nor a deployment of it is mid-change."""
     return convert.text(getattr(entity, "provisioning_state", None), "Unknown") in SETTLED and all(
         d.provisioning_state in SETTLED for d in deployments)
-
-
-def _settled(state: str, wanted: str) -> str:
-    """An operation's status from a resource's provisioning state."""
-    if state == wanted:
-        return "Succeeded"
-    return "Failed" if state in ("Failed", "Canceled") else "InProgress"
 
 
 def open_azure(*, read_only: bool = False, profile: str | None = None, credential: Any = None,

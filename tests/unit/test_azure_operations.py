@@ -39,7 +39,7 @@ def test_a_key_regeneration_goes_through_azures_route_and_resolves_from_another_
     assert call.body["keyType"].lower() == "primary"
     assert fake.keys["churn-ep"]["primaryKey"] != old
     assert ws.operations.wait(op.id, timeout_s=10).status == "Succeeded"
-    assert old not in ws.table.path.read_text()  # the operation log keeps a fingerprint, never a key
+    assert old not in ws.writes.table.path.read_text()  # the operation log keeps a fingerprint, never a key
 
 
 def test_a_monitor_run_whose_process_ended_is_failed_with_the_reason(ws, fake, tmp_path, monkeypatch):
@@ -52,12 +52,12 @@ def test_a_monitor_run_whose_process_ended_is_failed_with_the_reason(ws, fake, t
     gone.wait()
     import json
 
-    lines = ws.table.path.read_text().splitlines()
+    lines = ws.writes.table.path.read_text().splitlines()
     first = json.loads(lines[0])
     orphan = {**first, "id": "0ddba11", "status": "InProgress", "ended_at": None, "error": None,
               "expect": {**first["expect"], "monitor_report": ["churn-drift", "2026-01-01T00:00:00+00:00",
                                                                "2026-01-01T01:00:00+00:00"], "pid": gone.pid}}
-    with ws.table.path.open("a") as out:
+    with ws.writes.table.path.open("a") as out:
         out.write(json.dumps(orphan) + "\n")
     shown = another_process(fake, tmp_path, monkeypatch).operations.get("0ddba11")
     assert shown.status == "Failed" and f"pid {gone.pid}" in shown.error and "without --no-wait" in shown.error
