@@ -79,6 +79,22 @@ def check_mirror(mirror: Mapping[str, object], live: Mapping[str, int], deployme
     return clean
 
 
+def check_unchanged(endpoint: str, live: Mapping[str, int], expected: Mapping[str, object] | None) -> None:
+    """A write made from a read refuses to replace a split that changed since the read: two
+    operators moving the same sliders do not overwrite each other in silence. `expected` is the
+    live split the writer read (None: the writer read nothing, as a one-shot CLI command)."""
+    if expected is None:
+        return
+    if {k: v for k, v in live.items() if v} != {k: _percent(k, v) for k, v in expected.items() if _percent(k, v)}:
+        raise TrafficRuleError(f"the traffic of '{endpoint}' changed since it was read: it is now {describe(live)}, "
+                               f"not {describe(expected)}; nothing was changed: read it again and retry")
+
+
+def describe(split: Mapping[str, object]) -> str:
+    """`blue=90 green=10`, as the CLI takes it."""
+    return " ".join(f"{k}={int(v)}" for k, v in sorted(split.items())) or "no traffic"  # type: ignore[call-overload]
+
+
 def check_delete(name: str, live: Mapping[str, int], mirror: Mapping[str, int]) -> None:
     if live.get(name, 0) > 0:
         raise TrafficRuleError(f"{name} has {live[name]} % live traffic; move its traffic before deleting it")

@@ -285,19 +285,23 @@ class EndpointOperations(Protocol):
         Raises SpecError, NotFound (endpoint, model version), QuotaExceeded, InvalidField."""
 
     @mutates("endpoint traffic", "endpoints.traffic")
-    def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
+    def set_traffic(self, name: str, traffic: Mapping[str, int], *,
+                    expected: Mapping[str, int] | None = None) -> Operation:
         """Replace the live split. Percentages are integers summing to 0 or 100 over existing
-        deployments. Raises TrafficRuleError, NotFound. Nothing changes when it raises."""
+        deployments. `expected`: the live split the caller read; if it changed since, refused
+        (rollout.check_unchanged). Raises TrafficRuleError, NotFound. Nothing changes when it raises."""
 
     @mutates("endpoint mirror", "endpoints.traffic")
-    def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
+    def set_mirror(self, name: str, mirror: Mapping[str, int], *,
+                   expected: Mapping[str, int] | None = None) -> Operation:
         """Replace mirror traffic: at most one deployment, at most 50 %, with 0 live traffic;
-        `{}` turns mirroring off. Raises TrafficRuleError, NotFound."""
+        `{}` turns mirroring off. `expected` as for set_traffic. Raises TrafficRuleError, NotFound."""
 
     @mutates("endpoint rollback", "endpoints.traffic")
-    def rollback(self, name: str) -> Operation:
+    def rollback(self, name: str, *, expected: Mapping[str, int] | None = None) -> Operation:
         """All live traffic back to the stable deployment (the last to hold 100 % before the
-        current rollout), mirroring off: one update. Raises TrafficRuleError, NotFound."""
+        current rollout), mirroring off: one update. `expected` as for set_traffic. Raises
+        TrafficRuleError, NotFound."""
 
     @mutates("endpoint delete", "endpoints.delete")
     def delete(self, name: str) -> Operation:

@@ -376,26 +376,32 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
         self.ws.session.counter.area.name = self.area
         return create(self.ws, spec_path, overrides, endpoint_name=endpoint_name, expect=kind).operation
 
-    def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
-        return self._update(name, "endpoints.set_traffic", traffic=traffic)
+    def set_traffic(self, name: str, traffic: Mapping[str, int], *,
+                    expected: Mapping[str, int] | None = None) -> Operation:
+        return self._update(name, "endpoints.set_traffic", traffic=traffic, expected=expected)
 
-    def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
-        return self._update(name, "endpoints.set_mirror", mirror=mirror)
+    def set_mirror(self, name: str, mirror: Mapping[str, int], *,
+                   expected: Mapping[str, int] | None = None) -> Operation:
+        return self._update(name, "endpoints.set_mirror", mirror=mirror, expected=expected)
 
     @mapped("endpoint", writes=True)
-    def rollback(self, name: str) -> Operation:
+    def rollback(self, name: str, *, expected: Mapping[str, int] | None = None) -> Operation:
         current = self.get(name)
+        rollout.check_unchanged(name, current.traffic.live, expected)
         split = rollout.rollback_split([d.name for d in current.deployments], self.ws.history.full(name),
                                        current.traffic.live)
-        return self._update(name, "endpoints.rollback", traffic=split, mirror={})
+        return self._update(name, "endpoints.rollback", traffic=split, mirror={}, expected=expected)
 
     @mapped("endpoint", writes=True)
     def _update(self, name: str, kind: str, *, traffic: Mapping[str, Any] | None = None,
-                mirror: Mapping[str, Any] | None = None) -> Operation:
-        """Azure's traffic update: checked under its rules, a full PUT of the endpoint (zeros
-        stripped, as azure-ai-ml sends it), then reads until the endpoint reports the new split."""
+                mirror: Mapping[str, Any] | None = None, expected: Mapping[str, int] | None = None) -> Operation:
+        """Azure's traffic update: checked under its rules and against the split the caller read
+        (Azure takes a PUT from anyone: the check is a fresh read just before it, which narrows
+        a race to the PUT's own round trip), a full PUT of the endpoint (zeros stripped, as
+        azure-ai-ml sends it), then reads until the endpoint reports the new split."""
         entity = self.ml.online_endpoints.get(name)
         current = self._with_deployments(entity)
+        rollout.check_unchanged(name, current.traffic.live, expected)
         names = [d.name for d in current.deployments]
         if traffic is None:  # mirror only
             live = dict(current.traffic.live)

@@ -305,14 +305,19 @@ class LocalEndpoints(_Group, of=EndpointOperations):
                              overrides=dict(overrides or {}), endpoint_name=endpoint_name, expect=kind)
         return records.Operation.from_dict(created["operation"])
 
-    def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
-        return records.Operation.from_dict(self._call("endpoints.set_traffic", name=name, traffic=dict(traffic)))
+    def set_traffic(self, name: str, traffic: Mapping[str, int], *,
+                    expected: Mapping[str, int] | None = None) -> Operation:
+        return records.Operation.from_dict(self._call("endpoints.set_traffic", name=name, traffic=dict(traffic),
+                                                      expected=_split_or_none(expected)))
 
-    def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
-        return records.Operation.from_dict(self._call("endpoints.set_mirror", name=name, mirror=dict(mirror)))
+    def set_mirror(self, name: str, mirror: Mapping[str, int], *,
+                   expected: Mapping[str, int] | None = None) -> Operation:
+        return records.Operation.from_dict(self._call("endpoints.set_mirror", name=name, mirror=dict(mirror),
+                                                      expected=_split_or_none(expected)))
 
-    def rollback(self, name: str) -> Operation:
-        return records.Operation.from_dict(self._call("endpoints.rollback", name=name))
+    def rollback(self, name: str, *, expected: Mapping[str, int] | None = None) -> Operation:
+        return records.Operation.from_dict(self._call("endpoints.rollback", name=name,
+                                                      expected=_split_or_none(expected)))
 
     def delete(self, name: str) -> Operation:
         return records.Operation.from_dict(self._call("endpoints.delete", name=name))
@@ -338,6 +343,10 @@ class LocalEndpoints(_Group, of=EndpointOperations):
 
     def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
         return [records.DeploymentMetrics.from_dict(m) for m in self._call("endpoints.metrics", name=name, window_s=window_s)]
+
+
+def _split_or_none(split: Mapping[str, int] | None) -> dict[str, int] | None:
+    return None if split is None else dict(split)
 
 
 def score(uri: str, key: str | None, body: bytes | str, *, deployment: str | None = None,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from console import costs, rollout, specs
 from console.domain import Deployment, DeploymentMetrics, Endpoint, Traffic
-from console.errors import BadInput, InvalidField, NotFound, NotSupported, OperationFailed, TrafficRuleError
+from console.errors import BadInput, InvalidField, NotFound, NotSupported, OperationFailed
 from console.local.assets import parse_ref
 from console.local.procs import service_port
 from console.local.serving.admin import RouterAdmin, write_private
@@ -291,11 +291,7 @@ class EndpointService:
         the live split the caller read: if it has changed since, the write is refused."""
         with self.store.transaction():
             row = self._endpoint(name)
-            live = {k: v for k, v in row["traffic"].items() if v}
-            if expected is not None and live != {k: int(v) for k, v in expected.items() if int(v)}:
-                raise TrafficRuleError(
-                    f"the traffic of '{name}' changed since it was read: it is now {_split(row['traffic'])}, "
-                    f"not {_split(expected)}; nothing was changed: read it again and retry")
+            rollout.check_unchanged(name, row["traffic"], expected)
             new = {"traffic": row["traffic"], "mirror": row["mirror"], **change(row)}
             history = rollout.record_full(row["full_history"], new["traffic"])
             self.store.update("endpoints", {"name": name}, {**new, "full_history": history})
@@ -385,7 +381,3 @@ class EndpointService:
                                         mirror=row["mirror"]), deployments=tuple(deployments),
                         healthy=up if row["provisioning_state"] == "Succeeded" else None,
                         unhealthy_reason=None if up else "its router is down; the daemon is restarting it")
-
-
-def _split(traffic: dict[str, Any]) -> str:
-    return " ".join(f"{k}={int(v)}" for k, v in sorted(traffic.items())) or "no traffic"

@@ -82,13 +82,14 @@ class Actions:
 
     def stop_idle(self, targets: list[Compute]) -> None:
         from console import costs
+        from console.format import usd
 
         if not targets:
             self.host.notify("no idle compute instance is running", timeout=4)
             return
-        saved = sum(costs.hourly_cost(c.size) or 0.0 for c in targets)
+        saved = costs.known_sum(costs.cost_per_hour(c) for c in targets)
         names = [c.name for c in targets]
-        self.ask("stop_idle", f"Stop {', '.join(names)}?", f"saves ${saved:.2f}/hour while stopped",
+        self.ask("stop_idle", f"Stop {', '.join(names)}?", f"saves {usd(saved)}/hour while stopped",
                  partial(self._stop, names))
 
     def _stop(self, names: list[str]) -> tuple[bool, str]:
@@ -107,10 +108,11 @@ class Actions:
     def traffic(self, endpoint: str, live: dict[str, int]) -> None:
         self.host.app.push_screen(TrafficModal(endpoint, live),
                                   lambda split: split is not None and self.run(
-                                      "traffic", partial(self._set_traffic, endpoint, split)))
+                                      "traffic", partial(self._set_traffic, endpoint, split, live)))
 
-    def _set_traffic(self, endpoint: str, split: dict[str, int]) -> tuple[bool, str]:
-        return self._split_update(endpoint, "traffic", self.ws.endpoints.set_traffic(endpoint, split))
+    def _set_traffic(self, endpoint: str, split: dict[str, int], read: dict[str, int]) -> tuple[bool, str]:
+        # `read`: the split the sliders started from; if someone changed it meanwhile, refused.
+        return self._split_update(endpoint, "traffic", self.ws.endpoints.set_traffic(endpoint, split, expected=read))
 
     def _split_update(self, endpoint: str, what: str, op: Operation) -> tuple[bool, str]:
         """Wait for a traffic update (Azure applies them eventually), then say the split the
@@ -121,12 +123,12 @@ class Actions:
         said = f"{endpoint} rolled back: " if what == "rollback" else f"{endpoint}: "
         return True, said + _split(dict(self.ws.endpoints.get(endpoint).traffic.live))
 
-    def rollback(self, endpoint: str) -> None:
+    def rollback(self, endpoint: str, live: dict[str, int]) -> None:
         self.ask("rollback", f"Roll back {endpoint}?", "all live traffic to the stable deployment, mirroring off",
-                 partial(self._rollback, endpoint))
+                 partial(self._rollback, endpoint, live))
 
-    def _rollback(self, endpoint: str) -> tuple[bool, str]:
-        return self._split_update(endpoint, "rollback", self.ws.endpoints.rollback(endpoint))
+    def _rollback(self, endpoint: str, read: dict[str, int]) -> tuple[bool, str]:
+        return self._split_update(endpoint, "rollback", self.ws.endpoints.rollback(endpoint, expected=read))
 
     # --- jobs and monitors -----------------------------------------------------------------
 

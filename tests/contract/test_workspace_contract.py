@@ -174,6 +174,22 @@ def test_a_ramp_is_reported_and_rollback_is_one_update_back_to_blue(blue_at_100)
     assert not dict(ws.endpoints.get(ENDPOINT).traffic.mirror)
 
 
+def test_a_write_from_a_stale_read_is_refused_and_changes_nothing(blue_at_100):
+    """Two operators read blue 100; the first moves it; the second's write, made from its stale
+    read, is refused and names the split as it is (rollout.check_unchanged, on every backend)."""
+    ws = blue_at_100
+    read = live(ws)
+    finished(ws, ws.endpoints.set_traffic(ENDPOINT, {"blue": 90, "green": 10}, expected=read))
+    mark = len(ws.audit.list())
+    for write in (lambda: ws.endpoints.set_traffic(ENDPOINT, {"blue": 50, "green": 50}, expected=read),
+                  lambda: ws.endpoints.set_mirror(ENDPOINT, {}, expected=read),
+                  lambda: ws.endpoints.rollback(ENDPOINT, expected=read)):
+        with pytest.raises(TrafficRuleError, match="changed since it was read: it is now blue=90 green=10"):
+            write()
+    assert live(ws) == {"blue": 90, "green": 10}
+    assert [e.result for e in ws.audit.list()[: len(ws.audit.list()) - mark]] in ([], ["Rejected"] * 3)
+
+
 def test_every_write_is_audited(blue_at_100):
     ws = blue_at_100
     finished(ws, ws.endpoints.set_traffic(ENDPOINT, {"blue": 90, "green": 10}))

@@ -365,18 +365,23 @@ class CannedEndpoints(_Group, of=EndpointOperations):
         self.ws.state.full_history[endpoint.name] = rollout.record_full(history, live)
         return self._done(kind, endpoint.name, before, {"traffic": dict(live), "mirror": dict(mirror)})
 
-    def set_traffic(self, name: str, traffic: Mapping[str, int]) -> Operation:
+    def set_traffic(self, name: str, traffic: Mapping[str, int], *,
+                    expected: Mapping[str, int] | None = None) -> Operation:
         endpoint = self.get(name)
+        rollout.check_unchanged(name, endpoint.traffic.live, expected)
         split = rollout.check_traffic(traffic, self._names(endpoint), endpoint.traffic.mirror)
         return self._apply("endpoints.set_traffic", endpoint, split, endpoint.traffic.mirror)
 
-    def set_mirror(self, name: str, mirror: Mapping[str, int]) -> Operation:
+    def set_mirror(self, name: str, mirror: Mapping[str, int], *,
+                   expected: Mapping[str, int] | None = None) -> Operation:
         endpoint = self.get(name)
+        rollout.check_unchanged(name, endpoint.traffic.live, expected)
         clean = rollout.check_mirror(mirror, endpoint.traffic.live, self._names(endpoint))
         return self._apply("endpoints.set_mirror", endpoint, endpoint.traffic.live, clean)
 
-    def rollback(self, name: str) -> Operation:
+    def rollback(self, name: str, *, expected: Mapping[str, int] | None = None) -> Operation:
         endpoint = self.get(name)
+        rollout.check_unchanged(name, endpoint.traffic.live, expected)
         history = self.ws.state.full_history.setdefault(name, ["blue"])
         split = rollout.rollback_split(self._names(endpoint), history, endpoint.traffic.live)
         return self._apply("endpoints.rollback", endpoint, split, {})

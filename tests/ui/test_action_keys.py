@@ -69,6 +69,13 @@ async def loaded(pilot, app: AmlopsApp) -> None:
                 what="every pane's rows")
 
 
+async def seen(pilot, app: AmlopsApp, live: dict[str, int]) -> None:
+    """Refresh (r) until the console has read churn-ep's split as `live`."""
+    await pilot.press("r")
+    await until(pilot, lambda: any(e.name == ENDPOINT and dict(e.traffic.live) == live
+                                   for e in app.console_screen.snapshot.endpoints or []), what=f"the console to read {live}")
+
+
 async def modal(pilot, app: AmlopsApp, kind: type, timeout: float = 30) -> None:
     await until(pilot, lambda: isinstance(app.screen, kind), timeout, f"a {kind.__name__}")
 
@@ -132,6 +139,7 @@ async def test_t_moves_the_split_esc_changes_nothing_and_a_mirrored_deployment_i
             # Azure's rule: a deployment that takes mirrored traffic takes no live traffic.
             finished(ws, ws.endpoints.set_traffic(ENDPOINT, {"blue": 100, "green": 0}))
             finished(ws, ws.endpoints.set_mirror(ENDPOINT, {"green": 10}))
+            await seen(pilot, app, {"blue": 100, "green": 0})  # the sliders start from what the console read
             before, mark = traffic(ws), audit_mark(ws)
             since = len(app.notices)
             await pilot.press("t")

@@ -8,10 +8,13 @@ from __future__ import annotations
 import dataclasses
 from types import SimpleNamespace
 
+import pytest
+
 from canned_app import CannedApp, settle
 from fakes.canned import CannedWorkspace
 
 from console.domain import Operation
+from console.errors import TrafficRuleError
 from console.ui.actions import Actions
 
 
@@ -47,11 +50,25 @@ def test_stop_reports_stopped_only_when_the_operation_succeeded():
 
 def test_traffic_waits_for_its_operation_and_reports_the_split_the_endpoint_has():
     ws = CannedWorkspace()
-    assert actions_over(ws)._set_traffic("churn-ep", {"blue": 50, "green": 50}) == (True, "churn-ep: blue=50 green=50")
+    read = dict(ws.endpoints.get("churn-ep").traffic.live)
+    assert actions_over(ws)._set_traffic("churn-ep", {"blue": 50, "green": 50}, read) == (True, "churn-ep: blue=50 green=50")
     stuck = CannedWorkspace()
     stuck.operations = StuckOperations(stuck, "Failed", "conflict: another update is in progress")
-    ok, message = actions_over(stuck)._set_traffic("churn-ep", {"blue": 50, "green": 50})
+    ok, message = actions_over(stuck)._set_traffic("churn-ep", {"blue": 50, "green": 50}, read)
     assert not ok and message == "churn-ep traffic: Failed: conflict: another update is in progress"
+
+
+def test_sliders_moved_from_a_split_someone_else_changed_meanwhile_write_nothing():
+    ws = CannedWorkspace()
+    read = dict(ws.endpoints.get("churn-ep").traffic.live)  # the sliders open on this
+    ws.endpoints.set_traffic("churn-ep", {"blue": 70, "green": 30})  # another operator, meanwhile
+    audited = len(ws.audit.list())
+    with pytest.raises(TrafficRuleError, match="changed since it was read: it is now blue=70 green=30"):
+        actions_over(ws)._set_traffic("churn-ep", {"blue": 50, "green": 50}, read)
+    assert dict(ws.endpoints.get("churn-ep").traffic.live) == {"blue": 70, "green": 30}
+    assert len(ws.audit.list()) == audited
+    with pytest.raises(TrafficRuleError, match="changed since it was read"):
+        actions_over(ws)._rollback("churn-ep", read)
 
 
 class CountingWorkspace(CannedWorkspace):

@@ -213,7 +213,7 @@ class ConsoleScreen(Screen):
             return
         self._offered = True
         if not (snapshot.jobs or snapshot.computes or snapshot.endpoints):
-            self.app.push_screen(modules.modals().ConfirmModal("This workspace is empty. Set up the demo?",
+            self.app.push_screen(modules.modals.ConfirmModal("This workspace is empty. Set up the demo?",
                                               "compute, data and environment from specs/, the training job, the "
                                               "model registered and served on churn-ep as blue, the drift monitor"),
                                  lambda yes: yes and self.actions.set_up_demo(self.app.demo))
@@ -239,7 +239,7 @@ class ConsoleScreen(Screen):
 
     @on(ActionStarted)
     def _action_started(self, message: ActionStarted) -> None:
-        modal = modules.modals().ProgressModal(message.title)
+        modal = modules.modals.ProgressModal(message.title)
         self._progress[message.action] = modal
         self.app.push_screen(modal)
 
@@ -290,7 +290,7 @@ class ConsoleScreen(Screen):
         self.query_one("#panes").add_class("-zoom")
         for other in self.query("Pane"):
             other.set_class(other is pane, "-zoomed")
-        for table in pane.query(modules.table().FitTable):
+        for table in pane.query(modules.table.FitTable):
             table.fit_to_width(False)  # zoomed: every column, scrolling sideways if it must
 
     @on(DataTable.RowSelected)
@@ -304,7 +304,7 @@ class ConsoleScreen(Screen):
             self.query_one("#panes").remove_class("-zoom")
             for pane in self.query("Pane"):
                 pane.remove_class("-zoomed")
-            for table in self.query(modules.table().FitTable):
+            for table in self.query(modules.table.FitTable):
                 table.fit_to_width(True)
 
     def action_refresh(self) -> None:
@@ -312,11 +312,11 @@ class ConsoleScreen(Screen):
 
     def action_help(self) -> None:
         rows = [(self.app.shown_key(k), k.help, k.id) for k in KEYS if not (self.app.read_only and k.mutates)]
-        self.app.push_screen(modules.modals().HelpModal(rows))
+        self.app.push_screen(modules.modals.HelpModal(rows))
 
     def action_filter(self) -> None:
         """k9s's filter: rows whose name contains the text; `!text` keeps the others; empty clears."""
-        self.app.push_screen(modules.modals().InputModal("Filter (name contains; !text inverts; empty clears)", value=self.filter_text),
+        self.app.push_screen(modules.modals.InputModal("Filter (name contains; !text inverts; empty clears)", value=self.filter_text),
                              self._set_filter)
 
     def _set_filter(self, text: str | None) -> None:
@@ -328,7 +328,7 @@ class ConsoleScreen(Screen):
             self._apply(self.snapshot, None)
 
     def action_jump(self) -> None:
-        self.app.push_screen(modules.modals().PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
+        self.app.push_screen(modules.modals.PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Read-only hides every mutating key from the footer and refuses it.
@@ -355,7 +355,7 @@ class ConsoleScreen(Screen):
     def action_rollback(self) -> None:
         endpoint = self._selected_endpoint()
         if endpoint is not None:
-            self.actions.rollback(endpoint.name)
+            self.actions.rollback(endpoint.name, dict(endpoint.traffic.live))
 
     def action_cancel_job(self) -> None:
         name = self.query_one(f"#{JOBS}").selected_job()
