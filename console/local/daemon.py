@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from console.errors import AmlopsError, BadInput, OperationFailed
+from console.errors import AmlopsError, BadInput, OperationFailed, describe
 from console.local import rpc
 from console.local.rpc import Request
 from console.local.context import Clock, Context
@@ -138,7 +138,7 @@ class Daemon:
                 # that failed), the daemon's log keeps the attempt.
                 result = "Rejected" if isinstance(err, BadInput) else "Failed"
                 try:
-                    self.ctx.audit(req, method, _target_of(params), after=params, result=result, detail=err.message)
+                    self.ctx.audit(req, method, _target_of(params), after=params, result=result, detail=describe(err))
                 except AmlopsError as audit_err:
                     log.error("%s by %s on %s (%s: %s) could not be audited: %s", method, req.actor,
                               _target_of(params), result, err.message, audit_err.message)
@@ -286,6 +286,7 @@ def _warm_up(daemon: Daemon) -> None:
 
         import_azure_ml()
         daemon.tracking.client().search_experiments(max_results=1)
+        import mlflow.pyfunc.scoring_server  # noqa: F401 - what starting a scoring instance asks for
     except Exception:
         log.exception("warm-up import failed")
 
