@@ -166,7 +166,7 @@ async def apply_seconds(snapshot, runs: int) -> float:
 
     class Quiet:  # never read: the snapshot is applied by hand
         name, backend, read_only, location = "bench", "azure", True, "fake ARM"
-        capabilities, cadence = frozenset(), {}
+        capabilities, cadence, unsupported = frozenset(), {}, {}
 
         def throttled_for(self):  # the header asks; never throttled
             return None

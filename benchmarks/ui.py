@@ -90,6 +90,7 @@ async def apply_times(snapshots, runs: int) -> tuple[float, float]:
 
     class Quiet:  # a workspace that is never read (autorefresh off): only the applies are measured
         name, backend, read_only, location, capabilities, cadence = "bench", "local", True, "nowhere", frozenset(), {}
+        unsupported: dict[str, str] = {}
 
     app = AmlopsApp(Quiet(), autorefresh=False)
     async with app.run_test(size=(120, 40)) as pilot:

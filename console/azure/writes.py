@@ -55,10 +55,10 @@ class Writes:
                     self._resolve_from_resource({"target": target, "expect": expect})
             except Exception as err:
                 from console.azure.errors import translate
-                from console.errors import AmlopsError
+                from console.errors import AmlopsError, describe
 
                 said = err if isinstance(err, AmlopsError) else translate(err, ws.target, kind, target, True)
-                ws.audit_log.append(kind, target, before=before, after=after, result="Failed", detail=said.message)
+                ws.audit_log.append(kind, target, before=before, after=after, result="Failed", detail=describe(said))
                 raise said from None
             ws.audit_log.append(kind, target, before=before, after=after, result="Succeeded", detail=detail)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from console import specs
 from console.domain import DriftReport, Monitor
-from console.errors import BadInput, InvalidField, NotFound, NotSupported
+from console.errors import BadInput, InvalidField, NotFound, NotSupported, describe
 from console.local.assets import parse_ref
 from console.naming import check_name
 
@@ -130,7 +130,7 @@ class MonitorService:
                 self.ctx.finish_operation(op_id)
         except Exception as err:  # the operation carries the reason; the daemon goes on
             log.exception("monitor %s failed", row["name"])
-            message = err.message if hasattr(err, "message") else f"{type(err).__name__}: {err}"
+            message = describe(err)
             self.ctx.finish_operation(op_id, "Failed", message)
         finally:
             with self._lock:

@@ -4,16 +4,7 @@ would otherwise add milliseconds to every start (benchmarks/azure_refresh.py, ui
 
 from __future__ import annotations
 
-from types import ModuleType
+from console.lazy import lazy
 
-
-def modals() -> ModuleType:
-    from console.ui.screens import modals
-
-    return modals
-
-
-def table() -> ModuleType:
-    from console.ui import table
-
-    return table
+modals = lazy("console.ui.screens.modals")
+table = lazy("console.ui.table")

@@ -20,7 +20,7 @@ from console import format as fmt
 from console.domain import Compute
 from console.format import usd
 from console.ui.panes.base import Pane, Summary
-from console.ui.panes.jobs import cell
+from console.ui.panes.base import cell
 from console.ui.snapshot import Snapshot
 from console.ui.table import Column, FitTable, cursor_key
 
