@@ -1,7 +1,7 @@
 """The local endpoint router's budgets, against real `mlflow models serve` instances.
 
-Budget (DESIGN.md): under 1 ms added median latency and 5 ms added p99 against calling the
-deployment directly; a traffic change in effect within 100 ms that drops no request.
+Budget (DESIGN.md): under 0.3 ms added median latency (aim 0.2) and 5 ms added p99 against
+calling the deployment directly; a traffic change in effect within 50 ms that drops no request.
 
 1. Added latency: N sequential requests, each round sending the same payload directly to the
    instance and through the router (MLflow's format, passed through) and through the router in
@@ -35,9 +35,9 @@ from pathlib import Path
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET_P50_MS = 1.0
+TARGET_P50_MS = 0.3  # DESIGN.md's figures: one definition of the router's budget
 TARGET_P99_MS = 5.0
-TARGET_SWITCH_MS = 100.0
+TARGET_SWITCH_MS = 50.0
 
 MODEL_SCRIPT = r"""
 import sys

@@ -6,6 +6,7 @@ this pins rendering, not a backend."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timezone
 
 import pytest
@@ -184,6 +185,24 @@ def test_low_success_is_in_the_error_colour_and_short_readiness_in_the_warning_c
         assert app.theme_variables["text-warning"] in style_of(table.get_cell("churn/blue", "READY"))
         # No requests in the window: no success rate, no latency; the rps is a real 0.
         assert (green["RPS"], green["SUCCESS"], green["P99"], green["LATENCY"]) == ("0.0", "-", "-", "-")
+
+    drive(EndpointsPane(), scenario)
+
+
+def test_an_endpoint_whose_router_is_down_reads_router_down_in_every_deployment_row():
+    down = Endpoint(name="churn", traffic=Traffic(live={"blue": 100, "green": 0}),
+                    deployments=(deployment("churn", "blue"), deployment("churn", "green")),
+                    healthy=False, unhealthy_reason="its router is down; the daemon is restarting it")
+
+    async def scenario(app, pilot):
+        app.pane.apply(Snapshot(taken_at=NOW, endpoints=[down]))
+        await pilot.pause()
+        table = app.pane.table
+        assert row(table, "churn/blue")["READY"] == row(table, "churn/green")["READY"] == "router down"
+        assert app.theme_variables["text-error"] in style_of(table.get_cell("churn/blue", "READY"))
+        app.pane.apply(Snapshot(taken_at=NOW, endpoints=[dataclasses.replace(down, healthy=True)]))
+        await pilot.pause()
+        assert row(table, "churn/blue")["READY"] == "2/2"
 
     drive(EndpointsPane(), scenario)
 

@@ -27,11 +27,11 @@ Scoring: `POST /score` or `POST /`, `Authorization: Bearer <primary|secondary ke
 Admin (same port, header `x-amlops-admin-token`): `PUT /-/config`, `GET /-/config` (secrets
 redacted), `GET /-/metrics`; `GET /-/health` needs no token.
 
-Why plain asyncio protocols and not aiohttp: the budget is 1 ms added median latency against
-calling the instance directly. On the 2-core VM this runs on, code that runs after a few
-milliseconds idle (waiting for the model) costs about 3x its warm CPU time, and aiohttp's server
-plus ClientSession spent ~320 us warm / ~900 us cold per proxied request (1.2-1.5 ms added
-median against `mlflow models serve`). The request path here is callbacks only: one
+Why plain asyncio protocols and not aiohttp: the budget is 0.3 ms added median latency against
+calling the instance directly (DESIGN.md; benchmarks/router.py measures it). On the 2-core VM
+this runs on, code that runs after a few milliseconds idle (waiting for the model) costs about
+3x its warm CPU time, and aiohttp's server plus ClientSession spent ~320 us warm / ~900 us cold
+per proxied request (1.2-1.5 ms added median against `mlflow models serve`). The request path here is callbacks only: one
 `data_received` parses the client's request and writes the upstream request on a pooled
 keep-alive connection, one `data_received` on that connection writes the answer back -- no task,
 no future, no per-request timer object beyond one `call_at` for the request timeout (see

@@ -192,7 +192,9 @@ class EndpointsPane(Pane):
                     figures[key] = (metrics, shown)
                 share = mirror.get(deployment.name, 0)
                 rows[key] = [name, deployment.name, cells.traffic(live.get(deployment.name, 0)),
-                             f"{share}%" if share else NONE, cells.ready(deployment), *shown,
+                             f"{share}%" if share else NONE,
+                             # No request reaches a deployment of an endpoint whose router is down.
+                             cells.router_down if endpoint.healthy is False else cells.ready(deployment), *shown,
                              cells.money(deployment.cost_per_hour), cells.money(deployment.cost_today)]
                 targets[key] = (name, deployment.name)
                 row_key_of[(name, deployment.name)] = key
@@ -235,6 +237,7 @@ class _Cells:
         dash = _right(NONE)
         self.no_figures = (dash, dash, dash, NONE)  # RPS, SUCCESS, P99, LATENCY
         self.no_costs = (dash, dash)  # $/HOUR, $ TODAY
+        self.router_down = styled("router down", self.error)  # READY while the endpoint's router is down
         self.figures: dict[str, tuple[DeploymentMetrics, tuple]] = {}  # row key -> (metrics, cells)
         self._traffic: dict[int, Text] = {}
         self._ready: dict[tuple[str, int, int], str | Text] = {}
