@@ -48,7 +48,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::marshmallow.warnings.Marshmallo
 
 SCHEMA_URL = "https://azuremlschemas.azureedge.net/latest/{}.schema.json"
 
-PROBE = {"initial_delay": 10, "period": 10, "timeout": 2, "failure_threshold": 30, "success_threshold": 1}
+# The demo's probes: every second from 2 s (a replaced instance serves again within seconds);
+# liveness gives an instance 30 s of silence before a restart, readiness takes it out after 3.
+LIVENESS = {"initial_delay": 2, "period": 1, "timeout": 2, "failure_threshold": 30, "success_threshold": 1}
+READINESS = {**LIVENESS, "failure_threshold": 3}
 
 
 def _strip_azureml(ref: str) -> str:
@@ -140,9 +143,9 @@ def _check_deployment(dp: ManagedOnlineDeployment, name: str, instance_counts: s
     assert dp.instance_count in instance_counts
     assert dp.request_settings.request_timeout_ms == 5000
     assert dp.request_settings.max_concurrent_requests_per_instance in {1, 2}
-    for probe in (dp.liveness_probe, dp.readiness_probe):
+    for probe, expected in ((dp.liveness_probe, LIVENESS), (dp.readiness_probe, READINESS)):
         assert probe is not None
-        assert {k: getattr(probe, k) for k in PROBE} == PROBE
+        assert {k: getattr(probe, k) for k in expected} == expected
     collections = dp.data_collector.collections
     assert set(collections) == {"model_inputs", "model_outputs"}
     # 'True' in YAML is normalised to the string "true" (an unquoted boolean is rejected).
