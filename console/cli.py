@@ -209,6 +209,10 @@ def _demo(args: argparse.Namespace) -> int:
     from console.demo import SPECS, set_up
 
     ws = local_workspace(args, "amlops demo")
+    if ws.read_only:  # before linting: it creates the demo and starts its load
+        from console.errors import ReadOnlyError
+
+        raise ReadOnlyError("demo")
     print(f"linting {SPECS} ...", flush=True)
     code = _lint(argparse.Namespace(paths=[str(SPECS)], json=False))
     if code != 0:

@@ -41,6 +41,10 @@ def set_up(ws: LocalWorkspace, *, out=sys.stdout) -> int:
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
+    if ws.read_only:  # even a set-up workspace: its load would be started again
+        from console.errors import ReadOnlyError
+
+        raise ReadOnlyError("demo")
     if ws.monitors.list():
         say(f"already set up: {ws.name} has its model, endpoint and monitor; nothing changed")
         if running_load(ws.folder) is None:

@@ -93,6 +93,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     delete.set_defaults(handler=_deployment_delete)
 
 
+def _writable(args: argparse.Namespace, action: str):
+    """The selected workspace, for a command that changes what it runs; ReadOnlyError at once
+    when it is read-only (before a question is asked or a request sent)."""
+    ws = workspace(args)
+    if ws.read_only:
+        from console.errors import ReadOnlyError
+
+        raise ReadOnlyError(action)
+    return ws
+
+
 def _confirm(question: str, args: argparse.Namespace) -> bool:
     if args.yes:
         return True
@@ -232,7 +243,7 @@ def _load(args: argparse.Namespace) -> int:
     from console.errors import BackendUnavailable
     from console.loadgen import churn_payloads, run_load
 
-    ws = workspace(args)
+    ws = _writable(args, "endpoint load")  # sustained traffic: what the endpoint serves, collects and bills
     endpoint = ws.endpoints.get(args.name)
     if not endpoint.scoring_uri:
         raise BackendUnavailable(f"endpoint '{args.name}' has no scoring URI")
@@ -260,9 +271,9 @@ def _ms(value: float | None) -> str:
 
 
 def _delete(args: argparse.Namespace) -> int:
+    ws = _writable(args, "endpoint delete")
     if not _confirm(f"delete endpoint {args.name} and all its deployments?", args):
         return 1
-    ws = workspace(args)
     op = settled(ws, ws.endpoints.delete(args.name), args.no_wait)
     print(f"{'deleted' if op.status == 'Succeeded' else 'deleting'} {args.name} ({op.status})")
     return _exit(op)
@@ -303,9 +314,9 @@ def _deployment_logs(args: argparse.Namespace) -> int:
 
 
 def _deployment_delete(args: argparse.Namespace) -> int:
+    ws = _writable(args, "deployment delete")
     if not _confirm(f"delete deployment {args.endpoint}/{args.name}?", args):
         return 1
-    ws = workspace(args)
     op = settled(ws, ws.endpoints.delete_deployment(args.endpoint, args.name), args.no_wait)
     print(f"{'deleted' if op.status == 'Succeeded' else 'deleting'} {args.endpoint}/{args.name} ({op.status})")
     return _exit(op)

@@ -43,10 +43,10 @@ def _local_down(args: argparse.Namespace) -> int:
     from console.local.client import DaemonConnection, daemon_pid, stop_all, stop_daemon
 
     ws = local_workspace(args, "local")
-    if args.all and ws.read_only:
+    if ws.read_only:  # stopping the daemon and the demo load changes what the workspace runs
         from console.errors import ReadOnlyError
 
-        raise ReadOnlyError("local down --all")
+        raise ReadOnlyError("local down --all" if args.all else "local down")
     load = stop_load(ws.folder)
     if load:
         print(f"stopped the demo load (pid {load})")
