@@ -733,6 +733,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     holes = placeholders(doc, kind, overrides)
     if holes:  # create would send it to Azure as the literal name, id or version
         raise SpecError(doc.path, holes[0].line, holes[0].field, holes[0].message)
+    check_given(doc, kind, overrides)
     try:
         entity = load_entity(doc, kind, overrides)
     except SpecError:
@@ -740,6 +741,58 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     except Exception as exc:  # the loaders raise marshmallow, azure and plain errors alike
         raise to_spec_error(doc, exc) from None
     return Spec(doc, kind, entity, overrides)
+
+
+# The names `create` and `job submit` hold to Azure's rules (console/naming.py): field, rule.
+NAMED_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "compute": (("name", "compute"),), "online_endpoint": (("name", "endpoint"),),
+    "online_deployment": (("name", "deployment"), ("endpoint_name", "endpoint")),
+    "data": (("name", "asset"),), "environment": (("name", "asset"),), "schedule": (("name", "asset"),),
+    "job": (("name", "job"),),
+}
+_INPUT_BINDING = re.compile(r"\$\{\{\s*(?:parent\.)?inputs\.([A-Za-z0-9_]+)")
+
+
+def check(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+          endpoint_name: str | None = None) -> None:
+    """What the command line can check before it sends a spec anywhere, without azure-ai-ml:
+    the file reads, and `check_given` holds. The backend's `load()` checks all of it again."""
+    doc = read(path)
+    kind = kind_of(doc)
+    if kind is not None:
+        given = dict(overrides or {})
+        if endpoint_name is not None:
+            given["endpoint_name"] = endpoint_name
+        check_given(doc, kind, given)
+
+
+def check_given(doc: Document, kind: str, overrides: Mapping[str, Any] | None = None) -> None:
+    """SpecError with the file, line and field of a name Azure would refuse, or of a `--set
+    inputs.NAME` that is no input of the job (it would run with the default in silence)."""
+    from console.errors import InvalidField
+    from console.naming import check_name
+
+    given = overrides or {}
+    for key, rule in NAMED_FIELDS.get(kind, ()):
+        value = given[key] if key in given else doc.data.get(key)
+        if value is None:
+            continue  # left out: the loader says it is required, where it is
+        try:
+            check_name(rule, value, key)
+        except InvalidField as err:
+            if key in given:
+                raise SpecError(doc.path, None, key, f"{err.message} (given on the command line)") from None
+            raise SpecError(doc.path, doc.line_of(key), key, err.message) from None
+    if kind == "job":
+        inputs = doc.data.get("inputs")
+        known = set(inputs) if isinstance(inputs, dict) else set()
+        known |= set(_INPUT_BINDING.findall(doc.text))  # bound in the command, given only by --set
+        for key in given:
+            parts = key.split(".")
+            if parts[0] == "inputs" and len(parts) > 1 and parts[1] not in known:
+                have = ", ".join(sorted(map(str, known))) or "none"
+                raise SpecError(doc.path, doc.lines.get(("inputs",)), key,
+                                f"this job has no input '{parts[1]}' (its inputs: {have}): the --set would change nothing")
 
 
 def to_spec_error(doc: Document, exc: BaseException) -> SpecError:

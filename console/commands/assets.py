@@ -36,8 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from console import specs
+
+    given = overrides(args.set)
+    specs.check(args.file, given, endpoint_name=args.endpoint_name)  # file:line before anything is sent
     ws = workspace(args)
-    created = ws.assets.create(args.file, overrides(args.set), endpoint_name=args.endpoint_name)
+    created = ws.assets.create(args.file, given, endpoint_name=args.endpoint_name)
     op = created.operation
     if created.kind == "online_deployment" and op is not None and not args.no_wait and not op.done:
         print(f"creating deployment {created.endpoint_name}/{created.name} (waiting until its "

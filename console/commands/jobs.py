@@ -52,8 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _job_submit(args: argparse.Namespace) -> int:
+    from console import specs
+
+    given = overrides(args.set)
+    specs.check(args.file, given)  # file:line before anything is sent: a name, an input --set misspelt
     ws = workspace(args)
-    job = ws.jobs.submit(args.file, overrides(args.set))
+    job = ws.jobs.submit(args.file, given)
     if not args.wait:
         if args.json:
             emit_json(job)

@@ -1,0 +1,89 @@
+"""Bad input on the command line: a clear message (the file and line, or the option), exit 2,
+at once, and nothing changed (the workspace folder is not even made, no daemon started). And a
+reader that goes away (`amlops job list | head -1`) ends the command quietly."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from console import cli, specs
+from console.errors import SpecError
+
+from helpers import REPO
+
+TRAIN_JOB = str(REPO / "specs" / "jobs" / "train-job.yml")
+
+
+@pytest.fixture()
+def root(empty_workspace):
+    """A workspace folder not made yet (conftest stops whatever a failing test started in it)."""
+    return empty_workspace.folder.root
+
+
+def amlops(root, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["--workspace-dir", str(root), *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- job submit --set inputs.TYPO ----------------------------------------------------------------
+
+
+def test_a_set_of_an_input_the_job_does_not_have_is_refused_naming_its_inputs(root):
+    code, _, err = amlops(root, "job", "submit", TRAIN_JOB, "--set", "inputs.reg_rat=0.1")
+    assert code == 2
+    assert f"{TRAIN_JOB}:5: inputs.reg_rat: this job has no input 'reg_rat' (its inputs: reg_rate, training_data)" in err
+    assert not root.exists()
+
+
+def test_the_backend_refuses_it_too_and_takes_the_inputs_the_job_has():
+    with pytest.raises(SpecError, match="no input 'typo'"):
+        specs.load(TRAIN_JOB, {"inputs.typo": 1}, expect="job")
+    specs.check(TRAIN_JOB, {"inputs.reg_rate": 0.1, "inputs.training_data.path": "azureml:churn_features:2"})
+
+
+def test_an_input_bound_in_the_command_but_not_declared_may_be_set(tmp_path):
+    spec = tmp_path / "job.yml"
+    spec.write_text("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+                    "command: echo ${{inputs.epochs}}\nenvironment: azureml:env:1\n")
+    specs.check(spec, {"inputs.epochs": 3})
+    with pytest.raises(SpecError, match=r"no input 'epoch' \(its inputs: epochs\)"):
+        specs.check(spec, {"inputs.epoch": 3})
+
+
+# --- names: file:line:field before anything is sent ----------------------------------------------
+
+
+@pytest.mark.parametrize("spec, kind", [
+    ("compute/cpu-cluster.yml", "compute"),
+    ("endpoints/churn-ep.yml", "endpoint"),
+    ("endpoints/blue-deployment.yml", "deployment"),
+])
+def test_a_name_azure_refuses_is_named_with_its_file_and_line(spec, kind, root, tmp_path):
+    text = (REPO / "specs" / spec).read_text()
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if row.startswith("name:"))
+    bad = tmp_path / spec.replace("/", "-")
+    bad.write_text("\n".join("name: 9bad" if row.startswith("name:") else row for row in text.splitlines()))
+    code, _, err = amlops(root, "create", "-f", str(bad))
+    assert code == 2
+    assert f"{bad}:{line}: name: {kind} name '9bad' breaks Azure's rule" in err
+    assert not root.exists()
+    with pytest.raises(SpecError) as raised:  # what the daemon and the Azure workspace load
+        specs.load(bad)
+    assert (raised.value.line, raised.value.field) == (line, "name")
+
+
+def test_a_name_from_the_command_line_is_named_as_such(root):
+    code, _, err = amlops(root, "create", "-f", str(REPO / "specs" / "endpoints" / "blue-deployment.yml"),
+                          "--endpoint-name", "1-ep")
+    assert code == 2
+    assert "endpoint_name: endpoint name '1-ep' breaks Azure's rule" in err and "given on the command line" in err
+    assert not root.exists()
