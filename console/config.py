@@ -21,11 +21,35 @@ def data_home() -> Path:
 
 
 def workspace_dir(explicit: str | os.PathLike[str] | None = None, name: str = DEFAULT_WORKSPACE) -> Path:
-    """The local workspace folder the user selected, not yet created."""
-    chosen = explicit or os.environ.get("AMLOPS_WORKSPACE_DIR")
-    if chosen:
-        return Path(chosen).expanduser().resolve()
-    return data_home() / "amlops" / "workspaces" / name
+    """The local workspace folder the user selected, not yet created. InvalidField, naming where
+    it was chosen, when no workspace can live there (a file, a folder this user cannot write)."""
+    if explicit:
+        return usable(Path(explicit).expanduser().resolve(), "--workspace-dir")
+    if os.environ.get("AMLOPS_WORKSPACE_DIR"):
+        return usable(Path(os.environ["AMLOPS_WORKSPACE_DIR"]).expanduser().resolve(), "AMLOPS_WORKSPACE_DIR")
+    return usable(data_home() / "amlops" / "workspaces" / name, "the default workspace folder")
+
+
+def usable(path: Path, source: str) -> Path:
+    """`path` if a workspace folder can live there: a folder this user can write (it holds the
+    database and the daemon's socket), or one that can be made in the nearest existing parent.
+    InvalidField naming `source` (the option, the variable) otherwise. Only reads."""
+    from console.errors import InvalidField
+
+    existing = path
+    try:
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        is_dir = existing.is_dir()
+    except OSError as exc:  # a parent this user cannot even look into
+        raise InvalidField(source, f"{path}: cannot be read ({exc.strerror})") from None
+    made = "" if existing == path else f"{path} cannot be created: "
+    if not is_dir:
+        raise InvalidField(source, f"{made}{existing} is a file, not a folder" + ("" if made else ": a local workspace is a folder"))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidField(source, f"{made}{existing} is not writable by this user"
+                           + ("" if made else ", and a local workspace keeps its database and socket there"))
+    return path
 
 
 def ensure_private_dir(path: Path) -> Path:

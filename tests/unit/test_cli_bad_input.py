@@ -87,3 +87,44 @@ def test_a_name_from_the_command_line_is_named_as_such(root):
     assert code == 2
     assert "endpoint_name: endpoint name '1-ep' breaks Azure's rule" in err and "given on the command line" in err
     assert not root.exists()
+
+
+# --- --workspace-dir that cannot hold a workspace ------------------------------------------------
+
+
+def test_a_workspace_dir_that_is_a_file_is_refused(tmp_path, monkeypatch):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("not a folder")
+    code, _, err = amlops(afile, "job", "list")
+    assert (code, err) == (2, f"amlops: error: --workspace-dir: {afile} is a file, not a folder: "
+                              "a local workspace is a folder\n")
+    code, _, err = amlops(afile / "ws", "job", "list")
+    assert code == 2 and f"{afile / 'ws'} cannot be created: {afile} is a file" in err
+    monkeypatch.setenv("AMLOPS_WORKSPACE_DIR", str(afile))
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert cli.main(["job", "list"]) == 2
+    assert "AMLOPS_WORKSPACE_DIR: " in err.getvalue()
+    assert afile.read_text() == "not a folder"
+
+
+def _as_unprivileged() -> list[str]:
+    """A command prefix under which file permissions hold: root's override dropped (root reads
+    and writes a folder whatever its mode)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permissions cannot be made to hold")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+@pytest.mark.parametrize("where", ["folder", "inside"])
+def test_a_workspace_dir_that_cannot_be_written_is_refused(where, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    target = locked if where == "folder" else locked / "ws"
+    done = subprocess.run([*_as_unprivileged(), sys.executable, "-m", "console.cli", "--workspace-dir", str(target),
+                           "job", "list"], capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("amlops: error: --workspace-dir: ") and "not writable by this user" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(locked.iterdir()) == [] and (locked.stat().st_mode & 0o777) == 0o500
