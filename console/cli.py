@@ -18,6 +18,7 @@ STARTED = time.perf_counter()  # the console reports its first frame against thi
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 
@@ -112,6 +113,33 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit, so a closed pipe is met inside the try
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a socket's, not the reader's: not ours to hide
+        # The reader went away (`amlops job list | head -1`): as Python's docs advise under
+        # "Note on SIGPIPE", point stdout at devnull so the exit's own flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (poll reports an error on it)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+    except (OSError, ValueError):  # a stdout with no file descriptor (a test's captured stream)
+        return False
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser(argv, full=False)
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)

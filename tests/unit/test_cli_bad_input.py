@@ -128,3 +128,19 @@ def test_a_workspace_dir_that_cannot_be_written_is_refused(where, tmp_path):
     assert done.stderr.startswith("amlops: error: --workspace-dir: ") and "not writable by this user" in done.stderr
     assert "Traceback" not in done.stderr
     assert list(locked.iterdir()) == [] and (locked.stat().st_mode & 0o777) == 0o500
+
+
+# --- a reader that goes away ---------------------------------------------------------------------
+
+
+def test_a_closed_pipe_on_stdout_ends_the_command_quietly(tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line, as `| head -0` would be
+    try:
+        done = subprocess.run([sys.executable, "-m", "console.cli", "--workspace-dir", str(tmp_path / "ws"),
+                               "local", "status"], stdout=write, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                              timeout=30)
+    finally:
+        os.close(write)
+    assert done.stderr == ""  # no BrokenPipeError, no "Exception ignored"
+    assert done.returncode == 1
