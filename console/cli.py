@@ -28,7 +28,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 class _Skip:
-    """Stands in for the parsers of commands this run does not use: accepts every call."""
+    """Stands in for the parsers of commands this run does not name: accepts every call. Safe
+    because `_command_of` finds the command word as argparse will read it (else the whole tree
+    is built), so nothing of this run is parsed by a stand-in."""
 
     def __getattr__(self, name: str):
         return lambda *args, **kwargs: self
@@ -45,13 +47,24 @@ class _OnlyCommand:
         return self.sub.add_parser(name, **kwargs) if name == self.wanted else _Skip()
 
 
-def _command_of(argv: Sequence[str] | None) -> str | None:
-    """The subcommand word in argv (None for `amlops`, `--help` and the like)."""
+# Words after which argparse reads the rest differently from `_command_of`: help lists every
+# command, and `--` makes the next word positional whatever it looks like.
+_WHOLE_TREE = ("-h", "--help", "--")
+
+
+def _command_of(argv: Sequence[str] | None, parser: argparse.ArgumentParser) -> str | None:
+    """The subcommand word argparse will read in argv: the first word that is neither one of
+    `parser`'s options nor the value of one (None for `amlops`, and for `--help` and `--`, which
+    need the whole tree)."""
     args = list(sys.argv[1:] if argv is None else argv)
     while args:
         word = args.pop(0)
-        if word in ("--workspace-dir", "--workspace", "--specs"):
-            args = args[1:]
+        if word in _WHOLE_TREE:
+            return None
+        action = parser._option_string_actions.get(word.partition("=")[0])
+        if action is not None:
+            if action.nargs != 0 and "=" not in word:
+                args = args[1:]
         elif not word.startswith("-"):
             return word
     return None
@@ -103,7 +116,7 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
 
     from console.commands import assets, audit, compute, endpoints, jobs, local, models, monitors
 
-    wanted = None if full else _command_of(argv)
+    wanted = None if full else _command_of(argv, parser)
     target = _OnlyCommand(sub, wanted) if wanted and wanted not in sub.choices else sub
     for module in (local, assets, jobs, compute, models, endpoints, monitors, audit):
         module.register(target)

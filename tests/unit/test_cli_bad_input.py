@@ -144,3 +144,33 @@ def test_a_closed_pipe_on_stdout_ends_the_command_quietly(tmp_path):
         os.close(write)
     assert done.stderr == ""  # no BrokenPipeError, no "Exception ignored"
     assert done.returncode == 1
+
+
+# --- typos after a lazily built command ----------------------------------------------------------
+
+
+# Where argparse might read a command line otherwise than the lazy build expects: typos at each
+# level, help before the command, `--`, options with values (spelt both ways) before it.
+COMMAND_LINES = [
+    ["job", "lsit"], ["endpoint", "trafic", "churn-ep"], ["deployment", "lsit"], ["jbo", "list"],
+    ["--read-only", "quota", "lst"], ["-h", "job"], ["--help", "endpoint"], ["--", "job", "list"],
+    ["--workspace-dir", "job", "endpoint", "lsit"], ["--workspace=azure", "monitor", "rnu"],
+]
+
+
+def test_the_lazy_parser_reads_every_command_line_as_the_whole_tree_does():
+    def parsed(argv: list[str], full: bool):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                args = cli.build_parser(argv, full=full).parse_args(argv)
+                result = sorted((k, repr(v)) for k, v in vars(args).items())
+            except SystemExit as exit_:
+                result = exit_.code
+        return result, out.getvalue(), err.getvalue()
+
+    for argv in COMMAND_LINES:
+        lazy = parsed(argv, full=False)
+        assert lazy == parsed(argv, full=True), argv
+        if argv[0] not in ("-h", "--help"):
+            assert lazy[0] == 2 and "invalid choice" in lazy[2], argv
