@@ -189,7 +189,26 @@ def _invoke(args: argparse.Namespace) -> int:
     else:
         print(result.body)
         print(f"{result.status_code} from {result.deployment or '-'} in {result.latency_ms:.1f} ms", file=sys.stderr)
-    return 0 if result.status_code == 200 else 1
+    return invoke_exit_code(result)
+
+
+MODEL_ERROR_HEADER = "ms-azureml-model-error-statuscode"  # Azure's 424: the model's own status
+_NOT_THE_REQUEST = (408, 429)  # the deployment timed out or is over capacity: the same request may pass later
+
+
+def invoke_exit_code(result) -> int:
+    """0 for an answer; 2 when the request was wrong (a 4xx: malformed JSON, an unknown
+    deployment, a body over 1.5 MB, or a 424 whose model answered 4xx); 1 when the deployment
+    failed (5xx, 408, 429, or a 424 whose model answered 5xx or did not answer)."""
+    status = result.status_code
+    if 200 <= status < 300:
+        return 0
+    if status == 424:
+        try:
+            status = int(result.headers.get(MODEL_ERROR_HEADER, ""))
+        except ValueError:
+            return 1  # no model status: no deployment could take it (0 % traffic everywhere)
+    return 2 if 400 <= status < 500 and status not in _NOT_THE_REQUEST else 1
 
 
 def _traffic(args: argparse.Namespace) -> int:
