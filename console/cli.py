@@ -158,12 +158,12 @@ def _main(argv: Sequence[str] | None) -> int:
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         handler = _console
-    from console.errors import AmlopsError
+    from console.errors import AmlopsError, describe
 
     try:
         return handler(args)
     except AmlopsError as err:
-        print(f"amlops: error: {err}", file=sys.stderr)
+        print(f"amlops: error: {describe(err)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return 130
