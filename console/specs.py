@@ -744,6 +744,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
 
 
 # The names `create` and `job submit` hold to Azure's rules (console/naming.py): field, rule.
+# specs.load checks them, with file:line, in every backend (the daemon audits the refusal).
 NAMED_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "compute": (("name", "compute"),), "online_endpoint": (("name", "endpoint"),),
     "online_deployment": (("name", "deployment"), ("endpoint_name", "endpoint")),
@@ -751,19 +752,6 @@ NAMED_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "job": (("name", "job"),),
 }
 _INPUT_BINDING = re.compile(r"\$\{\{\s*(?:parent\.)?inputs\.([A-Za-z0-9_]+)")
-
-
-def check(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
-          endpoint_name: str | None = None) -> None:
-    """What the command line can check before it sends a spec anywhere, without azure-ai-ml:
-    the file reads, and `check_given` holds. The backend's `load()` checks all of it again."""
-    doc = read(path)
-    kind = kind_of(doc)
-    if kind is not None:
-        given = dict(overrides or {})
-        if endpoint_name is not None:
-            given["endpoint_name"] = endpoint_name
-        check_given(doc, kind, given)
 
 
 def check_given(doc: Document, kind: str, overrides: Mapping[str, Any] | None = None) -> None:

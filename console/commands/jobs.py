@@ -52,11 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _job_submit(args: argparse.Namespace) -> int:
-    from console import specs
-
     given = overrides(args.set)
-    specs.check(args.file, given)  # file:line before anything is sent: a name, an input --set misspelt
-    ws = workspace(args)
+    ws = workspace(args)  # specs.load in the backend refuses a bad name or --set input, with file:line
     job = ws.jobs.submit(args.file, given)
     if not args.wait:
         if args.json:
