@@ -4,9 +4,9 @@ a router kill, and the time until each is back (issue 17).
 The endpoint is the demo's, in a temporary workspace folder with its own daemon: the demo model
 trained by training/train.py on specs/data/churn-features (as the demo's job trains it, without
 the job), registered as churn-classifier:1, served on churn-ep (specs/endpoints/churn-ep.yml) by
-blue and green exactly as specs/endpoints/{blue,green}-deployment.yml say (2 real `mlflow models
-serve` instances each, max_concurrent_requests_per_instance 2, the specs' probes: first after
-10 s, then every 10 s), behind the real router. Everything goes through the workspace API
+blue and green exactly as specs/endpoints/{blue,green}-deployment.yml say (2 instances each of
+MLflow's scoring server, started as `mlflow models serve` starts it, max_concurrent_requests_per_
+instance 2, the specs' probes: first after 2 s, then every second), behind the real router. Everything goes through the workspace API
 (console.workspace.open_workspace("local", root=...)), as the CLI and the console do.
 
 Load: open loop, one-row churn requests in Azure's payload on the scoring URI with the primary
@@ -28,8 +28,8 @@ connection errors alike).
    until the next flip, how many failed, and the time from the set_traffic call until the first
    answer from the new deployment ("back"); medians over the 20 flips, totals for the counts.
 3. Instance kill: SIGKILL to the process group of one instance of the deployment taking the
-   traffic (its pid from the daemon's `daemon.processes`: `mlflow models serve` and its uvicorn
-   child, as a crashed container). Two times: until the endpoint reports the deployment's
+   traffic (its pid from the daemon's `daemon.processes`: the scoring server's process group, as
+   a crashed container). Two times: until the endpoint reports the deployment's
    ready_instances back at instance_count (polled 4 times a second), and until requests succeed
    at the pre-kill rate ("back": the start of the run of one-second bins, by scheduled time,
    that lasts to the end of the window, at least 3 long, each with >= 99 % answered 2xx and
@@ -47,8 +47,9 @@ every router and scoring server of the folder; any process of the folder still a
 is named and SIGKILLed by pid (in `finally`: on an error and on Ctrl-C too).
 
 Run: .venv/bin/python benchmarks/faults.py [--workspace-dir DIR] [--flips 20] [--cap 60]
-(2.5 to 4 minutes on 2 busy cores: ~50 s of set-up, ~40 s of ramp, 1 to 2 min of faults; DIR, if given, must not
-exist yet: it is created, used and left behind stopped; by default a temporary folder).
+(2.5 to 4 minutes on 2 busy cores: ~50 s of set-up, ~40 s of ramp, 1 to 2 min of faults; DIR,
+if given, must not exist yet: it is created, used and left behind stopped; by default a
+temporary folder).
 """
 
 from __future__ import annotations
