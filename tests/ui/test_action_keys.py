@@ -9,6 +9,7 @@ puts back what it changed. Deploy green goes last: it deletes green before deplo
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable
 
 from console.domain import AuditEntry, Operation
@@ -346,3 +347,36 @@ async def test_g_deploys_green_at_zero_where_the_backend_creates_deployments(app
     assert green.ready_instances == green.instance_count == 1  # project_specs' green
     assert traffic(ws)[0] == {"blue": 100, "green": 0}
     assert ws.audit.list(limit=1)[0].operation == "endpoints.create_deployment"
+
+
+@pytest.mark.integration
+async def test_after_a_monitor_run_a_features_histograms_show_on_the_local_daemon(local_ui_workspace, project_specs):
+    """The drift pane's chart, against real collected data: load on blue, m, then a feature."""
+    from console.loadgen import churn_payloads, run_load
+
+    ws = local_ui_workspace
+    endpoint, key = ws.endpoints.get(ENDPOINT), ws.endpoints.keys(ENDPOINT).primary
+    sent = run_load(endpoint.scoring_uri, key, churn_payloads(300, drift=0.5), rps=150, duration_s=2,
+                    deployment="blue", concurrency=4)
+    assert sent.failures == 0, sent.to_dict()
+    app = AmlopsApp(ws, specs=project_specs, refresh_s=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "churn-drift" in rows(app, "drift"))
+        await pilot.press("5", "m")
+        await modal(pilot, app, ConfirmModal)
+        await pilot.press("y")
+        await until(pilot, lambda: app.snapshot is not None and "churn-drift" in app.snapshot.reports, 120)
+        pane = app.query_one("#drift")
+        await until(pilot, lambda: pane.features_table.row_count > 0)
+        pane.features_table.focus()
+        await pilot.press("5", "z")  # zoomed: room for the chart
+        pane.features_table.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: pane.histograms.has_chart)
+        chosen = pane.histograms.feature
+        assert chosen == pane.selected_feature()
+        text = pane.histograms.render().plain
+        assert chosen in text and "baseline" in text and "production" in text
+        report = app.snapshot.reports["churn-drift"]
+        bins = next(f.bins for f in report.features if f.feature == chosen)
+        assert bins and bins[0] in text  # the x axis names the report's own bins
