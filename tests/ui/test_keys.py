@@ -1,7 +1,7 @@
 """The keys that change nothing, over the canned workspace (tests/fakes/canned.py): live panes,
 zoom and back, help, the keymap, the command palette, the filter, a small terminal, and
 read-only refusing every key that would change something. The actions themselves are pinned
-against a real daemon in test_app.py."""
+against a real daemon in test_action_keys.py."""
 
 from __future__ import annotations
 

@@ -104,7 +104,7 @@ def test_each_modal(snap_compare, size, name):
 @pytest.mark.parametrize("size", SIZES)
 def test_deploy_green_progress(snap_compare, size):
     """The deploy-green progress modal once green is ready (its steps are pinned end to end
-    against a real daemon in test_app.py; this pins how they look)."""
+    against a real daemon in test_action_keys.py; this pins how they look)."""
 
     async def run_before(pilot) -> None:
         await scene()(pilot)
