@@ -73,6 +73,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from console.loadgen import churn_payloads  # noqa: E402
+from console.local.procs import folder_processes  # noqa: E402
 
 SPECS = REPO / "specs"
 ENDPOINT, MODEL = "churn-ep", "churn-classifier"
@@ -273,29 +274,6 @@ def set_up(root: Path, scratch: Path):
     print(f"set-up: {ENDPOINT} serves blue=100 green=0 at {endpoint.scoring_uri} ({shape}; "
           f"{time.perf_counter() - t:.0f} s in all)", flush=True)
     return ws
-
-
-def folder_processes(root: Path) -> list[tuple[int, str]]:
-    """(pid, command line) of every live process of the workspace folder: its working directory
-    is inside it, or its command line names it. Zombies are left out."""
-    root = root.resolve()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            try:
-                cwd = os.readlink(entry / "cwd")
-            except OSError:
-                cwd = ""
-        except OSError:
-            continue
-        if str(root) in cmdline or cwd == str(root) or cwd.startswith(f"{root}/"):
-            found.append((int(entry.name), cmdline))
-    return found
 
 
 def tear_down(root: Path) -> None:

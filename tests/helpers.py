@@ -117,27 +117,10 @@ mlflow.sklearn.save_model(model, {str(target)!r}, signature=infer_signature(X, m
 
 
 def workspace_processes(root: Path) -> list[tuple[int, str]]:
-    """(pid, command line) of every live process that belongs to the local workspace in `root`:
-    its working directory is inside the folder, or its command line names it (the daemon, jobs,
-    routers, scoring servers and their children, the demo load). Zombies are left out."""
-    root = root.resolve()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            try:
-                cwd = os.readlink(entry / "cwd")
-            except OSError:
-                cwd = ""
-        except OSError:
-            continue
-        if str(root) in cmdline or cwd == str(root) or cwd.startswith(f"{root}/"):
-            found.append((int(entry.name), cmdline))
-    return found
+    """(pid, command line) of every live process of the local workspace in `root` (zombies left out)."""
+    from console.local.procs import folder_processes
+
+    return folder_processes(root)
 
 
 def amlops_in_process(*args: str) -> subprocess.CompletedProcess[str]:

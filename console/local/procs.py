@@ -121,6 +121,30 @@ def signal_group(pid: int | None, start: str | None, sig: int) -> None:
             pass
 
 
+def folder_processes(root: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process that belongs to the workspace folder `root`:
+    its working directory is inside the folder, or its command line names it (the daemon, jobs,
+    routers, scoring servers and their children, the demo load). Zombies are left out."""
+    root = root.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                cwd = ""
+        except OSError:
+            continue
+        if str(root) in cmdline or cwd == str(root) or cwd.startswith(f"{root}/"):
+            found.append((int(entry.name), cmdline))
+    return found
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nobody listens on right now (the caller binds it next)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
