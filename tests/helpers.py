@@ -49,8 +49,10 @@ async def until(pilot: Any, predicate: Callable[[], T], timeout: float = 30.0, w
     """`wait_until` for a console under Textual's pilot: pause (letting the app refresh and its
     workers report) until `predicate()` is truthy; AssertionError naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
+    delay = None  # first let what is pending run, then poll: most conditions hold at once
     while True:
-        await pilot.pause(0.05)
+        await pilot.pause(delay)
+        delay = 0.02
         last = predicate()
         if last:
             return last
