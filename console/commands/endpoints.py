@@ -7,11 +7,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.commands.argtypes import positive_float, positive_int, share
 from console.commands.selection import workspace
 from console.commands.output import add_no_wait, details, emit_json, settled, table
 from console.format import money
+
+if TYPE_CHECKING:
+    from console.domain import Endpoint
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,7 +127,7 @@ def _list(args: argparse.Namespace) -> int:
         emit_json(endpoints)
         return 0
     rows = [(e, d) for e in endpoints for d in (e.deployments or (None,))]
-    table(rows, [("ENDPOINT", lambda r: r[0].name), ("STATE", lambda r: r[0].provisioning_state),
+    table(rows, [("ENDPOINT", lambda r: r[0].name), ("STATE", lambda r: _state(r[0])),
                  ("DEPLOYMENT", lambda r: r[1].name if r[1] else "-"),
                  ("TRAFFIC", lambda r: f"{r[0].traffic.live.get(r[1].name, 0)} %" if r[1] else "-"),
                  ("MIRROR", lambda r: f"{r[0].traffic.mirror.get(r[1].name, 0)} %" if r[1] else "-"),
@@ -137,12 +141,19 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state(endpoint: Endpoint) -> str:
+    """The provisioning state, and why the scoring URI is not served when it is not."""
+    if endpoint.healthy is False:
+        return f"{endpoint.provisioning_state}, unhealthy: {endpoint.unhealthy_reason or 'not served'}"
+    return endpoint.provisioning_state
+
+
 def _show(args: argparse.Namespace) -> int:
     endpoint = workspace(args).endpoints.get(args.name)
     if args.json:
         emit_json(endpoint)
         return 0
-    details([("name", endpoint.name), ("state", endpoint.provisioning_state), ("auth mode", endpoint.auth_mode),
+    details([("name", endpoint.name), ("state", _state(endpoint)), ("auth mode", endpoint.auth_mode),
              ("scoring uri", endpoint.scoring_uri), ("traffic", _split_text(dict(endpoint.traffic.live))),
              ("mirror", _split_text(dict(endpoint.traffic.mirror))),
              ("cost", f"${money(endpoint.cost_per_hour)}/hour, ${money(endpoint.cost_today)} today "

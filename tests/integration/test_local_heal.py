@@ -10,6 +10,8 @@ its own probes) and green (0 %, one instance)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from console import cli
 from console.errors import OperationFailed, TrafficRuleError
 from console.loadgen import churn_payloads
 from console.local.client import LocalWorkspace, score, stop_daemon
@@ -143,6 +146,10 @@ def test_the_endpoint_reads_unhealthy_while_its_router_cannot_start(ws):
     try:
         down = wait_until(lambda: (e := ws.endpoints.get("churn-ep")).healthy is False and e, timeout=5)
         assert down.provisioning_state == "Succeeded" and "router" in down.unhealthy_reason
+        shown = io.StringIO()
+        with contextlib.redirect_stdout(shown):
+            assert cli.main(["--workspace-dir", str(ws.folder.root), "endpoint", "show", "churn-ep"]) == 0
+        assert "Succeeded, unhealthy: its router is down" in shown.getvalue()
         wait_until(lambda: "did not start" in daemon_log(ws), timeout=10)
     finally:
         squatter.close()
