@@ -11,6 +11,7 @@ its own probes) and green (0 %, one instance)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -35,7 +36,12 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs" / "endpoints"
-BODY = churn_payloads(1, rows_per_request=2)[0]
+
+
+@functools.cache
+def body() -> bytes:
+    """One request of two churn rows (made on first use: collecting this file must stay cheap)."""
+    return churn_payloads(1, rows_per_request=2)[0]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +93,7 @@ def daemon_log(ws: LocalWorkspace) -> str:
 
 def answers(uri: str, key: str) -> bool:
     try:
-        return score(uri, key, BODY, timeout_s=5).status_code == 200
+        return score(uri, key, body(), timeout_s=5).status_code == 200
     except OperationFailed:  # BackendUnavailable: nothing listens (yet)
         return False
 
@@ -193,7 +199,7 @@ def test_a_traffic_write_the_store_cannot_commit_changes_nothing(ws):
         holder.close()
     assert dict(ws.endpoints.get("churn-ep").traffic.live) == {"blue": 100, "green": 0}
     # live equals stored: the router never saw 90/10
-    served = {score(endpoint.scoring_uri, key, BODY).deployment for _ in range(30)}
+    served = {score(endpoint.scoring_uri, key, body()).deployment for _ in range(30)}
     assert served == {"blue"}
     assert len(ws.audit.list()) == audited  # nothing could be written, so the log keeps the attempt
     assert "endpoints.set_traffic by" in daemon_log(ws) and "could not be audited" in daemon_log(ws)

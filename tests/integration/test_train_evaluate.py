@@ -9,16 +9,19 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 from helpers import wait_until
+
+from console.lazy import lazy
 
 REPO = Path(__file__).resolve().parents[2]
 TRAINING = REPO / "training"
 sys.path.insert(0, str(TRAINING))  # the scripts import each other as top-level modules
 
-import data  # noqa: E402
+# Imported on first use: collecting this file (which every test run does) must stay cheap.
+pd = lazy("pandas")
+data = lazy("data")
 
 pytestmark = [
     pytest.mark.integration,
