@@ -133,7 +133,9 @@ def test_a_killed_router_is_back_on_the_same_port_within_2_s_under_load(ws):
     back = next(t for t, ok in load.results if t > killed and ok) - killed
     assert back <= 2.0, f"the scoring URI answered again {back:.2f} s after the router was killed"
     assert ws.endpoints.get("churn-ep").scoring_uri == endpoint.scoring_uri  # the same port
-    assert router_pid(ws) != victim
+    # recorded once the daemon has read the new router's state file (it may answer a moment before)
+    wait_until(lambda: [p for p in ws.connection.call("daemon.processes") if p["kind"] == "router"
+                        and p["pid"] != victim], timeout=5, what="the new router recorded")
     log = daemon_log(ws)
     assert f"router of churn-ep (pid {victim}" in log and "killed by SIGKILL" in log
     assert "router of churn-ep restarted" in log
@@ -161,7 +163,9 @@ def test_the_endpoint_reads_unhealthy_while_its_router_cannot_start(ws):
         squatter.close()
     key = ws.endpoints.keys("churn-ep").primary
     wait_until(lambda: answers(endpoint.scoring_uri, key), timeout=40, what="the router back on its port")
-    assert ws.endpoints.get("churn-ep").healthy is True
+    # The router answers as soon as it listens; the daemon records it once it has read the
+    # router's state file (polled every 20 ms), and reads it healthy from then on.
+    wait_until(lambda: ws.endpoints.get("churn-ep").healthy is True, timeout=5, what="healthy again")
 
 
 def _bind(sock: socket.socket, port: int) -> bool:
