@@ -386,8 +386,7 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
 
     @mapped("endpoint", writes=True)
     def rollback(self, name: str, *, expected: Mapping[str, int] | None = None) -> Operation:
-        current = self.get(name)
-        rollout.check_unchanged(name, current.traffic.live, expected)
+        current = self.get(name)  # the split to roll back from; _update checks `expected` on its own read
         split = rollout.rollback_split([d.name for d in current.deployments], self.ws.history.full(name),
                                        current.traffic.live)
         return self._update(name, "endpoints.rollback", traffic=split, mirror={}, expected=expected)

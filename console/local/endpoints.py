@@ -309,15 +309,14 @@ class EndpointService:
         return op
 
     def _hand_over(self, name: str, op: dict[str, Any]) -> dict[str, Any]:
-        """Push the committed revision to the router; if it cannot take it now, the operation stays
-        InProgress and the supervisor's next pass pushes it (the router is being restarted)."""
+        """Push the committed revision to the router, which finishes the operation; if the router
+        cannot take it now, the operation stays InProgress and the supervisor's next pass pushes
+        it (the router is being restarted). Returns the operation as the store has it."""
         try:
             self.admin.push(name)
         except OperationFailed as err:
             log.warning("router of %s has not taken %s yet (the next pass retries): %s", name, op["kind"], err)
-            return {**op, "status": "InProgress",
-                    "detail": f"committed; the router takes it once it answers again ({err.message})"}
-        return {**op, "status": "Succeeded", "ended_at": self.ctx.clock.now().isoformat()}
+        return self.ctx.operation_get(None, op["id"])
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -372,12 +371,13 @@ class EndpointService:
                 data_collection=tuple(c for c in ("model_inputs", "model_outputs")
                                       if str((collections.get(c) or {}).get("enabled", "false")).lower() == "true"),
                 cost_per_hour=billed_per_hour(dep), cost_today=spent.get(dep["name"], 0.0)))
-        up = row["provisioning_state"] != "Succeeded" or self.supervisor.router_up(row)
+        # Whether the scoring URI is served: asked only of an endpoint that should serve.
+        healthy = self.supervisor.router_up(row) if row["provisioning_state"] == "Succeeded" else None
         return Endpoint(name=row["name"], auth_mode=row["auth_mode"],
                         scoring_uri=f"http://127.0.0.1:{row['port']}/score" if row["port"] else None,
                         provisioning_state=row["provisioning_state"],
                         # Every deployment shows in the split: a new one at 0 %, as Azure reports it.
                         traffic=Traffic(live={d.name: row["traffic"].get(d.name, 0) for d in deployments},
                                         mirror=row["mirror"]), deployments=tuple(deployments),
-                        healthy=up if row["provisioning_state"] == "Succeeded" else None,
-                        unhealthy_reason=None if up else "its router is down; the daemon is restarting it")
+                        healthy=healthy, unhealthy_reason="its router is down; the daemon is restarting it"
+                        if healthy is False else None)

@@ -44,6 +44,8 @@ ROUTER_START_TIMEOUT_S = 15
 ROUTER_BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 15.0, 30.0)  # between failed starts of one router
 MAX_EARLY_EXITS = 3  # an instance that dies this often before it is ever ready fails the deployment
 DAEMON = Request(actor="amlops-daemon")  # who the audit names for what the daemon finishes itself
+# Why a process an earlier daemon started is gone: only its parent could have read its status.
+ADOPTED_EXIT = "gone (started by an earlier daemon: its exit status is not ours to read)"
 
 
 class Supervisor:
@@ -145,7 +147,7 @@ class Supervisor:
             return exit_reason(proc.returncode)
         if not row["router_pid"]:
             return "not running (stopped, or never started)"
-        return "gone (started by an earlier daemon: its exit status is not ours to read)"
+        return ADOPTED_EXIT
 
     def start_router(self, name: str) -> None:
         """Start the endpoint's router on the port the store keeps for it (chosen now if it has
@@ -225,8 +227,7 @@ class Supervisor:
     def _on_death(self, inst: dict[str, Any], key: tuple[str, str, int],
                   proc: subprocess.Popen[bytes] | None) -> set[str]:
         self._procs.pop(key, None)
-        reason = exit_reason(proc.returncode) if proc is not None and proc.returncode is not None else (
-            "gone (started by an earlier daemon: its exit status is not ours to read)")
+        reason = exit_reason(proc.returncode) if proc is not None and proc.returncode is not None else ADOPTED_EXIT
         # `mlflow models serve` runs uvicorn as a child: if only the parent died, the orphan would
         # keep the port (and answer probes for a process we no longer supervise). End the group.
         try:
