@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.errors import BackendUnavailable, NotFound, OperationFailed
+from console.workspace import refuse_if_read_only
 
 if TYPE_CHECKING:
     from console.local.client import LocalWorkspace
@@ -41,10 +42,7 @@ def set_up(ws: LocalWorkspace, *, out=sys.stdout) -> int:
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
-    if ws.read_only:  # even a set-up workspace: its load would be started again
-        from console.errors import ReadOnlyError
-
-        raise ReadOnlyError("demo")
+    refuse_if_read_only(ws, "demo")  # even a set-up workspace: its load would be started again
     if ws.monitors.list():
         say(f"already set up: {ws.name} has its model, endpoint and monitor; nothing changed")
         if running_load(ws.folder) is None:

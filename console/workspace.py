@@ -62,7 +62,7 @@ __all__ = [
     "BadInput", "ComputeOperations", "EndpointOperations", "Guard", "InvalidField", "JobOperations",
     "ModelOperations", "MonitorOperations", "NotFound", "NotSupported", "OperationFailed", "OperationGroup",
     "OperationsOperations", "QuotaExceeded", "QuotaOperations", "ReadOnlyError", "SpecError", "TrafficRuleError",
-    "Workspace", "mutates", "needs", "open_workspace", "require",
+    "Workspace", "mutates", "needs", "open_workspace", "refuse_if_read_only", "require",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,8 +100,8 @@ class Guard:
 
     def check(self, ws: Workspace) -> None:
         require(ws, self.capability)
-        if self.action is not None and ws.read_only:
-            raise ReadOnlyError(self.action)
+        if self.action is not None:
+            refuse_if_read_only(ws, self.action)
 
 
 def mutates(action: str, capability: str) -> Callable[[F], F]:
@@ -132,6 +132,13 @@ def require(ws: Workspace, capability: str) -> None:
     """Raise NotSupported unless the workspace declares `capability` (with the backend's reason)."""
     if capability not in ws.capabilities:
         raise NotSupported(ws.backend, capability, ws.unsupported.get(capability, ""))
+
+
+def refuse_if_read_only(ws: Workspace, action: str) -> None:
+    """ReadOnlyError for `action` in read-only mode: the guard's own rule, for a change that is no
+    one protocol call (starting the demo load, stopping the daemon) or that asks before it calls."""
+    if ws.read_only:
+        raise ReadOnlyError(action)
 
 
 class OperationGroup:

@@ -100,11 +100,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _writable(args: argparse.Namespace, action: str):
     """The selected workspace, for a command that changes what it runs; ReadOnlyError at once
     when it is read-only (before a question is asked or a request sent)."""
-    ws = workspace(args)
-    if ws.read_only:
-        from console.errors import ReadOnlyError
+    from console.workspace import refuse_if_read_only
 
-        raise ReadOnlyError(action)
+    ws = workspace(args)
+    refuse_if_read_only(ws, action)
     return ws
 
 

@@ -41,12 +41,11 @@ def _local_up(args: argparse.Namespace) -> int:
 def _local_down(args: argparse.Namespace) -> int:
     from console.demo import stop_load
     from console.local.client import DaemonConnection, daemon_pid, stop_all, stop_daemon
+    from console.workspace import refuse_if_read_only
 
     ws = local_workspace(args, "local")
-    if ws.read_only:  # stopping the daemon and the demo load changes what the workspace runs
-        from console.errors import ReadOnlyError
-
-        raise ReadOnlyError("local down --all" if args.all else "local down")
+    # Stopping the daemon and the demo load changes what the workspace runs.
+    refuse_if_read_only(ws, "local down --all" if args.all else "local down")
     load = stop_load(ws.folder)
     if load:
         print(f"stopped the demo load (pid {load})")
