@@ -74,3 +74,10 @@ class ModelsListed(Message):
     spec: Any  # the Path of green's deployment spec
     endpoint: str
     versions: list[str]
+
+
+@dataclass
+class JobSubmitted(Message):
+    """A job was submitted from the console: the jobs pane's cursor follows it once it is listed."""
+
+    name: str

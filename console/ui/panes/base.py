@@ -31,6 +31,8 @@ class Pane(Vertical, can_focus=False):
     title = "pane"
     area = "jobs"  # the Snapshot area whose errors make this pane stale
     also = ()  # other areas it shows figures of: a read of any of them redraws it
+    loaded = False  # set once the pane has shown its area's data
+    filter_text = ""  # k9s's filter, set by the screen: rows are filtered, totals never are
 
     @property
     def areas(self) -> tuple[str, ...]:
@@ -57,16 +59,28 @@ class Pane(Vertical, can_focus=False):
             return
         error = snapshot.errors.get(self.area)
         if error:
-            status.update(f"stale: {error}")
+            # A pane that never showed data is not "stale": it could not be read at all.
+            status.update(f"{'stale' if self.loaded else 'cannot read'}: {error}")
             status.add_class("-shown")
             if getattr(snapshot, self.area, None) is None:
                 return
         else:
             status.remove_class("-shown")
         self.show(snapshot)
+        self.loaded = True
 
     def show(self, snapshot: Snapshot) -> None:
         raise NotImplementedError
+
+    def keeps(self, *names: str | None) -> bool:
+        """Whether a row showing `names` passes the filter: one of them contains the text
+        (`!text`: none does). A pane passes every name its row shows (endpoint and deployment,
+        job name, display name and experiment), and computes its totals from the whole snapshot."""
+        text = self.filter_text
+        if not text:
+            return True
+        invert, needle = text.startswith("!"), text.lstrip("!").lower()
+        return any(needle in name.lower() for name in names if name) != invert
 
 
 def cell(value: str | None) -> str | Text:
