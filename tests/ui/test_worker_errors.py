@@ -174,4 +174,4 @@ async def test_an_error_is_shown_as_it_reads_never_as_markup():
         await pilot.pause()
         header = app.console_screen.query_one("#header")
         assert f"jobs: {said}" in str(header.render())
-        assert str(app.console_screen.query_one("#jobs .pane-status").render()) == f"stale: {said}"
+        assert str(app.console_screen.query_one("#jobs .pane-status").render()) == f"cannot read: {said}"  # it never loaded: not stale
