@@ -24,6 +24,11 @@ class LazyModule:
     def __getattr__(self, attr: str) -> Any:  # only for what the instance lacks: the module's names
         module = self._module
         if module is None:
+            if attr.startswith("__") and attr.endswith("__"):
+                # A probe of the stand-in (pytest's `__test__` on every global of a module it
+                # collects, copy's `__deepcopy__`), not a use of the module: importing for it
+                # would make the stand-in pointless.
+                raise AttributeError(attr)
             module = self._module = import_module(self._name)
         return getattr(module, attr)
 

@@ -9,7 +9,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from azure.ai.ml._restclient.arm_ml_service.models import AllocationState, ComputeInstanceState
 from rich.text import Text
 
 import console.commands.compute as compute_cli
@@ -21,8 +20,14 @@ from canned_app import CannedApp, loaded, settle
 from fakes.canned import NOW, CannedWorkspace
 from helpers import amlops_in_process
 
-INSTANCE_STATES = [state.value for state in ComputeInstanceState]
-CLUSTER_STATES = [state.value for state in AllocationState]
+
+
+def azure_states() -> tuple[list[str], list[str]]:
+    """Azure's compute instance states and cluster allocation states, as azure-ai-ml names them
+    (imported here, not when the file is collected: every worker collects every file)."""
+    from azure.ai.ml._restclient.arm_ml_service.models import AllocationState, ComputeInstanceState
+
+    return [s.value for s in ComputeInstanceState], [s.value for s in AllocationState]
 UNPRICED = "Standard_Made_Up_v9"  # a size the catalog has no price for
 
 
@@ -38,7 +43,7 @@ def every_state() -> list[Compute]:
                          idle_time_before_shutdown_minutes=60, last_activity=ago(minutes=47),
                          current_nodes=int(state == "Running"),
                          last_operation=ComputeOperation("Start", "User", "Succeeded", ago(hours=2)))
-                 for state in INSTANCE_STATES]
+                 for state in azure_states()[0]]
     clusters = [
         Compute("cpu-steady", "amlcompute", "Standard_DS3_v2", "Steady", max_instances=4, current_nodes=2,
                 last_activity=ago(minutes=3)),
@@ -134,6 +139,7 @@ SHARED = ("STATE", "IDLE", "$/HOUR", "$ TODAY", "$ IDLE TODAY", "NODES", "SIZE")
 
 async def test_the_cli_and_the_console_show_the_same_compute_rows_and_totals(workspace, cli):
     # Every state Azure has, each spelled as the records spell them.
+    INSTANCE_STATES, CLUSTER_STATES = azure_states()
     assert set(INSTANCE_STATES) | set(CLUSTER_STATES) <= set(COMPUTE_STATES)
     assert {c.state for c in every_state() if c.is_instance} == set(INSTANCE_STATES)
     assert {c.state for c in every_state() if not c.is_instance} == set(CLUSTER_STATES)

@@ -1,7 +1,7 @@
 """The drift engine (console/drift/) against direct scipy and numpy computations.
 
 Every metric is compared with scipy on many seeded random cases (`wasserstein_distance` over the
-sample std, `jensenshannon(base=2)`, `ks_2samp`, `chisquare`), PSI with a direct numpy
+sample std, `distance.jensenshannon(base=2)`, `ks_2samp`, `chisquare`), PSI with a direct numpy
 computation of Azure's (tests/unit/test_drift_azure.py has the rest of Azure's definitions), plus the
 edge cases (ties, constant columns, all-null columns, unseen categories, one production row,
 1e12 outliers, integer typing), the streaming reduction, the profile file and the verdict rules.
@@ -17,10 +17,7 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from console import drift
 from console.domain import FeatureDrift
@@ -36,6 +33,12 @@ from console.drift import (
     verdict,
 )
 from console.errors import BadInput, InvalidField
+from console.lazy import lazy
+
+# Imported on first use: every worker collects every file, and these take a second.
+pd = lazy("pandas")
+stats = lazy("scipy.stats")
+distance = lazy("scipy.spatial.distance")
 
 W1_TOLERANCE = 0.005  # the issue's requirement on the normalized Wasserstein
 P_TOLERANCE = 0.005  # KS p-values when the baseline is summarised (more than 8,193 distinct values)
@@ -248,7 +251,7 @@ def test_categorical_metrics_match_scipy(seed):
     if n < 10:
         assert f.value is None
         return
-    assert f.value == pytest.approx(jensenshannon(p, q, base=2), rel=1e-9, abs=1e-12)
+    assert f.value == pytest.approx(distance.jensenshannon(p, q, base=2), rel=1e-9, abs=1e-12)
     assert f.psi == pytest.approx(azure_psi(*union_counts(base, prod)), rel=1e-9, abs=1e-12)
     assert f.null_rate == pytest.approx(sum(v is None for v in prod) / len(prod))
     if n < 1000:
@@ -280,7 +283,7 @@ def test_unseen_categories_count_in_the_union():
     f = one(np.array(base, dtype=object), np.array(prod, dtype=object))
     _, p, q, counts = union_shares(base, prod)
     assert len(p) == 3
-    assert f.value == pytest.approx(jensenshannon(p, q, base=2))
+    assert f.value == pytest.approx(distance.jensenshannon(p, q, base=2))
     assert f.psi == pytest.approx(azure_psi(*union_counts(base, prod)))
     # chi-squared: z expects 1e-4 of the rows (floored, renormalised, pooled), and has 50
     assert f.p_value == pytest.approx(direct_chi2_p(p, counts))
@@ -443,7 +446,7 @@ def test_integer_typed_categorical_and_numeric_give_their_metrics():
     cat = one(base, prod)
     assert cat.type == "categorical"
     _, p, q, _ = union_shares(list(base), list(prod))
-    assert cat.value == pytest.approx(jensenshannon(p, q, base=2))
+    assert cat.value == pytest.approx(distance.jensenshannon(p, q, base=2))
     num = one(base, prod, "numeric")
     assert num.type == "numeric"
     assert num.value == pytest.approx(exact_nw(base.astype(float), prod.astype(float)), abs=1e-4)
@@ -452,7 +455,7 @@ def test_integer_typed_categorical_and_numeric_give_their_metrics():
     as_float[:10] = np.nan
     f = one(base, as_float)
     _, p, q, _ = union_shares(list(base), [v for v in prod[10:]])
-    assert f.value == pytest.approx(jensenshannon(p, q, base=2))
+    assert f.value == pytest.approx(distance.jensenshannon(p, q, base=2))
 
 
 def test_bad_overrides_are_rejected():

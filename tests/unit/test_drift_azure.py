@@ -13,16 +13,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from rich.text import Text
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from console import drift
 from console.domain import Monitor
 from console.drift import BaselineProfile, DriftAccumulator, compute_drift, profile_baseline
 from console.errors import InvalidField
+from console.lazy import lazy
+
+# Imported on first use: every worker collects every file, and these take a second.
+pd = lazy("pandas")
+stats = lazy("scipy.stats")
+distance = lazy("scipy.spatial.distance")
 
 PSI_TOLERANCE = {"rel": 2e-3, "abs": 2e-4}  # a side summarised (see tests/unit/test_drift.py)
 
@@ -76,7 +79,7 @@ def azure_frequencies(base, prod) -> tuple[list[float], list[float], list[int], 
 
 def azure_js_categorical(base, prod) -> float:
     p, q, _, _ = azure_frequencies(base, prod)
-    return float(jensenshannon(p, q, base=2))
+    return float(distance.jensenshannon(p, q, base=2))
 
 
 def one(base, prod, kind=None, **report):
@@ -212,7 +215,7 @@ def test_the_metric_a_signal_names_is_judged_with_its_threshold_and_direction(nu
     bx, px = base["x"].to_numpy(), prod["x"].to_numpy()
     b, q = azure_bins(bx, px)
     expected_x = {
-        "jensen_shannon_distance": jensenshannon(b / len(bx), q / len(px), base=2),
+        "jensen_shannon_distance": distance.jensenshannon(b / len(bx), q / len(px), base=2),
         "population_stability_index": azure_psi(b, q),
         # baselines over 10,000 rows: ks_2samp's own default is its asymptotic method
         "two_sample_kolmogorov_smirnov_test": stats.ks_2samp(bx, px).pvalue,
@@ -223,7 +226,7 @@ def test_the_metric_a_signal_names_is_judged_with_its_threshold_and_direction(nu
     if categorical == "pearsons_chi_squared_test":  # the engine's pooled test (no category expects < 5 here)
         expected_c = stats.chisquare(qc, np.array(p) * sum(qc)).pvalue
     else:
-        expected_c = {"jensen_shannon_distance": jensenshannon(p, qs, base=2),
+        expected_c = {"jensen_shannon_distance": distance.jensenshannon(p, qs, base=2),
                       "population_stability_index": azure_psi(bc, qc)}[categorical]
     assert c.value == pytest.approx(expected_c, rel=1e-9, abs=1e-12)
     for f in (x, c):
@@ -382,7 +385,7 @@ def test_the_no_drift_distance_matches_windows_drawn_from_the_baseline():
     for counts, rows in [(np.full(10_000, 20), 1_000), (np.full(100, 500), 1_000), (np.ones(2_000, int), 1_000),
                          (np.full(100, 500), 20_000), ((50_000 / np.arange(1, 301)).astype(int), 5_000)]:
         share = counts / counts.sum()
-        js = [jensenshannon(share, rng.multinomial(rows, share) / rows, base=2) for _ in range(400)]
+        js = [distance.jensenshannon(share, rng.multinomial(rows, share) / rows, base=2) for _ in range(400)]
         mean, quantile = drift.null_distance(counts, rows, "jensen_shannon_distance")
         assert mean == pytest.approx(np.mean(js), rel=0.02)
         assert np.quantile(js, 0.95) <= quantile <= np.quantile(js, 0.999) * 1.05

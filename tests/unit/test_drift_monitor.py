@@ -8,10 +8,12 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 
 from console import drift
+from console.lazy import lazy
 from console.local.monitor import MonitorService
+
+pd = lazy("pandas")  # imported on first use: every worker collects every file
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 

@@ -6,13 +6,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+
+from console.lazy import lazy
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))  # the scripts import each other as top-level modules
 
-import data  # noqa: E402
+# Imported on first use: every worker collects every file, and these take a second.
+pd = lazy("pandas")
+data = lazy("data")
 
 
 @pytest.fixture(scope="module")
