@@ -288,7 +288,9 @@ class InvokeResult(Record):
 
 @dataclass(frozen=True, slots=True)
 class DeploymentMetrics(Record):
-    """Serving figures for one deployment over a rolling window."""
+    """Serving figures for one deployment over a window the backend chose and states: `window_s`
+    long, ending `age_s` seconds before the read (the local router's window ends at the read;
+    Azure Monitor's newest complete minute ended a minute or more before, since it ingests late)."""
 
     endpoint_name: str
     deployment: str
@@ -300,6 +302,7 @@ class DeploymentMetrics(Record):
     p95_ms: float | None
     p99_ms: float | None
     latency_series_ms: tuple[float, ...] = ()  # per-interval p50, oldest first, for sparklines
+    age_s: float = 0.0  # from the window's end to the read
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,10 @@ until its Retry-After).
 Every metric is asked its Average: online-endpoint metrics list no other aggregation (no Total,
 no Count), and RequestsPerMinute's Average at the minute's grain is that minute's count. A metric
 Azure Monitor answers with an `errorCode` other than Success (and no series) is an error, never
-zero requests. Azure Monitor ingests a minute a minute or two late, so "now" is the newest minute
-with requests it has reported for the endpoint; the window ends there.
+zero requests. Azure Monitor ingests a minute a minute or two late, so "now" is the newest complete
+minute (one that has ended) with requests it has reported for the endpoint; the window ends there,
+and each record says how long before the read it ended (`age_s`), so the console labels the figure
+with its age instead of passing it off as live.
 
 The success rate is read with the local router's rule (console/local/serving/metrics.py): 408,
 424, 429 and 5xx are the deployment's failures, the other 4xx the client's and left out. Without
@@ -29,7 +31,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ class EndpointMetrics:
         self.session = session
         self._client: Any = None
         self.clock = time.monotonic  # tests and the refresh benchmark move it
+        self.wall = lambda: datetime.now(timezone.utc)  # what a minute's end and a figure's age are told against
         # endpoint -> (time.monotonic() it is good until, its figures or why they could not be read)
         self._kept: dict[str, tuple[float, Figures | Exception]] = {}
         self._lock = threading.Lock()
@@ -178,18 +181,23 @@ class EndpointMetrics:
                             points[point.timestamp] = points.get(point.timestamp, 0.0) + float(point.average)
         return found, refused
 
-    def of(self, endpoint: str, deployments: list[str], window_s: int, *,
+    def of(self, endpoint: str, deployments: list[str], window_s: int | None, *,
            others: Iterable[str] = ()) -> list[DeploymentMetrics]:
-        """Each deployment's figures over the newest `window_s` Azure Monitor has reported."""
+        """Each deployment's figures over the newest `window_s` (None: one minute, the live figure)
+        Azure Monitor has reported, and how long before now that window ended."""
         from console.domain import DeploymentMetrics
 
         found = self.figures(endpoint, others)
+        now = self.wall()
         rpm = found.get("RequestsPerMinute", {})
-        # The newest minute that saw requests: Azure Monitor may report the minutes it has not
-        # ingested yet (or had no requests in) as 0.
-        reported = [t for points in rpm.values() for t, n in points.items() if n > 0]
-        newest = max(reported) if reported else None
-        minutes = max(1, round(window_s / 60))
+        # The newest complete minute that saw requests: Azure Monitor may report the minutes it has
+        # not ingested yet (or had no requests in) as 0, and the minute under way only in part.
+        ended = now - timedelta(minutes=1)
+        complete = [(t, n) for points in rpm.values() for t, n in points.items() if t <= ended]
+        # Without a request in the span, the newest complete minute reported, however quiet.
+        newest = max((t for t, n in complete if n > 0), default=None) or max((t for t, _ in complete), default=None)
+        age_s = max(0.0, (now - newest - timedelta(minutes=1)).total_seconds()) if newest else 0.0
+        minutes = max(1, round((window_s or 60) / 60))
         out = []
         for name in deployments:
             counts = rpm.get(name, {})
@@ -216,5 +224,5 @@ class EndpointMetrics:
                 rps=requests / (minutes * 60),
                 success_rate=1 - failures / answerable if answerable else None, p50_ms=weighted("RequestLatency_P50"),
                 p95_ms=weighted("RequestLatency_P95"), p99_ms=weighted("RequestLatency_P99"),
-                latency_series_ms=tuple(p50[t] for t in sorted(p50))))
+                latency_series_ms=tuple(p50[t] for t in sorted(p50)), age_s=round(age_s, 1)))
         return out

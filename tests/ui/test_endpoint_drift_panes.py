@@ -168,6 +168,95 @@ def test_the_footer_totals_the_highlighted_endpoint_and_all_of_them():
     drive(EndpointsPane(), scenario)
 
 
+def test_a_filter_keeps_rows_by_endpoint_or_deployment_and_the_totals_stay_the_workspaces():
+    scoring = Endpoint(name="scoring", deployments=(deployment("scoring", "blue", hourly=0.146, today=1.752),
+                                                    deployment("scoring", "canary", hourly=None)))
+    snapshot = churn_snapshot(deployments=(deployment("churn", "blue", hourly=0.586, today=7.032),
+                                           deployment("churn", "green", hourly=0.293, today=0.1953)), extra=(scoring,))
+
+    async def scenario(app, pilot):
+        pane = app.pane
+        footer = pane.query_one(".endpoints-footer", Static)
+        pane.apply(snapshot)
+        await pilot.pause()
+        unfiltered = str(footer.render())
+        assert unfiltered.startswith("churn: $0.88/hour, $7.23 today; all 3 endpoints: $1.02/hour")
+        # `/blue` matches deployment names, not only endpoint names: both blue rows stay.
+        pane.filter_text = "blue"
+        pane.apply(snapshot)
+        await pilot.pause()
+        assert keys(pane.table) == ["churn/blue", "scoring/blue"]
+        assert str(footer.render()) == unfiltered
+        assert pane.border_subtitle.startswith("filter blue: 2 of 5 shown")
+        pane.filter_text = "!churn"
+        pane.apply(snapshot)
+        await pilot.pause()
+        assert keys(pane.table) == ["fraud", "scoring/blue", "scoring/canary"]
+        assert "all 3 endpoints: $1.02/hour ($24.60/day), $8.98 today" in str(footer.render())
+        # A filter that hides every row highlights nothing: the footer is the workspace's total,
+        # never "no online endpoints: nothing billed" while endpoints bill.
+        pane.filter_text = "nothing-matches"
+        pane.apply(snapshot)
+        await pilot.pause()
+        assert pane.table.row_count == 0 and pane.selected() is None
+        assert str(footer.render()) == ("all 3 endpoints: $1.02/hour ($24.60/day), $8.98 today; 1 deployment "
+                                        "without a known price, not counted")
+        pane.filter_text = ""
+        pane.apply(snapshot)
+        await pilot.pause()
+        assert len(keys(pane.table)) == 5 and str(footer.render()) == unfiltered
+
+    drive(EndpointsPane(), scenario)
+
+
+def test_the_one_endpoints_total_stands_when_the_filter_hides_its_rows():
+    snapshot = Snapshot(taken_at=NOW, endpoints=[Endpoint(
+        name="churn-ep", traffic=Traffic(live={"blue": 100}),
+        deployments=(deployment("churn-ep", "blue", hourly=0.586, today=7.032),
+                     deployment("churn-ep", "green", hourly=0.293, today=0.1953)))])
+
+    async def scenario(app, pilot):
+        pane = app.pane
+        pane.filter_text = "red"
+        pane.apply(snapshot)
+        await pilot.pause()
+        assert pane.table.row_count == 0
+        assert str(pane.query_one(".endpoints-footer", Static).render()).startswith("churn-ep: $0.88/hour ($21.10/day)")
+
+    drive(EndpointsPane(), scenario)
+
+
+def test_the_figures_window_and_its_age_are_the_backends_and_said_under_the_pane():
+    local = [dataclasses.replace(metrics("churn", name), window_s=10) for name in ("blue", "green")]
+    # Azure Monitor's newest complete minute, two and a half minutes old (another endpoint's four).
+    azure = [dataclasses.replace(metrics("churn", "blue"), age_s=150.0),
+             dataclasses.replace(metrics("scoring", "blue"), age_s=245.0)]
+    scoring = Endpoint(name="scoring", deployments=(deployment("scoring", "blue"),))
+
+    async def scenario(app, pilot):
+        pane = app.pane
+        pane.apply(churn_snapshot(metrics={"churn": local}))
+        await pilot.pause()
+        assert pane.border_subtitle == "RPS SUCCESS P99: last 10s"
+        assert "RPS SUCCESS P99: last 10s" in screen_text(app)
+        pane.apply(churn_snapshot(metrics={"churn": azure[:1]}))
+        await pilot.pause()
+        assert pane.border_subtitle == "RPS SUCCESS P99: 1m, 2m ago"
+        pane.apply(churn_snapshot(metrics={"churn": azure[:1], "scoring": azure[1:]}, extra=(scoring,)))
+        await pilot.pause()
+        assert pane.border_subtitle == "RPS SUCCESS P99: 1m, 2m-4m ago"
+        pane.filter_text = "blue"
+        pane.apply(churn_snapshot(metrics={"churn": local}))
+        await pilot.pause()
+        assert pane.border_subtitle == "filter blue: 1 of 3 shown; RPS SUCCESS P99: last 10s"
+        pane.filter_text = ""
+        pane.apply(churn_snapshot())  # no figures read: nothing to label
+        await pilot.pause()
+        assert pane.border_subtitle == ""
+
+    drive(EndpointsPane(), scenario)
+
+
 def test_low_success_is_in_the_error_colour_and_short_readiness_in_the_warning_colour():
     snapshot = churn_snapshot(
         deployments=(deployment("churn", "blue", count=3, ready=1), deployment("churn", "green")),

@@ -5,6 +5,8 @@ refuses is an error, never zero requests; and the route answers in the published
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from console.errors import BackendUnavailable, InvalidField, OperationFailed
@@ -85,6 +87,48 @@ def test_fifty_endpoints_are_one_batch_and_a_hundred_and_twenty_three(ws, fake):
     assert asked == {endpoint_id(fake, name) for name in fake.endpoints}
     read_area(ws, "endpoints", unavailable(ws))  # within Azure Monitor's minute: nothing asked again
     assert len(fake.calls("POST", BATCH)) == 6
+
+
+def ingesting_late(fake: FakeArm, monkeypatch, minutes: int) -> None:
+    """Azure Monitor as it answers before it has ingested the last `minutes`: those minutes are
+    in the series, without a value."""
+    original = fake.metrics_batch
+
+    def late(call):
+        status, body, headers = original(call)
+        end = datetime.fromisoformat(call.query["endtime"]).replace(second=0, microsecond=0)
+        for item in body.get("values", []):
+            for metric in item["value"]:
+                for series in metric["timeseries"]:
+                    series["data"] = [p if datetime.fromisoformat(p["timeStamp"]) < end - timedelta(minutes=minutes)
+                                      else {"timeStamp": p["timeStamp"]} for p in series["data"]]
+        return status, body, headers
+    monkeypatch.setattr(fake, "metrics_batch", late)
+
+
+def asked_until(fake: FakeArm) -> datetime:
+    """The end of the span the first batch asked for: "now", as the SDK saw it."""
+    return datetime.fromisoformat(fake.calls("POST", BATCH)[0].query["endtime"])
+
+
+def test_the_live_figure_is_the_newest_complete_minute_and_says_how_old_it_is(ws, fake, monkeypatch):
+    ingesting_late(fake, monkeypatch, minutes=2)
+    ws.endpoints.list()
+    ws.endpoints.metrics("churn-ep", window_s=60)
+    now = asked_until(fake)
+    minute = now.replace(second=0, microsecond=0)
+    ws.monitor_metrics.wall = lambda: now
+    (blue, green) = ws.endpoints.metrics("churn-ep", window_s=60)
+    # The last two minutes are not in yet: the window is the minute before them, ended 2 min + the
+    # seconds of this one ago; blue's figures are that minute's, not 0 from the minutes to come.
+    assert blue.window_s == 60 and green.window_s == 60
+    assert blue.age_s == green.age_s == pytest.approx(120 + (now - minute).total_seconds(), abs=0.1)
+    assert 110 < blue.requests < 135 and blue.rps == pytest.approx(blue.requests / 60, abs=0.01)
+    # Read again half a minute into the newest minute reported: that minute is under way, not
+    # complete, and the one before it stands (a partly ingested minute would read low).
+    ws.monitor_metrics.wall = lambda: minute - timedelta(minutes=2, seconds=30)
+    (blue, _) = ws.endpoints.metrics("churn-ep", window_s=60)
+    assert blue.age_s == pytest.approx(30.0) and blue.requests > 100
 
 
 def test_success_rate_counts_the_deployments_failures_not_the_clients(ws, fake):

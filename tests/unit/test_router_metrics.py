@@ -71,8 +71,9 @@ def test_percentiles_match_numpy_over_both_windows():
     for key, q in (("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99)):
         assert w60[key] == pytest.approx(np.percentile(new, q), abs=1e-3)
         assert w300[key] == pytest.approx(np.percentile(np.concatenate([old, new]), q), abs=1e-3)
-    assert w60["rps"] == pytest.approx(3000 / 60, rel=1e-3)
-    assert w300["rps"] == pytest.approx(6000 / 300, rel=1e-3)
+    # The current second has just begun: the 60 buckets counted cover 59 s, the 300 cover 299.
+    assert w60["rps"] == pytest.approx(3000 / 59, rel=1e-3)
+    assert w300["rps"] == pytest.approx(6000 / 299, rel=1e-3)
 
 
 def test_rps_of_a_young_deployment_uses_its_age():
@@ -80,6 +81,40 @@ def test_rps_of_a_young_deployment_uses_its_age():
     for i in range(100):
         m.record(200, 1.0, now=T0 + i * 0.1)
     assert m.summary(now=T0 + 10)["60"]["rps"] == pytest.approx(10.0)
+
+
+def record_split(m: RollingMetrics, other: RollingMetrics, start: float, seconds: float, rate: float,
+                 share: float) -> None:
+    """`rate` requests a second from `start`, evenly spaced, as the router records them: every
+    request goes to `m` or `other`, `share` of them to `m` (Bresenham's spread, exact per second)."""
+    sent = kept = 0
+    for i in range(int(seconds * rate)):
+        sent += 1
+        target = m if kept < round(sent * share) else other
+        kept += target is m
+        target.record(200, 5.0, now=start + i / rate)
+
+
+def test_the_ten_second_window_shows_a_traffic_change_ten_seconds_later_the_minute_does_not():
+    blue, green = RollingMetrics(now=T0), RollingMetrics(now=T0)
+    record_split(blue, green, T0, 120, 20.0, 0.9)  # two minutes at 90/10, 20 requests a second
+    change = T0 + 120
+    record_split(blue, green, change, 10.5, 20.0, 0.5)  # then 50/50
+    now = change + 10.45  # the current second 45 % gone: the window covers 9.45 s, not 10
+    b, g = blue.summary(now=now), green.summary(now=now)
+    assert b["10"]["requests"] + g["10"]["requests"] == 190  # 20 a second over 9.45 s, both ends included
+    assert b["10"]["rps"] + g["10"]["rps"] == pytest.approx(20.0, rel=0.01)
+    assert b["10"]["rps"] == pytest.approx(10.0, rel=0.02) and g["10"]["rps"] == pytest.approx(10.0, rel=0.02)
+    # The minute still reads mostly the old split: what the pane showed for a minute after a change.
+    share = g["60"]["rps"] / (b["60"]["rps"] + g["60"]["rps"])
+    assert 0.15 < share < 0.25
+
+
+def test_the_ten_second_window_of_a_router_that_just_started_divides_by_its_age():
+    m = RollingMetrics(now=T0 + 0.5)
+    for i in range(60):
+        m.record(200, 1.0, now=T0 + 0.5 + i * 0.05)
+    assert m.summary(now=T0 + 3.5)["10"]["rps"] == pytest.approx(20.0)
 
 
 def test_windows_forget_old_seconds_and_memory_is_bounded():

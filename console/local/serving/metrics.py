@@ -2,7 +2,9 @@
 
 Recording is O(1) and allocation-free in the common case: a request adds to the current one-second
 bucket (counters and an `array('d')` of latencies). Everything else -- windows, rates, percentiles,
-the sparkline series -- is computed on read, from the buckets of the last 310 seconds.
+the sparkline series -- is computed on read, from the buckets of the last 310 seconds. A window of
+`seconds` counts the last `seconds` buckets, the current one included, and its rate divides by the
+time they cover: the 10 s window is the console's live figure, the longer ones the trend's.
 
 Status classes (the rollout analysis in DESIGN.md reads these):
 
@@ -32,7 +34,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-WINDOWS_S = (60, 300)
+WINDOWS_S = (10, 60, 300)
+LIVE_WINDOW_S = 10  # the console's live figure: a traffic change shows within it (issue 18)
 SERIES_INTERVAL_S = 10
 SERIES_POINTS = 30
 _KEEP_S = max(WINDOWS_S[-1], SERIES_INTERVAL_S * SERIES_POINTS) + SERIES_INTERVAL_S
@@ -153,7 +156,9 @@ def _window(snap: Snapshot, seconds: int) -> dict[str, Any]:
         if len(b.latencies):
             lat.append(b.latencies)
     answerable = requests - client_errors
-    span = min(float(seconds), max(snap.now - snap.since, 1.0))
+    # The time the counted seconds cover: the current one only as far as it has gone (a whole
+    # second for it would read a 10 s window up to 10 % low), and no more than recording has.
+    span = max(min(snap.now - first, snap.now - snap.since), 1.0)
     out: dict[str, Any] = {
         "requests": requests,
         "rps": round(requests / span, 3),
@@ -188,7 +193,7 @@ def _series(snap: Snapshot) -> tuple[int, list[float | None]]:
 
 
 def summarize(snap: Snapshot) -> dict[str, Any]:
-    """{"60": {...}, "300": {...}, "series_p50_ms": [30 values], "series_start": epoch s, ...}."""
+    """{"10": {...}, "60": {...}, "300": {...}, "series_p50_ms": [30 values], "series_start": epoch s, ...}."""
     out: dict[str, Any] = {str(w): _window(snap, w) for w in WINDOWS_S}
     start, series = _series(snap)
     out["series_p50_ms"] = series

@@ -1,9 +1,14 @@
 """The endpoints pane: one row per (endpoint, deployment) with its live and mirror traffic,
-readiness, the serving figures of the last window (rps, success, p99, a latency sparkline) and
-what the deployment costs (its instances bill around the clock, traffic or not): per hour and
-since midnight UTC, with the highlighted endpoint's total and all endpoints' in the footer.
+readiness, the serving figures of a short window (rps, success, p99), a latency sparkline of the
+longer trend, and what the deployment costs (its instances bill around the clock, traffic or not):
+per hour and since midnight UTC, with the highlighted endpoint's total and all endpoints' in the
+footer.
 
-Metrics are only ever the ones the snapshot read; a deployment without them shows "-".
+Metrics are only ever the ones the snapshot read; a deployment without them shows "-". The window
+the figures cover, and how old it is, are the backend's (`DeploymentMetrics.window_s`, `age_s`:
+the local router's last 10 s, Azure Monitor's newest complete minute) and are said under the pane.
+The filter keeps the rows whose endpoint or deployment name matches; the footer's totals are
+always every endpoint's.
 Narrow, the columns that matter least go first: traffic, success and p99 stay.
 The screen drives traffic, rollback and deploy-green from `selected()`.
 """
@@ -11,7 +16,7 @@ The screen drives traffic, rollback and deploy-green from `selected()`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from rich.text import Span, Text
 from textual.app import ComposeResult
@@ -89,32 +94,61 @@ def format_ms(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
 
 
+def _span(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
+
+
+def _age(seconds: float) -> str:
+    return f"{int(seconds)}s" if seconds < 60 else f"{int(seconds // 60)}m"
+
+
+def window_text(metrics: Iterable[DeploymentMetrics]) -> str:
+    """What the RPS, SUCCESS and P99 figures cover, as the backends said: "last 10s" for a window
+    that ends at the read; "1m, 2m ago" (or "1m, 2m-4m ago" across endpoints) for one that ended
+    before it (Azure Monitor's newest complete minute); "" without figures."""
+    windows, ages = set(), set()
+    for m in metrics:
+        windows.add(m.window_s)
+        ages.add(m.age_s)
+    if not windows:
+        return ""
+    span = "/".join(_span(w) for w in sorted(windows))
+    young, old = min(ages), max(ages)
+    if old < 1:
+        return f"RPS SUCCESS P99: last {span}"
+    ago = _age(old) if _age(young) == _age(old) else f"{_age(young)}-{_age(old)}"
+    return f"RPS SUCCESS P99: {span}, {ago} ago"
+
+
 def cost_text(endpoints: Sequence[Endpoint], selected: str | None, width: int) -> str:
     """The footer: the highlighted endpoint's deployments together, per hour and today, then (with
-    several endpoints) all of them, as detailed as `width` allows."""
+    several endpoints) all of them, as detailed as `width` allows. Always every endpoint's figures:
+    a filter that hides rows changes no total (and with every row hidden, nothing is highlighted:
+    then the total alone)."""
+    if not endpoints:
+        return "no online endpoints: nothing billed"
     deployments = [d for e in endpoints for d in e.deployments]
     unpriced = sum(1 for d in deployments if d.cost_per_hour is None)
     note = (f"; {unpriced} deployment{'s' if unpriced > 1 else ''} without a known price, not counted",
             f" (+{unpriced} unpriced)") if unpriced else ("",)
-    endpoint = next((e for e in endpoints if e.name == selected), endpoints[0] if endpoints else None)
-    if endpoint is None:
-        return "no online endpoints: nothing billed"
-    hour, today = endpoint.cost_per_hour, _today(endpoint.cost_today)
-    day = None if hour is None else hour * 24
+    endpoint = next((e for e in endpoints if e.name == selected), endpoints[0] if len(endpoints) == 1 else None)
     if len(endpoints) == 1:
+        hour, today = endpoint.cost_per_hour, _today(endpoint.cost_today)
+        day = None if hour is None else hour * 24
         variants = [f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day){today}: every instance "
                     "bills around the clock, traffic or not",
                     f"{endpoint.name}: {usd(hour)}/hour ({usd(day)}/day){today}",
                     f"{endpoint.name}: {usd(hour)}/hour{today}"]
-    else:
-        total_hour = costs.known_sum(e.cost_per_hour for e in endpoints)
-        total_today = _today(costs.known_sum(e.cost_today for e in endpoints))
-        total_day = None if total_hour is None else total_hour * 24
-        everyone = f"all {len(endpoints)} endpoints: {usd(total_hour)}/hour"
-        variants = [f"{endpoint.name}: {usd(hour)}/hour{today}; {everyone} ({usd(total_day)}/day){total_today}",
-                    f"{endpoint.name}: {usd(hour)}/hour{today}; {everyone}{total_today}",
-                    f"{everyone} ({usd(total_day)}/day){total_today}",
-                    f"{everyone}{total_today}"]
+        return first_fit(width, [line + n for line in variants for n in note])
+    total_hour = costs.known_sum(e.cost_per_hour for e in endpoints)
+    total_today = _today(costs.known_sum(e.cost_today for e in endpoints))
+    total_day = None if total_hour is None else total_hour * 24
+    everyone = f"all {len(endpoints)} endpoints: {usd(total_hour)}/hour"
+    variants = [f"{everyone} ({usd(total_day)}/day){total_today}", f"{everyone}{total_today}"]
+    if endpoint is not None:
+        mine = f"{endpoint.name}: {usd(endpoint.cost_per_hour)}/hour{_today(endpoint.cost_today)}"
+        variants = [f"{mine}; {everyone} ({usd(total_day)}/day){total_today}", f"{mine}; {everyone}{total_today}",
+                    *variants]
     return first_fit(width, [line + n for line in variants for n in note])
 
 
@@ -171,9 +205,13 @@ class EndpointsPane(Pane):
         rows: dict[str, list] = {}
         targets: dict[str, tuple[str, str | None]] = {}
         row_key_of: dict[tuple[str, str], str] = {}  # the (ENDPOINT, DEPLOYMENT) cells -> row key
+        keeps, total = self.keeps, 0
         for endpoint in snapshot.endpoints or []:
             name = endpoint.name
             if not endpoint.deployments:
+                total += 1
+                if not keeps(name):
+                    continue
                 rows[name] = [name, NONE, NONE, NONE, cells.state(endpoint.provisioning_state), *cells.no_figures,
                               *cells.no_costs]
                 targets[name] = (name, None)
@@ -181,7 +219,10 @@ class EndpointsPane(Pane):
                 continue
             live, mirror = endpoint.traffic.live, endpoint.traffic.mirror
             by_deployment = {m.deployment: m for m in snapshot.metrics.get(name, ())}
+            total += len(endpoint.deployments)
             for deployment in endpoint.deployments:
+                if not keeps(name, deployment.name):  # `/blue` keeps churn-ep/blue
+                    continue
                 key = f"{name}/{deployment.name}"
                 metrics = by_deployment.get(deployment.name)
                 if metrics is None:
@@ -199,13 +240,18 @@ class EndpointsPane(Pane):
                 targets[key] = (name, deployment.name)
                 row_key_of[(name, deployment.name)] = key
         cells.figures = figures
-        self._endpoints = list(snapshot.endpoints or [])
+        self._endpoints = list(snapshot.endpoints or [])  # the footer totals all of them, shown or not
         with self.app.batch_update():
             # New rows are appended at the end: the sort puts them beside their endpoint.
             self.table.sync(rows, sort_by=("ENDPOINT", "DEPLOYMENT"),
                             key_of=lambda names: row_key_of[(str(names[0]), str(names[1]))])
             self._targets = targets
             self._show_costs()
+            self.count_shown(len(rows), total)
+            window = window_text(m for ms in snapshot.metrics.values() for m in ms)
+            subtitle = "; ".join(part for part in (self.border_subtitle, window) if part)
+            if subtitle != self.border_subtitle:
+                self.border_subtitle = subtitle
         self._announce()
 
     def _show_costs(self) -> None:
