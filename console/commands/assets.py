@@ -88,5 +88,7 @@ def _asset_list(args: argparse.Namespace) -> int:
         return 0
     columns = [("NAME", lambda a: a.name), ("VERSION", lambda a: a.version), ("CREATED", lambda a: ago(a.created_at))]
     columns.append(("PATH", lambda a: a.path) if args.kind == "data" else ("IMAGE", lambda a: a.image or "-"))
+    if any(a.note for a in rows):  # what the workspace did not do with it: locally, no image is built
+        columns.append(("NOTE", lambda a: a.note))
     table(rows, columns, empty=f"no {args.kind} assets")
     return 0

@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = job_sub.add_parser("list", help="jobs, newest first")
     listing.add_argument("--parent", help="only the steps of this pipeline job")
     listing.add_argument("--limit", type=positive_int, help="at most this many jobs")
+    listing.add_argument("-q", "--quiet", action="store_true",
+                         help="only the names, one a line (as `docker ps -q`): `job=$(amlops job list -q --limit 1)`")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_job_list)
     show = job_sub.add_parser("show", help="one job")
@@ -73,6 +75,8 @@ def _job_submit(args: argparse.Namespace) -> int:
 def _job_list(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.buffer.write(workspace(args).jobs.export(parent=args.parent, limit=args.limit) + b"\n")
+    elif args.quiet:
+        sys.stdout.write("".join(f"{j.name}\n" for j in workspace(args).jobs.list(parent=args.parent, limit=args.limit)))
     else:
         table(workspace(args).jobs.list(parent=args.parent, limit=args.limit), _JOB_COLUMNS, empty="no jobs")
     return 0

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="also cancel every job and stop every router and scoring server: nothing of the "
                            "workspace keeps running (endpoints stay defined and serve again on the next start)")
     down.set_defaults(handler=_local_down)
-    status = local_sub.add_parser("status", help="is the daemon running, and where")
+    status = local_sub.add_parser("status", help="is the daemon running, and where; every process the workspace runs "
+                                                 "(jobs, routers, scoring instances, the demo load)")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_local_status)
 
@@ -91,6 +92,7 @@ def _by_name(processes: list[dict]) -> list[str]:
 
 
 def _local_status(args: argparse.Namespace) -> int:
+    from console.demo import LOAD_DRIFT, LOAD_ENDPOINT, LOAD_RPS, running_load
     from console.errors import BackendUnavailable
     from console.local.client import DaemonConnection
 
@@ -99,8 +101,13 @@ def _local_status(args: argparse.Namespace) -> int:
         status = DaemonConnection(ws.folder, autostart=False).call("daemon.status")
     except BackendUnavailable:
         status = None
+    # The demo load is the CLI's process, not the daemon's (it outlives the command that started
+    # it and ends when the daemon does): its pid file says whether it runs.
+    load = running_load(ws.folder)
+    load_text = f"{LOAD_RPS:g} requests/s of churn rows drifted by {LOAD_DRIFT:g} to {LOAD_ENDPOINT}"
     if args.json:
-        emit_json({"running": status is not None, "workspace": str(ws.folder.root), **(status or {})})
+        emit_json({"running": status is not None, "workspace": str(ws.folder.root), **(status or {}),
+                   "demo_load": {"pid": load, "what": load_text} if load else None})
     elif status:
         print(f"running: pid {status['pid']}, up {span(status['uptime_s'])}, "
               f"{status['jobs_running']} jobs running, {status['rss_kb'] // 1024} MiB, {ws.folder.root}")
@@ -108,4 +115,6 @@ def _local_status(args: argparse.Namespace) -> int:
             print(f"  {what}")
     else:
         print(f"not running: {ws.folder.root}")
+    if load:
+        print(f"  demo load (pid {load}): {load_text}")
     return 0 if status else 1

@@ -402,6 +402,10 @@ class LocalAudit(_Group, of=AuditOperations):
 
 
 class LocalOperations(_Group, of=OperationsOperations):
+    def list(self, *, limit: int | None = None) -> list[Operation]:
+        """Long-running writes, newest first (`amlops operation list`)."""
+        return [records.Operation.from_dict(op) for op in self._call("operations.list", limit=limit)]
+
     def get(self, id: str) -> Operation:
         return records.Operation.from_dict(self._call("operations.get", id=id))
 

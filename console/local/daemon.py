@@ -78,6 +78,7 @@ class Daemon:
                 self.methods[f"{prefix}.{name}"] = (fn, mutating)
         self.methods["audit.list"] = (self.ctx.audit_list, False)
         self.methods["operations.get"] = (self.ctx.operation_get, False)
+        self.methods["operations.list"] = (self.operations_list, False)
         self.methods["daemon.status"] = (self.status, False)
         self.methods["daemon.processes"] = (self.processes, False)
         if os.environ.get("AMLOPS_TEST_CLOCK") == "1":
@@ -97,6 +98,13 @@ class Daemon:
         return {"pid": os.getpid(), "workspace": str(self.folder.root), "uptime_s": time.time() - self.started_at,
                 "rss_kb": _rss_kb(), "jobs_running": self.jobs.running_count(), "read_only": self.read_only,
                 "processes": self.processes()}
+
+    def operations_list(self, req: Request, limit: int | None = None) -> list[dict[str, Any]]:
+        """Long-running writes, newest first: how the id of one left running is found again."""
+        sql = "SELECT * FROM operations ORDER BY started_at DESC, rowid DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self.store.rows(sql)
 
     def processes(self, req: Request | None = None) -> list[dict[str, Any]]:
         """Every process the workspace runs besides the daemon: jobs, routers, scoring instances
