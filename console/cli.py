@@ -81,10 +81,18 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
     parser.add_argument("--workspace-dir", metavar="DIR",
                         help="local workspace folder (default: AMLOPS_WORKSPACE_DIR, "
                              "else $XDG_DATA_HOME/amlops/workspaces/default)")
+    from console.azure.target import CREDENTIAL_HELP, CREDENTIALS
+    from console.config import config_file
+
     parser.add_argument("--workspace", dest="backend", default=None, metavar="local|azure|PROFILE",
                         help="which workspace: local (the default), azure (the one whose Azure ML "
                              "config.json is found upward from here) or a profile of the config file's "
-                             "`profiles`; also `workspace` in ~/.config/amlops/config.json")
+                             f"`profiles`; also `workspace` in {config_file()}")
+    # The profile's "credential" key, for this run: device_code signs in with no `az` installed.
+    parser.add_argument("--credential", choices=CREDENTIALS, default=None,
+                        help="how an Azure workspace signs in, instead of its profile's \"credential\" key "
+                             "(default: the profile's, else default): "
+                             + "; ".join(f"{name}: {CREDENTIAL_HELP[name]}" for name in CREDENTIALS))
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every command that changes the workspace")
     parser.add_argument("--specs", metavar="DIR",
@@ -234,6 +242,9 @@ def _console(args: argparse.Namespace) -> int:
         demo = partial(set_up, ws)
     else:
         ws = workspace(args)
+        session = getattr(ws, "session", None)  # Azure's: a device code is asked for before the screen hides it
+        if session is not None:
+            session.sign_in()
     app = AmlopsApp(ws, read_only=args.read_only or bool(config.get("read_only")), started_at=STARTED,
                     specs=specs.resolve() if specs.is_dir() else None, demo=demo)
     if config.get("keymap"):

@@ -110,6 +110,26 @@ class BackendUnavailable(OperationFailed):
     """The workspace cannot be reached (daemon down, no credentials, network)."""
 
 
+class NoCredential(BackendUnavailable):
+    """No credential gave a token and none was refused by Azure: no request reached it. `tried`
+    is what was tried as (credential, why it was unavailable), in azure-identity's order; `fix`
+    the one step that signs in. The message leads with the meaning and the fix, so a status line
+    cut at its width still says both; the reasons come last (all of them in `detail`)."""
+
+    PREFIX = "no Azure credential found"
+
+    def __init__(self, tried: list[tuple[str, str]], fix: str) -> None:
+        self.tried = list(tried)
+        self.fix = fix
+        names = ", ".join(f"{name} ({why})" if why else name for name, why in self.tried)
+        super().__init__(f"{self.PREFIX}: {fix}" + (f"; tried {names}" if names else ""))
+
+    @property
+    def detail(self) -> str:
+        """One line per credential tried, for a place with room (a notification, the CLI)."""
+        return "\n".join(f"{name}: {why or 'unavailable'}" for name, why in self.tried)
+
+
 class Throttled(BackendUnavailable):
     """Azure Resource Manager refused a read (429): no read is sent until `retry_after_s` passed."""
 

@@ -1,8 +1,10 @@
-"""Azure's exceptions as the project's typed errors, in one place: no credential, not authorised
-(401/403, with the role that is needed: one with the action ARM's AuthorizationFailed names, or
-for blob data the Storage Blob Data role on the account, which no workspace role grants), not
-found, throttled (429), an operation that failed, a spec Azure refuses. Every call of the azure
-workspace goes through `mapped`."""
+"""Azure's exceptions as the project's typed errors, in one place: no credential found (nothing
+reached Azure: azure-identity found none that could sign in, each reason parsed from what it
+reports), a sign-in that Entra ID refused, not authorised (a real 401/403 from Azure, with the
+role that is needed: one with the action ARM's AuthorizationFailed names, or for blob data the
+Storage Blob Data role on the account, which no workspace role grants), not found, throttled
+(429), an operation that failed, a spec Azure refuses. Every call of the azure workspace goes
+through `mapped`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from console.errors import AmlopsError, BackendUnavailable, BadInput, NotFound, OperationFailed
+from console.errors import AmlopsError, BackendUnavailable, BadInput, NoCredential, NotFound, OperationFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,13 +46,12 @@ def translate(err: Exception, target: Any, kind: str, name: str, writes: bool = 
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     where = f"{target.workspace_name} (resource group {target.resource_group})"
-    if _credential_unavailable(err):
-        from console.azure.session import no_credential
-
-        return no_credential(err)
+    signed_in = signed_in_failure(err, target)
+    if signed_in is not None:
+        return signed_in
     if isinstance(err, ClientAuthenticationError) and getattr(err, "status_code", None) in (None, 401):
-        return BackendUnavailable(f"not authorised on {where}: the credential was refused (401); "
-                                  "sign in again (az login --use-device-code)")
+        return BackendUnavailable(f"not authorised on {where}: Azure refused the credential (401); "
+                                  f"sign in again ({_sign_in_again(target)})")
     if isinstance(err, HttpResponseError):
         status = err.status_code
         message = _message(err)
@@ -83,6 +84,115 @@ def translate(err: Exception, target: Any, kind: str, name: str, writes: bool = 
     if validation is not None:
         return validation
     return OperationFailed(f"{type(err).__name__}: {err}")
+
+
+# How azure-identity's credential classes read in a message, short.
+CREDENTIAL_LABELS = {
+    "EnvironmentCredential": "environment", "WorkloadIdentityCredential": "workload identity",
+    "ManagedIdentityCredential": "managed identity", "SharedTokenCacheCredential": "shared token cache",
+    "VisualStudioCodeCredential": "VS Code", "AzureCliCredential": "Azure CLI",
+    "AzurePowerShellCredential": "Azure PowerShell", "AzureDeveloperCliCredential": "Azure Developer CLI",
+    "InteractiveBrowserCredential": "browser", "BrokerCredential": "broker", "DeviceCodeCredential": "device code",
+    "DefaultAzureCredential": "DefaultAzureCredential",
+}
+# The profile's `credential` names azure-identity's class it builds (session.credential_for).
+PROFILE_CREDENTIAL = {"cli": "AzureCliCredential", "device_code": "DeviceCodeCredential",
+                      "managed_identity": "ManagedIdentityCredential", "environment": "EnvironmentCredential"}
+# azure-identity's reasons (its own wording, azure/identity/_credentials/*.py), said short; a
+# reason not here is shown as its first sentence.
+_REASONS = (
+    (re.compile(r"(AADSTS\d+)"), None),  # Entra ID refused a sign-in: its error code says why
+    (re.compile(r"Azure CLI not found|'az' is not recognized", re.I), "az not installed"),
+    (re.compile(r"Azure Developer CLI could not be found", re.I), "azd not installed"),
+    (re.compile(r"PowerShell is not installed", re.I), "pwsh not installed"),
+    (re.compile(r"run 'az login'", re.I), "not signed in: az login"),
+    (re.compile(r"azd auth login", re.I), "not signed in: azd auth login"),
+    (re.compile(r"Environment variables are not fully configured", re.I), "AZURE_* variables not set"),
+    (re.compile(r"not fully configured", re.I), "not configured"),
+    (re.compile(r"No accounts were found in the cache", re.I), "no account cached"),
+    (re.compile(r"azure-identity-broker", re.I), "needs azure-identity-broker"),
+    (re.compile(r"no response from the IMDS endpoint", re.I), "no IMDS endpoint"),
+    (re.compile(r"No managed identity endpoint found", re.I), "no endpoint"),
+)
+_CHAIN = "Attempted credentials:"
+
+
+def signed_in_failure(err: Exception, target: Any) -> AmlopsError | None:
+    """What a failure to get a token means, or None when `err` is not one. A token that was never
+    had is not a 401: no request reached Azure. azure-identity raises CredentialUnavailableError
+    when a credential has nothing to sign in with, and a chain (DefaultAzureCredential) raises
+    ClientAuthenticationError without a response, its message listing each credential tried. An
+    Entra ID code (AADSTS...) in it means one was found and its sign-in refused."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    try:
+        from azure.identity import CredentialUnavailableError
+    except ImportError:  # pragma: no cover - azure-identity is a dependency
+        return None
+    if not isinstance(err, ClientAuthenticationError) or getattr(err, "response", None) is not None:
+        return None
+    text = str(getattr(err, "message", None) or err)
+    if _CHAIN in text:
+        tried = credentials_tried(text)
+    elif isinstance(err, CredentialUnavailableError):
+        own = PROFILE_CREDENTIAL.get(getattr(target, "credential", ""), "")
+        tried = [(label(own) if own else "the credential", short_reason(text))]
+    else:  # one credential tried and refused: the sign-in failed
+        own = PROFILE_CREDENTIAL.get(getattr(target, "credential", ""), "DefaultAzureCredential")
+        return BackendUnavailable(f"Azure sign-in failed ({label(own)}: {short_reason(text)}); "
+                                  f"sign in again ({_sign_in_again(target)})")
+    refused = [(name, why) for name, why in tried if why and why.startswith("AADSTS")]
+    if refused:
+        name, code = refused[0]
+        return BackendUnavailable(f"Azure sign-in failed ({name}: {code}); "
+                                  f"sign in again ({_sign_in_again(target)})")
+    return NoCredential(tried, fix=_fix(target))
+
+
+def credentials_tried(message: str) -> list[tuple[str, str]]:
+    """(credential, short reason) for each line of a chain's "Attempted credentials:" list, as
+    ChainedTokenCredential writes it: "\n\t" before each `Name: reason`, the reason until the next."""
+    listed = message.split(_CHAIN, 1)[1].split("\nTo mitigate this issue", 1)[0]
+    tried = []
+    for entry in listed.split("\n\t"):
+        name, _, why = entry.strip().partition(":")
+        if name:
+            tried.append((label(name.strip()), short_reason(why)))
+    return tried
+
+
+def label(credential: str) -> str:
+    """azure-identity's class name as a person says it: AzureCliCredential -> Azure CLI."""
+    if credential in CREDENTIAL_LABELS:
+        return CREDENTIAL_LABELS[credential]
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z]*|[a-z]+", credential.removesuffix("Credential"))
+    return " ".join(words).lower() or credential
+
+
+def short_reason(text: str) -> str:
+    """Why a credential could not sign in, in a few words."""
+    for pattern, short in _REASONS:
+        found = pattern.search(text)
+        if found:
+            return short or found[1]
+    line = (text.strip().splitlines() or [""])[0].strip()
+    line = re.sub(r"^\w+Credential authentication unavailable[.,]?\s*", "", line)
+    first = re.split(r"(?<=\.)\s", line, maxsplit=1)[0].rstrip(".") or "unavailable"
+    return first if len(first) <= 40 else first[:39] + "…"
+
+
+def _fix(target: Any) -> str:
+    """The one step that signs in here: a device code needs only a browser, anywhere."""
+    if getattr(target, "credential", "default") == "device_code":
+        return "run `az login --use-device-code`, then --credential cli"
+    setting = target.setting("credential", "device_code") if getattr(target, "config_file", "") else ""
+    return "sign in by device code: --credential device_code" + (f" (or {setting})" if setting else "")
+
+
+def _sign_in_again(target: Any) -> str:
+    if getattr(target, "credential", "default") == "device_code":
+        return "restart amlops to get a new device code"
+    return "az login --use-device-code, or --credential device_code"
 
 
 def refused_action(err: Exception) -> str | None:
@@ -149,14 +259,6 @@ def _blob_account(err: Exception) -> str | None:
 def _request_method(err: Exception) -> str:
     request = getattr(getattr(err, "response", None), "request", None)
     return str(getattr(request, "method", "GET") or "GET").upper()
-
-
-def _credential_unavailable(err: Exception) -> bool:
-    try:
-        from azure.identity import CredentialUnavailableError
-    except ImportError:  # pragma: no cover - azure-identity is a dependency
-        return False
-    return isinstance(err, CredentialUnavailableError)
 
 
 def _validation(err: Exception) -> AmlopsError | None:

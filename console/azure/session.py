@@ -3,10 +3,12 @@ goes through.
 
 - azure.ai.ml is imported here, in the thread of the first call (about 2 s): the console's first
   frame never waits for it. Its loggers lose the stderr handler azure-ai-ml adds (a terminal UI
-  must not be written over) and log at WARNING into the console's own log.
-- The credential is `DefaultAzureCredential` (interactive browser left out: over SSH it is
-  `az login --use-device-code` on the host) unless the profile names another, or a test injects
-  one. When none works the error says what was tried and what to run, never a traceback.
+  must not be written over), and everything under `azure` (azure-identity's ten-line warning when
+  no credential signs in, too) logs at WARNING into the workspace's `azure.log`, never stderr.
+- The credential is `DefaultAzureCredential` (interactive browser left out) unless the profile or
+  `--credential` names another, or a test injects one. `device_code` needs no `az`: its prompt
+  goes to stderr, and the console signs in (`Session.sign_in`) before its first frame. When none
+  works, errors.py says none was found, what was tried and the one step to take.
 - Every HTTP attempt is counted (`Counter`), per area of the refresh and in all. ARM's read budget
   is the principal's, so one 429 holds every area: until its Retry-After runs out no console read
   is sent (`throttle_gate`), the read that met it ends at once instead of waiting out three
@@ -30,10 +32,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.azure.target import AzureTarget
-from console.errors import BackendUnavailable
+from console.azure.target import AzureTarget, state_dir
 
 RETRY_TOTAL = 3
+ARM_SCOPE = "https://management.azure.com/.default"
 READ_AREAS = frozenset({"jobs", "computes", "quotas", "endpoints", "monitors", "models", "assets"})
 log = logging.getLogger("amlops.azure")
 
@@ -117,6 +119,7 @@ class Session:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
+                log_azure_to(state_dir(self.target) / "azure.log")
                 self._client = self._build()
             return self._client
 
@@ -130,8 +133,21 @@ class Session:
         """The credential every client of this workspace signs its requests with."""
         with self._lock:
             if self._credential is None:
+                log_azure_to(state_dir(self.target) / "azure.log")
                 self._credential = credential_for(self.target)
             return self._credential
+
+    def sign_in(self) -> None:
+        """Get ARM's token now: a device code is asked for here, in the terminal, not under a
+        screen that would hide it. Other credentials sign in on their first request."""
+        if self.target.credential != "device_code":
+            return
+        try:
+            self.credential().get_token(ARM_SCOPE)
+        except Exception as err:  # said as every other Azure failure is, never a traceback
+            from console.azure.errors import translate
+
+            raise translate(err, self.target, "workspace", self.target.workspace_name) from None
 
     def transport_kwargs(self) -> dict[str, Any]:
         """The injected transport, for the clients built beside MLClient (tests answer them offline)."""
@@ -231,7 +247,7 @@ def credential_for(target: AzureTarget) -> Any:
     if target.credential == "cli":
         return identity.AzureCliCredential()
     if target.credential == "device_code":
-        return identity.DeviceCodeCredential()
+        return identity.DeviceCodeCredential(prompt_callback=device_code_prompt)
     if target.credential == "managed_identity":
         return identity.ManagedIdentityCredential()
     if target.credential == "environment":
@@ -239,9 +255,49 @@ def credential_for(target: AzureTarget) -> Any:
     return identity.DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 
+def device_code_prompt(verification_uri: str, user_code: str, expires_on: Any) -> None:
+    """Where to enter the code. azure-identity prints it to stdout, which `--json` keeps for JSON."""
+    until = f" (valid until {expires_on:%H:%M})" if hasattr(expires_on, "strftime") else ""
+    print(f"To sign in to Azure, open {verification_uri} in any browser and enter the code {user_code}{until}",
+          file=sys.stderr, flush=True)
+
+
+_log_lock = threading.Lock()
+_log_handler: logging.Handler | None = None
+
+
+def log_azure_to(path: Any) -> None:
+    """Send the `azure` loggers' records (WARNING and up) to `path`, and not on to the root logger:
+    with no handler there Python's last resort writes them to stderr, over the console's screen.
+    One file at a time: the workspace opened last."""
+    global _log_handler
+    from pathlib import Path
+
+    path = Path(path)
+    with _log_lock:
+        logger = logging.getLogger("azure")
+        logger.propagate = False
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+        if getattr(_log_handler, "baseFilename", None) == str(path.resolve()):
+            return
+        handler: logging.Handler
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(path, delay=True)  # opened on the first record, not before
+            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        except OSError:  # nowhere to keep them: silent rather than over the screen
+            handler = logging.NullHandler()
+        if _log_handler is not None:
+            logger.removeHandler(_log_handler)
+            _log_handler.close()
+        logger.addHandler(handler)
+        _log_handler = handler
+
+
 def quiet_azure_loggers() -> None:
     """azure-ai-ml adds a stderr handler to its loggers and logs at INFO: in a terminal UI that
-    writes over the screen. Remove the handlers; let WARNING and above reach the root logger."""
+    writes over the screen. Remove the handlers; WARNING and above go where `log_azure_to` sends them."""
     for name in list(logging.Logger.manager.loggerDict):
         if name == "azure" or name.startswith("azure."):
             logger = logging.getLogger(name)
@@ -310,12 +366,3 @@ def sdk_notes() -> Iterator[list[str]]:
         yield notes
     finally:
         _heard.notes = previous
-
-
-def no_credential(err: Exception) -> BackendUnavailable:
-    """What to say when no credential works: what was tried, and what to run."""
-    tried = str(getattr(err, "message", None) or err).strip().splitlines()
-    summary = "; ".join(line.strip(" -") for line in tried[:6] if line.strip())
-    return BackendUnavailable("no Azure credential works here (tried the DefaultAzureCredential chain: "
-                              f"{summary[:400]}). On this host run `az login --use-device-code`, or set a "
-                              "service principal's AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")

@@ -147,20 +147,6 @@ def test_not_found_names_the_resource(ws):
         ws.endpoints.get("nope")
 
 
-def test_no_credential_says_what_was_tried_and_what_to_run(fake, tmp_path, monkeypatch):
-    from azure.identity import CredentialUnavailableError
-
-    class NoCredential:
-        def get_token(self, *scopes, **kwargs):
-            raise CredentialUnavailableError("EnvironmentCredential: not configured\nAzureCliCredential: az not found")
-
-    ws = azure_workspace(fake, tmp_path, monkeypatch)
-    ws.session._credential = NoCredential()  # noqa: SLF001 - the chain as it fails over SSH
-    with pytest.raises(BackendUnavailable) as err:
-        ws.compute.list()
-    assert "az login --use-device-code" in err.value.message and "AzureCliCredential" in err.value.message
-
-
 def test_every_request_is_counted_by_area(ws, fake):
     ws.jobs.list()
     ws.endpoints.list()
