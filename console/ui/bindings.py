@@ -2,9 +2,11 @@
 command palette's entry and whether it changes the workspace. The footer, the help modal, the
 palette and read-only mode all read this, so they can never disagree.
 
-The order is the footer's: the footer leaves out the keys that do not fit whole, so the actions
-come first, help and quit early enough to fit 80 columns, then the rest (every action key fits
-120). Ids are what the config file's `keymap` remaps.
+The order is the footer's: it shows the keys that fit whole, in this order, and when that is not
+all of them ends with "… ? all keys" (console/ui/footer.py), so the actions come first (the
+write keys, then submit, cancel and monitor), then k9s's filter and `:`, then the rest. Every
+action key fits 120 columns; at 80 the rollout keys do. Ids are what the config file's `keymap`
+remaps; the number keys follow the panes' order on the screen (`console.ui.panes.PANES`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from console.ui.panes import PANES
+from console.ui.panes import PANES, number
 
 
 @dataclass(frozen=True)
@@ -46,23 +48,24 @@ KEYS = (
         "Rollback", "All live traffic back to the stable deployment, mirroring off", mutates=True),
     Key("stop_idle", "x", "stop_idle", "Stop idle", "Stop the selected (or every) idle instance",
         "Stop idle compute", "Stop the selected idle compute instance, or all of them", mutates=True),
-    Key("help", "question_mark", "help", "Help", "These keys, with the ids that remap them",
-        "Help: keys", "Every key of the console, with the id that remaps it"),
-    Key("quit", "q", "app.quit", "Quit", "Quit"),
     Key("submit", "s", "submit", "Submit", "Submit a job YAML: lint, overrides, confirm",
         "Submit job", "Submit a job YAML from specs/jobs or a path: lint, overrides, confirm", mutates=True),
     Key("cancel_job", "c", "cancel_job", "Cancel", "Cancel the selected job",
         "Cancel job", "Cancel the selected job", mutates=True),
     Key("run_monitor", "m", "run_monitor", "Monitor", "Run the selected drift monitor now",
         "Run monitor", "Run the selected drift monitor now", mutates=True),
+    Key("filter", "slash", "filter", "Filter", "Filter every pane's rows by any name they show (totals stay whole)",
+        "Filter", "Keep the rows whose name contains a text (!text inverts)"),
+    Key("jump", "colon", "jump", "Pane", "Jump to a pane: a prefix of its name (:dr, :endpoints, :quota) or its number",
+        "Jump to pane", "Jump to a pane by a prefix of its name, as k9s's :"),
     Key("zoom", "z", "zoom", "Zoom", "Zoom the focused pane (esc comes back)",
         "Zoom", "Show the focused pane full screen (esc comes back)"),
-    Key("filter", "slash", "filter", "Filter", "Filter every pane's rows by name",
-        "Filter", "Keep the rows whose name contains a text (!text inverts)"),
-    Key("jump", "colon", "jump", "Pane", "Jump to a pane by name", "Jump to pane", "Jump to a pane by name"),
     Key("refresh", "r", "refresh", "Refresh", "Read the workspace again now", "Refresh", "Read the workspace again now"),
-    Key("back", "escape", "back", "Back", "Back from the zoomed pane", show=False),
-    *(Key(f"pane.{name}", str(i), f"focus_pane('{name}')", name.title(), f"Go to the {name} pane", show=False)
-      for i, name in enumerate(PANES, start=1)),
+    Key("quit", "q", "app.quit", "Quit", "Quit"),
+    Key("help", "question_mark", "help", "Help", "These keys, with the ids that remap them",
+        "Help: keys", "Every key of the console, with the id that remaps it"),
+    Key("back", "escape", "back", "Back", "Back: out of the zoomed pane, or from drift features to monitors", show=False),
+    *(Key(f"pane.{name}", str(number(name)), f"focus_pane('{name}')", name.title(), f"Go to the {name} pane",
+          show=False) for name in PANES),
 )
 MUTATING = frozenset(k.name for k in KEYS if k.mutates)

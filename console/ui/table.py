@@ -134,11 +134,14 @@ class Column:
     """A column of a FitTable: its label, a fixed width (None: as wide as its widest cell; fix
     the width of a column whose values change under a key, since cells are updated without
     re-measuring), and its rank: when the table is too narrow for every column, the columns of
-    the highest rank go first. Rank 0 columns always show (the names rows are sorted by)."""
+    the highest rank go first. Rank 0 columns always show (the names rows are sorted by). A
+    `grow` column (free text, such as a note) shows when its `width` fits, and then takes the
+    room the others leave."""
 
     label: str
     width: int | None = None
     rank: int = 0
+    grow: bool = False
 
 
 def fit(columns: Sequence[Column], widths: Mapping[str, int], room: int, padding: int = 1) -> tuple[str, ...]:
@@ -173,6 +176,8 @@ class FitTable(DataTable):
         super().__init__(**kw)
         self.all_columns = tuple(columns)
         self.shown: tuple[str, ...] = ()
+        self._grown = 0  # the width a grow column was given on the last rebuild
+        self._widest = 0  # the widest cell seen in a grow column
         # The widest cell seen per column (only new rows are measured: names never change per key).
         self._widths = {c.label: c.width if c.width is not None else cell_len(c.label) for c in self.all_columns}
         self._measured: set[str] = set()
@@ -208,6 +213,9 @@ class FitTable(DataTable):
         self._show()
 
     def _measure(self, rows: Mapping[str, Sequence[Any]]) -> None:
+        grow = next((i for i, c in enumerate(self.all_columns) if c.grow), None)
+        if grow is not None:
+            self._widest = max((_width(cells[grow]) for cells in rows.values()), default=0)
         auto = [(i, c.label) for i, c in enumerate(self.all_columns) if c.width is None]
         if not auto:
             return
@@ -220,11 +228,21 @@ class FitTable(DataTable):
                     if width > widths[label]:
                         widths[label] = width
 
+    def _grow_width(self, shown: tuple[str, ...]) -> int:
+        """The width of the shown grow column: its own, or all the room the other columns leave."""
+        column = next((c for c in self.all_columns if c.grow and c.label in shown), None)
+        if column is None:
+            return 0
+        used = sum(self._widths[label] + 2 * self.cell_padding for label in shown)
+        width = self._widths[column.label] + max(0, self.room - used)
+        # Zoomed (every column, scrolling sideways): as wide as its widest cell, if wider.
+        return width if self._fit else max(width, self._widest)
+
     def _show(self) -> None:
         if not self._width:  # not laid out yet: the first resize shows the rows
             return
         shown = self._chosen()
-        if shown != self.shown:
+        if shown != self.shown or self._grow_width(shown) != self._grown:
             self._rebuild(shown)
         rows = self._rows
         if len(shown) < len(self.all_columns):
@@ -245,13 +263,17 @@ class FitTable(DataTable):
             delattr(self, _SHOWN)
         _ORDERS.pop(self, None)
         widths = {c.label: c.width for c in self.all_columns}
+        self._grown = self._grow_width(shown)
+        for column in self.all_columns:
+            if column.grow:
+                widths[column.label] = self._grown or column.width
         for label in shown:
             self.add_column(label, key=label, width=widths[label])
         self.shown = shown
 
     def on_resize(self, event: events.Resize) -> None:
         first, self._width = not self._width, event.size.width
-        if first or self._chosen() != self.shown:
+        if first or self._chosen() != self.shown or self._grow_width(self.shown) != self._grown:
             self._show()
 
     def _update_dimensions(self, new_rows: Any) -> None:

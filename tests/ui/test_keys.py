@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from canned_app import CannedApp
+from console.ui.panes import number
 from console.ui.panes.compute import ComputePane
 from console.ui.panes.endpoints import EndpointsPane
 from console.ui.screens.modals import HelpModal, TrafficModal
@@ -39,7 +40,7 @@ async def test_live_panes_zoom_and_help(ws):
         assert {"cpu-cluster", "dev-instance"} <= set(rows(app, "compute"))
         assert "churn-drift" in rows(app, "drift")
         assert "standardDSv2Family" in rows(app, "quotas")
-        await pilot.press("4")
+        await pilot.press(str(number("endpoints")))
         await pilot.press("z")
         assert app.zoomed == "endpoints" and not app.query_one("#jobs").display
         await pilot.press("escape")

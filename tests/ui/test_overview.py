@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 
 from console import costs
+from console.ui.panes import number
 from console.ui.panes.base import Pane
 
 from canned_app import CannedApp, loaded, settle
@@ -123,7 +124,7 @@ async def test_a_zoomed_pane_shows_every_column_and_may_scroll_sideways():
     try:
         table = app.query_one("#endpoints-table", FitTable)
         assert "$/HOUR" not in table.shown  # the overview at 80 columns keeps traffic, success, p99
-        await pilot.press("4", "z")
+        await pilot.press(str(number("endpoints")), "z")
         await pilot.pause()
         assert table.shown == tuple(c.label for c in table.all_columns)
         assert table.scrollbar_size_horizontal == 1  # wider than 80: the zoomed table scrolls

@@ -13,8 +13,10 @@ from rich.style import Style
 from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.widgets import Static
 
+from console.ui.panes import PANES, number
 from console.ui.snapshot import Snapshot
 
 
@@ -40,7 +42,8 @@ class Pane(Vertical, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = self.title
+        # Numbered as k9s numbers its views: the key that focuses it (1-5, in screen order).
+        self.border_title = f"<{number(id)}> {self.title}" if id in PANES else self.title
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="pane-status", markup=False)  # an error's text, never markup
@@ -81,6 +84,13 @@ class Pane(Vertical, can_focus=False):
             return True
         invert, needle = text.startswith("!"), text.lstrip("!").lower()
         return any(needle in name.lower() for name in names if name) != invert
+
+    def count_shown(self, shown: int, total: int, note: str = "") -> None:
+        """Say on the pane's bottom border how many of its rows the filter left (what its footer
+        totals is the whole workspace; the rows are not), after `note`, a pane's own word that
+        must stay in view whatever the rows scroll to."""
+        counted = f"filter {escape(self.filter_text)}: {shown} of {total} shown" if self.filter_text else ""
+        self.border_subtitle = "  ".join(part for part in (escape(note), counted) if part)
 
 
 def cell(value: str | None) -> str | Text:

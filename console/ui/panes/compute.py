@@ -97,7 +97,9 @@ class ComputePane(Pane):
         now = _now(snapshot)
         today = snapshot.costs_today
         computes = snapshot.computes or []
-        entries = [(compute, costs.idle_minutes(compute, now), costs.cost_per_hour(compute)) for compute in computes]
+        # The rows the filter keeps; the bill below is always the whole workspace's.
+        entries = [(compute, costs.idle_minutes(compute, now), costs.cost_per_hour(compute)) for compute in computes
+                   if self.keeps(compute.name, compute.size)]
         # Idle instances first, the longest idle on top; then the rest by name.
         entries.sort(key=lambda e: (0, -e[1], e[0].name) if e[1] else (1, 0.0, e[0].name.lower()))
 
@@ -121,6 +123,7 @@ class ComputePane(Pane):
         with self.app.batch_update():
             self.query_one(FitTable).sync(rows)
             self.query_one(".compute-footer", Summary).show(bill.text)
+            self.count_shown(len(entries), len(computes))
 
     def selected_compute(self) -> str | None:
         """The name of the highlighted compute, if any."""

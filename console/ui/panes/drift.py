@@ -30,7 +30,7 @@ MONITORS = (Column("MONITOR"), Column("VERDICT", 13, rank=1), Column("DRIFTED", 
 # THRESHOLD says the rule with its metric ("W1 > 0.1"): in the overview the pane is 46 cells
 # wide (30 at 80 columns), and a metric column of its own would push the threshold out.
 FEATURES = (Column("FEATURE"), Column("VALUE", 6, rank=1), Column("THRESHOLD", 9, rank=2),
-            Column("PSI", 6, rank=3), Column("TYPE", 11, rank=4), Column("NOTE", 40, rank=5))
+            Column("PSI", 6, rank=3), Column("NOTE", 12, rank=4, grow=True), Column("TYPE", 11, rank=5))
 MONITOR_COLUMNS = tuple(c.label for c in MONITORS)
 FEATURE_COLUMNS = tuple(c.label for c in FEATURES)
 
@@ -38,7 +38,7 @@ NONE = "-"
 NO_REPORT = "no report yet"
 NO_DATA = "no data"  # a report in which nothing was measured: no rows, no shared column, all null
 NO_REPORTS = "unavailable"  # the workspace has no per-feature results to read (Azure)
-PLACEHOLDER = "select a feature: histograms load on demand"
+PLACEHOLDER = "enter on a feature: its histograms"
 METRIC_NAMES = {  # the drift engine's metric names (Azure's), as drift people write them
     "normalized_wasserstein_distance": "W1",
     "jensen_shannon_distance": "JS",
@@ -115,6 +115,7 @@ class DriftPane(Pane):
     DEFAULT_CSS = """
     DriftPane > #drift-monitors { height: auto; max-height: 50%; min-height: 3; }
     DriftPane > #drift-features { height: 1fr; min-height: 2; }
+    DriftPane > #drift-histograms.-chart { height: 2fr; min-height: 6; }
     """
 
     title = "Drift"
@@ -181,11 +182,14 @@ class DriftPane(Pane):
         palette = theme_colours(self.app, "error", "success")
         rows: dict[str, list] = {}
         missing = NO_REPORTS if "reports" in snapshot.unavailable else NO_REPORT
-        for monitor in snapshot.monitors or []:
-            rows[monitor.name] = _monitor_row(monitor, reports.get(monitor.name), palette, missing)
+        monitors = snapshot.monitors or []
+        for monitor in monitors:
+            if self.keeps(monitor.name, monitor.endpoint_name, monitor.deployment):
+                rows[monitor.name] = _monitor_row(monitor, reports.get(monitor.name), palette, missing)
         self._reports = dict(reports)
         with self.app.batch_update():
             self.monitors_table.sync(rows)
+            self.count_shown(len(rows), len(monitors))
             self._show_features()
 
     # --- the features of the selected monitor ------------------------------------------------
@@ -206,7 +210,17 @@ class DriftPane(Pane):
             self._show_features()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "drift-features":
+        """Enter walks down the pane, as k9s's does: on a monitor, into its features (the most
+        drifted first, under the cursor); on a feature, its histograms. Not a zoom (z zooms)."""
+        event.stop()
+        if event.data_table.id == "drift-monitors":
+            if self.selected_monitor() != self._features_of:
+                self._show_features()
+            features = self.features_table
+            if features.row_count:
+                features.move_cursor(row=0, animate=False)
+            features.focus()
+        elif event.data_table.id == "drift-features":
             monitor = self.selected_monitor()
             if monitor is not None and event.row_key.value is not None:
                 self.post_message(self.FeatureChosen(monitor, event.row_key.value))
@@ -258,5 +272,5 @@ def _feature_row(feature: FeatureDrift, palette: tuple[str, str]) -> list:
             styled(NONE if feature.value is None else f"{feature.value:.4f}", style, "right"),
             Text(threshold_cell(feature), justify="right"),
             _psi_cell(feature.psi, palette),
-            feature.type,
-            Text(feature.note or "", style="dim")]
+            Text(feature.note or "", style="dim"),
+            feature.type]

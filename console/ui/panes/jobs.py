@@ -7,6 +7,7 @@ and `show_metrics`.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -17,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Log
+from textual.widgets.data_table import RowDoesNotExist
 
 from console import format as fmt
 from console.domain import Job, MetricSeries
@@ -30,8 +32,10 @@ from console.ui.table import Column, FitTable, cursor_key
 # at 80 columns keeps name, status and start; zoomed shows every column).
 # STATUS is fixed: a cell updated in place is not re-measured, and "NotStarted" (a job Azure just took)
 # is wider than every status of the first read.
+# The display name (what the job's YAML calls it; Azure's names are random) shows where there is
+# room: the filter matches it, and the experiment, as well as the name.
 TABLE = (Column("NAME"), Column("STATUS", width=10, rank=1), Column("STARTED", rank=2), Column("DURATION", rank=3),
-         Column("COMPUTE", rank=4), Column("EXPERIMENT", rank=5))
+         Column("COMPUTE", rank=4), Column("DISPLAY NAME", rank=5), Column("EXPERIMENT", rank=6))
 COLUMNS = tuple(c.label for c in TABLE)
 LOG_TAIL_LINES = 15
 MAX_CURVES = 3
@@ -158,6 +162,42 @@ class MetricsView(ChartView):
             self.reset(f"{job}: {scalars_line(series) or NO_METRICS}")
 
 
+class TailLog(Log):
+    """A job's log tail, wrapped to the width it has (a continuation indented two cells), and
+    wrapped again when that changes: a long line is read whole rather than cut at the pane's
+    edge, and nothing scrolls sideways (no stray scrollbar under a zoomed log)."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.raw: list[str] = []
+        self._wrapped_at = 0
+
+    def show_lines(self, lines: list[str]) -> None:
+        self.raw = list(lines)
+        self._write()
+
+    def _room(self) -> int:
+        return self.size.width - self.styles.scrollbar_size_vertical
+
+    def _write(self) -> None:
+        width = self._room()
+        self._wrapped_at = width
+        if width > 4:
+            lines = [part for line in self.raw
+                     for part in (textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False,
+                                                replace_whitespace=False) or [""])]
+        else:  # not laid out yet: written as they are, wrapped on the first resize
+            lines = self.raw
+        self.clear()
+        self.write_lines(lines)
+        # The tail is what matters: at the end once the new height is laid out.
+        self.call_after_refresh(self.scroll_end, animate=False)
+
+    def on_resize(self) -> None:
+        if self.raw and self._room() != self._wrapped_at:
+            self._write()
+
+
 class JobsPane(Pane):
     """Top-level jobs, newest first; a pipeline's steps are left to a drill-down."""
 
@@ -194,13 +234,14 @@ class JobsPane(Pane):
     def body(self) -> ComposeResult:
         yield FitTable(TABLE, cursor_type="row", zebra_stripes=False)
         with Horizontal(classes="job-detail"):
-            yield Log(classes="job-log", auto_scroll=True)
+            yield TailLog(classes="job-log", auto_scroll=True)
             yield MetricsView(classes="job-metrics")
 
     def show(self, snapshot: Snapshot) -> None:
         now = aware(snapshot.taken_at)
         day_ago = now - _DAY
-        top = [job for job in snapshot.jobs or () if job.parent is None]
+        every = [job for job in snapshot.jobs or () if job.parent is None]
+        top = [job for job in every if self.keeps(job.name, job.display_name, job.experiment_name)]
         # Backends list newest first already, so this sort is a linear pass in practice.
         top.sort(key=lambda job: aware(job.created_at or job.started_at or _EPOCH), reverse=True)
         # A row that no longer changes with time (not started yet, or ended and started over a day
@@ -211,8 +252,8 @@ class JobsPane(Pane):
             name, status, started, ended = job.name, job.status, job.started_at, job.ended_at
             hit = previous.get(name)
             if (hit is not None and hit[0] == status and hit[1] == started and hit[2] == ended
-                    and hit[3] == job.experiment_name and hit[4] == job.compute):
-                rows[name] = hit[5]
+                    and hit[3] == job.experiment_name and hit[4] == job.compute and hit[5] == job.display_name):
+                rows[name] = hit[6]
                 stable[name] = hit
                 continue
             cells = rows[name] = (
@@ -221,14 +262,16 @@ class JobsPane(Pane):
                 ago(started, now),
                 duration(job, now),
                 cell(job.compute),
+                cell(job.display_name),
                 cell(job.experiment_name),
             )
             if started is None or (ended is not None and aware(started) <= day_ago):
-                stable[name] = (status, started, ended, job.experiment_name, job.compute, cells)
+                stable[name] = (status, started, ended, job.experiment_name, job.compute, job.display_name, cells)
         self._stable_rows = stable
         self._jobs = {job.name: job for job in top}
         with self.app.batch_update():
             self.query_one(FitTable).sync(rows)
+            self.count_shown(len(top), len(every))
         self._announce()
 
     # --- selection and detail ----------------------------------------------------------------
@@ -236,6 +279,18 @@ class JobsPane(Pane):
     def selected_job(self) -> str | None:
         """The name of the highlighted job, if any."""
         return cursor_key(self.query_one(FitTable))
+
+    def select_job(self, name: str) -> bool:
+        """Put the cursor on `name`'s row; False when the pane does not list it."""
+        table = self.query_one(FitTable)
+        if name not in self._jobs or not table.row_count:
+            return False
+        try:
+            index = table.get_row_index(name)
+        except RowDoesNotExist:  # listed in the snapshot, not yet laid out in the table (never sized)
+            return False
+        table.move_cursor(row=index, animate=False, scroll=True)
+        return True
 
     def job(self, name: str) -> Job | None:
         """The record of a job the last snapshot showed."""
@@ -253,10 +308,9 @@ class JobsPane(Pane):
         lines = log_text.rstrip("\n").rsplit("\n", LOG_TAIL_LINES)[-LOG_TAIL_LINES:] if log_text else []
         # Progress bars redraw with '\r' and colour with ANSI codes: keep what a terminal would show.
         lines = [_ANSI.sub("", line.rsplit("\r", 1)[-1]).expandtabs() for line in lines]
-        log = self.query_one(".job-log", Log)
+        log = self.query_one(".job-log", TailLog)
         log.border_title = f"log: {name or selected or '-'} (last {LOG_TAIL_LINES} lines)"
-        log.clear()
-        log.write_lines(lines or ["(no output yet)"])
+        log.show_lines(lines or ["(no output yet)"])
         self.query_one(".job-detail").add_class("-shown")
 
     def show_metrics(self, name: str, series: Sequence[MetricSeries], note: str | None = None) -> None:
@@ -273,7 +327,7 @@ class JobsPane(Pane):
         self.query_one(".job-detail").add_class("-shown")
 
     def clear_detail(self) -> None:
-        self.query_one(".job-log", Log).clear()
+        self.query_one(".job-log", TailLog).show_lines([])
         self.query_one(MetricsView).reset()
         self.query_one(".job-detail").remove_class("-shown")
 

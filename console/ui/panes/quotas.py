@@ -4,8 +4,9 @@ first limit a job meets, and "Region LP" for low-priority); then each family's d
 and the families whose low-priority vCPUs are in use ("NC LP": Azure sets no limit per family
 there, only the regional total caps them, so "no limit" goes where the bar would and the
 figures read "18/∞"). Rows close to or at their limit are coloured; families with no quota at
-all (a new subscription's GPU families) stay visible but dim, since "0 quota" is what blocks a
-GPU job. Narrow, the bar goes first and used/limit stays.
+all (a new subscription's GPU families) come right after the families in use, dim, since
+"0 quota" is what blocks a GPU job, and the GPU ones are also named on the pane's bottom border,
+in view however short the pane is. Narrow, the bar goes first and used/limit stays.
 """
 
 from __future__ import annotations
@@ -76,9 +77,20 @@ def style_of(usage: QuotaUsage) -> str:
     return STYLE_WARN if usage.ratio >= WARN_RATIO else STYLE_OK
 
 
+def is_gpu(usage: QuotaUsage) -> bool:
+    """A GPU family: Azure's N series (NC, ND, NV and their versions)."""
+    return not usage.regional and short_family(usage.family).upper().startswith("N")
+
+
+def no_quota(usage: QuotaUsage) -> bool:
+    """A family whose limit is zero: no job or deployment of it can start."""
+    return not usage.regional and not usage.unlimited and usage.limit <= 0
+
+
 def order(usage: QuotaUsage) -> tuple[Any, ...]:
     """The region's totals on top; then families in use (fullest first), low-priority families in
-    use, families with quota, and zero-quota families; by name within each."""
+    use, zero-quota families (GPU ones first: what blocks a GPU job, the pane's reason to be),
+    and the families with quota left unused; by name within each."""
     name = label(usage).lower()
     if usage.regional:
         return (0, QuotaUsage.KINDS.index(usage.kind), name)
@@ -86,7 +98,16 @@ def order(usage: QuotaUsage) -> tuple[Any, ...]:
         return (2, -usage.used, name)
     if usage.used > 0:
         return (1, -usage.ratio, name)
-    return (3 if usage.unlimited or usage.limit > 0 else 4, 0.0, name)
+    if no_quota(usage):
+        return (3, not is_gpu(usage), name)
+    return (4, 0.0, name)
+
+
+def zero_gpu_note(usages: list[QuotaUsage]) -> str:
+    """'no GPU quota: NC, NCSv3': the GPU families at zero quota, for the pane's bottom border."""
+    names = sorted({short_family(u.family) for u in usages if is_gpu(u) and no_quota(u) and u.used == 0
+                    and u.kind == QuotaUsage.DEDICATED})
+    return f"no GPU quota: {', '.join(names)}" if names else ""
 
 
 def key(usage: QuotaUsage) -> str:
@@ -109,7 +130,8 @@ class QuotasPane(Pane):
         yield FitTable(TABLE, cursor_type="row", zebra_stripes=False)
 
     def show(self, snapshot: Snapshot) -> None:
-        usages = sorted(shown(snapshot.quotas or []), key=order)
+        every = shown(snapshot.quotas or [])
+        usages = sorted((u for u in every if self.keeps(label(u), u.family)), key=order)
         twice = len({key(u) for u in usages}) < len(usages)  # one family in several regions: key it by region too
         rows: dict[str, tuple[Any, ...]] = {}
         key_of: dict[str, str] = {}  # the FAMILY cell's text -> the row key
@@ -137,6 +159,7 @@ class QuotasPane(Pane):
         with self.app.batch_update():
             self.query_one(FitTable).sync(rows, sort_by=("FAMILY",),
                                           key_of=lambda cell: key_of[cell.plain if isinstance(cell, Text) else str(cell)])
+            self.count_shown(len(usages), len(every), zero_gpu_note(every))
 
     def selected_family(self) -> str | None:
         """The key of the highlighted row (a dedicated row's key is its family), if any."""

@@ -12,7 +12,6 @@ and which answers with messages only. Every worker's failure reaches the screen 
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -30,8 +29,9 @@ from console.errors import describe
 from console.ui import modules
 from console.ui.bindings import KEYS, MUTATING
 from console.ui.footer import KeyFooter
-from console.ui.messages import ActionDone, ActionStarted, ActionStep, AreaRead, JobDetail, Linted, ModelsListed
-from console.ui.panes import COMPUTE, DRIFT, ENDPOINTS, JOBS, PANES, QUOTAS
+from console.ui.messages import (ActionDone, ActionStarted, ActionStep, AreaRead, JobDetail, JobSubmitted, Linted,
+                                 ModelsListed)
+from console.ui.panes import COMPUTE, DRIFT, ENDPOINTS, JOBS, PANES, QUOTAS, matching, number
 from console.workspace import DEFAULT_CADENCE
 
 if TYPE_CHECKING:
@@ -55,17 +55,20 @@ def _pane_classes() -> dict[str, type]:
     from console.ui.panes.jobs import JobsPane
     from console.ui.panes.quotas import QuotasPane
 
-    # Mounted in grid order: endpoints get the whole middle row (their traffic split and health
-    # are what an operator watches), compute and drift share the bottom one.
-    return {JOBS: JobsPane, QUOTAS: QuotasPane, ENDPOINTS: EndpointsPane, COMPUTE: ComputePane, DRIFT: DriftPane}
+    # Mounted in PANES order, the grid's: endpoints get the whole middle row (their traffic split
+    # and health are what an operator watches), compute and drift share the bottom one.
+    classes = {JOBS: JobsPane, QUOTAS: QuotasPane, ENDPOINTS: EndpointsPane, COMPUTE: ComputePane, DRIFT: DriftPane}
+    return {name: classes[name] for name in PANES}
 
 
 class HeaderBar(Static):
-    """Workspace, backend, time since the last refresh, connection state, mode and filter."""
+    """Workspace, backend, time since the last refresh (or that one asked for with `r` is under
+    way), connection state, mode and filter."""
 
     def show(self, name: str, backend: str, age_s: float | None, error: str | None, read_only: bool,
-             filter_text: str, throttled_s: float | None = None) -> None:
+             filter_text: str, throttled_s: float | None = None, refreshing: bool = False) -> None:
         age = "never" if age_s is None else f"{max(age_s, 0):.0f}s ago"
+        age = f"[b]refreshing…[/b] (last {age})" if refreshing else f"refreshed {age}"
         error = escape(error) if error else error  # an error's text is shown as it is, never as markup
         state = f"[red]error: {error}[/red]" if error else ("[green]connected[/green]" if age_s is not None
                                                             else "connecting…")
@@ -74,7 +77,7 @@ class HeaderBar(Static):
                 f"  [red]{error}[/red]" if error else "")
         mode = "  [yellow]READ-ONLY[/yellow]" if read_only else ""
         where = f"  filter: {escape(filter_text)}" if filter_text else ""
-        self.update(f"[b]amlops[/b]  {name} ({backend})  refreshed {age}  {state}{mode}{where}")
+        self.update(f"[b]amlops[/b]  {name} ({backend})  {age}  {state}{mode}{where}")
 
 
 class ConsoleScreen(Screen):
@@ -97,6 +100,8 @@ class ConsoleScreen(Screen):
         self._offered = False
         self._detail_status: tuple[str, str] | None = None  # (job, status) the detail was last read for
         self._progress: dict[str, ProgressModal] = {}
+        self._refreshing: set[str] = set()  # the areas `r` asked for that are not in yet
+        self._follow_job: str | None = None  # a job submitted from here: the cursor goes to it once listed
 
     @property
     def actions(self) -> Actions:
@@ -158,12 +163,14 @@ class ConsoleScreen(Screen):
     @on(AreaRead)
     def _area_read(self, message: AreaRead) -> None:
         self._reading.discard(message.area)
+        self._refreshing.discard(message.area)
         self._read_once.add(message.area)
         self.last_refresh = self.app.now()
         self.snapshot = self.snapshot.merge(message.area, message.values, message.error, self.last_refresh)
         if self.app.screen is self:
             self._apply(self.snapshot, {message.area})
             if message.area == "jobs":
+                self._select_submitted()
                 self._follow_detail()
         else:
             self._behind.add(message.area)
@@ -185,11 +192,13 @@ class ConsoleScreen(Screen):
         self._apply(snapshot, None)
 
     def _apply(self, snapshot: Snapshot, areas: set[str] | None) -> None:
-        shown = filtered(snapshot, self.filter_text)
+        # Every pane gets the whole snapshot and the filter: it filters its own rows (by every
+        # name a row shows) and totals the whole workspace, so a filter never changes a bill.
         with self.app.batch_update():
             for pane in self.query("Pane"):
                 if areas is None or areas & set(pane.areas):
-                    pane.apply(shown)
+                    pane.filter_text = self.filter_text
+                    pane.apply(snapshot)
 
     def _show_header(self) -> None:
         from console.errors import Throttled
@@ -202,7 +211,7 @@ class ConsoleScreen(Screen):
         age = None if self.last_refresh is None else (self.app.now() - self.last_refresh).total_seconds()
         for header in self.query(HeaderBar):  # none while the app is shutting down
             header.show(self.app.ws.name, self.app.ws.backend, age, error, self.app.read_only, self.filter_text,
-                        throttled)
+                        throttled, refreshing=bool(self._refreshing))
 
     def _offer_demo(self) -> None:
         """An empty workspace: offer to set up the demo project, once."""
@@ -299,6 +308,10 @@ class ConsoleScreen(Screen):
             self.action_zoom()
 
     def action_back(self) -> None:
+        """esc: out of the zoomed pane; in the drift pane's features, back to its monitors."""
+        if self.zoomed is None and getattr(self.focused, "id", None) == "drift-features":
+            self.query_one("#drift-monitors").focus()
+            return
         if self.zoomed is not None:
             self.zoomed = None
             self.query_one("#panes").remove_class("-zoom")
@@ -308,7 +321,10 @@ class ConsoleScreen(Screen):
                 table.fit_to_width(True)
 
     def action_refresh(self) -> None:
+        """`r`: every area read now; the header says "refreshing…" until they are all in."""
         self.refresh_all()
+        self._refreshing = set(self._reading)
+        self._show_header()
 
     def action_help(self) -> None:
         rows = [(self.app.shown_key(k), k.help, k.id) for k in KEYS if not (self.app.read_only and k.mutates)]
@@ -316,8 +332,10 @@ class ConsoleScreen(Screen):
 
     def action_filter(self) -> None:
         """k9s's filter: rows whose name contains the text; `!text` keeps the others; empty clears."""
-        self.app.push_screen(modules.modals.InputModal("Filter (name contains; !text inverts; empty clears)", value=self.filter_text),
-                             self._set_filter)
+        self.app.push_screen(modules.modals.InputModal(
+            "Filter (name contains; !text inverts; empty clears)", value=self.filter_text,
+            detail="Rows whose job, display name, experiment, compute, endpoint, deployment, monitor or "
+                   "family name contains it; the totals stay the whole workspace's."), self._set_filter)
 
     def _set_filter(self, text: str | None) -> None:
         if text is None:
@@ -328,7 +346,26 @@ class ConsoleScreen(Screen):
             self._apply(self.snapshot, None)
 
     def action_jump(self) -> None:
-        self.app.push_screen(modules.modals.PickModal("Jump to", list(PANES)), lambda name: name and self.action_focus_pane(name))
+        """k9s's `:`: a pane by a prefix of its name (or alias, or number), then enter."""
+        panes = "   ".join(f"{number(name)} {name}" for name in PANES)
+        self.app.push_screen(modules.modals.InputModal(
+            "Jump to pane", placeholder="dr, endpoints, quota, 4 ...",
+            detail=f"{panes}   (a prefix is enough)"), self._jump)
+
+    def _jump(self, text: str | None) -> None:
+        if not text or not text.strip():
+            return
+        found = matching(text)
+        if len(found) == 1:
+            self.action_focus_pane(found[0])
+            return
+        said = text.strip()
+        if found:
+            self.notify(f":{said} could be {' or '.join(found)}: type more of it", severity="warning",
+                        timeout=5, markup=False)
+        else:
+            self.notify(f"no pane is called {said!r}: " + ", ".join(PANES), title=f":{said}", severity="warning",
+                        timeout=5, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Read-only hides every mutating key from the footer and refuses it.
@@ -430,6 +467,33 @@ class ConsoleScreen(Screen):
             series, note = [], describe(err)
         self.post_message(JobDetail(name, log, series, note))
 
+    @on(JobSubmitted)
+    def _job_submitted(self, message: JobSubmitted) -> None:
+        """A job submitted from the console: the jobs cursor goes to it (its log and chart load)
+        as soon as the jobs pane lists it; the jobs area is read now rather than on its cadence."""
+        self._follow_job = message.name
+        if self._select_submitted():
+            self._follow_detail()
+        elif self._follow_job is not None:
+            self.read("jobs")
+
+    def _select_submitted(self) -> bool:
+        """The cursor onto the job submitted from here, once the jobs pane lists it (the caller
+        loads its detail)."""
+        name = self._follow_job
+        panes = self.query(f"#{JOBS}")
+        if name is None or not panes:
+            return False
+        pane = panes.first()
+        if pane.select_job(name):
+            self._follow_job = None
+            pane.query_one(DataTable).focus()
+            return True
+        if self.snapshot is not None and any(job.name == name for job in self.snapshot.jobs or ()):
+            self._follow_job = None  # listed, but the filter hides it: say so rather than wait
+            self.notify(f"{name} is submitted; the filter {self.filter_text!r} hides it", timeout=6, markup=False)
+        return False
+
     @on(JobDetail)
     def _job_detail(self, message: JobDetail) -> None:
         pane = self.query_one(f"#{JOBS}")
@@ -450,17 +514,3 @@ class ConsoleScreen(Screen):
         pane.show_histograms(feature.feature, list(feature.baseline_share), list(feature.production_share),
                              list(feature.bins), monitor=event.monitor)
 
-
-def filtered(snapshot: Snapshot, text: str) -> Snapshot:
-    """The snapshot with only the jobs, computes, endpoints and monitors whose name matches."""
-    if not text:
-        return snapshot
-    invert, needle = text.startswith("!"), text.lstrip("!").lower()
-
-    def keep(items):
-        if items is None:
-            return None
-        return [item for item in items if (needle in item.name.lower()) != invert]
-
-    return dataclasses.replace(snapshot, jobs=keep(snapshot.jobs), computes=keep(snapshot.computes),
-                               endpoints=keep(snapshot.endpoints), monitors=keep(snapshot.monitors))
