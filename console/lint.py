@@ -190,6 +190,9 @@ class _Run:
                                        "(only scanned for secrets and template placeholders)")]
         if kind == "mltable":
             return [*findings, *_mltable(doc)]
+        if kind == specs.ROLLOUT:
+            self.loaded.append((doc, kind))
+            return [*findings, *_rollout_plan(doc)]
         if kind == "component":
             self.components.add(_resolved(doc.path))
         checked = [*_validate(doc, kind, given), *_rules(_with(doc, self.overrides), kind, self.context, given,
@@ -244,6 +247,15 @@ def _with(doc: specs.Document, overrides: Mapping[str, Any]) -> specs.Document:
         return replace(doc, data=specs.apply_overrides(doc.data, overrides))
     except SpecError:
         return doc  # the loader says what is wrong with the override
+
+
+def _rollout_plan(doc: specs.Document) -> list[Finding]:
+    """A rollout plan's problems, one per field, from its own reader (console/rollout_plan.py)."""
+    from console import rollout_plan
+
+    _, problems = rollout_plan.problems(doc.data, Path(doc.path).stem)
+    return [Finding(doc.path, doc.line_of(p.field), "error", "invalid-rollout", f"{p.field}: {p.message}", p.field)
+            for p in problems]
 
 
 def _duplicates(doc: specs.Document) -> list[Finding]:
@@ -554,6 +566,15 @@ def _traffic_rules(loaded: list[tuple[specs.Document, str]], context: LintContex
             endpoint, name = endpoint_name or doc.data.get("endpoint_name"), doc.data.get("name")
             if isinstance(endpoint, str) and isinstance(name, str):
                 being_created.setdefault(endpoint, set()).add(name)
+    for doc, kind in loaded:  # a plan whose endpoint's deployments are linted beside it names one of them
+        if kind == specs.ROLLOUT and doc.data.get("endpoint") in being_created:
+            known = being_created[doc.data["endpoint"]]
+            for role in ("stable", "candidate"):
+                name = doc.data.get(role)
+                if isinstance(name, str) and name not in known:
+                    yield Finding(doc.path, doc.line_of(role), "warning", "rollout-unknown-deployment",
+                                  f"{role} '{name}' is not among the deployment specs of {doc.data['endpoint']} "
+                                  f"linted beside it ({', '.join(sorted(known))})", role)
     for doc, kind in loaded:
         if kind != "online_endpoint":
             continue

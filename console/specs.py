@@ -407,6 +407,8 @@ _PACKAGE_KEYS = {"base_environment_source", "inferencing_server", "target_enviro
 _PROMPTFLOW_FILES = ("flow.dag.yaml", "flow.dag.yml", "flow.flex.yaml", "flow.flex.yml")
 
 # Kinds lint recognises and does not check: what they are, said plainly.
+ROLLOUT = "rollout"  # a rollout plan: `type: rollout`, amlops's own schema under specs/rollouts/
+
 NOT_CHECKED = {
     "promptflow": "a promptflow file (read by `pf`, not by azure-ai-ml): not an Azure ML asset spec",
     "model_package": "a model package spec (`az ml model package`): not an Azure ML asset spec",
@@ -441,6 +443,8 @@ def kind_of(doc: Document) -> str | None:
         return "connection" if any(key in data for key in _CONNECTION_TARGETS) else "datastore"
     if kind_type in _TYPE_TO_KIND:
         return _TYPE_TO_KIND[kind_type]
+    if kind_type == ROLLOUT:  # the project's own schema (console/rollout_plan.py), not Azure's
+        return ROLLOUT
     if isinstance(data.get("kind"), str) and data["kind"].lower() in _WORKSPACE_KINDS:
         return _WORKSPACE_KINDS[data["kind"].lower()]
     if "dependencies" in data and set(data) <= _CONDA_KEYS:
@@ -714,6 +718,9 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
     kind = kind_of(doc)
     if kind in NOT_CHECKED:
         raise SpecError(doc.path, 1, "$schema", f"{NOT_CHECKED[kind]}: amlops does not create it")
+    if kind == ROLLOUT:
+        raise SpecError(doc.path, doc.line_of("type"), "type", "a rollout plan (amlops's own schema), not an "
+                        "Azure ML asset: nothing to create; `amlops lint` checks it")
     if kind is None or kind in ("conda", "mltable"):
         raise SpecError(doc.path, 1, "$schema",
                         "cannot tell what kind of Azure ML spec this is: add its $schema line")
