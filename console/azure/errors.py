@@ -186,7 +186,8 @@ def _fix(target: Any) -> str:
     if getattr(target, "credential", "default") == "device_code":
         return "run `az login --use-device-code`, then --credential cli"
     setting = target.setting("credential", "device_code") if getattr(target, "config_file", "") else ""
-    return "sign in by device code: --credential device_code" + (f" (or {setting})" if setting else "")
+    return ("use --credential device_code (sign in from any browser" + (f"; or {setting}" if setting else "")
+            + ")")
 
 
 def _sign_in_again(target: Any) -> str:

@@ -16,7 +16,7 @@ import logging
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from console.azure.errors import translate
+from console.azure.errors import _fix, translate
 from console.azure.target import AzureTarget, from_config_file, from_profile
 from console.errors import BackendUnavailable, InvalidField, NoCredential
 
@@ -72,7 +72,7 @@ def test_no_credential_found_is_said_with_what_was_tried_and_the_one_step(fake, 
     with pytest.raises(NoCredential) as err:
         ws.compute.list()
     message = err.value.message
-    assert message.startswith("no Azure credential found: sign in by device code: --credential device_code")
+    assert message.startswith("no Azure credential found: use --credential device_code (sign in from any browser)")
     assert "401" not in message and "refused" not in message
     tried = dict(err.value.tried)
     assert tried["Azure CLI"] == "az not installed"
@@ -110,7 +110,7 @@ def test_the_fix_names_the_key_in_the_file_that_was_read(tmp_path, monkeypatch):
 
     err = translate(CredentialUnavailableError(message="Azure CLI not found on path"), chosen, "compute", "")
     assert isinstance(err, NoCredential)
-    assert f'"credential": "device_code" in profile prod of {path}' in err.message
+    assert f'; or "credential": "device_code" in profile prod of {path})' in err.message
     assert err.message.endswith("; tried Azure CLI (az not installed)")  # the profile's one credential
 
 
@@ -133,9 +133,9 @@ def test_no_config_json_names_the_config_file_xdg_points_at(tmp_path, monkeypatc
 
 def test_the_first_words_carry_the_meaning_at_a_pane_s_width():
     err = NoCredential([("environment", "AZURE_* variables not set"), ("Azure CLI", "az not installed")],
-                       fix="sign in by device code: --credential device_code")
+                       fix=_fix(target(config_file="/home/op/.config/amlops/config.json", profile="prod")))
     status = f"cannot read: {err}"  # how a pane that never loaded says it (ui/panes/base.py)
-    assert "no Azure credential found: sign in by device code: --credential device_code" in status[:116]
+    assert status[:70].startswith("cannot read: no Azure credential found: use --credential device_code")  # jobs pane, 120 cols
 
 
 def test_a_real_401_from_azure_is_a_refused_credential(fake, tmp_path, monkeypatch):
