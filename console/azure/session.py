@@ -271,6 +271,7 @@ def log_azure_to(path: Any) -> None:
     with no handler there Python's last resort writes them to stderr, over the console's screen.
     One file at a time: the workspace opened last."""
     global _log_handler
+    import logging.handlers
     from pathlib import Path
 
     path = Path(path)
@@ -284,7 +285,9 @@ def log_azure_to(path: Any) -> None:
         handler: logging.Handler
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(path, delay=True)  # opened on the first record, not before
+            # A chain with nothing to sign in with warns on every read (a kilobyte each): keep the
+            # newest megabyte or two. Opened on the first record, not before.
+            handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=1, delay=True)
             handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         except OSError:  # nowhere to keep them: silent rather than over the screen
             handler = logging.NullHandler()
