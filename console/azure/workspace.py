@@ -658,12 +658,15 @@ def _steady(entity: Any, deployments: list[Deployment]) -> bool:
 
 
 def open_azure(*, read_only: bool = False, profile: str | None = None, credential: Any = None,
-               transport: Any = None, polling_interval: float | None = None) -> AzureWorkspace:
+               transport: Any = None, polling_interval: float | None = None,
+               sign_in: str | None = None) -> AzureWorkspace:
     """The registry's builder: a profile of the config file, or the Azure ML config.json found
     upward from the working directory. Cheap: nothing of azure is imported until the first call."""
     from console.azure.target import from_config_file, from_profile
     from console.config import config_file, user_config
 
-    target = from_profile(profile, user_config(), str(config_file())) if profile else from_config_file()
+    # `credential` is an injected credential object (tests); `sign_in` is --credential's choice.
+    target = (from_profile(profile, user_config(), str(config_file()), credential=sign_in) if profile
+              else from_config_file(credential=sign_in))
     return AzureWorkspace(target, read_only=read_only, credential=credential, transport=transport,
                           polling_interval=polling_interval)

@@ -48,12 +48,19 @@ def workspace(args: argparse.Namespace) -> Workspace:
 
     backend, profile = selected(args)
     options: dict[str, Any] = {}
+    credential = getattr(args, "credential", None)
     if backend == "local":
+        if credential:
+            from console.errors import BadInput
+
+            raise BadInput(f"--credential {credential} is for an Azure workspace, not the local one")
         from console.config import workspace_dir
 
         options["root"] = workspace_dir(args.workspace_dir)
-    elif profile:
-        options["profile"] = profile
+    else:
+        options["sign_in"] = credential  # the profile's "credential" unless --credential names one
+        if profile:
+            options["profile"] = profile
     return open_workspace(backend, read_only=args.read_only, **options)
 
 

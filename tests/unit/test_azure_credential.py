@@ -211,3 +211,27 @@ def test_a_device_code_prompt_goes_to_stderr_not_stdout(capsys):
     out, err = capsys.readouterr()
     assert out == ""  # `--json` keeps stdout for JSON
     assert "https://microsoft.com/devicelogin" in err and "ABCD-1234" in err and "09:30" in err
+
+
+def test_the_credential_flag_reaches_the_workspace_the_cli_opens(fake, tmp_path, monkeypatch):
+    import argparse
+
+    from console.commands.selection import workspace
+    from fakes.azure import profile_over_the_fake
+
+    profile_over_the_fake(fake, tmp_path, monkeypatch)
+    opened = workspace(argparse.Namespace(backend="demo", read_only=False, workspace_dir=None, credential="device_code"))
+    assert opened.target.credential == "device_code" and opened.target.profile == "demo"
+    kept = workspace(argparse.Namespace(backend="demo", read_only=False, workspace_dir=None, credential=None))
+    assert kept.target.credential == "default"
+
+
+def test_the_credential_flag_on_the_local_workspace_is_bad_input(tmp_path):
+    import argparse
+
+    from console.commands.selection import workspace
+    from console.errors import BadInput
+
+    with pytest.raises(BadInput, match="--credential device_code is for an Azure workspace"):
+        workspace(argparse.Namespace(backend="local", read_only=False, workspace_dir=str(tmp_path),
+                                     credential="device_code"))
