@@ -97,15 +97,25 @@ def test_the_readme_tour_runs_as_written(tmp_path):
         subprocess.run([str(REPO / ".venv" / "bin" / "amlops"), "--workspace-dir", str(workspace), "local", "down",
                         "--all"], cwd=REPO, env=env, capture_output=True, timeout=120)
     report = _report(commands, steps, started)
+    print(report)  # each step's seconds: shown with -s, and on a failure
     assert done.returncode == 0, f"the tour stopped (bash exit {done.returncode}; {done.stderr.strip()}):\n{report}"
     assert len(list(steps.glob("*.rc"))) == len(commands), report
     assert workspace.is_relative_to(tmp_path) and workspace != tmp_path / "fallback-workspace", \
         f"the tour used {workspace}, not a workspace of its own"
-    # `local status` listed the demo load the README says it lists.
-    status = next(n for n, (c, _) in enumerate(commands) if c.startswith("amlops local status"))
-    assert "demo load (pid" in (steps / f"{status}.out").read_text(), report
+    # What the README says these print is what they print.
+    out = lambda prefix: _output(commands, steps, prefix)  # noqa: E731
+    assert "NOTE" in out("amlops environment list") and "not built" in out("amlops environment list"), report
+    newest = out("amlops operation list").splitlines()[1].split()[0]  # under the header: the 50/50 split
+    assert f"id       {newest}" in out('amlops operation show "$(') and "endpoints.set_traffic" in out("amlops operation show")
+    assert "demo load (pid" in out("amlops local status"), report
     # Nothing of the tour's workspace runs on: no daemon, router, scoring server, job or demo load.
     wait_until(lambda: not workspace_processes(workspace), timeout=10)
+
+
+def _output(commands: list[tuple[str, int]], steps: Path, prefix: str) -> str:
+    """What the first command starting with `prefix` printed (stdout and stderr)."""
+    n = next(n for n, (command, _) in enumerate(commands) if command.startswith(prefix))
+    return (steps / f"{n}.out").read_text()
 
 
 def _now() -> float:
