@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 
 from console import costs
+from console.ui.footer import KeyFooter
 from console.ui.panes import number
 from console.ui.panes.base import Pane
 
@@ -22,7 +23,7 @@ from fakes.canned import COMPUTES, COSTS_TODAY, ENDPOINTS, REPORTS
 
 ACTIONS = {"g": "Deploy green", "t": "Traffic", "b": "Rollback", "x": "Stop idle", "s": "Submit",
            "c": "Cancel", "m": "Monitor"}
-MUST_FIT_80 = {"g": "Deploy green", "t": "Traffic", "b": "Rollback", "x": "Stop idle", "?": "Help", "q": "Quit"}
+MUST_FIT_80 = {"g": "Deploy green", "t": "Traffic", "b": "Rollback", "x": "Stop idle"}
 # What Textual draws a scrollbar's thumb ends with (and the thumb itself).
 SCROLLBAR_GLYPHS = set("▁▂▃▄▅▆▇█▏▎▍▌▋▊▉")
 
@@ -73,22 +74,35 @@ async def at_80():
 # --- the footer ---------------------------------------------------------------------------------
 
 
-async def test_every_action_key_is_in_the_footer_at_120_columns(at_120):
+async def test_every_action_key_is_in_the_footer_at_120_columns_and_the_cut_says_so(at_120):
     footer = screen_lines(at_120)[-1]
-    for key, label in {**ACTIONS, "?": "Help", "q": "Quit"}.items():
+    for key, label in {**ACTIONS, "/": "Filter", ":": "Pane"}.items():
         assert f"{key} {label}" in footer, (key, footer)
     assert footer.index("g Deploy green") < footer.index("s Submit")  # the headline action first
-    assert "^p palette" in footer
+    # Zoom, refresh and quit do not fit: the footer says it is cut, and where the rest are.
+    assert "… ? all keys" in footer and "^p palette" in footer, footer
+    assert "r Refresh" not in footer and at_120.query_one(KeyFooter).cut
 
 
-async def test_the_footer_at_80_columns_keeps_the_keys_that_matter_whole(at_80):
+async def test_the_footer_at_80_columns_keeps_the_rollout_keys_whole_and_says_it_is_cut(at_80):
     footer = screen_lines(at_80)[-1]
     for key, label in MUST_FIT_80.items():
         assert f"{key} {label}" in footer, (key, footer)
-    # A key that does not fit is left out, not cut ("s Submi").
+    # A key that does not fit is left out, not cut ("s Submi"), and the footer says so.
     shown = [k for k in at_80.query("FooterKey") if k.display and not k.has_class("-command-palette")]
     assert all(f"{k.key_display} {k.description}" in footer for k in shown)
+    assert "s Submit" not in footer and footer.index("x Stop idle") < footer.index("… ? all keys")
     assert "^p palette" in footer
+
+
+async def test_a_footer_with_room_for_every_key_is_not_marked_cut():
+    app, pilot, context = await overview((200, 50))
+    try:
+        footer = screen_lines(app)[-1]
+        assert "r Refresh" in footer and "? Help" in footer and "…" not in footer, footer
+        assert not app.query_one(KeyFooter).cut
+    finally:
+        await context.__aexit__(None, None, None)
 
 
 # --- no scrollbar slivers -----------------------------------------------------------------------

@@ -84,13 +84,15 @@ def test_jobs_pane_shows_top_level_jobs_newest_first_with_age_and_duration():
         await pilot.pause()
         table = pane.query_one(DataTable)
         assert keys(table) == ["train-c", "train-b", "train-a", "old"]  # the pipeline step is left out
-        assert [c.label.plain for c in table.ordered_columns] == ["NAME", "STATUS", "STARTED", "DURATION", "COMPUTE", "EXPERIMENT"]
+        assert [c.label.plain for c in table.ordered_columns] == ["NAME", "STATUS", "STARTED", "DURATION", "COMPUTE",
+                                                                   "DISPLAY NAME", "EXPERIMENT"]
         assert table.cursor_type == "row" and not table.zebra_stripes
-        assert plain(table.get_row("train-a")) == ["train-a", "Completed", "3h ago", "1m05s", "cpu-cluster", "churn"]
-        assert plain(table.get_row("train-b")) == ["train-b", "Running", "5m ago", "5m00s", "cpu-cluster", "churn"]
-        assert plain(table.get_row("train-c")) == ["train-c", "Queued", "-", "-", "-", "churn"]
+        assert plain(table.get_row("train-a")) == ["train-a", "Completed", "3h ago", "1m05s", "cpu-cluster", "-",
+                                                      "churn"]
+        assert plain(table.get_row("train-b")) == ["train-b", "Running", "5m ago", "5m00s", "cpu-cluster", "-", "churn"]
+        assert plain(table.get_row("train-c")) == ["train-c", "Queued", "-", "-", "-", "-", "churn"]
         old = plain(table.get_row("old"))
-        assert old[5] == "-" and old[2] == ago(days=3).astimezone().date().isoformat() and old[3] == "2h03m"
+        assert old[6] == "-" and old[2] == ago(days=3).astimezone().date().isoformat() and old[3] == "2h03m"
         status = {key: table.get_row(key)[1] for key in keys(table)}
         assert "green" in str(status["train-a"].style) and "red" in str(status["old"].style)
         assert "yellow" in str(status["train-b"].style) and "dim" in str(status["train-c"].style)
@@ -381,8 +383,10 @@ def test_quotas_pane_draws_bars_and_orders_by_use():
         pane.apply(Snapshot(taken_at=NOW, quotas=QUOTAS))
         await pilot.pause()
         table = pane.query_one(DataTable)
+        # In use (fullest first), then no quota at all (what blocks a GPU job), then quota unused.
         assert keys(table) == ["standardESv3Family", "standardDSv2Family", "standardDSv3Family",
-                               "standardFSv2Family", "standardNCASv3_T4Family", "standardNCSv3Family"]
+                               "standardNCASv3_T4Family", "standardNCSv3Family", "standardFSv2Family"]
+        assert pane.border_subtitle == "no GPU quota: NCASv3_T4, NCSv3"
         assert plain(table.get_row("standardDSv2Family")) == ["DSv2", "██████████░░", "20/24", "4"]
         assert plain(table.get_row("standardDSv3Family"))[1:3] == ["██░░░░░░░░░░", "4/24"]
         assert plain(table.get_row("standardFSv2Family"))[1:3] == ["░░░░░░░░░░░░", "0/24"]

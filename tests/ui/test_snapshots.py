@@ -16,13 +16,14 @@ from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
 from textual.widgets import Input
 
+from console.ui.panes import PANES, number
 from console.ui.screens.modals import ConfirmModal, HelpModal, InputModal, PickModal, ProgressModal, TrafficModal
 
 from canned_app import CannedApp, loaded, settle  # tests/ui/canned_app.py, beside this file
 from fakes.canned import NOW
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
-PANE_KEYS = {"jobs": "1", "quotas": "2", "compute": "3", "endpoints": "4", "drift": "5"}
+PANE_KEYS = {name: str(number(name)) for name in PANES}  # 1-5 in screen order
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +86,7 @@ def palette_listed(screen: Screen) -> bool:
 
 MODALS = {
     "help": (("question_mark",), modal(HelpModal)),
-    "jump": (("colon",), modal(PickModal)),
+    "jump": (("colon",), modal(InputModal)),  # k9s's `:`: type a prefix of a pane's name
     "filter": (("slash",), modal(InputModal)),
     "traffic": (("t",), modal(TrafficModal)),  # churn-ep, the only endpoint: blue 90 / green 10
     "confirm": (("b",), modal(ConfirmModal)),  # roll back churn-ep

@@ -26,12 +26,13 @@ def number(name: str) -> int:
 
 
 def matching(text: str) -> list[str]:
-    """The panes `text` names after `:`: its number, or a prefix of a pane's name or alias
-    (case ignored), in screen order; several when the prefix is ambiguous, none when nothing
-    matches."""
+    """The panes `text` names after `:`: its number, or a prefix of a pane's name, else of an
+    alias (case ignored: `e` is endpoints, `ex` experiments, the jobs), in screen order; several
+    when the prefix is ambiguous, none when nothing matches."""
     text = text.strip().lower()
     if not text:
         return []
     if text.isdigit():
         return [PANES[int(text) - 1]] if 1 <= int(text) <= len(PANES) else []
-    return [name for name in PANES if any(word.startswith(text) for word in (name, *ALIASES[name]))]
+    by_name = [name for name in PANES if name.startswith(text)]
+    return by_name or [name for name in PANES if any(word.startswith(text) for word in ALIASES[name])]
