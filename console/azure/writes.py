@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.azure.audit import TRAFFIC_WRITES, split_detail
 from console.azure.operations import OperationTable
 from console.errors import NotFound
 
@@ -39,8 +40,11 @@ class Writes:
 
     def begin(self, kind: str, target: str, work: Callable[[], Any], expect: dict[str, Any], *,
               before: Any = None, after: Any = None, detail: str | None = None) -> Operation:
-        """Start a write's operation and audit it: once when it was asked, once when it ended."""
+        """Start a write's operation and audit it: once when it was asked, once when it ended. A
+        traffic write's detail is its split before and after."""
         ws = self.ws
+        if detail is None and kind in TRAFFIC_WRITES and isinstance(before, dict) and isinstance(after, dict):
+            detail = split_detail(before, after)
         if kind.startswith("endpoints."):  # the next listing reads its deployments afresh
             ws.endpoints.touched(target.split("/", 1)[0])
         ws.audit_log.append(kind, target, before=before, after=after, result="InProgress", detail=detail)

@@ -2,7 +2,11 @@
 cancel a job, run a monitor, submit a job, deploy green) and the demo set-up.
 
 Each flow is a few lines: gather what is selected on the UI thread, ask (`ask`: "no" is the
-default), then `run` its work in a thread worker. The work calls the backend only, waits for the
+default), then `run` its work in a thread worker. What a question says comes from what the
+screen last read (`host.snapshot`) and the workspace in use: the split before and after, the
+deployment a rollback goes to and whether it is ready, what green costs and the quota it takes,
+each backend's own words for a cancel and a monitor's window; a job that has ended is said to
+have ended, without asking. The work calls the backend only, waits for the
 Operation it gets back, and says what happened: `ActionDone.ok` only when the backend says the
 change Succeeded, with the state the backend reports afterwards. Dependencies go one way: the
 screen calls these flows; they know it only as the node their workers and modals hang off
@@ -20,13 +24,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.ui.messages import ActionDone, ActionStarted, ActionStep, Linted, ModelsListed
-from console.ui.screens.modals import ConfirmModal, InputModal, PickModal, TrafficModal
+from console.ui.messages import ActionDone, ActionStarted, ActionStep, JobSubmitted, Linted, ModelsListed
+from console.ui.screens.modals import BusyModal, ConfirmModal, InputModal, PickModal, TrafficModal, split_change
 
 if TYPE_CHECKING:
     from textual.widget import Widget
 
-    from console.domain import Compute, Operation
+    from console.domain import Compute, Endpoint, Job, Operation
+    from console.ui.snapshot import Snapshot
     from console.workspace import Workspace
 
 GREEN_SPEC = Path("endpoints") / "green-deployment.yml"  # under the specs folder
@@ -36,6 +41,10 @@ Work = Callable[[], tuple[bool, str]]
 
 def _split(split: dict[str, int]) -> str:
     return " ".join(f"{k}={v}" for k, v in split.items() if v) or "no live traffic"
+
+
+def _ready(deployment) -> str:
+    return f"{deployment.ready_instances} of {deployment.instance_count} instances ready"
 
 
 def _failed(what: str, op: Operation) -> tuple[bool, str]:
@@ -48,16 +57,29 @@ class Actions:
     def __init__(self, host: Widget) -> None:
         """`host`: the node (the console's screen) that runs the workers and gets the messages."""
         self.host = host
+        self._busy: BusyModal | None = None  # the lint's spinner, until its findings are in
 
     @property
     def ws(self) -> Workspace:
         return self.host.app.ws
 
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """What the screen last read (None before the first read)."""
+        return getattr(self.host, "snapshot", None)
+
+    def _endpoint(self, name: str) -> Endpoint | None:
+        return next((e for e in (self.snapshot.endpoints if self.snapshot else None) or [] if e.name == name), None)
+
+    def _job(self, name: str) -> Job | None:
+        return next((j for j in (self.snapshot.jobs if self.snapshot else None) or [] if j.name == name), None)
+
     # --- the one helper --------------------------------------------------------------------
 
-    def ask(self, action: str, question: str, detail: str, work: Work, progress: str | None = None) -> None:
+    def ask(self, action: str, question: str, detail: str, work: Work, progress: str | None = None,
+            warning: str = "") -> None:
         """Confirm first (only y says yes), then run the work."""
-        self.host.app.push_screen(ConfirmModal(question, detail),
+        self.host.app.push_screen(ConfirmModal(question, detail, warning),
                                   lambda yes: yes and self.run(action, work, progress))
 
     def run(self, action: str, work: Work, progress: str | None = None) -> None:
@@ -106,9 +128,21 @@ class Actions:
     # --- endpoints -------------------------------------------------------------------------
 
     def traffic(self, endpoint: str, live: dict[str, int]) -> None:
-        self.host.app.push_screen(TrafficModal(endpoint, live),
-                                  lambda split: split is not None and self.run(
-                                      "traffic", partial(self._set_traffic, endpoint, split, live)))
+        """The sliders, then the same confirmation as every write, with the split before → after."""
+        def chosen(split: dict[str, int] | None) -> None:
+            if split is not None:
+                self.ask("traffic", f"Set the traffic of {endpoint}?", f"live traffic: {split_change(live, split)}",
+                         partial(self._set_traffic, endpoint, split, live),
+                         warning=self._unready(endpoint, [n for n, share in split.items() if share > live.get(n, 0)]))
+
+        self.host.app.push_screen(TrafficModal(endpoint, live), chosen)
+
+    def _unready(self, endpoint: str, names: list[str]) -> str:
+        """What to say of deployments about to take traffic that are not all ready ("" if none)."""
+        record = self._endpoint(endpoint)
+        said = [f"{d.name} has {_ready(d)}" for d in (record.deployments if record else ()) if d.name in names
+                and d.ready_instances < d.instance_count]
+        return "; ".join(said) + (": a deployment serves only from its ready instances" if said else "")
 
     def _set_traffic(self, endpoint: str, split: dict[str, int], read: dict[str, int]) -> tuple[bool, str]:
         # `read`: the split the sliders started from; if someone changed it meanwhile, refused.
@@ -124,8 +158,36 @@ class Actions:
         return True, said + _split(dict(self.ws.endpoints.get(endpoint).traffic.live))
 
     def rollback(self, endpoint: str, live: dict[str, int]) -> None:
-        self.ask("rollback", f"Roll back {endpoint}?", "all live traffic to the stable deployment, mirroring off",
-                 partial(self._rollback, endpoint, live))
+        """Name where traffic goes, by the rule the backends' rollback follows
+        (`rollout.rollback_split` over the deployments the endpoint has seen at 100 %), with its
+        readiness; nothing to go back to is said at once, without asking."""
+        from console import rollout
+        from console.errors import TrafficRuleError
+
+        record = self._endpoint(endpoint)
+        history = getattr(record, "full_history", None)  # None: a record that does not say (not read yet)
+        if record is None or history is None:  # the backend still picks and checks it
+            self.ask("rollback", f"Roll back {endpoint}?", "all live traffic to the stable deployment, mirroring off",
+                     partial(self._rollback, endpoint, live))
+            return
+        try:
+            split = rollout.rollback_split([d.name for d in record.deployments], list(history), live)
+        except TrafficRuleError as err:
+            self.host.notify(f"{endpoint}: {err}", title="nothing to roll back", severity="warning", timeout=8,
+                             markup=False)
+            return
+        target = next(d for d in record.deployments if split.get(d.name) == 100)
+        mirror = {k: v for k, v in record.traffic.mirror.items() if v}
+        mirroring = "mirroring off" + (f" (now {rollout.describe(mirror)})" if mirror else "")
+        warning = ""
+        if target.ready_instances == 0:
+            warning = (f"{target.name} HAS NO READY INSTANCE ({_ready(target)}): after the rollback the endpoint "
+                       "has nothing to serve from")
+        elif target.ready_instances < target.instance_count:
+            warning = f"{target.name} is not fully ready ({_ready(target)}): it serves with less capacity"
+        self.ask("rollback", f"Roll back {endpoint} to {target.name}?",
+                 f"all live traffic to {target.name} ({_ready(target)}), {mirroring}\n"
+                 f"live traffic: {split_change(live, split)}", partial(self._rollback, endpoint, live), warning=warning)
 
     def _rollback(self, endpoint: str, read: dict[str, int]) -> tuple[bool, str]:
         return self._split_update(endpoint, "rollback", self.ws.endpoints.rollback(endpoint, expected=read))
@@ -133,7 +195,13 @@ class Actions:
     # --- jobs and monitors -----------------------------------------------------------------
 
     def cancel_job(self, name: str) -> None:
-        self.ask("cancel_job", f"Cancel job {name}?", "its whole process group is stopped", partial(self._cancel, name))
+        job = self._job(name)
+        if job is not None and job.is_terminal:  # Azure refuses it too: say so without asking
+            self.host.notify(f"job {name} already {job.status}: nothing to cancel", timeout=5, markup=False)
+            return
+        how = ("its whole process group is stopped" if self.ws.backend == "local"
+               else "Azure cancels the run: it reads CancelRequested, then Canceled once its nodes stop")
+        self.ask("cancel_job", f"Cancel job {name}?", how, partial(self._cancel, name))
 
     def _cancel(self, name: str) -> tuple[bool, str]:
         op = self.ws.operations.wait(self.ws.jobs.cancel(name).id, timeout_s=30)
@@ -144,8 +212,13 @@ class Actions:
         return True, f"{name}: {self.ws.jobs.get(name).status}"
 
     def run_monitor(self, name: str) -> None:
-        self.ask("run_monitor", f"Run monitor {name} now?", "over its default window (local: its lookback; azure: the last hour collected), ending now",
-                 partial(self._run_monitor, name))
+        if self.ws.backend == "local":  # the daemon's default window: one period of the schedule
+            monitor = next((m for m in (self.snapshot.monitors if self.snapshot else None) or [] if m.name == name), None)
+            schedule = f" ({monitor.trigger})" if monitor is not None and monitor.trigger else ""
+            window = f"over one period of its schedule{schedule}, ending now"
+        else:
+            window = "over the serving data collected in the last hour, ending now"
+        self.ask("run_monitor", f"Run monitor {name} now?", window, partial(self._run_monitor, name))
 
     def _run_monitor(self, name: str) -> tuple[bool, str]:
         op = self.ws.operations.wait(self.ws.monitors.run(name).id, timeout_s=600)
@@ -164,24 +237,38 @@ class Actions:
         def chosen(choice: str | None) -> None:
             if choice == OTHER_PATH:
                 self.host.app.push_screen(InputModal("Job YAML path", placeholder="specs/jobs/train-job.yml"),
-                                          lambda path: path and self._lint(path))
+                                          lambda path: path and self._lint(path, path))
             elif choice is not None:
-                self._lint(str(specs.parent / choice))
+                self._lint(str(specs.parent / choice), choice)
 
         self.host.app.push_screen(PickModal("Submit which job?", [*choices, OTHER_PATH]), chosen)
 
-    def _lint(self, path: str) -> None:
-        self.in_thread("submit", partial(self._lint_in_thread, path), group="lint")
+    def _lint(self, path: str, shown: str) -> None:
+        """Lint in a worker (the first lint imports azure-ai-ml: seconds), a spinner meanwhile."""
+        self._close_busy()
+        self._busy = busy = BusyModal(f"Linting {shown}…")
+        self.host.app.push_screen(busy)
+        self.in_thread("submit", partial(self._lint_in_thread, path, busy), group="lint")
 
-    def _lint_in_thread(self, path: str) -> None:
+    def _lint_in_thread(self, path: str, busy: BusyModal) -> None:
         from console.lint import lint
 
-        result = lint([path])
+        try:
+            result = lint([path])
+        except BaseException:  # the screen shows the error: the spinner must not stay
+            self.host.app.call_from_thread(busy.close)
+            raise
         findings = "\n".join(f.format() for f in result.findings) or "lint: clean"
         self.host.post_message(Linted(path, findings, valid=result.exit_code != 2))
 
+    def _close_busy(self) -> None:
+        if self._busy is not None:
+            self._busy.close()
+            self._busy = None
+
     def linted(self, path: str, findings: str, valid: bool) -> None:
         """The lint of `path` is in: say why it cannot be submitted, or ask for overrides."""
+        self._close_busy()
         if not valid:
             self.host.notify(findings, title=f"{path} is not valid", severity="error", timeout=10, markup=False)
             return
@@ -200,6 +287,7 @@ class Actions:
         from console.specs import parse_overrides
 
         job = self.ws.jobs.submit(path, parse_overrides(pairs))
+        self.host.post_message(JobSubmitted(job.name))  # the jobs pane's cursor follows it
         return True, f"submitted {job.name} to {job.compute or 'serverless'}"
 
     # --- deploy green ----------------------------------------------------------------------
@@ -228,10 +316,45 @@ class Actions:
 
         def picked(ref: str | None) -> None:
             if ref:  # its steps show until the instances are ready (esc hides them)
-                self.ask("deploy_green", f"Deploy {ref} as green on {endpoint}?", f"from {GREEN_SPEC}, at 0 % traffic",
-                         partial(self._green, spec, endpoint, ref), progress=f"Deploying {ref} as green on {endpoint}")
+                cost, warning = self._green_cost(spec)
+                self.ask("deploy_green", f"Deploy {ref} as green on {endpoint}?",
+                         f"from {GREEN_SPEC}, at 0 % traffic\n{cost}", partial(self._green, spec, endpoint, ref),
+                         progress=f"Deploying {ref} as green on {endpoint}", warning=warning)
 
         self.host.app.push_screen(PickModal("Deploy which model version as green?", versions), picked)
+
+    def _green_cost(self, spec: Path) -> tuple[str, str]:
+        """What green adds to the bill and the quota it takes, from its spec's instance_type and
+        instance_count, the VM catalog and the quotas the screen last read (with Azure's 20 %
+        upgrade reserve, as the backends check it); what is not known says "unknown". Returns
+        (the line, a warning when it would not fit)."""
+        import yaml
+
+        from console import costs
+        from console.domain import QuotaUsage
+        from console.format import usd
+
+        data = yaml.safe_load(spec.read_text()) or {}
+        size_name, count = str(data.get("instance_type") or ""), int(data.get("instance_count") or 1)
+        hourly = costs.hourly_cost(size_name, count)
+        money = f"adds {usd(hourly)}/hour" if hourly is not None else "adds unknown $/hour (no price for the size)"
+        what = f"{count} × {size_name or 'no instance_type'}"
+        size = costs.size(size_name)
+        if size is None:
+            return f"{money}; quota unknown ({what}: not a size the catalog knows)", ""
+        need = costs.vcpus_needed(size.name, count, costs.online_reserve(size.name))
+        reserve = " with the 20 % upgrade reserve" if costs.online_reserve(size.name) > 1 else ""
+        usage = next((q for q in (self.snapshot.quotas if self.snapshot else None) or []
+                      if q.kind == QuotaUsage.DEDICATED and costs.family_key(q.family) == costs.family_key(size.family)),
+                     None)
+        if usage is None:
+            return f"{money} ({what}); takes {need} vCPUs of {size.family} quota{reserve} (usage unknown)", ""
+        after = usage.used + need
+        limit = "no limit" if usage.unlimited else f"of {usage.limit}"
+        line = f"{money} ({what}); {size.family} quota {usage.used} → {after} {limit} vCPUs{reserve}"
+        over = not usage.unlimited and after > (usage.limit or 0)
+        return line, (f"{size.family} would need {after} of {usage.limit} vCPUs: the workspace refuses the create "
+                      "unless quota is freed or raised") if over else ""
 
     def _green(self, spec: Path, endpoint: str, ref: str) -> tuple[bool, str]:
         """Create green at 0 %, reporting each step until its instances are ready."""

@@ -82,16 +82,46 @@ class AmlopsApp(App[None]):
         return self.get_key_display(Binding(self.keymap.get(key.id, key.key), key.action))
 
     def get_system_commands(self, screen):
-        """The command palette: Textual's own entries, then one per console action (read-only
-        leaves out the ones that change something), each naming the key that does the same."""
+        """The command palette: one entry per console action that applies now (`applies`),
+        each naming the key that does the same, then the panes by their keys, then Textual's
+        Theme. Textual's Keys, Maximize and Screenshot are left out: `?` lists the keys, `z`
+        zooms, and a screenshot is no operator's task."""
         from textual.app import SystemCommand
 
-        yield from super().get_system_commands(screen)
         for key in KEYS:
-            if key.palette is None or (self.read_only and key.mutates):
+            if key.palette is None or not self.applies(key):
                 continue
             yield SystemCommand(key.palette, f"{key.palette_help}  (key {self.shown_key(key)})",
                                 lambda action=key.action: self.console_screen.run_action(action))
-        for index, name in enumerate(PANES, start=1):
-            yield SystemCommand(f"Go to {name}", f"Focus the {name} pane  [key {index}]",
-                                lambda name=name: self.console_screen.action_focus_pane(name), discover=False)
+        for key in KEYS:
+            if key.id.startswith("pane."):
+                name = key.id.removeprefix("pane.")
+                yield SystemCommand(f"Go to {name}", f"Focus the {name} pane  (key {self.shown_key(key)})",
+                                    lambda name=name: self.console_screen.action_focus_pane(name), discover=False)
+        quit_key = next(k for k in KEYS if k.id == "quit")
+        yield SystemCommand("Quit", f"Quit the console; jobs and endpoints keep running  (key {self.shown_key(quit_key)})",
+                            self.action_quit)
+        yield from (c for c in super().get_system_commands(screen) if c.title == "Theme")
+
+    def applies(self, key) -> bool:
+        """Whether a palette entry can do something now: nothing that changes the workspace in
+        read-only mode or where the backend cannot; traffic and rollback need an endpoint with
+        deployments, cancel a job that has not ended, a monitor run a monitor, stop idle an idle
+        instance, from what the screen last read."""
+        from console import costs
+
+        if key.mutates and self.read_only:
+            return False
+        snapshot = self.snapshot
+        endpoints = [e for e in (snapshot.endpoints if snapshot else None) or [] if e.deployments]
+        capable = self.ws.capabilities
+        needs = {
+            "traffic": bool(endpoints) and "endpoints.traffic" in capable,
+            "rollback": bool(endpoints) and "endpoints.traffic" in capable,
+            "deploy_green": self.specs is not None and "assets.create" in capable,
+            "submit": "jobs.submit" in capable,
+            "cancel_job": any(not j.is_terminal for j in (snapshot.jobs if snapshot else None) or []),
+            "run_monitor": bool(snapshot and snapshot.monitors),
+            "stop_idle": any(costs.is_idle(c) for c in (snapshot.computes if snapshot else None) or []),
+        }
+        return needs.get(key.id, True)

@@ -1,7 +1,10 @@
 """Every key that changes the workspace, pressed over every backend (`app_all_backends` in
 conftest.py: canned, azure over the fake ARM, a local daemon): its effect is read back from the
-workspace (the write happened and was audited, or the refusal was shown and nothing changed),
-and its confirmation's default (enter; esc for the traffic sliders) changes nothing.
+workspace (the write happened and was audited, with the split before and after for traffic, or
+the refusal was shown and nothing changed), its confirmation's default (enter; esc for the
+traffic sliders) changes nothing, and what the confirmation says is the backend's own (where a
+rollback goes, how a job is canceled, a monitor's window). Panes are focused by name, not by
+their number keys, which follow the screen's order.
 
 The local workspace is shared by the module: each test states the starting point it needs and
 puts back what it changed. Deploy green goes last: it deletes green before deploying it again.
@@ -9,11 +12,14 @@ puts back what it changed. Deploy green goes last: it deletes green before deplo
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.widgets import DataTable
 
 from console.domain import AuditEntry, Operation
 from console.ui.app import AmlopsApp
+from console.ui.messages import JobSubmitted
 from console.ui.screens.modals import ConfirmModal, InputModal, PickModal, ProgressModal, TrafficModal
 from console.workspace import Workspace
 
@@ -77,6 +83,10 @@ async def seen(pilot, app: AmlopsApp, live: dict[str, int]) -> None:
                                    for e in app.console_screen.snapshot.endpoints or []), what=f"the console to read {live}")
 
 
+def focus(app: AmlopsApp, pane: str) -> None:
+    app.console_screen.action_focus_pane(pane)
+
+
 async def modal(pilot, app: AmlopsApp, kind: type, timeout: float = 30) -> None:
     await until(pilot, lambda: isinstance(app.screen, kind), timeout, f"a {kind.__name__}")
 
@@ -120,7 +130,8 @@ async def test_t_moves_the_split_esc_changes_nothing_and_a_mirrored_deployment_i
     try:
         async with app.run_test(size=SIZE) as pilot:
             await loaded(pilot, app)
-            await pilot.press("4", "t")
+            focus(app, "endpoints")
+            await pilot.press("t")
             await modal(pilot, app, TrafficModal)
             before, mark = traffic(ws), audit_mark(ws)
             await pilot.press("1", "escape")  # 90/10 previewed, then esc
@@ -128,14 +139,26 @@ async def test_t_moves_the_split_esc_changes_nothing_and_a_mirrored_deployment_i
             await quiet(pilot, app)
             assert traffic(ws) == before and audited_since(ws, mark) == []
 
+            await pilot.press("t")
+            await modal(pilot, app, TrafficModal)
+            await pilot.press("1", "enter")  # 90/10: enter only opens the confirmation
+            await modal(pilot, app, ConfirmModal)
+            assert app.screen.detail == "live traffic: blue 100 → 90 %, green 0 → 10 %"
+            await no_means_no(pilot, app, ws, lambda: traffic(ws))
+
             since = len(app.notices)
             await pilot.press("t")
             await modal(pilot, app, TrafficModal)
-            await pilot.press("1", "enter")  # 90/10
+            await pilot.press("1", "enter")
+            await modal(pilot, app, ConfirmModal)
+            await pilot.press("y")
             title, message, severity = await outcome(pilot, app, since)
             assert severity == "information", (title, message)
             assert traffic(ws) == ({"blue": 90, "green": 10}, {})
-            assert ws.audit.list(limit=1)[0].operation == "endpoints.set_traffic"
+            entry = ws.audit.list(limit=1)[0]
+            assert entry.operation == "endpoints.set_traffic"
+            if backend != "canned":  # the workspaces' own audit logs say the split (the canned one keeps none)
+                assert entry.detail == "live blue=100 green=0 → blue=90 green=10", (backend, entry)
 
             # Azure's rule: a deployment that takes mirrored traffic takes no live traffic.
             finished(ws, ws.endpoints.set_traffic(ENDPOINT, {"blue": 100, "green": 0}))
@@ -146,6 +169,8 @@ async def test_t_moves_the_split_esc_changes_nothing_and_a_mirrored_deployment_i
             await pilot.press("t")
             await modal(pilot, app, TrafficModal)
             await pilot.press("2", "enter")  # 50/50
+            await modal(pilot, app, ConfirmModal)
+            await pilot.press("y")
             title, message, severity = await outcome(pilot, app, since)
             assert severity == "error" and "mirror" in message, (backend, title, message)
             assert traffic(ws) == before and no_write_since(ws, mark)
@@ -161,9 +186,12 @@ async def test_b_rolls_back_to_blue_and_mirroring_off(app_all_backends):
     try:
         async with app.run_test(size=SIZE) as pilot:
             await loaded(pilot, app)
-            await pilot.press("4", "b")
+            focus(app, "endpoints")
+            await pilot.press("b")
             await modal(pilot, app, ConfirmModal)
-            assert ENDPOINT in app.screen.question
+            assert app.screen.question == f"Roll back {ENDPOINT} to blue?"  # as the backend's rollback picks it
+            assert re.fullmatch(r"all live traffic to blue \((\d) of \1 instances ready\), mirroring off\n"
+                                r"live traffic: blue 50 → 100 %, green 50 → 0 %", app.screen.detail), app.screen.detail
             await no_means_no(pilot, app, ws, lambda: traffic(ws))
             assert traffic(ws) == ({"blue": 50, "green": 50}, {})
 
@@ -174,7 +202,10 @@ async def test_b_rolls_back_to_blue_and_mirroring_off(app_all_backends):
             title, message, severity = await outcome(pilot, app, since)
             assert severity == "information", (title, message)
             assert traffic(ws) == ({"blue": 100, "green": 0}, {})
-            assert ws.audit.list(limit=1)[0].operation == "endpoints.rollback"
+            entry = ws.audit.list(limit=1)[0]
+            assert entry.operation == "endpoints.rollback"
+            if backend != "canned":
+                assert entry.detail == "live blue=50 green=50 → blue=100 green=0", (backend, entry)
     finally:
         start_from(ws, {"blue": 100, "green": 0})
 
@@ -186,7 +217,8 @@ async def test_x_stops_the_idle_instance_then_finds_none_left(app_all_backends):
     try:
         async with app.run_test(size=SIZE) as pilot:
             await loaded(pilot, app)
-            await pilot.press("3", "x")
+            focus(app, "compute")
+            await pilot.press("x")
             await modal(pilot, app, ConfirmModal)
             assert "dev-instance" in app.screen.question
             await no_means_no(pilot, app, ws, lambda: [(c.name, c.state) for c in ws.compute.list()])
@@ -222,11 +254,15 @@ async def test_c_cancels_the_selected_job_and_an_ended_job_is_refused(app_all_ba
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
         await until(pilot, lambda: job.name in rows(app, "jobs"), what=f"{job.name} in the jobs pane")
-        await pilot.press("1", *["down"] * rows(app, "jobs").index(job.name))
+        focus(app, "jobs")
+        await pilot.press(*["down"] * rows(app, "jobs").index(job.name))
         assert app.console_screen.query_one("#jobs").selected_job() == job.name
         await pilot.press("c")
         await modal(pilot, app, ConfirmModal)
         assert job.name in app.screen.question
+        # The workspace's own words: a local job is a process group; Azure cancels its run.
+        assert ("process group" in app.screen.detail) == (ws.backend == "local"), (backend, app.screen.detail)
+        assert ("Azure cancels the run" in app.screen.detail) == (ws.backend == "azure"), (backend, app.screen.detail)
         await no_means_no(pilot, app, ws, lambda: ws.jobs.get(job.name).status)
         assert not ws.jobs.get(job.name).is_terminal
 
@@ -239,15 +275,16 @@ async def test_c_cancels_the_selected_job_and_an_ended_job_is_refused(app_all_ba
         wait_until(lambda: ws.jobs.get(job.name).status == "Canceled", 30, f"{job.name} to be canceled")
         assert ws.audit.list(limit=1)[0].operation == "jobs.cancel"
 
-        # Azure's rule: a job that has ended cannot be canceled.
+        # Azure's rule: a job that has ended cannot be canceled. Once the pane shows it ended,
+        # c says so and asks nothing.
+        await until(pilot, lambda: any(j.name == job.name and j.status == "Canceled"
+                                       for j in app.snapshot.jobs or ()), 30, f"{job.name} shown Canceled")
         mark = audit_mark(ws)
         since = len(app.notices)
         await pilot.press("c")
-        await modal(pilot, app, ConfirmModal)
-        await pilot.press("y")
-        title, message, severity = await outcome(pilot, app, since)
-        assert severity == "error" and "Canceled" in message, (backend, title, message)
-        assert ws.jobs.get(job.name).status == "Canceled" and no_write_since(ws, mark)
+        await notice(pilot, app, since, f"job {job.name} already Canceled: nothing to cancel")
+        assert not isinstance(app.screen, ConfirmModal)
+        assert ws.jobs.get(job.name).status == "Canceled" and audited_since(ws, mark) == []
 
 
 async def test_m_runs_the_selected_monitor(app_all_backends):
@@ -255,9 +292,15 @@ async def test_m_runs_the_selected_monitor(app_all_backends):
     ws = app.ws
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        await pilot.press("5", "m")
+        focus(app, "drift")
+        await pilot.press("m")
         await modal(pilot, app, ConfirmModal)
         assert "churn-drift" in app.screen.question
+        # The window of the workspace in use, and only that one.
+        if ws.backend == "local":
+            assert app.screen.detail.startswith("over one period of its schedule"), (backend, app.screen.detail)
+        else:
+            assert app.screen.detail == "over the serving data collected in the last hour, ending now", app.screen.detail
         await no_means_no(pilot, app, ws, lambda: None)
 
         since = len(app.notices)
@@ -287,7 +330,15 @@ async def test_s_submits_a_job_yaml_with_overrides_where_the_backend_submits(app
 
     jobs = lambda: {j.name for j in ws.jobs.list()}  # noqa: E731
     before = jobs()
-    async with app.run_test(size=SIZE) as pilot:
+    submitted: list[str] = []  # JobSubmitted, for the jobs pane's cursor to follow
+    seen: set[int] = set()  # the hook sees a message at each node it bubbles through
+
+    def hook(message) -> None:
+        if isinstance(message, JobSubmitted) and id(message) not in seen:
+            seen.add(id(message))
+            submitted.append(message.name)
+
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await loaded(pilot, app)
         await up_to_the_confirmation()
         await no_means_no(pilot, app, ws, jobs)
@@ -298,11 +349,11 @@ async def test_s_submits_a_job_yaml_with_overrides_where_the_backend_submits(app
         title, message, severity = await outcome(pilot, app, since)
     if "jobs.submit" not in ws.capabilities:
         assert severity == "error" and "jobs.submit" in message, (backend, title, message)
-        assert jobs() == before
+        assert jobs() == before and submitted == []
         return
     assert severity == "information", (backend, title, message)
     (new,) = jobs() - before
-    assert new in message
+    assert new in message and submitted == [new]
     assert ws.audit.list(limit=1)[0].operation == "jobs.submit"
     if backend == "local":  # it runs: the override reached the command
         wait_until(lambda: ws.jobs.get(new).is_terminal, 30, f"{new} to end")
@@ -362,14 +413,16 @@ async def test_after_a_monitor_run_a_features_histograms_show_on_the_local_daemo
     app = AmlopsApp(ws, specs=project_specs, refresh_s=0.5)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "churn-drift" in rows(app, "drift"))
-        await pilot.press("5", "m")
+        focus(app, "drift")
+        await pilot.press("m")
         await modal(pilot, app, ConfirmModal)
         await pilot.press("y")
         await until(pilot, lambda: app.snapshot is not None and "churn-drift" in app.snapshot.reports, 120)
         pane = app.query_one("#drift")
         await until(pilot, lambda: pane.features_table.row_count > 0)
         pane.features_table.focus()
-        await pilot.press("5", "z")  # zoomed: room for the chart
+        focus(app, "drift")
+        await pilot.press("z")  # zoomed: room for the chart
         pane.features_table.focus()
         await pilot.press("enter")
         await until(pilot, lambda: pane.histograms.has_chart)

@@ -71,9 +71,10 @@ async def confirm(app, pilot) -> None:
 
 
 async def traffic(app, pilot) -> None:
-    await pilot.press("4", "t")
+    await pilot.press("t")
     await until(pilot, lambda: isinstance(app.screen, TrafficModal), 10, "the traffic sliders")
-    await pilot.press("2", "enter")  # 50/50: a change from the canned 90/10
+    await pilot.press("2", "enter")  # 50/50: a change from the canned 90/10, to confirm
+    await confirm(app, pilot)
 
 
 async def submit(app, pilot) -> None:
@@ -85,18 +86,22 @@ async def submit(app, pilot) -> None:
     await confirm(app, pilot)
 
 
-async def press_and_confirm(app, pilot, *keys: str) -> None:
-    await pilot.press(*keys)
-    await confirm(app, pilot)
+def in_pane(pane: str, key: str):
+    """Focus `pane` by name (its number key follows the screen's order), press `key`, say yes."""
+    async def drive(app, pilot) -> None:
+        app.console_screen.action_focus_pane(pane)
+        await pilot.press(key)
+        await confirm(app, pilot)
+    return drive
 
 
 # key: (the call that fails, how the key is driven to it, the notification's title)
 KEYS = {
     "t": ("endpoints", "set_traffic", traffic, "Traffic failed"),
-    "b": ("endpoints", "rollback", lambda app, pilot: press_and_confirm(app, pilot, "4", "b"), "Rollback failed"),
-    "x": ("compute", "stop", lambda app, pilot: press_and_confirm(app, pilot, "3", "x"), "Stop idle failed"),
-    "c": ("jobs", "cancel", lambda app, pilot: press_and_confirm(app, pilot, "1", "c"), "Cancel failed"),
-    "m": ("monitors", "run", lambda app, pilot: press_and_confirm(app, pilot, "5", "m"), "Monitor failed"),
+    "b": ("endpoints", "rollback", in_pane("endpoints", "b"), "Rollback failed"),
+    "x": ("compute", "stop", in_pane("compute", "x"), "Stop idle failed"),
+    "c": ("jobs", "cancel", in_pane("jobs", "c"), "Cancel failed"),
+    "m": ("monitors", "run", in_pane("drift", "m"), "Monitor failed"),
     "s": ("jobs", "submit", submit, "Submit failed"),
     "g": ("models", "list", lambda app, pilot: pilot.press("g"), "Deploy green failed"),
 }

@@ -1,10 +1,12 @@
 """The console's modal screens: confirm before anything changes, the traffic sliders, help, a
-pick from a list, a line of text and a long action's progress. What they show of the user's or
-the workspace's text (overrides, lint findings) is shown as it reads, never as markup."""
+pick from a list, a line of text, a wait with a spinner and a long action's progress. What they
+show of the user's or the workspace's text (overrides, lint findings) is shown as it reads,
+never as markup."""
 
 from __future__ import annotations
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -14,6 +16,13 @@ from textual.widgets import Static
 BAR_WIDTH = 30
 
 
+def split_change(before: dict[str, int], after: dict[str, int]) -> str:
+    """`blue 100 → 90 %, green 0 → 10 %`: the deployments whose share changes; "no change"."""
+    names = list(dict.fromkeys([*before, *after]))
+    changed = [(n, before.get(n, 0), after.get(n, 0)) for n in names if before.get(n, 0) != after.get(n, 0)]
+    return ", ".join(f"{n} {a} → {b} %" for n, a, b in changed) or "no change"
+
+
 class ConfirmModal(ModalScreen[bool]):
     """Ask before a change: only y confirms; n, esc and enter refuse. "No" is the safe default,
     as k9s users asked for: an enter meant for the list underneath must never confirm."""
@@ -21,15 +30,19 @@ class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "Yes", id="confirm.yes"),
                 Binding("n,escape,enter", "answer(False)", "No", id="confirm.no")]
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(self, question: str, detail: str = "", warning: str = "") -> None:
+        """`warning`: what makes the change risky (the deployment rollback goes to is not
+        ready), shown in bold red above the keys."""
         super().__init__()
-        self.question, self.detail = question, detail
+        self.question, self.detail, self.warning = question, detail, warning
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, id="question", markup=False)
             if self.detail:
                 yield Static(self.detail, id="detail", markup=False)
+            if self.warning:
+                yield Static(Text(f"⚠ {self.warning}", style="bold red"), id="warning")
             yield Static("[b]y[/b]: yes    [b]n[/b]/esc/enter: no", id="keys")
 
     def action_answer(self, answer: bool) -> None:
@@ -37,7 +50,9 @@ class ConfirmModal(ModalScreen[bool]):
 
 
 class TrafficModal(ModalScreen[dict[str, int] | None]):
-    """One slider per deployment; the split always sums to 100 and is previewed before enter."""
+    """One slider per deployment; the split always sums to 100 and is previewed. Enter applies
+    nothing: it hands the new split on to be confirmed (the same "no"-by-default confirmation as
+    every other write), so an enter meant for something else never moves traffic."""
 
     BINDINGS = [
         Binding("up", "move(-1)", "Previous", id="traffic.up", show=False),
@@ -49,7 +64,7 @@ class TrafficModal(ModalScreen[dict[str, int] | None]):
         Binding("1", "preset(90)", "90/10", id="traffic.preset90"),
         Binding("2", "preset(50)", "50/50", id="traffic.preset50"),
         Binding("3", "preset(0)", "0/100", id="traffic.preset0"),
-        Binding("enter", "apply", "Apply", id="traffic.apply"),
+        Binding("enter", "review", "Review", id="traffic.apply"),
         Binding("escape", "cancel", "Cancel", id="traffic.cancel"),
     ]
 
@@ -67,7 +82,7 @@ class TrafficModal(ModalScreen[dict[str, int] | None]):
             yield Static(id="sliders")
             yield Static(id="preview")
             yield Static("←/→ ±1   shift+←/→ ±10   ↑/↓ deployment   1: 90/10  2: 50/50  3: 0/100   "
-                         "enter: apply   esc: cancel", id="keys")
+                         "enter: review and confirm   esc: cancel", id="keys")
 
     def on_mount(self) -> None:
         self._draw()
@@ -80,9 +95,7 @@ class TrafficModal(ModalScreen[dict[str, int] | None]):
             marker = "▶" if i == self.cursor else " "
             lines.append(f"{marker} {name:<12} {'█' * filled}{'░' * (BAR_WIDTH - filled)} {share:>3} %")
         self.query_one("#sliders", Static).update("\n".join(lines))
-        changed = {n: (self.before.get(n, 0), self.split[n]) for n in self.names if self.before.get(n, 0) != self.split[n]}
-        preview = ", ".join(f"{n} {a} → {b} %" for n, (a, b) in changed.items()) or "no change"
-        self.query_one("#preview", Static).update(f"change: {preview}")
+        self.query_one("#preview", Static).update(f"change: {split_change(self.before, self.split)}")
 
     def action_move(self, step: int) -> None:
         self.cursor = (self.cursor + step) % len(self.names)
@@ -114,7 +127,8 @@ class TrafficModal(ModalScreen[dict[str, int] | None]):
         self.split[self.names[0]], self.split[self.names[1]] = first, 100 - first
         self._draw()
 
-    def action_apply(self) -> None:
+    def action_review(self) -> None:
+        """The split to confirm, or None when it is the one the sliders started from."""
         self.dismiss(None if self.split == self.before else dict(self.split))
 
     def action_cancel(self) -> None:
@@ -202,6 +216,34 @@ class InputModal(ModalScreen[str | None]):
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class BusyModal(ModalScreen[None]):
+    """A wait the next dialog depends on (the lint before submit, which imports azure-ai-ml the
+    first time): a spinner and what it waits for, until its flow closes it. esc hides it; the
+    flow goes on and its next dialog still comes."""
+
+    BINDINGS = [Binding("escape", "close", "Hide", id="busy.close")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import LoadingIndicator
+
+        with Vertical(id="dialog"):
+            yield Static(self.title_text, id="question", markup=False)
+            yield LoadingIndicator(id="spinner")
+            yield Static("esc: hide (it keeps going)", id="keys")
+
+    def close(self) -> None:
+        """Closed by its flow: only if it is still the screen on top (esc may have hidden it)."""
+        if self.is_attached and self.app.screen is self:
+            self.dismiss(None)
+
+    def action_close(self) -> None:
         self.dismiss(None)
 
 
