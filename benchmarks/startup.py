@@ -29,6 +29,7 @@ import pty
 import re
 import select
 import shutil
+import signal
 import statistics
 import struct
 import subprocess
@@ -74,6 +75,9 @@ def fresh_clone_run(installer: str, cold: bool) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMLOPS_", "VIRTUAL_ENV"))}
     env.update(AMLOPS_WORKSPACE_DIR=str(ws), TERM="xterm-256color", COLUMNS="120", LINES="40")
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    # PyPI only, for both: pip's configuration may name other indexes or wheel folders (uv reads none).
+    env = {k: v for k, v in env.items() if k not in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")}
+    env["PIP_CONFIG_FILE"] = os.devnull
     if cold:
         env.update(PIP_CACHE_DIR=str(tmp / "pip-cache"), UV_CACHE_DIR=str(tmp / "uv-cache"))
     try:
@@ -142,14 +146,20 @@ def _label(line: str) -> str:
 
 
 def _reap(pid: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return
-        time.sleep(0.1)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
+    """Wait for the command to end (it was told to quit); past `timeout_s`, end its process group
+    (the pty made it a session of its own: make, the demo, the console; what the workspace runs
+    is stopped by `local down --all` after)."""
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+            time.sleep(0.1)
 
 
 def report_clone(caches: str) -> None:
@@ -189,6 +199,8 @@ def report_imports(runs: int) -> None:
 
 
 def main() -> None:
+    # A stopped benchmark still stops what it started and removes its folder (the finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
     parser.add_argument("--caches", choices=("warm", "cold", "both"), default="warm",
