@@ -190,6 +190,11 @@ class FitTable(DataTable):
         self._width = 0
 
     @property
+    def rows_given(self) -> int:
+        """How many rows the pane last gave it: laid out or not yet (before its first resize)."""
+        return len(self._rows)
+
+    @property
     def room(self) -> int:
         """The cells the columns may take: the width less a vertical scrollbar's, if any is drawn."""
         return self._width - self.styles.scrollbar_size_vertical

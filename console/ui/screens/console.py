@@ -199,6 +199,34 @@ class ConsoleScreen(Screen):
                 if areas is None or areas & set(pane.areas):
                     pane.filter_text = self.filter_text
                     pane.apply(snapshot)
+        if areas is None or "endpoints" in areas:
+            self.call_after_refresh(self._fit_endpoints_row)  # once the rows are laid out
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_endpoints_row)
+
+    def _fit_endpoints_row(self) -> None:
+        """The endpoints row as tall as its table's rows and what is under them (its footer), at
+        least 6 lines and at most 40 % of the screen (more rows scroll): two deployments do
+        not take a third of the screen from the jobs' log or the drift histogram."""
+        grids, panes = self.query("#panes"), self.query(f"#{ENDPOINTS}")
+        if not grids or not panes:
+            return
+        pane = panes.first()
+        tables = pane.query(DataTable)
+        if not tables:
+            return
+        table = tables.first()
+        below = sum(child.outer_size.height or 1 for child in pane.children if child.display and child is not table)
+        wanted = getattr(table, "rows_given", table.row_count) + 1 + below + pane.styles.border.spacing.height + table.styles.scrollbar_size_horizontal
+        lines = min(max(wanted, 6), max(6, self.size.height * 2 // 5))
+        grid = grids.first()
+        if str(grid.styles.grid_rows) != str(self._rows_for(lines)):
+            grid.styles.grid_rows = self._rows_for(lines)
+
+    @staticmethod
+    def _rows_for(lines: int) -> str:
+        return f"1fr {lines} 1fr"
 
     def _show_header(self) -> None:
         from console.errors import Throttled
