@@ -272,3 +272,21 @@ async def test_the_log_tail_wraps_long_lines_instead_of_cutting_them():
         shown = [row.strip() for row in text_of(app, log)[1:]]  # under its title
         assert " ".join(row for row in shown if row) == line  # every word, over several rows
         assert log.virtual_size.width <= log.size.width  # nothing to scroll sideways
+
+
+# --- room for what needs it ----------------------------------------------------------------------
+
+
+async def test_the_endpoints_row_is_as_tall_as_its_rows_and_its_footer_stays_in_view():
+    ws = CannedWorkspace()
+    app = CannedApp(ws, refresh_s=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        pane = app.query_one("#endpoints")
+        await until(pilot, lambda: pane.region.height == 6, 5)  # two deployments, the header, the footer
+        assert app.query_one("#jobs").region.height > 13  # the rest goes to the panes above and below
+        endpoint = ws.state.endpoints[0]
+        ws.state.endpoints.extend(dataclasses.replace(endpoint, name=f"ep-{i:02d}") for i in range(20))
+        await pilot.press("r")
+        await until(pilot, lambda: pane.region.height == 40 * 2 // 5, 5)  # 42 rows: 40 % of the screen
+        assert "all 21 endpoints" in text_of(app, pane)[-2]  # the cost footer, under the rows that scroll
