@@ -9,13 +9,14 @@
     under `amlops endpoint load` at 20 requests/s; the real app, headless, reading the workspace
     on its own cadence. From the set_traffic call until the pane's RPS cells give every deployment
     a share within 10 points of the new split, for each of 50/50, 10/90, 90/10, 50/50 (each moves
-    40 or 80 points from the one before): the median and each one. The load and the workspace's
-    processes are stopped by pid (`local down --all`, then SIGKILL of what is left) at the end.
+    40 or 80 points from the one before; each held --hold s): the median and each one. The load
+    and the workspace's processes are stopped by pid (`local down --all`, then SIGKILL of what is
+    left) at the end.
 
 The refresh figures apply synthetic snapshots (made here, labelled as such) to the real app:
 the first apply (every row new) and steady refreshes where a few rows changed, medians of N.
 Run: .venv/bin/python benchmarks/ui.py [--runs N] [--no-traffic] (the traffic figure takes about
-two minutes: ~50 s of set-up, then at most --cap s a change)
+three minutes: ~50 s of set-up, a --hold of 20 s a change, at most --cap s for the pane)
 """
 
 from __future__ import annotations
@@ -147,9 +148,11 @@ def shown_shares(pane) -> dict[str, float] | None:
     return {d: 100 * v / total for d, v in rps.items()} if total > 0 else None
 
 
-async def traffic_to_pane(root: Path, cap_s: float) -> list[tuple[dict[str, int], float | None, dict]]:
+async def traffic_to_pane(root: Path, cap_s: float, hold_s: float) -> list[tuple[dict[str, int], float | None, dict]]:
     """Per change in SPLITS: (the split, seconds from set_traffic until the pane shows it within
-    WITHIN points, or None after `cap_s`, the shares last shown)."""
+    WITHIN points, or None after `cap_s`, the shares last shown). Each split (and blue alone,
+    before the first) is held `hold_s` from its change, so that the window the pane reads holds
+    only it when the next change comes, as under a steady load."""
     from console.ui.app import AmlopsApp
     from console.ui.panes.endpoints import EndpointsPane
     from console.workspace import open_workspace
@@ -172,8 +175,10 @@ async def traffic_to_pane(root: Path, cap_s: float) -> list[tuple[dict[str, int]
             return None, shares
 
         # The load's first figures: blue alone (set-up leaves blue=100 green=0).
-        _, shares = await wait_for({"blue": 100, "green": 0}, time.perf_counter())
+        start = time.perf_counter()
+        await wait_for({"blue": 100, "green": 0}, start)
         for split in SPLITS:
+            await asyncio.sleep(max(0.0, start + hold_s - time.perf_counter()))
             start = time.perf_counter()
             await asyncio.to_thread(writer.endpoints.set_traffic, "churn-ep", split)
             seconds, shares = await wait_for(split, start)
@@ -184,7 +189,7 @@ async def traffic_to_pane(root: Path, cap_s: float) -> list[tuple[dict[str, int]
     return out
 
 
-def traffic_figure(cap_s: float) -> None:
+def traffic_figure(cap_s: float, hold_s: float) -> None:
     import signal
 
     from faults import set_up, tear_down  # the demo endpoint as benchmarks/faults.py builds it
@@ -200,7 +205,7 @@ def traffic_figure(cap_s: float) -> None:
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             print(f"traffic change -> endpoints pane, churn-ep under {LOAD_RPS:g} requests/s (load pid {load.pid}):",
                   flush=True)
-            results = asyncio.run(traffic_to_pane(root, cap_s))
+            results = asyncio.run(traffic_to_pane(root, cap_s, hold_s))
         finally:
             if load is not None and load.poll() is None:
                 os.kill(load.pid, signal.SIGTERM)
@@ -223,6 +228,8 @@ def main() -> None:
     parser.add_argument("--no-traffic", action="store_true", help="leave out the traffic figure (its set-up trains "
                                                                   "and deploys the demo model)")
     parser.add_argument("--cap", type=float, default=90.0, help="seconds to wait for the pane to show a change")
+    parser.add_argument("--hold", type=float, default=20.0, help="seconds each split is held (at least the window "
+                                                                 "the pane reads: 10 s locally)")
     args = parser.parse_args()
     import signal
 
@@ -240,7 +247,7 @@ def main() -> None:
     print(f"apply a refresh of 500 endpoints  median {steady * 1000:7.1f} ms steady, {first * 1000:.1f} ms "
           "for the first; target < 50 ms", flush=True)
     if not args.no_traffic:
-        traffic_figure(args.cap)
+        traffic_figure(args.cap, args.hold)
 
 
 if __name__ == "__main__":
