@@ -12,6 +12,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from textual import events
 from textual.widgets import DataTable
 
 from console.domain import Job
@@ -122,18 +123,39 @@ async def test_colon_jumps_by_a_prefix_of_a_panes_name_alias_or_number_and_says_
     app = NoticingApp(refresh_s=3600)
     async with app.run_test(size=(120, 40)) as pilot:
         await started(app, pilot)
-        await pilot.press("colon", "d", "r", "enter")  # typed as an operator types it
-        await until(pilot, lambda: focused_pane(app) == "drift" and len(app.screen_stack) == 1, 5, ":dr")
-        for typed, pane in (("endpoints", "endpoints"), ("quota", "quotas"), (str(number("compute")), "compute")):
-            await type_in(app, pilot, "colon", typed)
+        header = app.query_one("#header")
+        await pilot.press("colon", "d")
+        assert ":d" in str(header.render()) and "→ drift" in str(header.render())  # the prompt, in the header
+        await pilot.press("r", "enter")
+        await until(pilot, lambda: focused_pane(app) == "drift" and app.console_screen.prompt is None, 5, ":dr")
+        for typed, pane in (("quota", "quotas"), (str(number("compute")), "compute")):
+            await pilot.press("colon", *typed, "enter")
             await until(pilot, lambda: focused_pane(app) == pane, 5, f":{typed}")
-        await type_in(app, pilot, "colon", "xyz")
-        await until(pilot, lambda: any("no pane is called 'xyz'" in n for n in app.notices), 5)
+        await pilot.press("colon", "j", "tab")  # tab completes
+        assert app.console_screen.prompt == "jobs"
+        await pilot.press("escape")  # esc: nothing, and the header is the header again
+        assert app.console_screen.prompt is None and focused_pane(app) == "compute"
+        assert "refreshed" in str(header.render())
+        await pilot.press("colon", "x", "enter")
+        await until(pilot, lambda: any("no pane is called 'x'" in n for n in app.notices), 5)
         assert focused_pane(app) == "compute"  # where it was
+
+
+async def test_colon_loses_no_letter_typed_in_one_burst():
+    """As a terminal delivers `:dr` + enter typed fast or over a slow link: all four keys queued
+    before the first is handled. A prompt that had the keys only once it had focus lost the d."""
+    app = NoticingApp(refresh_s=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        for key, character in (("colon", ":"), ("d", "d"), ("r", "r"), ("enter", "\r")):
+            app.post_message(events.Key(key, character))
+        await until(pilot, lambda: focused_pane(app) == "drift", 5)
+        assert app.console_screen.prompt is None and not app.notices
 
 
 def test_colon_knows_panes_by_a_prefix_of_their_name_first_then_of_their_aliases():
     assert matching("dr") == matching("DRIFT") == matching("mon") == ["drift"]
+    assert matching("endpoints") == matching("endpoint") == ["endpoints"] and matching("quotas") == ["quotas"]
     assert matching("e") == ["endpoints"]  # a pane's own name before an alias (experiments)
     assert matching("ex") == ["jobs"] and matching("quota") == ["quotas"] and matching("ep") == ["endpoints"]
     assert matching("3") == [PANES[2]] and matching("9") == [] and matching("xyz") == [] and matching(" ") == []

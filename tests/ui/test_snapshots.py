@@ -86,7 +86,7 @@ def palette_listed(screen: Screen) -> bool:
 
 MODALS = {
     "help": (("question_mark",), modal(HelpModal)),
-    "jump": (("colon",), modal(InputModal)),  # k9s's `:`: type a prefix of a pane's name
+    "jump": (("colon", "d"), lambda screen: screen.prompt == "d"),  # k9s's `:` prompt, in the header
     "filter": (("slash",), modal(InputModal)),
     "traffic": (("t",), modal(TrafficModal)),  # churn-ep, the only endpoint: blue 90 / green 10
     "confirm": (("b",), modal(ConfirmModal)),  # roll back churn-ep

@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.screen import Screen
@@ -79,6 +79,18 @@ class HeaderBar(Static):
         where = f"  filter: {escape(filter_text)}" if filter_text else ""
         self.update(f"[b]amlops[/b]  {name} ({backend})  {age}  {state}{mode}{where}")
 
+    def ask(self, typed: str, found: list[str]) -> None:
+        """The `:` prompt: what is typed, the pane it would go to, and every pane by number."""
+        if not typed.strip():
+            hint = "[dim]a pane: its name, a prefix, an alias or its number[/dim]"
+        elif len(found) == 1:
+            hint = f"[green]→ {found[0]}[/green]"
+        else:
+            hint = f"[yellow]{' or '.join(found)}?[/yellow]" if found else "[red]no such pane[/red]"
+        panes = "  ".join(f"{number(name)} {name}" for name in PANES)
+        self.update(f"[b reverse]:{escape(typed)}▏[/b reverse]  {hint}   [dim]{panes}   "
+                    "tab: complete  enter: go  esc: cancel[/dim]")
+
 
 class ConsoleScreen(Screen):
     BINDINGS = [k.binding() for k in KEYS]
@@ -102,6 +114,7 @@ class ConsoleScreen(Screen):
         self._progress: dict[str, ProgressModal] = {}
         self._refreshing: set[str] = set()  # the areas `r` asked for that are not in yet
         self._follow_job: str | None = None  # a job submitted from here: the cursor goes to it once listed
+        self.prompt: str | None = None  # what is typed after `:`; None: no prompt
 
     @property
     def actions(self) -> Actions:
@@ -238,6 +251,9 @@ class ConsoleScreen(Screen):
         error = "; ".join(f"{area}: {msg}" for area, msg in errors.items()) or None
         age = None if self.last_refresh is None else (self.app.now() - self.last_refresh).total_seconds()
         for header in self.query(HeaderBar):  # none while the app is shutting down
+            if self.prompt is not None:
+                header.ask(self.prompt, matching(self.prompt))
+                continue
             header.show(self.app.ws.name, self.app.ws.backend, age, error, self.app.read_only, self.filter_text,
                         throttled, refreshing=bool(self._refreshing))
 
@@ -374,11 +390,40 @@ class ConsoleScreen(Screen):
             self._apply(self.snapshot, None)
 
     def action_jump(self) -> None:
-        """k9s's `:`: a pane by a prefix of its name (or alias, or number), then enter."""
-        panes = "   ".join(f"{number(name)} {name}" for name in PANES)
-        self.app.push_screen(modules.modals.InputModal(
-            "Jump to pane", placeholder="dr, endpoints, quota, 4 ...",
-            detail=f"{panes}   (a prefix is enough)"), self._jump)
+        """k9s's `:` prompt, in the header line: a prefix of a pane's name (or alias, or its
+        number), tab completes, enter jumps, esc cancels."""
+        self.prompt = ""
+        self._show_header()
+
+    def _jump_keys(self) -> set[str]:
+        return set(self.app.keymap.get("jump", "colon").split(","))
+
+    def on_key(self, event: events.Key) -> None:
+        """The prompt takes the keys typed after `:` here, in the order they bubble up, rather
+        than in a dialog that has them only once it has focus: `:dr` typed in one burst (a fast
+        typist, a slow link) loses no letter, and no key meanwhile reaches a binding."""
+        if self.prompt is None:
+            if event.key in self._jump_keys():  # here, not as the binding: in order with what follows
+                event.stop()
+                event.prevent_default()
+                self.action_jump()
+            return
+        event.stop()
+        event.prevent_default()
+        key, typed = event.key, self.prompt
+        if key in ("escape", "ctrl+c"):
+            self.prompt = None
+        elif key == "enter":
+            self.prompt = None
+            self._jump(typed)
+        elif key == "backspace":
+            self.prompt = typed[:-1]
+        elif key == "tab":
+            found = matching(typed)
+            self.prompt = found[0] if found else typed
+        elif event.is_printable and event.character:
+            self.prompt = typed + event.character
+        self._show_header()
 
     def _jump(self, text: str | None) -> None:
         if not text or not text.strip():
