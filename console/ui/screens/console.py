@@ -4,14 +4,17 @@ It owns the refresh: each area of the workspace (`snapshot.AREAS`) is read in a 
 on its own cadence and re-armed only once its read is in, so reads of one area never overlap and
 quotas are not read every 2 s. A read comes back as an `AreaRead` message, is merged into the
 snapshot, and goes to the panes that show that area (skipped while a modal is up, then caught
-up when it closes). It also follows the highlighted job's detail, draws a drift feature's
-histograms, and hands the keys that change things to `console/ui/actions.py`, which it calls
+up when it closes), whole, with the filter: each pane filters its own rows and totals the whole
+workspace. It also follows the highlighted job's detail (and a job submitted from here), draws a
+drift feature's histograms, runs k9s's `:` prompt in the header, sizes the endpoints row to
+its rows, and hands the keys that change things to `console/ui/actions.py`, which it calls
 and which answers with messages only. Every worker's failure reaches the screen through one
 `Worker.StateChanged` handler, rendered by `console.errors.describe`: no key does nothing.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
 REFRESH_S = min(DEFAULT_CADENCE.values())
 # What a failed worker of each action is called in its notification: the footer's label.
 ACTION_LABELS = {k.name: k.label for k in KEYS} | {"demo": "Demo set-up"}
+REFRESH_SAID_S = 0.5  # "refreshing…" stays in the header at least this long after `r`
 
 
 def _pane_classes() -> dict[str, type]:
@@ -113,6 +117,7 @@ class ConsoleScreen(Screen):
         self._detail_status: tuple[str, str] | None = None  # (job, status) the detail was last read for
         self._progress: dict[str, ProgressModal] = {}
         self._refreshing: set[str] = set()  # the areas `r` asked for that are not in yet
+        self._refresh_said_until = 0.0
         self._follow_job: str | None = None  # a job submitted from here: the cursor goes to it once listed
         self.prompt: str | None = None  # what is typed after `:`; None: no prompt
 
@@ -255,7 +260,7 @@ class ConsoleScreen(Screen):
                 header.ask(self.prompt, matching(self.prompt))
                 continue
             header.show(self.app.ws.name, self.app.ws.backend, age, error, self.app.read_only, self.filter_text,
-                        throttled, refreshing=bool(self._refreshing))
+                        throttled, refreshing=bool(self._refreshing) or time.monotonic() < self._refresh_said_until)
 
     def _offer_demo(self) -> None:
         """An empty workspace: offer to set up the demo project, once."""
@@ -368,6 +373,10 @@ class ConsoleScreen(Screen):
         """`r`: every area read now; the header says "refreshing…" until they are all in."""
         self.refresh_all()
         self._refreshing = set(self._reading)
+        # Said for a moment at least: a local workspace reads in milliseconds, and a word that
+        # flashes for one frame is no answer to a key.
+        self._refresh_said_until = time.monotonic() + REFRESH_SAID_S
+        self.set_timer(REFRESH_SAID_S, self._show_header)
         self._show_header()
 
     def action_help(self) -> None:
