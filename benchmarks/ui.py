@@ -132,6 +132,8 @@ def shown_shares(pane) -> dict[str, float] | None:
     """Each churn-ep deployment's share of the RPS the endpoints pane shows, in percent; None
     while a figure is missing (or reads 0 everywhere)."""
     table = pane.table
+    if not table.shown:  # not laid out yet
+        return None
     if "RPS" not in table.shown:
         raise SystemExit("the endpoints pane does not show its RPS column at this size")
     rps = {}
