@@ -40,7 +40,7 @@ async def test_the_five_panes_fill_from_azure(fake, tmp_path, monkeypatch):
         # once for the 30 s Azure Monitor's grain allows.
         assert len(fake.calls("POST", r"/metrics:getBatch$")) == 2 and not fake.calls(None, r"Microsoft\.Insights")
 
-        await pilot.press("3", "x")
+        await pilot.press("4", "x")  # compute
         await until(pilot, lambda: len(app.screen_stack) == 2, 5, "the confirmation")
         await pilot.press("y")
         await until(pilot, lambda: fake.compute_state("dev-instance") == "Stopped", 20, "dev-instance to stop")

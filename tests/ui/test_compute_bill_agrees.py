@@ -99,7 +99,7 @@ async def pane_rows(workspace) -> tuple[dict[str, dict[str, str]], str]:
     app = CannedApp(workspace, refresh_s=3600)
     async with app.run_test(size=(200, 60)) as pilot:
         await settle(pilot, lambda: loaded(app), "the workspace")
-        await pilot.press("3", "z")
+        await pilot.press("4", "z")  # compute is the fourth pane
         await settle(pilot, lambda: app.zoomed == "compute", "the compute pane zoomed")
         pane = app.query_one(ComputePane)
         table = pane.query_one(FitTable)
