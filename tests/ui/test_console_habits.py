@@ -312,3 +312,37 @@ async def test_the_endpoints_row_is_as_tall_as_its_rows_and_its_footer_stays_in_
         await pilot.press("r")
         await until(pilot, lambda: pane.region.height == 40 * 2 // 5, 5)  # 42 rows: 40 % of the screen
         assert "all 21 endpoints" in text_of(app, pane)[-2]  # the cost footer, under the rows that scroll
+
+
+def test_the_header_says_a_reason_shared_by_every_failed_area_once():
+    from console.ui.screens.console import said_once
+
+    why = "no Azure credential found: use --credential device_code"
+    assert said_once({"jobs": why, "computes": why, "monitors": why}) == why
+    assert said_once({"jobs": why}) == f"jobs: {why}"
+    assert said_once({"jobs": why, "computes": why, "quotas": "429"}) == f"jobs, computes: {why}; quotas: 429"
+    assert said_once({}) is None
+
+
+async def test_a_pane_redrawn_for_another_areas_read_has_not_loaded_its_own():
+    """The compute pane redraws on an endpoints read (its bill counts deployments); that is not
+    the computes read, so a failed computes read then says 'cannot read', not 'stale'."""
+    from console.ui.panes.compute import ComputePane
+    from console.ui.snapshot import Snapshot
+    from fakes.canned import ENDPOINTS, NOW
+
+    from textual.app import App
+
+    pane = ComputePane()
+
+    class PaneApp(App):
+        def compose(self):
+            yield pane
+
+    async with PaneApp().run_test(size=(120, 20)) as pilot:
+        pane.apply(Snapshot(taken_at=NOW, endpoints=list(ENDPOINTS)))
+        await pilot.pause()
+        assert not pane.loaded
+        pane.apply(Snapshot(taken_at=NOW, endpoints=list(ENDPOINTS), errors={"computes": "no credential"}))
+        await pilot.pause()
+        assert str(pane.query_one(".pane-status").render()) == "cannot read: no credential"

@@ -70,7 +70,8 @@ class Pane(Vertical, can_focus=False):
         else:
             status.remove_class("-shown")
         self.show(snapshot)
-        self.loaded = True
+        # Loaded once its own area's data was shown (a redraw for another area's read is not it).
+        self.loaded = self.loaded or getattr(snapshot, self.area, None) is not None
 
     def show(self, snapshot: Snapshot) -> None:
         raise NotImplementedError

@@ -253,7 +253,7 @@ class ConsoleScreen(Screen):
         errors = self.snapshot.errors if self.snapshot else {}
         if throttled:  # the header says it once, with the seconds left, not once per area
             errors = {area: msg for area, msg in errors.items() if not msg.startswith(Throttled.PREFIX)}
-        error = "; ".join(f"{area}: {msg}" for area, msg in errors.items()) or None
+        error = said_once(errors)
         age = None if self.last_refresh is None else (self.app.now() - self.last_refresh).total_seconds()
         for header in self.query(HeaderBar):  # none while the app is shutting down
             if self.prompt is not None:
@@ -596,3 +596,13 @@ class ConsoleScreen(Screen):
         pane.show_histograms(feature.feature, list(feature.baseline_share), list(feature.production_share),
                              list(feature.bins), monitor=event.monitor)
 
+
+def said_once(errors: dict[str, str]) -> str | None:
+    """The header's error text: areas that failed for one reason (no credential, the daemon
+    down) share it, said once, and first words carry the meaning."""
+    by_message: dict[str, list[str]] = {}
+    for area, message in errors.items():
+        by_message.setdefault(message, []).append(area)
+    if len(by_message) == 1 and len(errors) > 1:
+        return next(iter(by_message))
+    return "; ".join(f"{', '.join(areas)}: {message}" for message, areas in by_message.items()) or None
