@@ -334,8 +334,14 @@ class Actions:
         from console.domain import QuotaUsage
         from console.format import usd
 
-        data = yaml.safe_load(spec.read_text()) or {}
-        size_name, count = str(data.get("instance_type") or ""), int(data.get("instance_count") or 1)
+        try:
+            data = yaml.safe_load(spec.read_text())
+        except (OSError, yaml.YAMLError) as err:
+            return f"cost and quota unknown: {spec} cannot be read ({err})", ""
+        data = data if isinstance(data, dict) else {}
+        size_name, count = str(data.get("instance_type") or ""), data.get("instance_count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:  # the create says why
+            return f"cost and quota unknown (instance_count {count!r} is not a whole number of instances)", ""
         hourly = costs.hourly_cost(size_name, count)
         money = f"adds {usd(hourly)}/hour" if hourly is not None else "adds unknown $/hour (no price for the size)"
         what = f"{count} × {size_name or 'no instance_type'}"
@@ -350,8 +356,8 @@ class Actions:
         if usage is None:
             return f"{money} ({what}); takes {need} vCPUs of {size.family} quota{reserve} (usage unknown)", ""
         after = usage.used + need
-        limit = "no limit" if usage.unlimited else f"of {usage.limit}"
-        line = f"{money} ({what}); {size.family} quota {usage.used} → {after} {limit} vCPUs{reserve}"
+        limit = " vCPUs (no limit)" if usage.unlimited else f" of {usage.limit} vCPUs"
+        line = f"{money} ({what}); {size.family} quota {usage.used} → {after}{limit}{reserve}"
         over = not usage.unlimited and after > (usage.limit or 0)
         return line, (f"{size.family} would need {after} of {usage.limit} vCPUs: the workspace refuses the create "
                       "unless quota is freed or raised") if over else ""
