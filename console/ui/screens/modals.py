@@ -224,6 +224,11 @@ class BusyModal(ModalScreen[None]):
     first time): a spinner and what it waits for, until its flow closes it. esc hides it; the
     flow goes on and its next dialog still comes."""
 
+    DEFAULT_CSS = """
+    BusyModal { align: center middle; }
+    BusyModal #spinner { height: 1; }
+    """
+
     BINDINGS = [Binding("escape", "close", "Hide", id="busy.close")]
 
     def __init__(self, title: str) -> None:
