@@ -165,8 +165,8 @@ class Actions:
         from console.errors import TrafficRuleError
 
         record = self._endpoint(endpoint)
-        history = getattr(record, "full_history", None)  # None: a record that does not say (not read yet)
-        if record is None or history is None:  # the backend still picks and checks it
+        history = getattr(record, "full_history", None)  # None: the backend does not say
+        if record is None or history is None:  # the backend still picks it, and says where it went
             self.ask("rollback", f"Roll back {endpoint}?", "all live traffic to the stable deployment, mirroring off",
                      partial(self._rollback, endpoint, live))
             return
