@@ -122,11 +122,11 @@ def build_parser(argv: Sequence[str] | None = None, *, full: bool = True) -> arg
                                       "churn model as a job and register it. A set-up workspace is left alone.")
     demo.set_defaults(handler=_demo)
 
-    from console.commands import assets, audit, compute, endpoints, jobs, local, models, monitors
+    from console.commands import assets, audit, compute, endpoints, jobs, local, models, monitors, rollouts
 
     wanted = None if full else _command_of(argv, parser)
     target = _OnlyCommand(sub, wanted) if wanted and wanted not in sub.choices else sub
-    for module in (local, assets, jobs, compute, models, endpoints, monitors, audit):
+    for module in (local, assets, jobs, compute, models, endpoints, rollouts, monitors, audit):
         module.register(target)
     if wanted and wanted not in sub.choices:
         return build_parser(argv)  # an unknown command: the full tree, for argparse's message

@@ -386,6 +386,36 @@ class AuditEntry(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class Rollout(Record):
+    """A rollout of a candidate deployment by its plan (specs/rollouts/): where it stands, why,
+    and what it decided. `step` is -1 during the mirror step; `history` holds every step,
+    traffic write and analysis with its numbers, oldest first."""
+
+    endpoint: str
+    stable: str
+    candidate: str
+    phase: str  # Progressing, Paused, AwaitingApproval; Succeeded, RolledBack, Aborted, Failed
+    step: int
+    weights: tuple[int, ...]
+    reason: str = ""
+    plan: str | None = None  # the plan's file
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    next_at: datetime | None = None  # when the step held its time (it moves on if the analysis passes)
+    last_analysis: Mapping[str, Any] | None = None
+    history: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def ended(self) -> bool:
+        return self.phase in ("Succeeded", "RolledBack", "Aborted", "Failed")
+
+    @property
+    def weight(self) -> int:
+        """The candidate's live share this step sets (0 while mirroring)."""
+        return self.weights[self.step] if 0 <= self.step < len(self.weights) else 0
+
+
+@dataclass(frozen=True, slots=True)
 class Operation(Record):
     """A long-running write, as Azure's `begin_*` pollers return: poll `status` until done."""
 

@@ -28,15 +28,19 @@ from typing import TYPE_CHECKING, Any
 from console import canary, rollout
 from console.errors import BadInput, NotFound
 from console.rollout_plan import Checks, Mirror, Plan, Step
+from console.workspace import OperationGroup, RolloutOperations
 
 if TYPE_CHECKING:
-    from console.domain import Endpoint
+    from console.domain import Endpoint, Rollout
     from console.workspace import Workspace
 
 PROGRESSING, PAUSED, AWAITING = "Progressing", "Paused", "AwaitingApproval"
 SUCCEEDED, ROLLED_BACK, ABORTED, FAILED = "Succeeded", "RolledBack", "Aborted", "Failed"
 ENDED = (SUCCEEDED, ROLLED_BACK, ABORTED, FAILED)
 MIRROR_STEP = -1  # the step index of the optional mirror step, before the first live one
+# The windows every backend keeps (the local router's 10 s, 60 s and 300 s; Azure Monitor rounds to
+# whole minutes): an analysis reads the shortest that covers its interval.
+WINDOWS_S = (10, 60, 300)
 WRITE_WAIT_S = 120.0  # how long one traffic update may take before the rollout pauses on it
 HISTORY_MAX = 500
 
@@ -130,6 +134,11 @@ def target(plan: Plan, step: int) -> dict[str, dict[str, int]]:
         return {"live": {plan.stable: 100, plan.candidate: 0}, "mirror": {plan.candidate: plan.mirror.percent}}
     weight = plan.steps[step].weight
     return {"live": {plan.stable: 100 - weight, plan.candidate: weight}, "mirror": {}}
+
+
+def window_for(plan: Plan) -> int:
+    """The metrics window an analysis reads: the shortest the backends keep that covers its interval."""
+    return next((w for w in WINDOWS_S if w >= plan.interval_s), WINDOWS_S[-1])
 
 
 def _clean(split: Mapping[str, int]) -> dict[str, int]:
@@ -277,8 +286,9 @@ class Controller:
                 state.applied, state.pending = live, None
                 state.note(now, "reported", f"the endpoint reports {_say(live)}")
             elif now - state.pending["since"] >= WRITE_WAIT_S:
-                self._pause(state, now, f"the endpoint still reports {_say(live)}, {now - state.pending['since']:.0f}s "
-                                        f"after operation {state.pending['operation']} set {_say(state.pending['want'])}")
+                pending = state.pending
+                self._pause(state, now, f"the endpoint still reports {_say(live)}, {now - pending['since']:.0f}s "
+                                        f"after operation {pending['operation']} set {_say(pending['want'])}")
                 state.applied, state.pending = live, None
                 return
             elif state.applied is None or _same(live, state.applied):
@@ -362,7 +372,7 @@ class Controller:
         candidate = next((d for d in endpoint.deployments if d.name == plan.candidate), None)
         if candidate is None:
             return None
-        figures = {m.deployment: m for m in self.ws.endpoints.metrics(plan.endpoint, window_s=int(plan.interval_s))}
+        figures = {m.deployment: m for m in self.ws.endpoints.metrics(plan.endpoint, window_s=window_for(plan))}
         rps = sum(m.rps for m in figures.values()) or None
         latency = figures.get(plan.candidate) or figures.get(plan.stable)
         p99 = latency.p99_ms if latency else None
@@ -375,7 +385,7 @@ class Controller:
         plan = state.plan
         windows = {m.deployment: canary.Window(m.requests, round(m.requests * (1 - (m.success_rate or 0)))
                                                if m.requests else 0, m.p99_ms, m.window_s)
-                   for m in self.ws.endpoints.metrics(plan.endpoint, window_s=int(plan.interval_s))}
+                   for m in self.ws.endpoints.metrics(plan.endpoint, window_s=window_for(plan))}
         empty = canary.Window(0, 0, None, plan.interval_s)
         result = canary.analyse(plan.checks, windows.get(plan.candidate, empty), windows.get(plan.stable))
         state.last_analysis_at, state.last_verdict = now, result.verdict
@@ -441,3 +451,72 @@ class Controller:
             state.note(now, "rolled back", f"{why}; the endpoint reports {_say(after)}")
         else:
             self._pause(state, now, f"{why}; the rollback did not land: the endpoint reports {_say(after)}")
+
+
+# --- the record the console shows, and the operation group on disk -------------------------------
+
+
+def record(state: State) -> Rollout:
+    """The console's record of a rollout: where it stands, and when its step has held its time."""
+    from datetime import datetime, timezone
+
+    from console.domain import Rollout
+
+    def at(seconds: float | None) -> datetime | None:
+        return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+    plan = state.plan
+    held = None
+    if state.step_started_at is not None and not state.ended:
+        held = state.step_started_at + _hold(plan, state.step)
+    analyses = [h["analysis"] for h in state.history if h.get("analysis")]
+    return Rollout(plan.endpoint, plan.stable, plan.candidate, state.phase, state.step,
+                   tuple(s.weight for s in plan.steps), state.reason, plan.path, at(state.started_at),
+                   at(state.updated_at), at(held), analyses[-1] if analyses else None, tuple(state.history))
+
+
+class RolloutsOnDisk(OperationGroup, of=RolloutOperations):
+    """The rollouts of a workspace whose rollouts live in a folder on this machine (an Azure
+    workspace's state folder; the canned workspace's): `start` and `command` go through the
+    controller under the file lock and are audited with `audit(operation, target, result=,
+    detail=)`; `amlops rollout run` ticks them."""
+
+    def __init__(self, ws: Workspace, folder: Path, audit: Callable[..., None]) -> None:
+        super().__init__(ws)
+        self.folder = Path(folder)
+        self.audit = audit
+
+    @property
+    def controller(self) -> Controller:
+        return Controller(self.ws, self.folder)
+
+    def list(self) -> list[Rollout]:
+        found = []
+        for file in rollouts(self.folder):
+            with contextlib.suppress(NotFound):
+                found.append(record(file.read()))
+        return found
+
+    def get(self, endpoint: str) -> Rollout:
+        return record(RolloutFile(self.folder, endpoint).read())
+
+    def start(self, plan_path: str) -> Rollout:
+        from console import rollout_plan, specs
+
+        plan = rollout_plan.load(specs.read(plan_path))
+        try:
+            state = self.controller.start(plan)
+        except BadInput as err:
+            self.audit("rollouts.start", plan.endpoint, result="Rejected", detail=err.message)
+            raise
+        self.audit("rollouts.start", plan.endpoint, detail=f"{plan_path}: {state.history[-1]['detail']}")
+        return record(state)
+
+    def command(self, endpoint: str, verb: str, reason: str = "") -> Rollout:
+        try:
+            state = self.controller.command(endpoint, verb, reason)
+        except BadInput as err:
+            self.audit(f"rollouts.{verb}", endpoint, result="Rejected", detail=err.message)
+            raise
+        self.audit(f"rollouts.{verb}", endpoint, detail=state.history[-1]["detail"])
+        return record(state)

@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # the records are only named here: importing them costs a thi
         Monitor,
         Operation,
         QuotaUsage,
+        Rollout,
         VmSize,
     )
 
@@ -61,7 +62,8 @@ __all__ = [
     "BACKENDS", "CAPABILITIES", "AmlopsError", "AssetOperations", "AuditOperations", "BackendUnavailable",
     "BadInput", "ComputeOperations", "EndpointOperations", "Guard", "InvalidField", "JobOperations",
     "ModelOperations", "MonitorOperations", "NotFound", "NotSupported", "OperationFailed", "OperationGroup",
-    "OperationsOperations", "QuotaExceeded", "QuotaOperations", "ReadOnlyError", "SpecError", "TrafficRuleError",
+    "OperationsOperations", "QuotaExceeded", "QuotaOperations", "ReadOnlyError", "RolloutOperations", "SpecError",
+    "TrafficRuleError",
     "Workspace", "mutates", "needs", "open_workspace", "refuse_if_read_only", "require",
 ]
 
@@ -73,7 +75,7 @@ CAPABILITIES = frozenset({
     "endpoints.keys", "endpoints.invoke", "endpoints.metrics", "endpoints.logs", "monitors",
     "monitors.reports", "audit",
     "jobs.submit", "jobs.cancel", "compute.start_stop", "models.register", "assets.create",
-    "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys", "monitors.run",
+    "endpoints.traffic", "endpoints.delete", "endpoints.regenerate_keys", "monitors.run", "rollouts",
 })
 
 
@@ -358,6 +360,29 @@ class MonitorOperations(Protocol):
         """The monitors that watch an endpoint (or one of its deployments)."""
 
 
+class RolloutOperations(Protocol):
+    """Rollouts by plan (console/rollout_plan.py), driven outside the console: by the daemon on
+    the local workspace, by `amlops rollout run` for an Azure one."""
+
+    @needs("rollouts")
+    def list(self) -> list[Rollout]:
+        """Every endpoint's latest rollout, under way or ended."""
+
+    @needs("rollouts")
+    def get(self, endpoint: str) -> Rollout:
+        """The latest rollout of an endpoint. Raises NotFound."""
+
+    @mutates("rollout start", "rollouts")
+    def start(self, plan_path: str) -> Rollout:
+        """Begin the plan in a `specs/rollouts/` file. Raises SpecError, BadInput (a rollout of the
+        endpoint under way, a deployment missing, the stable not at 100 %)."""
+
+    @mutates("rollout command", "rollouts")
+    def command(self, endpoint: str, verb: str, reason: str = "") -> Rollout:
+        """pause, resume, approve, promote, abort or fail the endpoint's rollout. Raises NotFound,
+        BadInput (a command its phase does not take)."""
+
+
 class AuditOperations(Protocol):
     def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
         """The append-only audit log, newest first."""
@@ -397,6 +422,8 @@ class Workspace(Protocol):
     def endpoints(self) -> EndpointOperations: ...
     @property
     def monitors(self) -> MonitorOperations: ...
+    @property
+    def rollouts(self) -> RolloutOperations: ...
     @property
     def audit(self) -> AuditOperations: ...
     @property

@@ -595,6 +595,13 @@ class AzureWorkspace:
         self.endpoints, self.monitors = AzureEndpoints(self, "endpoints"), AzureMonitors(self, "monitors")
         self.audit, self.operations = AzureAudit(self, "audit"), AzureOperations(self, "operations")
 
+    @cached_property
+    def rollouts(self):
+        """Rollouts live beside the audit log; `amlops rollout run` drives them."""
+        from console.rollout_controller import RolloutsOnDisk
+
+        return RolloutsOnDisk(self, self._folder / "rollouts", self.audit_log.append)
+
     # What only some reads need, built on first use: the first frame waits for none of it.
 
     @cached_property

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from console.commands.argtypes import positive_float, positive_int, share
 from console.commands.selection import workspace
-from console.commands.output import add_no_wait, details, emit_json, settled, table
+from console.commands.output import add_no_wait, confirm, details, emit_json, settled, table
 from console.format import money
 
 if TYPE_CHECKING:
@@ -105,15 +105,6 @@ def _writable(args: argparse.Namespace, action: str):
     ws = workspace(args)
     refuse_if_read_only(ws, action)
     return ws
-
-
-def _confirm(question: str, args: argparse.Namespace) -> bool:
-    if args.yes:
-        return True
-    if not sys.stdin.isatty():
-        print(f"amlops: {question} refused without --yes (no terminal to ask on)", file=sys.stderr)
-        return False
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def _split_text(split: dict[str, int]) -> str:
@@ -301,7 +292,7 @@ def _ms(value: float | None) -> str:
 
 def _delete(args: argparse.Namespace) -> int:
     ws = _writable(args, "endpoint delete")
-    if not _confirm(f"delete endpoint {args.name} and all its deployments?", args):
+    if not confirm(f"delete endpoint {args.name} and all its deployments?", args):
         return 1
     op = settled(ws, ws.endpoints.delete(args.name), args.no_wait)
     print(f"{'deleted' if op.status == 'Succeeded' else 'deleting'} {args.name} ({op.status})")
@@ -344,7 +335,7 @@ def _deployment_logs(args: argparse.Namespace) -> int:
 
 def _deployment_delete(args: argparse.Namespace) -> int:
     ws = _writable(args, "deployment delete")
-    if not _confirm(f"delete deployment {args.endpoint}/{args.name}?", args):
+    if not confirm(f"delete deployment {args.endpoint}/{args.name}?", args):
         return 1
     op = settled(ws, ws.endpoints.delete_deployment(args.endpoint, args.name), args.no_wait)
     print(f"{'deleted' if op.status == 'Succeeded' else 'deleting'} {args.endpoint}/{args.name} ({op.status})")

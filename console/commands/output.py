@@ -75,3 +75,13 @@ def settled(ws, op, no_wait: bool, timeout_s: float = 600.0):
 def add_no_wait(parser) -> None:
     parser.add_argument("--no-wait", action="store_true",
                         help="return once the change is accepted; `amlops operation show ID` follows it")
+
+
+def confirm(question: str, args: Any) -> bool:
+    """Ask before a destructive command: yes only for y (or --yes); no terminal, no."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"amlops: {question} refused without --yes (no terminal to ask on)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         Monitor,
         Operation,
         QuotaUsage,
+        Rollout,
         VmSize,
     )
 
@@ -57,6 +58,7 @@ from console.workspace import (
     OperationGroup,
     OperationsOperations,
     QuotaOperations,
+    RolloutOperations,
 )
 
 # The domain records, imported on first use: `job list --json` never needs them, and building
@@ -395,6 +397,22 @@ class LocalMonitors(_Group, of=MonitorOperations):
                                                          deployment=deployment)]
 
 
+class LocalRollouts(_Group, of=RolloutOperations):
+    """Hosted by the daemon (console/local/rollouts.py): they go on with the console closed."""
+
+    def list(self) -> list[Rollout]:
+        return [records.Rollout.from_dict(r) for r in self._call("rollouts.list")]
+
+    def get(self, endpoint: str) -> Rollout:
+        return records.Rollout.from_dict(self._call("rollouts.get", endpoint=endpoint))
+
+    def start(self, plan_path: str) -> Rollout:
+        return records.Rollout.from_dict(self._call("rollouts.start", plan_path=str(Path(plan_path).resolve())))
+
+    def command(self, endpoint: str, verb: str, reason: str = "") -> Rollout:
+        return records.Rollout.from_dict(self._call("rollouts.command", endpoint=endpoint, verb=verb, reason=reason))
+
+
 class LocalAudit(_Group, of=AuditOperations):
     def list(self, *, limit: int | None = None, since: datetime | None = None) -> list[AuditEntry]:
         rows = self._call("audit.list", limit=limit, since=since.isoformat() if since else None)
@@ -443,6 +461,7 @@ class LocalWorkspace:
         self.monitors = LocalMonitors(self)
         self.audit = LocalAudit(self)
         self.operations = LocalOperations(self)
+        self.rollouts = LocalRollouts(self)
 
     def throttled_for(self) -> float | None:
         return None  # nothing throttles it

@@ -54,6 +54,7 @@ class Daemon:
         from console.local.ledger import Ledger
         from console.local.models import ModelService
         from console.local.monitor import MonitorService
+        from console.local.rollouts import RolloutService
         from console.local.tracking import Tracking
 
         self.folder = folder.create()
@@ -69,11 +70,12 @@ class Daemon:
         self.models = ModelService(self.ctx, self.jobs, self.tracking)
         self.endpoints = EndpointService(self.ctx, ledger, self.tracking)
         self.monitors = MonitorService(self.ctx, self.assets, self.models)
+        self.rollouts = RolloutService(self.ctx)
         create = CreateService(self.assets, self.compute, self.endpoints, self.monitors)
         self.methods: dict[str, tuple[Callable[..., Any], bool]] = {}
         for service, prefix in ((self.assets, "assets"), (create, "assets"), (self.compute, "compute"),
                                 (self.jobs, "jobs"), (self.models, "models"), (self.endpoints, "endpoints"),
-                                (self.monitors, "monitors")):
+                                (self.monitors, "monitors"), (self.rollouts, "rollouts")):
             for name, (fn, mutating) in service.rpc_methods().items():
                 self.methods[f"{prefix}.{name}"] = (fn, mutating)
         self.methods["audit.list"] = (self.ctx.audit_list, False)
@@ -273,6 +275,7 @@ def serve(folder: WorkspaceFolder) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # outlive the SSH session that started us
     threading.Thread(target=daemon.run_scheduler, name="scheduler", daemon=True).start()
     threading.Thread(target=daemon.endpoints.supervisor.run, name="serving", daemon=True).start()
+    threading.Thread(target=daemon.rollouts.run, args=(daemon.stopping,), name="rollouts", daemon=True).start()
     threading.Thread(target=_warm_up, args=(daemon,), name="warm-up", daemon=True).start()
     log.info("daemon %s serving %s", os.getpid(), folder.root)
     try:

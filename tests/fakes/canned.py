@@ -13,9 +13,12 @@ refuses every write in read-only mode, as it does for every backend.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from console import costs, rollout
@@ -495,6 +498,19 @@ class CannedWorkspace:
         self.state.operations[op.id] = op
         self.state.audit.append(AuditEntry(NOW, "canned", kind, target, before=before, after=after))
         return op
+
+    @functools.cached_property
+    def rollouts(self):
+        """Rollouts on disk, as on Azure, in a folder removed with the workspace; driven by its
+        controller (console/rollout_controller.py) when a test ticks it."""
+        from console.rollout_controller import RolloutsOnDisk
+
+        self._rollouts_dir = tempfile.TemporaryDirectory(prefix="canned-rollouts-")
+
+        def audit(operation: str, target: str, *, result: str = "Succeeded", detail: str | None = None) -> None:
+            self.state.audit.append(AuditEntry(NOW, "canned", operation, target, result=result, detail=detail))
+
+        return RolloutsOnDisk(self, Path(self._rollouts_dir.name), audit)
 
     def throttled_for(self) -> float | None:
         return None  # nothing throttles it

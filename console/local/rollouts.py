@@ -1,0 +1,103 @@
+"""The local workspace's rollouts: the daemon hosts the controller (console/rollout_controller.py),
+so a rollout goes on when the console closes or the SSH session drops.
+
+Its state lives in `<workspace>/rollouts/<endpoint>.json`; the host thread ticks every rollout
+under way once a second through a Workspace client of the daemon's own socket (the same calls
+and audit as anyone's), and a restarted daemon resumes each one from its file. Starting and
+commanding a rollout are RPC calls, audited with the caller as the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from console.errors import AmlopsError, BadInput
+
+if TYPE_CHECKING:
+    from console.local.context import Context
+    from console.local.rpc import Request
+    from console.rollout_controller import Controller
+
+log = logging.getLogger("amlops.rollouts")
+
+TICK_S = 1.0  # how often the host looks at every rollout under way (plans hold seconds at least)
+
+
+class RolloutService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.folder = ctx.folder.root / "rollouts"
+        self._controller: Controller | None = None
+
+    def rpc_methods(self) -> dict[str, tuple[Any, bool]]:
+        return {"list": (self.list, False), "get": (self.get, False), "start": (self.start, True),
+                "command": (self.command, True)}
+
+    @property
+    def controller(self) -> Controller:
+        """The controller over a client of this daemon's own socket, built on first use."""
+        if self._controller is None:
+            from console.local.client import LocalWorkspace
+            from console.rollout_controller import Controller
+
+            self._controller = Controller(LocalWorkspace(self.ctx.folder.root, autostart=False), self.folder)
+        return self._controller
+
+    # --- the calls -------------------------------------------------------------------------
+
+    def list(self, req: Request) -> list[dict[str, Any]]:
+        from console.rollout_controller import record, rollouts
+
+        return [record(file.read()).to_dict() for file in rollouts(self.folder)]
+
+    def get(self, req: Request, endpoint: str) -> dict[str, Any]:
+        from console.rollout_controller import RolloutFile, record
+
+        return record(RolloutFile(self.folder, endpoint).read()).to_dict()
+
+    def start(self, req: Request, plan_path: str) -> dict[str, Any]:
+        from console import rollout_plan, specs
+        from console.rollout_controller import record
+
+        plan = rollout_plan.load(specs.read(plan_path))
+        state = self.controller.start(plan)
+        self.ctx.audit(req, "rollouts.start", plan.endpoint, after={"plan": plan_path},
+                       detail=state.history[-1]["detail"])
+        self.ctx.wake.set()
+        return record(state).to_dict()
+
+    def command(self, req: Request, endpoint: str, verb: str, reason: str = "") -> dict[str, Any]:
+        from console.rollout_controller import record
+
+        if verb not in ("pause", "resume", "approve", "promote", "abort", "fail"):
+            raise BadInput(f"unknown rollout command {verb!r}: pause, resume, approve, promote, abort or fail")
+        state = self.controller.command(endpoint, verb, reason)
+        self.ctx.audit(req, f"rollouts.{verb}", endpoint, detail=state.history[-1]["detail"])
+        return record(state).to_dict()
+
+    # --- the host ----------------------------------------------------------------------------
+
+    def run(self, stopping: threading.Event) -> None:
+        """The host thread: tick every rollout under way until the daemon stops."""
+        while not stopping.wait(TICK_S):
+            if not Path(self.folder).is_dir():
+                continue
+            from console.rollout_controller import rollouts
+
+            for file in rollouts(self.folder):
+                try:
+                    before = file.read()
+                    if before.ended:
+                        continue
+                    after = self.controller.tick(file.path.stem)
+                    if (after.phase, after.step, len(after.history)) != (before.phase, before.step,
+                                                                         len(before.history)):
+                        log.info("rollout of %s: %s at step %s: %s", file.path.stem, after.phase, after.step,
+                                 after.history[-1]["detail"] if after.history else "")
+                except AmlopsError as err:  # the endpoint unreachable a moment: next tick tries again
+                    log.warning("rollout of %s: %s", file.path.stem, err.message)
+                except Exception:  # one rollout's bug must not stop the others
+                    log.exception("rollout of %s failed a tick", file.path.stem)
