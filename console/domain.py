@@ -246,6 +246,11 @@ class Endpoint(Record):
     # daemon restarts it on the same port), with why; None where the backend does not say (Azure).
     healthy: bool | None = None
     unhealthy_reason: str | None = None
+    # The deployments seen holding all live traffic, oldest first: what a rollback goes back to
+    # (`rollout.rollback_split`), so the console can name it before asking. Azure keeps no such
+    # list; each backend keeps its own (local: its store; azure: console/azure/history.py).
+    # None where the backend does not say.
+    full_history: tuple[str, ...] | None = None
 
     @property
     def cost_per_hour(self) -> float | None:

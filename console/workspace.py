@@ -338,9 +338,11 @@ class EndpointOperations(Protocol):
         `azureml-model-deployment` header. Raises NotFound."""
 
     @needs("endpoints.metrics")
-    def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
-        """Per-deployment request rate, success rate and latency percentiles over the window.
-        Raises NotFound, NotSupported."""
+    def metrics(self, name: str, *, window_s: int | None = None) -> list[DeploymentMetrics]:
+        """Per-deployment request rate, success rate and latency percentiles over `window_s`
+        seconds, or (None) the backend's live window: the local router's last 10 s, Azure
+        Monitor's newest complete minute. Each record says its window and how old it is.
+        Raises NotFound, NotSupported, InvalidField (a window the backend does not keep)."""
 
 
 class MonitorOperations(Protocol):

@@ -24,6 +24,7 @@ A compute's cost today would need Azure Cost Management: never guessed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -359,7 +360,7 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
         endpoint = convert.endpoint(entity, deployments)
         self.ws.history.saw(endpoint.name, dict(endpoint.traffic.live))
         self.ws.deployments_seen[endpoint.name] = [d.name for d in deployments]
-        return endpoint
+        return dataclasses.replace(endpoint, full_history=tuple(self.ws.history.full(endpoint.name)))
 
     def create(self, spec_path: str, overrides: Mapping[str, str] | None = None) -> Operation:
         return self._create(spec_path, overrides, "online_endpoint")
@@ -471,12 +472,12 @@ class AzureEndpoints(_Group, of=protocol.EndpointOperations):
         return invoke(self.ws.session, name, body, deployment=deployment)
 
     @mapped("endpoint")
-    def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
+    def metrics(self, name: str, *, window_s: int | None = None) -> list[DeploymentMetrics]:
         """Azure Monitor's figures (console/azure/metrics.py), for the deployments last read; read
         with the other endpoints last listed, in one batch off ARM's budget."""
         from console.azure.metrics import SPAN
 
-        if not 60 <= window_s <= SPAN.total_seconds():
+        if window_s is not None and not 60 <= window_s <= SPAN.total_seconds():  # None: the newest minute
             from console.errors import InvalidField
 
             raise InvalidField("window", f"{window_s} s: Azure Monitor's grain is a minute; give 60 to "

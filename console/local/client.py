@@ -343,7 +343,7 @@ class LocalEndpoints(_Group, of=EndpointOperations):
             raise BackendUnavailable(f"endpoint '{name}' has no scoring URI yet")
         return score(endpoint.scoring_uri, self.keys(name).primary, body, deployment=deployment)
 
-    def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
+    def metrics(self, name: str, *, window_s: int | None = None) -> list[DeploymentMetrics]:
         return [records.DeploymentMetrics.from_dict(m) for m in self._call("endpoints.metrics", name=name, window_s=window_s)]
 
 

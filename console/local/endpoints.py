@@ -27,7 +27,7 @@ from console.local.assets import parse_ref
 from console.local.procs import service_port
 from console.local.serving.admin import RouterAdmin, write_private
 from console.local.serving.billing import DeploymentBilling, billed_per_hour
-from console.local.serving.metrics import WINDOWS_S
+from console.local.serving.metrics import LIVE_WINDOW_S, WINDOWS_S
 from console.local.serving.supervisor import Supervisor
 from console.naming import check_name
 
@@ -100,8 +100,9 @@ class EndpointService:
             out.append(f"==> {path.name} <==\n" + "\n".join(tail))
         return "\n".join(out)
 
-    def metrics(self, req: Request, name: str, window_s: int = 60) -> list[dict[str, Any]]:
+    def metrics(self, req: Request, name: str, window_s: int | None = None) -> list[dict[str, Any]]:
         row = self._endpoint(name)
+        window_s = LIVE_WINDOW_S if window_s is None else window_s  # the console's live figure
         if int(window_s) not in WINDOWS_S:  # zeros for a window the router does not keep would be invented
             raise InvalidField("window_s", f"{window_s}: the router keeps windows of {' and '.join(map(str, WINDOWS_S))} s")
         data = self.admin.call(row, "GET", "/-/metrics")
@@ -398,4 +399,4 @@ class EndpointService:
                         traffic=Traffic(live={d.name: row["traffic"].get(d.name, 0) for d in deployments},
                                         mirror=row["mirror"]), deployments=tuple(deployments),
                         healthy=healthy, unhealthy_reason="its router is down; the daemon is restarting it"
-                        if healthy is False else None)
+                        if healthy is False else None, full_history=tuple(row["full_history"]))

@@ -120,7 +120,7 @@ def _quotas(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
 def _endpoints(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
     endpoints = ws.endpoints.list()
     metrics, failed = ({}, None) if "metrics" in missing else _each(
-        [e.name for e in endpoints], lambda name: ws.endpoints.metrics(name, window_s=60), "metrics")
+        [e.name for e in endpoints], lambda name: ws.endpoints.metrics(name), "metrics")
     return {"endpoints": endpoints, "metrics": metrics, PARTIAL: failed}
 
 

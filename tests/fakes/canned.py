@@ -350,10 +350,15 @@ class CannedAssets(_Group, of=AssetOperations):
 
 class CannedEndpoints(_Group, of=EndpointOperations):
     def list(self) -> list[Endpoint]:
-        return list(self.ws.state.endpoints)
+        return [self._with_history(e) for e in self.ws.state.endpoints]
 
     def get(self, name: str) -> Endpoint:
-        return _one(self.ws.state.endpoints, name, "endpoint")
+        return self._with_history(_one(self.ws.state.endpoints, name, "endpoint"))
+
+    def _with_history(self, endpoint: Endpoint) -> Endpoint:
+        """The endpoint with the deployments it was seen serving at 100 % (blue, before any write)."""
+        history = self.ws.state.full_history.get(endpoint.name, ["blue"])
+        return dataclasses.replace(endpoint, full_history=tuple(history))
 
     def _names(self, endpoint: Endpoint) -> list[str]:
         return [d.name for d in endpoint.deployments]
@@ -424,7 +429,7 @@ class CannedEndpoints(_Group, of=EndpointOperations):
             raise NotFound("deployment", f"{name}/{deployment}")
         return f"==> instance-0.log <==\n{deployment}: listening on 127.0.0.1, model loaded\n"
 
-    def metrics(self, name: str, *, window_s: int = 60) -> list[DeploymentMetrics]:
+    def metrics(self, name: str, *, window_s: int | None = None) -> list[DeploymentMetrics]:
         self.get(name)
         return list(SERVING.get(name, ()))
 
