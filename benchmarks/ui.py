@@ -45,7 +45,9 @@ class Once(AmlopsApp):
         print(time.time() - start, flush=True)
         self.exit()
 
-Once(LocalWorkspace(Path(sys.argv[2]), autostart=False), refresh_s=3600).run(headless=True)
+# A size of its own: with none, the headless driver and the app disagree by a line (80x25
+# against 80x24) and the screen resizes between the two for ever.
+Once(LocalWorkspace(Path(sys.argv[2]), autostart=False), refresh_s=3600).run(headless=True, size=(80, 24))
 """
 
 

@@ -116,6 +116,7 @@ class ConsoleScreen(Screen):
         self._offered = False
         self._detail_status: tuple[str, str] | None = None  # (job, status) the detail was last read for
         self._progress: dict[str, ProgressModal] = {}
+        self._endpoint_lines: int | None = None  # the endpoints row's height, as last set
         self._refreshing: set[str] = set()  # the areas `r` asked for that are not in yet
         self._refresh_said_until = 0.0
         self._follow_job: str | None = None  # a job submitted from here: the cursor goes to it once listed
@@ -238,9 +239,11 @@ class ConsoleScreen(Screen):
         below = sum(child.outer_size.height or 1 for child in pane.children if child.display and child is not table)
         wanted = getattr(table, "rows_given", table.row_count) + 1 + below + pane.styles.border.spacing.height + table.styles.scrollbar_size_horizontal
         lines = min(max(wanted, 6), max(6, self.size.height * 2 // 5))
-        grid = grids.first()
-        if str(grid.styles.grid_rows) != str(self._rows_for(lines)):
-            grid.styles.grid_rows = self._rows_for(lines)
+        # Set only when it changes: setting the grid's rows lays the screen out again, which
+        # resizes it, which fits again (headless, that loop never let the first frame out).
+        if lines != self._endpoint_lines:
+            self._endpoint_lines = lines
+            grids.first().styles.grid_rows = self._rows_for(lines)
 
     @staticmethod
     def _rows_for(lines: int) -> str:
