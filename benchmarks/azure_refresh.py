@@ -204,7 +204,7 @@ if sys.argv[2] == "bare":
             print(time.time() - start, flush=True)
             self.exit()
 
-    Bare().run(headless=True)
+    Bare().run(headless=True, size=(80, 24))  # a size of its own (benchmarks/ui.py says why)
 elif sys.argv[2] == "local":
     # The local workspace's console as `amlops` opens it, its refresh on (a folder with no daemon:
     # the reads fail fast, after the frame).
@@ -219,7 +219,8 @@ elif sys.argv[2] == "local":
             print(time.time() - start, flush=True)
             self.exit()
 
-    Once(LocalWorkspace(Path.cwd() / "local-ws", autostart=False)).run(headless=True)  # cwd: a temporary folder
+    # cwd: a temporary folder; a size of its own (benchmarks/ui.py says why)
+    Once(LocalWorkspace(Path.cwd() / "local-ws", autostart=False)).run(headless=True, size=(80, 24))
 else:
     # The console as it runs: its refresh on, so the area workers start (and import azure-ai-ml)
     # as they would. Azure is the fake ARM, built in the first worker that sends a request, so
@@ -261,7 +262,8 @@ else:
             print(time.time() - start, flush=True)
             self.exit()
 
-    Once(open_azure(credential=Credential(), transport=LazyTransport(), polling_interval=0)).run(headless=True)
+    Once(open_azure(credential=Credential(), transport=LazyTransport(), polling_interval=0)).run(
+        headless=True, size=(80, 24))  # a size of its own (benchmarks/ui.py says why)
 """
 
 
