@@ -389,7 +389,10 @@ class Controller:
         empty = canary.Window(0, 0, None, plan.interval_s)
         result = canary.analyse(plan.checks, windows.get(plan.candidate, empty), windows.get(plan.stable))
         state.last_analysis_at, state.last_verdict = now, result.verdict
-        state.note(now, "analysis", f"{result.verdict}: {result.reason}", analysis=result.to_dict())
+        figures = {role: {"requests": w.requests, "success_rate": w.success_rate, "p99_ms": w.p99_ms}
+                   for role, w in (("candidate", windows.get(plan.candidate)), ("stable", windows.get(plan.stable)))
+                   if w is not None}  # both sides, for the chart of the rollout
+        state.note(now, "analysis", f"{result.verdict}: {result.reason}", analysis=result.to_dict(), figures=figures)
         if result.verdict == canary.FAIL:
             state.failures += 1
             state.inconclusive_since = None

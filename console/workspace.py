@@ -441,7 +441,7 @@ class Workspace(Protocol):
 # How often the console reads each area of a workspace that costs nothing to read (the local one):
 # what an operator watches (jobs, endpoints) often, what rarely changes (quotas) rarely.
 DEFAULT_CADENCE: Mapping[str, float] = {"jobs": 2.0, "endpoints": 2.0, "computes": 5.0, "monitors": 10.0,
-                                        "quotas": 30.0}
+                                        "quotas": 30.0, "rollouts": 2.0}
 
 
 # --- the registry of backends ----------------------------------------------------------------

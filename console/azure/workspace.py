@@ -61,7 +61,8 @@ JOB_PAGE = 100  # jobs read per refresh: Azure lists newest first, a page at a t
 # cadence costs is measured, not estimated: `benchmarks/azure_refresh.py --growth` (azure-ai-ml's own
 # requests over the fake ARM) gives 27 ARM requests a minute with 5 endpoints (1.8 % of it), 36 with
 # 50, 66 with 200; run it again after changing the cadence. Azure Monitor's metrics are not ARM's.
-CADENCE = {"jobs": 5.0, "endpoints": 10.0, "computes": 15.0, "monitors": 60.0, "quotas": 60.0}
+# Rollouts are files on this machine (the host writes them): read as often as the local ones.
+CADENCE = {"jobs": 5.0, "endpoints": 10.0, "computes": 15.0, "monitors": 60.0, "quotas": 60.0, "rollouts": 2.0}
 DEPLOYMENTS_EVERY_S = 300.0  # an unchanged endpoint's deployments are read again within this (AzureEndpoints)
 SETTLED = frozenset({"Succeeded", "Failed", "Canceled"})  # provisioning states that stay until something changes
 

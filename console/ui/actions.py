@@ -47,6 +47,25 @@ def _ready(deployment) -> str:
     return f"{deployment.ready_instances} of {deployment.instance_count} instances ready"
 
 
+def _plans_for(specs: Path | None, endpoint: str) -> dict[str, str]:
+    """The rollout plans in specs/rollouts/ for `endpoint`: their paths (as shown) and what they do."""
+    import yaml
+
+    found: dict[str, str] = {}
+    for path in sorted((specs / "rollouts").glob("*.y*ml")) if specs else []:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("type") == "rollout" and data.get("endpoint") == endpoint:
+            steps = data.get("steps") or [10, 25, 50, 100]
+            weights = [s.get("weight") if isinstance(s, dict) else s for s in steps]
+            found[str(path.relative_to(specs.parent))] = (
+                f"{data.get('candidate')} replaces {data.get('stable')}: {' → '.join(f'{w} %' for w in weights)}, "
+                "each step analysed; rolled back on failure")
+    return found
+
+
 def _failed(what: str, op: Operation) -> tuple[bool, str]:
     still = op.status == "InProgress"
     return False, f"{what}: {'still in progress when the wait ended' if still else op.status}" + \
@@ -191,6 +210,37 @@ class Actions:
 
     def _rollback(self, endpoint: str, read: dict[str, int]) -> tuple[bool, str]:
         return self._split_update(endpoint, "rollback", self.ws.endpoints.rollback(endpoint, expected=read))
+
+    def start_rollout(self, specs: Path | None, endpoint: str) -> None:
+        """No rollout of `endpoint` yet: pick one of its plans in specs/rollouts/, confirm, start it
+        (the daemon, or `amlops rollout run` on Azure, drives it), then show it."""
+        from console.workspace import refuse_if_read_only
+
+        plans = _plans_for(specs, endpoint)
+        if not plans:
+            where = specs / "rollouts" if specs else "specs/rollouts"
+            self.host.notify(f"no rollout of {endpoint}, and no plan for it in {where}", timeout=6, markup=False)
+            return
+        if self.ws.read_only:
+            refuse_if_read_only(self.ws, "rollout start")
+
+        def picked(choice: str | None) -> None:
+            if choice:
+                self.ask("rollout_start", f"Start the rollout {choice} on {endpoint}?", plans[choice],
+                         partial(self._start_rollout, str(specs.parent / choice) if specs else choice, endpoint))
+
+        self.host.app.push_screen(PickModal("Start which rollout plan?", list(plans)), picked)
+
+    def _start_rollout(self, path: str, endpoint: str) -> tuple[bool, str]:
+        started = self.ws.rollouts.start(path)
+        self.host.app.call_from_thread(self._show_rollout, endpoint)
+        host = "the daemon drives it" if self.ws.backend == "local" else "`amlops rollout run` drives it"
+        return True, f"started the rollout of {started.candidate} on {endpoint} ({host}): o shows it"
+
+    def _show_rollout(self, endpoint: str) -> None:
+        from console.ui.rollout_view import RolloutScreen
+
+        self.host.app.push_screen(RolloutScreen(endpoint))
 
     # --- jobs and monitors -----------------------------------------------------------------
 

@@ -123,5 +123,6 @@ class AmlopsApp(App[None]):
             "cancel_job": any(not j.is_terminal for j in (snapshot.jobs if snapshot else None) or []),
             "run_monitor": bool(snapshot and snapshot.monitors),
             "stop_idle": any(costs.is_idle(c) for c in (snapshot.computes if snapshot else None) or []),
+            "rollout": bool(endpoints) and "rollouts" in capable,
         }
         return needs.get(key.id, True)

@@ -40,7 +40,7 @@ class Key:
 
 
 KEYS = (
-    Key("deploy_green", "g", "deploy_green", "Deploy green", "Deploy a model version as green, at 0 %",
+    Key("deploy_green", "g", "deploy_green", "Green", "Deploy a model version as green, at 0 %",
         "Deploy green", "Create green from a registered model version, at 0 % traffic", mutates=True),
     Key("traffic", "t", "traffic", "Traffic", "Move the selected endpoint's traffic",
         "Traffic", "Move the traffic split of the selected endpoint (sliders, presets, preview)", mutates=True),
@@ -48,6 +48,8 @@ KEYS = (
         "Rollback", "All live traffic back to the stable deployment, mirroring off", mutates=True),
     Key("stop_idle", "x", "stop_idle", "Stop idle", "Stop the selected (or every) idle instance",
         "Stop idle compute", "Stop the selected idle compute instance, or all of them", mutates=True),
+    Key("rollout", "o", "rollout", "Rollout", "The selected endpoint's rollout: steps, analyses, chart; steer "
+        "it (or start one from specs/rollouts)", "Rollout", "The selected endpoint's rollout, or start one by its plan"),
     Key("submit", "s", "submit", "Submit", "Submit a job YAML: lint, overrides, confirm",
         "Submit job", "Submit a job YAML from specs/jobs or a path: lint, overrides, confirm", mutates=True),
     Key("cancel_job", "c", "cancel_job", "Cancel", "Cancel the selected job",

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from console.domain import Compute, ComputeCost, DeploymentMetrics, DriftReport, Endpoint, Job, Monitor, QuotaUsage
+from console.domain import (
+    Compute, ComputeCost, DeploymentMetrics, DriftReport, Endpoint, Job, Monitor, QuotaUsage, Rollout,
+)
 from console.errors import describe
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class Snapshot:
     metrics: dict[str, list[DeploymentMetrics]] = field(default_factory=dict)  # endpoint -> per deployment
     monitors: list[Monitor] | None = None
     reports: dict[str, DriftReport] = field(default_factory=dict)  # monitor name -> latest report
+    rollouts: list[Rollout] | None = None  # each endpoint's latest rollout
     errors: dict[str, str] = field(default_factory=dict)  # area -> message of the call that failed
     unavailable: frozenset[str] = frozenset()  # areas and capabilities the workspace does not have
     backend: str | None = None
@@ -60,11 +63,12 @@ AREAS = (
     Area("computes", ("computes", "costs_today")),
     Area("monitors", ("monitors", "reports")),
     Area("quotas", ("quotas",)),
+    Area("rollouts", ("rollouts",)),
 )
 # Each area's capability, and the optional reads within areas.
 CAPABILITY = {"jobs": "jobs", "computes": "compute", "quotas": "quotas", "endpoints": "endpoints",
               "monitors": "monitors", "costs_today": "compute.costs", "metrics": "endpoints.metrics",
-              "reports": "monitors.reports"}
+              "reports": "monitors.reports", "rollouts": "rollouts"}
 
 
 def unavailable(ws: Workspace) -> frozenset[str]:
@@ -132,7 +136,12 @@ def _monitors(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
     return {"monitors": monitors, "reports": reports, PARTIAL: failed}
 
 
-_READERS = {"jobs": _jobs, "computes": _computes, "quotas": _quotas, "endpoints": _endpoints, "monitors": _monitors}
+def _rollouts(ws: Workspace, missing: frozenset[str]) -> dict[str, Any]:
+    return {"rollouts": ws.rollouts.list()}
+
+
+_READERS = {"jobs": _jobs, "computes": _computes, "quotas": _quotas, "endpoints": _endpoints, "monitors": _monitors,
+            "rollouts": _rollouts}
 
 
 def empty(ws: Workspace, missing: frozenset[str] | None = None) -> Snapshot:

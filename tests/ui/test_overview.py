@@ -21,9 +21,9 @@ from console.ui.panes.base import Pane
 from canned_app import CannedApp, loaded, settle
 from fakes.canned import COMPUTES, COSTS_TODAY, ENDPOINTS, REPORTS
 
-ACTIONS = {"g": "Deploy green", "t": "Traffic", "b": "Rollback", "x": "Stop idle", "s": "Submit",
+ACTIONS = {"g": "Green", "t": "Traffic", "b": "Rollback", "x": "Stop idle", "o": "Rollout", "s": "Submit",
            "c": "Cancel", "m": "Monitor"}
-MUST_FIT_80 = {"g": "Deploy green", "t": "Traffic", "b": "Rollback", "x": "Stop idle"}
+MUST_FIT_80 = {"g": "Green", "t": "Traffic", "b": "Rollback", "x": "Stop idle", "o": "Rollout"}
 # What Textual draws a scrollbar's thumb ends with (and the thumb itself).
 SCROLLBAR_GLYPHS = set("▁▂▃▄▅▆▇█▏▎▍▌▋▊▉")
 
@@ -78,7 +78,7 @@ async def test_every_action_key_is_in_the_footer_at_120_columns_and_the_cut_says
     footer = screen_lines(at_120)[-1]
     for key, label in {**ACTIONS, "/": "Filter", ":": "Pane"}.items():
         assert f"{key} {label}" in footer, (key, footer)
-    assert footer.index("g Deploy green") < footer.index("s Submit")  # the headline action first
+    assert footer.index("g Green") < footer.index("s Submit")  # the headline action first
     # Zoom, refresh and quit do not fit: the footer says it is cut, and where the rest are.
     assert "… ? all keys" in footer and "^p palette" in footer, footer
     assert "r Refresh" not in footer and at_120.query_one(KeyFooter).cut
@@ -91,7 +91,7 @@ async def test_the_footer_at_80_columns_keeps_the_rollout_keys_whole_and_says_it
     # A key that does not fit is left out, not cut ("s Submi"), and the footer says so.
     shown = [k for k in at_80.query("FooterKey") if k.display and not k.has_class("-command-palette")]
     assert all(f"{k.key_display} {k.description}" in footer for k in shown)
-    assert "s Submit" not in footer and footer.index("x Stop idle") < footer.index("… ? all keys")
+    assert "s Submit" not in footer and footer.index("o Rollout") < footer.index("… ? all keys")
     assert "^p palette" in footer
 
 

@@ -24,7 +24,7 @@ from textual.widgets import DataTable
 
 from console import costs
 from console import format as fmt
-from console.domain import Deployment, DeploymentMetrics, Endpoint
+from console.domain import Deployment, DeploymentMetrics, Endpoint, Rollout
 from console.format import usd
 from console.ui.panes.base import Pane, Summary, first_fit, styled, theme_colours
 from console.ui.snapshot import Snapshot
@@ -168,10 +168,13 @@ class EndpointsPane(Pane):
     DEFAULT_CSS = """
     EndpointsPane > FitTable { height: 1fr; }
     EndpointsPane > .endpoints-footer { height: 1; padding: 0 1; color: $text-muted; }
+    EndpointsPane > .rollout-line { height: 1; padding: 0 1; display: none; }
+    EndpointsPane > .rollout-line.-shown { display: block; }
     """
 
     title = "Endpoints"
     area = "endpoints"
+    also = ("rollouts",)  # the highlighted endpoint's rollout, on a line of its own
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -179,10 +182,12 @@ class EndpointsPane(Pane):
         self._announced: tuple[str, str | None] | None = None
         self._cells: _Cells | None = None
         self._endpoints: list[Endpoint] = []
+        self._rollouts: dict[str, Rollout] = {}
 
     def body(self) -> ComposeResult:
         # Names stay in view when a zoomed table is still too narrow and scrolls sideways.
         yield FitTable(TABLE, id="endpoints-table", cursor_type="row", fixed_columns=2)
+        yield Summary(classes="rollout-line")
         yield Summary(classes="endpoints-footer")
 
     @property
@@ -241,12 +246,14 @@ class EndpointsPane(Pane):
                 row_key_of[(name, deployment.name)] = key
         cells.figures = figures
         self._endpoints = list(snapshot.endpoints or [])  # the footer totals all of them, shown or not
+        self._rollouts = {r.endpoint: r for r in snapshot.rollouts or []}
         with self.app.batch_update():
             # New rows are appended at the end: the sort puts them beside their endpoint.
             self.table.sync(rows, sort_by=("ENDPOINT", "DEPLOYMENT"),
                             key_of=lambda names: row_key_of[(str(names[0]), str(names[1]))])
             self._targets = targets
             self._show_costs()
+            self._show_rollout()
             self.count_shown(len(rows), total)
             window = window_text(m for ms in snapshot.metrics.values() for m in ms)
             subtitle = "; ".join(part for part in (self.border_subtitle, window) if part)
@@ -261,11 +268,31 @@ class EndpointsPane(Pane):
 
     # --- selection ---------------------------------------------------------------------------
 
+    def rollout(self) -> Rollout | None:
+        """The highlighted endpoint's latest rollout, else the one under way when only one is."""
+        current = self.selected()
+        if current is not None and current[0] in self._rollouts:
+            return self._rollouts[current[0]]
+        going = [r for r in self._rollouts.values() if not r.ended]
+        return going[0] if len(going) == 1 else None
+
+    def _show_rollout(self) -> None:
+        from datetime import datetime, timezone
+
+        from console.ui.rollout_view import rollout_line
+
+        line = self.query_one(".rollout-line", Summary)
+        found = self.rollout()
+        line.set_class(found is not None, "-shown")
+        if found is not None:
+            line.show(lambda width: rollout_line(found, datetime.now(timezone.utc), width))
+
     def _announce(self) -> None:
         current = self.selected()
         if current != self._announced:
             if self._announced is None or current is None or current[0] != self._announced[0]:
                 self._show_costs()  # the footer totals the highlighted endpoint
+                self._show_rollout()
             self._announced = current
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 # this, the fastest default (tests and benchmarks read faster or slower).
 REFRESH_S = min(DEFAULT_CADENCE.values())
 # What a failed worker of each action is called in its notification: the footer's label.
-ACTION_LABELS = {k.name: k.label for k in KEYS} | {"demo": "Demo set-up"}
+# ("Green" in the footer, where room is short, is "Deploy green" in what it says.)
+ACTION_LABELS = {k.name: k.label for k in KEYS} | {"demo": "Demo set-up", "rollout_start": "Rollout start",
+                                                 "deploy_green": "Deploy green"}
 REFRESH_SAID_S = 0.5  # "refreshing…" stays in the header at least this long after `r`
 
 
@@ -473,6 +475,18 @@ class ConsoleScreen(Screen):
             self.notify(f"{endpoint.name} has no deployments", timeout=4)
             return
         self.actions.traffic(endpoint.name, {d.name: endpoint.traffic.live.get(d.name, 0) for d in endpoint.deployments})
+
+    def action_rollout(self) -> None:
+        """The selected endpoint's rollout; with none, offer its plans in specs/rollouts/."""
+        endpoint = self._selected_endpoint()
+        if endpoint is None:
+            return
+        if any(r.endpoint == endpoint.name for r in (self.snapshot.rollouts if self.snapshot else None) or []):
+            from console.ui.rollout_view import RolloutScreen
+
+            self.app.push_screen(RolloutScreen(endpoint.name))
+            return
+        self.actions.start_rollout(self.app.specs, endpoint.name)
 
     def action_rollback(self) -> None:
         endpoint = self._selected_endpoint()
