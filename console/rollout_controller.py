@@ -440,7 +440,11 @@ class Controller:
         ops = self.ws.endpoints
         want = {"live": {plan.stable: 100}, "mirror": {}}
         current = seen(ops.get(plan.endpoint))
-        if not _same(current, want):
+        if _clean(current["live"]) == want["live"] and _clean(current["mirror"]):
+            # The stable already holds all live traffic (the mirror step): mirroring off is all there is.
+            self.ws.operations.wait(ops.set_mirror(plan.endpoint, {}, expected=current["live"]).id,
+                                    timeout_s=WRITE_WAIT_S)
+        elif not _same(current, want):
             self.ws.operations.wait(ops.rollback(plan.endpoint, expected=current["live"]).id, timeout_s=WRITE_WAIT_S)
             landed = ops.get(plan.endpoint)
             if not _same(seen(landed), want) and not _clean(landed.traffic.mirror):

@@ -108,9 +108,15 @@ class EndpointService:
         data = self.admin.call(row, "GET", "/-/metrics")
         out = []
         for deployment, figures in sorted((data.get("deployments") or {}).items()):
-            window = figures.get(str(int(window_s))) or {}
+            window, seconds = figures.get(str(int(window_s))) or {}, int(window_s)
+            if not window.get("requests") and figures.get("mirror_percent"):
+                # A mirrored deployment takes no live traffic (Azure's rule): what it serves is the
+                # mirror's copies, which Azure Monitor counts as its requests too. The router keeps
+                # those over 60 s and 300 s, so the window says which it is.
+                seconds = next((w for w in (60, 300) if w >= seconds), 300)
+                window = (figures.get("mirror") or {}).get(str(seconds)) or {}
             out.append(DeploymentMetrics(
-                endpoint_name=name, deployment=deployment, window_s=int(window_s),
+                endpoint_name=name, deployment=deployment, window_s=seconds,
                 requests=int(window.get("requests", 0)), rps=float(window.get("rps", 0.0)),
                 success_rate=window.get("success_rate"), p50_ms=window.get("p50_ms"),
                 p95_ms=window.get("p95_ms"), p99_ms=window.get("p99_ms"),

@@ -84,7 +84,8 @@ def chart(r: Rollout, width: int, height: int) -> Text:
     start = r.started_at.timestamp() if r.started_at else points[0]["at"]
     half = max(3, (height - 2) // 2)
     out = Text()
-    for title, key, scale in (("success rate %", "success_rate", 100.0), ("p99 ms", "p99_ms", 1.0)):
+    for title, key, scale in (("success rate % (x: seconds into the rollout)", "success_rate", 100.0),
+                              ("p99 ms", "p99_ms", 1.0)):
         lines = []
         entries = []
         for role, name, colour in (("candidate", r.candidate, charts.GREEN), ("stable", r.stable, charts.BLUE)):

@@ -222,3 +222,12 @@ def test_a_rollout_starts_only_from_the_stable_at_full_traffic(setup):
         controller.start(plan())
     with pytest.raises(BadInput, match="no deployment gren"):
         controller.start(Plan("x", EP, "blue", "gren", plan().steps))
+
+
+def test_aborting_in_the_mirror_step_turns_mirroring_off(setup):
+    ws, controller, clock = setup
+    ws.endpoints.metrics = metrics()(ws)
+    controller.start(plan(mirror=Mirror(20, 60.0)))
+    run(controller, clock, lambda s: s.step == -1 and s.step_started_at is not None)
+    assert controller.command(EP, "abort").phase == ABORTED
+    assert live(ws) == {"blue": 100} and not ws.endpoints.get(EP).traffic.mirror

@@ -33,7 +33,7 @@ def test_the_shipped_plan_reads_whole_and_lints_clean():
     assert {s.hold_s for s in plan.steps} == {120.0} and {s.on_failure for s in plan.steps} == {"rollback"}
     assert plan.mirror == rollout_plan.Mirror(20, 60.0)
     assert (plan.interval_s, plan.failure_threshold, plan.inconclusive_timeout_s) == (30.0, 3, 600.0)
-    assert plan.checks == Checks(success_rate=0.99, p99_ms=500.0, p99_vs_stable=None, min_requests=50)
+    assert plan.checks == Checks(success_rate=0.99, p99_ms=500.0, p99_vs_stable=None, min_requests=10)
     result = lint([REPO / "specs"])
     assert [f for f in result.findings if "rollouts" in f.file] == []
 
