@@ -46,7 +46,7 @@ def set_up(ws: LocalWorkspace, *, out=sys.stdout) -> int:
     if ws.monitors.list():
         say(f"already set up: {ws.name} has its model, endpoint and monitor; nothing changed")
         if running_load(ws.folder) is None:
-            say(f"started   the demo load again: {_load_what()} (pid {start_load(ws.folder)})")
+            say(f"started   the demo load again: {load_what()} (pid {start_load(ws.folder)})")
         return 0
     if ws.models.list(MODEL):
         say(f"{MODEL} is registered already: a previous demo stopped part way; finishing it")
@@ -88,7 +88,7 @@ def _serve(ws: LocalWorkspace, say) -> int:
     ws.assets.create(str(SPECS / MONITOR))
     say(f"created   monitor churn-drift on churn-ep/blue  ({MONITOR})")
     pid = running_load(ws.folder) or start_load(ws.folder)
-    say(f"started   the demo load: {_load_what()} (pid {pid}; amlops local down stops it)")
+    say(f"started   the demo load: {load_what()} (pid {pid}; amlops local down stops it)")
     say("next: amlops (the console), amlops monitor run churn-drift, amlops drift churn-ep")
     return 0
 
@@ -96,7 +96,7 @@ def _serve(ws: LocalWorkspace, say) -> int:
 # --- the demo load -------------------------------------------------------------------------------
 
 
-def _load_what() -> str:
+def load_what() -> str:
     return f"{LOAD_RPS:g} requests/s of churn rows drifted by {LOAD_DRIFT:g} to {LOAD_ENDPOINT}"
 
 

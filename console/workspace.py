@@ -394,6 +394,9 @@ class OperationsOperations(Protocol):
     def get(self, id: str) -> Operation:
         """The current state of a long-running operation. Raises NotFound."""
 
+    def list(self, *, limit: int | None = None) -> list[Operation]:
+        """Long-running writes, newest first: how the id of one left running is found again."""
+
     def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
         """Block until the operation is done or the timeout passes; returns its last state."""
 

@@ -71,6 +71,22 @@ class OperationTable:
                                datetime.now(timezone.utc) if status != "InProgress" else None, error)
         return op
 
+    def list(self, limit: int | None = None) -> list[Operation]:
+        """Every operation this machine started on the workspace, newest first: each one's latest
+        line, resolved as `get` resolves it (one another process left running, from the live
+        resource)."""
+        try:
+            lines = self.path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        latest: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            if line.strip():
+                record = json.loads(line)
+                latest[record["id"]] = record
+        newest = sorted(latest.values(), key=lambda r: str(r.get("started_at") or ""), reverse=True)
+        return [self.get(r["id"]) for r in newest[:limit] if r.get("id")]
+
     def wait(self, id: str, *, timeout_s: float | None = None, poll_s: float = 0.05) -> Operation:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:

@@ -566,6 +566,9 @@ class AzureOperations(_Group, of=protocol.OperationsOperations):
     def get(self, id: str) -> Operation:
         return self.ws.writes.table.get(id)
 
+    def list(self, *, limit: int | None = None) -> list[Operation]:
+        return self.ws.writes.table.list(limit)
+
     def wait(self, id: str, *, timeout_s: float | None = None) -> Operation:
         return self.ws.writes.table.wait(id, timeout_s=timeout_s, poll_s=max(self.ws.poll_s, 0.02))
 

@@ -47,13 +47,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _operation_list(args: argparse.Namespace) -> int:
     ws = workspace(args)
-    lister = getattr(ws.operations, "list", None)
-    if lister is None:  # a backend that keeps no table of its writes
-        from console.errors import NotSupported
-
-        raise NotSupported(ws.backend, "operations.list", "`amlops audit` names each write; a --no-wait write "
-                                                          "prints its operation id on stderr")
-    ops = lister(limit=args.limit)
+    ops = ws.operations.list(limit=args.limit)
     if args.json:
         emit_json(ops)
     elif args.quiet:

@@ -92,7 +92,7 @@ def _by_name(processes: list[dict]) -> list[str]:
 
 
 def _local_status(args: argparse.Namespace) -> int:
-    from console.demo import LOAD_DRIFT, LOAD_ENDPOINT, LOAD_RPS, running_load
+    from console.demo import load_what, running_load
     from console.errors import BackendUnavailable
     from console.local.client import DaemonConnection
 
@@ -104,7 +104,7 @@ def _local_status(args: argparse.Namespace) -> int:
     # The demo load is the CLI's process, not the daemon's (it outlives the command that started
     # it and ends when the daemon does): its pid file says whether it runs.
     load = running_load(ws.folder)
-    load_text = f"{LOAD_RPS:g} requests/s of churn rows drifted by {LOAD_DRIFT:g} to {LOAD_ENDPOINT}"
+    load_text = load_what()
     if args.json:
         emit_json({"running": status is not None, "workspace": str(ws.folder.root), **(status or {}),
                    "demo_load": {"pid": load, "what": load_text} if load else None})

@@ -458,6 +458,10 @@ class CannedAudit(_Group, of=AuditOperations):
 
 
 class CannedOperations(_Group, of=OperationsOperations):
+    def list(self, *, limit: int | None = None) -> list[Operation]:
+        newest = list(reversed(self.ws.state.operations.values()))
+        return newest[:limit] if limit else newest
+
     def get(self, id: str) -> Operation:
         found = self.ws.state.operations.get(id)
         if found is None:

@@ -55,8 +55,12 @@ def azure(tmp_path, monkeypatch, offline):
     profile_over_the_fake(FakeArm(), tmp_path, monkeypatch)
 
 
-def test_on_azure_it_says_where_the_ids_are_instead(azure):
-    listed = amlops_in_process("--workspace", "demo", "operation", "list")
-    assert listed.returncode == 1 and listed.stdout == ""
-    assert "operations.list is not available on the azure workspace" in listed.stderr
-    assert "amlops audit" in listed.stderr and "--no-wait write prints its operation id" in listed.stderr
+def test_on_azure_it_lists_the_writes_this_machine_started(azure):
+    empty = amlops_in_process("--workspace", "demo", "operation", "list")
+    assert empty.returncode == 0 and empty.stdout == "" and "no operations yet" in empty.stderr
+    moved = amlops_in_process("--workspace", "demo", "endpoint", "traffic", "churn-ep", "blue=100", "green=0")
+    assert moved.returncode == 0, moved.stderr
+    listed = amlops_in_process("--workspace", "demo", "operation", "list", "-q")
+    assert listed.returncode == 0 and len(listed.stdout.split()) == 1, listed
+    shown = amlops_in_process("--workspace", "demo", "operation", "show", listed.stdout.strip())
+    assert shown.returncode == 0 and "Succeeded" in shown.stdout and "churn-ep" in shown.stdout
