@@ -250,5 +250,7 @@ def test_a_delete_a_dead_daemon_left_half_done_is_finished_by_the_next(ws):
     assert alive(spare["pid"], spare["pid_start"])
     wait_until(lambda: [d.name for d in ws.endpoints.get("churn-ep").deployments] == ["blue", "green"], timeout=20)
     assert not alive(spare["pid"], spare["pid_start"])
-    finished = [a for a in ws.audit.list() if a.target == "churn-ep/spare2" and a.actor == "amlops-daemon"]
-    assert finished and "interrupted" in finished[0].detail
+    # The daemon audits the delete once it has finished it: a moment after the rows are gone.
+    finished = wait_until(lambda: [a for a in ws.audit.list() if a.target == "churn-ep/spare2"
+                                   and a.actor == "amlops-daemon"], 5, "the finished delete's audit row")
+    assert "interrupted" in finished[0].detail
