@@ -38,15 +38,22 @@ run: $(VENV)/.installed
 	@echo "==> opening the console (amlops)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/amlops
 
+# The project's own bytecode, compiled once: where PYTHONDONTWRITEBYTECODE is set, every daemon,
+# CLI call and job the suite starts would compile console/ again (about 0.05 s each, hundreds of
+# processes). Site-packages' is compiled at install (uv --compile-bytecode).
+COMPILE = $(BIN)/python -m compileall -q -j 0 console training >/dev/null
+
 # Three workers on two cores, a test file each: the suite waits on real processes (servers
-# starting, probes) much of the time, and a third worker fills those waits (pytest: 286 s on
-# two workers, 230 s on three, on a quiet 2-core machine; the timing checks hold on both).
+# starting, probes) much of the time, and a third worker fills those waits (1,123 tests: 305 s on
+# three workers, 320 s on four, 344 s on five, on a quiet 2-core machine).
 test: $(VENV)/.installed-test
+	$(COMPILE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 # The fast lane: no daemon, router or scoring server (tests marked `integration` start those),
-# as `make test` runs (about 140 s serial, 78 s on two workers, 65 s on three, quiet machine).
+# as `make test` runs (about 90 s on three workers, quiet machine: over its 60 s budget).
 test-fast: $(VENV)/.installed-test
+	$(COMPILE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not integration"
 
 lint: $(VENV)/.installed

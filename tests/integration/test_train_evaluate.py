@@ -2,6 +2,7 @@
 in a temporary folder, a servable model (cheap to score: no per-request encoder, served by a
 real `mlflow models serve` from its own folder), and the promotion gate's exit codes both ways."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -50,11 +51,14 @@ def env(workdir):
     }
 
 
-def run(script, args, env, cwd, extra_env=None):
-    return subprocess.run(
-        [sys.executable, str(TRAINING / script), *args],
-        env=env | (extra_env or {}), cwd=cwd, capture_output=True, text=True, timeout=180,
-    )
+def start(script, args, env, cwd, extra_env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(TRAINING / script), *args], env=env | (extra_env or {}), cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=180)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +70,15 @@ def models(workdir, env):
     shuffled = data.load_table(data.COMMITTED_TABLE_DIR)
     shuffled[data.LABEL] = shuffled[data.LABEL].sample(frac=1, random_state=0).to_numpy()
     shuffled.to_csv(workdir / "shuffled.csv", index=False)
-    # The first process creates the store, so its default artifact root is workdir/mlruns.
-    bad = run("train.py", [*FAST, "--data", str(workdir / "shuffled.csv")], env, workdir)
+    # The store is created here, from workdir, so its default artifact root is workdir/mlruns;
+    # then both trainings run at once (each is mostly its own imports and one fit).
+    with contextlib.chdir(workdir):
+        client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+        job_run = client.create_run(experiment_id="0")
+    bad, good = (start("train.py", [*FAST, "--data", str(workdir / "shuffled.csv")], env, workdir),
+                 start("train.py", [*FAST, "--reg", "0.05"], env, workdir, {"MLFLOW_RUN_ID": job_run.info.run_id}))
+    bad, good = finished(bad), finished(good)
     assert bad.returncode == 0, bad.stderr
-
-    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
-    job_run = client.create_run(experiment_id="0")
-    good = run("train.py", [*FAST, "--reg", "0.05"], env, workdir,
-               {"MLFLOW_RUN_ID": job_run.info.run_id})
     assert good.returncode == 0, good.stderr
 
     def run_id(process):
