@@ -182,10 +182,25 @@ def _on_failure(plan: Plan, step: int) -> str:
 class Controller:
     """Drives the rollouts of one workspace. `clock` gives seconds (time.time; tests pass their own)."""
 
-    def __init__(self, ws: Workspace, folder: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, ws: Workspace, folder: Path, clock: Callable[[], float] = time.time,
+                 audit: Callable[..., None] | None = None) -> None:
+        """`audit(operation, target, after=, result=, detail=)`: where each step and analysis the
+        controller records goes besides the rollout's own history (the workspace's audit log)."""
         self.ws = ws
         self.folder = Path(folder)
         self.clock = clock
+        self.audit = audit
+
+    def _audit_since(self, state: State, seen_before: int) -> None:
+        """The history entries added since `seen_before`, to the audit log: every step, traffic
+        write, analysis (with its numbers) and decision the controller made on its own."""
+        if self.audit is None:
+            return
+        for entry in state.history[seen_before:]:
+            extra = {k: v for k, v in entry.items() if k in ("analysis", "figures")}
+            self.audit(f"rollouts.{entry['event'].replace(' ', '_')}", state.plan.endpoint, after=extra or None,
+                       result="Failed" if entry["event"] == "failed" else "Succeeded",
+                       detail=f"{_step_name(state.plan, entry['step'])}: {entry['detail']}")
 
     # --- what people ask for -----------------------------------------------------------------
 
@@ -270,11 +285,12 @@ class Controller:
             state = file.read()
             if state.ended:
                 return state
-            before = json.dumps(state.to_dict(), sort_keys=True)
+            before, entries = json.dumps(state.to_dict(), sort_keys=True), len(state.history)
             self._advance(state, self.clock())
             if json.dumps(state.to_dict(), sort_keys=True) != before:
                 state.updated_at = self.clock()
                 file.write(state)
+                self._audit_since(state, entries)
             return state
 
     def _advance(self, state: State, now: float) -> None:
@@ -495,7 +511,7 @@ class RolloutsOnDisk(OperationGroup, of=RolloutOperations):
 
     @property
     def controller(self) -> Controller:
-        return Controller(self.ws, self.folder)
+        return Controller(self.ws, self.folder, audit=self.audit)
 
     def list(self) -> list[Rollout]:
         found = []

@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     from console.workspace import refuse_if_read_only
 
     refuse_if_read_only(ws, "rollout run")  # it moves traffic
-    controller = Controller(ws, ws.rollouts.folder)
+    controller = Controller(ws, ws.rollouts.folder, audit=ws.rollouts.audit)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

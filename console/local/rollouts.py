@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.errors import AmlopsError, BadInput
+from console.local.rpc import Request
 
 if TYPE_CHECKING:
     from console.local.context import Context
-    from console.local.rpc import Request
     from console.rollout_controller import Controller
 
 log = logging.getLogger("amlops.rollouts")
+CONTROLLER = Request(actor="amlops-rollout")  # who the audit names for what the controller decides
 
 TICK_S = 1.0  # how often the host looks at every rollout under way (plans hold seconds at least)
 
@@ -43,7 +45,8 @@ class RolloutService:
             from console.local.client import LocalWorkspace
             from console.rollout_controller import Controller
 
-            self._controller = Controller(LocalWorkspace(self.ctx.folder.root, autostart=False), self.folder)
+            self._controller = Controller(LocalWorkspace(self.ctx.folder.root, autostart=False), self.folder,
+                                          audit=partial(self.ctx.audit, CONTROLLER))
         return self._controller
 
     # --- the calls -------------------------------------------------------------------------

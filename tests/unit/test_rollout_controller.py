@@ -231,3 +231,18 @@ def test_aborting_in_the_mirror_step_turns_mirroring_off(setup):
     run(controller, clock, lambda s: s.step == -1 and s.step_started_at is not None)
     assert controller.command(EP, "abort").phase == ABORTED
     assert live(ws) == {"blue": 100} and not ws.endpoints.get(EP).traffic.mirror
+
+
+def test_every_step_and_analysis_goes_to_the_audit_log_with_its_numbers(setup, tmp_path):
+    ws, _, clock = setup
+    rows = []
+    controller = Controller(ws, tmp_path, clock, audit=lambda op, target, **kw: rows.append((op, target, kw)))
+    ws.endpoints.metrics = metrics(lambda live: (200, 0.5, 40.0))(ws)
+    controller.start(plan())
+    run(controller, clock, lambda s: s.phase == ROLLED_BACK)
+    ops = [op for op, _, _ in rows]
+    assert ops[:3] == ["rollouts.traffic", "rollouts.reported", "rollouts.step_applied"]
+    assert ops.count("rollouts.analysis") == 2 and ops[-1] == "rollouts.rolled_back"
+    analysis = next(kw for op, _, kw in rows if op == "rollouts.analysis")
+    assert analysis["after"]["analysis"]["verdict"] == "fail" and "50.00% < 99.00%" in analysis["detail"]
+    assert analysis["after"]["figures"]["candidate"]["success_rate"] == 0.5
