@@ -150,8 +150,11 @@ def test_a_good_candidate_promotes_and_a_killed_daemon_resumes_at_the_same_step(
     analyses = [h["analysis"] for h in done.history if h["event"] == "analysis"]
     # A window right after the restart may hold too few requests: inconclusive, never a failure.
     assert analyses and {a["verdict"] for a in analyses} <= {"pass", "inconclusive"}
-    audit = [e.operation for e in ws.audit.list(limit=50)]
-    assert "rollouts.start" in audit and "endpoints.set_traffic" in audit
+    audit = ws.audit.list(limit=500)
+    operations = {e.operation for e in audit}
+    assert {"rollouts.start", "endpoints.set_traffic", "rollouts.analysis", "rollouts.succeeded"} <= operations
+    analysis = next(e for e in audit if e.operation == "rollouts.analysis")
+    assert analysis.actor == "amlops-rollout" and analysis.after["analysis"]["checks"][0]["name"] == "success_rate"
 
 
 def test_a_failing_candidate_is_rolled_back_within_interval_times_threshold(ws, tmp_path):
