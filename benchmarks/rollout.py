@@ -42,25 +42,15 @@ import faults  # noqa: E402  (the endpoint, the load, the capacity: one way to m
 
 from console.loadgen import churn_payloads  # noqa: E402
 
+REPO = faults.REPO
 ENDPOINT = faults.ENDPOINT
 SPECS = faults.SPECS
 
 
 def save_flaky_model(target: Path, share: float) -> None:
-    """A real MLflow model that raises on `share` of its requests (pickled by value)."""
-    code = f"""
-import mlflow.pyfunc
-
-class Flaky(mlflow.pyfunc.PythonModel):
-    def predict(self, context, model_input, params=None):
-        import random
-        if random.random() < {share}:
-            raise RuntimeError("the flaky candidate failed on purpose")
-        return [0] * len(model_input)
-
-mlflow.pyfunc.save_model({str(target)!r}, python_model=Flaky())
-"""
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=180, capture_output=True)
+    """training/flaky.py's candidate that fails `share` of its requests (the router answers 424)."""
+    subprocess.run([sys.executable, str(REPO / "training" / "flaky.py"), "--out", str(target), "--share", str(share)],
+                   check=True, timeout=180, capture_output=True)
 
 
 def write_plan(folder: Path, hold: float) -> Path:

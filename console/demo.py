@@ -32,6 +32,7 @@ ASSETS = ("compute/cpu-cluster.yml", "compute/dev-instance.yml", "environments/c
           "data/churn-features.yml")
 TRAIN_JOB = "jobs/train-job.yml"
 MODEL = "churn-classifier"
+FLAKY = "churn-flaky"  # a candidate that fails 30 % of its requests: the rollout that rolls itself back
 ENDPOINT, BLUE, MONITOR = "endpoints/churn-ep.yml", "endpoints/blue-deployment.yml", "monitoring/churn-drift.yml"
 LOAD_ENDPOINT = "churn-ep"
 LOAD_RPS, LOAD_DRIFT, LOAD_CHUNK_S = 2.0, 0.3, 15.0  # light, slightly drifted, re-checked every 15 s
@@ -69,7 +70,24 @@ def set_up(ws: LocalWorkspace, *, out=sys.stdout) -> int:
                               f"(amlops job logs {job.name})")
     model = ws.models.register(MODEL, job=job.name, description="the demo churn classifier")
     say(f"registered {model.name}:{model.version} from {job.name} (MLflow run {job.mlflow_run_id})")
+    _register_flaky(ws, say)
     return _serve(ws, say)
+
+
+def _register_flaky(ws: LocalWorkspace, say) -> None:
+    """training/flaky.py's bad candidate, for a rollout that rolls itself back (g, then o)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="amlops-flaky-") as tmp:
+        saved = subprocess.run([sys.executable, str(REPO_ROOT / "training" / "flaky.py"), "--out", f"{tmp}/model",
+                                "--share", "0.3", "--delay-ms", "50"], capture_output=True, text=True, timeout=300)
+        if saved.returncode != 0:
+            say(f"skipped   {FLAKY}: training/flaky.py failed: {saved.stderr.strip()[-300:]}")
+            return
+        model = ws.models.register(FLAKY, path=f"{tmp}/model",
+                                   description="a bad candidate: fails 30 % of its requests, 50 ms late")
+    say(f"registered {model.name}:{model.version}: a bad candidate (fails 30 % of its requests) to deploy as "
+        "green and watch a rollout roll itself back")
 
 
 def _serve(ws: LocalWorkspace, say) -> int:
@@ -89,7 +107,8 @@ def _serve(ws: LocalWorkspace, say) -> int:
     say(f"created   monitor churn-drift on churn-ep/blue  ({MONITOR})")
     pid = running_load(ws.folder) or start_load(ws.folder)
     say(f"started   the demo load: {load_what()} (pid {pid}; amlops local down stops it)")
-    say("next: amlops (the console), amlops monitor run churn-drift, amlops drift churn-ep")
+    say("next: amlops (the console), amlops monitor run churn-drift, amlops drift churn-ep; in the console, "
+        f"g deploys green (churn-classifier:1 promotes, {FLAKY}:1 is rolled back) and o starts its rollout")
     return 0
 
 

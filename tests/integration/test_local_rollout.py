@@ -38,21 +38,9 @@ def body() -> bytes:
 
 
 def save_flaky_model(target: Path, share: float) -> None:
-    """A real MLflow model that raises on `share` of its requests: a candidate that is really bad
-    (the scoring server answers an error; the router makes it Azure's 424)."""
-    code = f"""
-import mlflow.pyfunc
-
-class Flaky(mlflow.pyfunc.PythonModel):
-    def predict(self, context, model_input, params=None):
-        import random
-        if random.random() < {share}:
-            raise RuntimeError("the flaky candidate failed on purpose")
-        return [0] * len(model_input)
-
-mlflow.pyfunc.save_model({str(target)!r}, python_model=Flaky())
-"""
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    """training/flaky.py's candidate that fails `share` of its requests (the router answers 424)."""
+    subprocess.run([sys.executable, str(ROOT / "training" / "flaky.py"), "--out", str(target), "--share", str(share)],
+                   check=True, timeout=180, capture_output=True)
 
 
 @pytest.fixture(scope="module")
