@@ -9,6 +9,7 @@ with traffic cannot be deleted; at most 20 deployments an endpoint. `check_*` ra
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from console.errors import TrafficRuleError
 
@@ -93,6 +94,23 @@ def check_unchanged(endpoint: str, live: Mapping[str, int], expected: Mapping[st
 def describe(split: Mapping[str, object]) -> str:
     """`blue=90 green=10`, as the CLI takes it."""
     return " ".join(f"{k}={int(v)}" for k, v in sorted(split.items())) or "no traffic"  # type: ignore[call-overload]
+
+
+def split_detail(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """A traffic write's audit DETAIL on every backend, from its `{"traffic", "mirror"}` before
+    and after: `live blue=50 green=50 → blue=100 green=0`, then the mirror's when it changes
+    (`mirror green=10 → off`)."""
+    def full(split: Mapping[str, Any], names: list[str]) -> dict[str, int]:
+        return {n: int(split.get(n, 0)) for n in names}
+
+    def mirror(split: Mapping[str, Any]) -> str:
+        return describe({k: v for k, v in split.items() if int(v)}) if any(map(int, split.values())) else "off"
+
+    names = list(dict.fromkeys([*before.get("traffic", {}), *after.get("traffic", {})]))
+    said = f"live {describe(full(before.get('traffic', {}), names))} → {describe(full(after.get('traffic', {}), names))}"
+    if mirror(before.get("mirror") or {}) != mirror(after.get("mirror") or {}):
+        said += f"; mirror {mirror(before.get('mirror') or {})} → {mirror(after.get('mirror') or {})}"
+    return said
 
 
 def check_delete(name: str, live: Mapping[str, int], mirror: Mapping[str, int]) -> None:

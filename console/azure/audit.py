@@ -2,7 +2,7 @@
 file of its own beside the workspace's other state (owner-only), with the actor, the time, what
 changed from what to what, and how it ended. Azure's Activity Log records the same calls on its
 side; this is the console's own account, which `amlops audit` shows as on the local workspace. A
-traffic write's DETAIL is its split before and after, in the local workspace's words.
+traffic write's DETAIL is its split before and after (`rollout.split_detail`, every backend's).
 """
 
 from __future__ import annotations
@@ -17,26 +17,6 @@ from typing import Any
 
 
 TRAFFIC_WRITES = frozenset({"endpoints.set_traffic", "endpoints.set_mirror", "endpoints.rollback"})
-
-
-def split_detail(before: dict[str, Any], after: dict[str, Any]) -> str:
-    """A traffic write's audit DETAIL: `live blue=50 green=50 → blue=100 green=0`, then the
-    mirror's when it changes (`mirror green=10 → off`), as the local workspace's audit says it
-    (console/local/endpoints.py; tests/unit/test_audit_split.py holds them to one text)."""
-    from console import rollout
-
-    def full(split: dict[str, Any], names: list[str]) -> dict[str, int]:
-        return {n: int(split.get(n, 0)) for n in names}
-
-    def mirror(split: dict[str, Any]) -> str:
-        return rollout.describe({k: v for k, v in split.items() if int(v)}) if any(map(int, split.values())) else "off"
-
-    names = list(dict.fromkeys([*before.get("traffic", {}), *after.get("traffic", {})]))
-    said = f"live {rollout.describe(full(before.get('traffic', {}), names))} → " \
-           f"{rollout.describe(full(after.get('traffic', {}), names))}"
-    if mirror(before.get("mirror") or {}) != mirror(after.get("mirror") or {}):
-        said += f"; mirror {mirror(before.get('mirror') or {})} → {mirror(after.get('mirror') or {})}"
-    return said
 
 
 class AuditLog:

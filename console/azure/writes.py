@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.azure.audit import TRAFFIC_WRITES, split_detail
+from console import rollout
+from console.azure.audit import TRAFFIC_WRITES
 from console.azure.operations import OperationTable
 from console.errors import NotFound
 
@@ -44,7 +45,7 @@ class Writes:
         traffic write's detail is its split before and after."""
         ws = self.ws
         if detail is None and kind in TRAFFIC_WRITES and isinstance(before, dict) and isinstance(after, dict):
-            detail = split_detail(before, after)
+            detail = rollout.split_detail(before, after)
         if kind.startswith("endpoints."):  # the next listing reads its deployments afresh
             ws.endpoints.touched(target.split("/", 1)[0])
         ws.audit_log.append(kind, target, before=before, after=after, result="InProgress", detail=detail)

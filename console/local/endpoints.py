@@ -42,24 +42,6 @@ log = logging.getLogger("amlops.serving")
 PROBE_DEFAULTS = {"initial_delay": 10, "period": 10, "timeout": 2, "failure_threshold": 30, "success_threshold": 1}
 
 
-def split_detail(before: dict[str, Any], after: dict[str, Any]) -> str:
-    """A traffic write's audit DETAIL: `live blue=50 green=50 → blue=100 green=0`, then the
-    mirror's when it changes (`mirror green=10 → off`). The azure workspace's audit says the same
-    (console/azure/audit.py); tests/unit/test_audit_split.py holds them to it."""
-    def full(split: dict[str, Any], names: list[str]) -> dict[str, int]:
-        return {n: int(split.get(n, 0)) for n in names}
-
-    def mirror(split: dict[str, Any]) -> str:
-        return rollout.describe({k: v for k, v in split.items() if int(v)}) if any(map(int, split.values())) else "off"
-
-    names = list(dict.fromkeys([*before.get("traffic", {}), *after.get("traffic", {})]))
-    said = f"live {rollout.describe(full(before.get('traffic', {}), names))} → " \
-           f"{rollout.describe(full(after.get('traffic', {}), names))}"
-    if mirror(before.get("mirror") or {}) != mirror(after.get("mirror") or {}):
-        said += f"; mirror {mirror(before.get('mirror') or {})} → {mirror(after.get('mirror') or {})}"
-    return said
-
-
 class EndpointService:
     def __init__(self, ctx: Context, ledger: Ledger, tracking: Tracking) -> None:
         self.ctx = ctx
@@ -321,7 +303,7 @@ class EndpointService:
             history = rollout.record_full(row["full_history"], new["traffic"])
             self.store.update("endpoints", {"name": name}, {**new, "full_history": history})
             before = {"traffic": row["traffic"], "mirror": row["mirror"]}
-            op = self._commit(req, name, operation, before=before, after=new, detail=split_detail(before, new))
+            op = self._commit(req, name, operation, before=before, after=new, detail=rollout.split_detail(before, new))
         return self._hand_over(name, op)
 
     def _commit(self, req: Request, name: str, operation: str, **audit: Any) -> dict[str, Any]:
