@@ -10,6 +10,7 @@ what the deployment admits (instances x max_concurrent_requests_per_instance x 2
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -128,3 +129,23 @@ def capacity(deployment: str, share: int, instances: int, max_concurrent: int, r
                     f"{deployment} at {share} %: {rps:.1f} req/s x {share} % x {p99_ms:.0f} ms p99 = "
                     f"{in_flight:.1f} in flight, {'within' if fits else 'more than'} {limit}"
                     + ("" if fits else f": add instances to {deployment} before this step"))
+
+
+def capacity_of_split(deployments: Iterable[Any], metrics: Iterable[Any], split: Mapping[str, int],
+                      before: Mapping[str, int] | None = None) -> dict[str, Capacity]:
+    """The capacity check of each deployment that `split` gives more live traffic than `before`
+    (all of them without `before`), from the endpoint's records (`Deployment`) and its live
+    figures (`DeploymentMetrics`): the endpoint's whole rate, and the deployment's p99, else the
+    slowest one measured. The rollout controller and the traffic sliders use this one rule."""
+    figures = {m.deployment: m for m in metrics}
+    rps = sum(m.rps for m in figures.values()) or None
+    measured = [m.p99_ms for m in figures.values() if m.p99_ms is not None]
+    found = {}
+    for d in deployments:
+        share = split.get(d.name, 0)
+        if not share or (before is not None and share <= before.get(d.name, 0)):
+            continue
+        own = figures.get(d.name)
+        p99 = own.p99_ms if own is not None and own.p99_ms is not None else (max(measured) if measured else None)
+        found[d.name] = capacity(d.name, share, d.instance_count, d.max_concurrent_requests_per_instance, rps, p99)
+    return found

@@ -385,17 +385,9 @@ class Controller:
         state.note(now, "traffic", f"asked for {_say(step)} for {_step_name(plan, state.step)} (operation {done.id})")
 
     def _capacity(self, plan: Plan, endpoint: Endpoint, weight: int) -> canary.Capacity | None:
-        candidate = next((d for d in endpoint.deployments if d.name == plan.candidate), None)
-        if candidate is None:
-            return None
-        figures = {m.deployment: m for m in self.ws.endpoints.metrics(plan.endpoint, window_s=window_for(plan))}
-        rps = sum(m.rps for m in figures.values()) or None
-        latency = figures.get(plan.candidate) or figures.get(plan.stable)
-        p99 = latency.p99_ms if latency else None
-        if p99 is None and figures.get(plan.stable):
-            p99 = figures[plan.stable].p99_ms
-        return canary.capacity(plan.candidate, weight, candidate.instance_count,
-                               candidate.max_concurrent_requests_per_instance, rps, p99)
+        split = {plan.stable: 100 - weight, plan.candidate: weight}
+        figures = self.ws.endpoints.metrics(plan.endpoint, window_s=window_for(plan))
+        return canary.capacity_of_split(endpoint.deployments, figures, split).get(plan.candidate)
 
     def _analyse(self, state: State, endpoint: Endpoint, now: float) -> None:
         plan = state.plan

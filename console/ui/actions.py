@@ -154,7 +154,19 @@ class Actions:
                          partial(self._set_traffic, endpoint, split, live),
                          warning=self._unready(endpoint, [n for n, share in split.items() if share > live.get(n, 0)]))
 
-        self.host.app.push_screen(TrafficModal(endpoint, live), chosen)
+        self.host.app.push_screen(TrafficModal(endpoint, live, partial(self._capacity, endpoint, live)), chosen)
+
+    def _capacity(self, endpoint: str, live: dict[str, int], split: dict[str, int]) -> str:
+        """The sliders' preview of the capacity check the rollout controller makes before a step:
+        each deployment the split gives more traffic, against what its instances admit."""
+        from console import canary
+
+        record = self._endpoint(endpoint)
+        metrics = (self.snapshot.metrics.get(endpoint) if self.snapshot else None) or ()
+        if record is None:
+            return ""
+        checks = canary.capacity_of_split(record.deployments, metrics, split, before=live)
+        return "\n".join(("⚠ " if c.fits is False else "") + c.reason for c in checks.values())
 
     def _unready(self, endpoint: str, names: list[str]) -> str:
         """What to say of deployments about to take traffic that are not all ready ("" if none)."""

@@ -114,6 +114,34 @@ async def test_enter_in_the_traffic_sliders_opens_the_confirmation_with_the_spli
                     "the split to move after y")
 
 
+async def test_the_sliders_preview_the_capacity_check_a_rollout_step_makes():
+    """Little's law on the canned figures (20 requests/s in all, green's p99 52 ms) against what
+    green's instances admit (instances x max_concurrent_requests_per_instance x 2)."""
+    ws = CannedWorkspace()
+    app = WatchedApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("t")
+        modal = await on_top(pilot, app, TrafficModal)
+        await pilot.press("3")  # 0/100
+        await pilot.pause()
+        preview = str(modal.query_one("#preview").render())
+        assert "green at 100 %: 20.0 req/s x 100 % x 52 ms p99 = 1.0 in flight, within 2 instances x 2 " \
+               "concurrent x 2 = 8 in flight" in preview and "⚠" not in preview
+        await pilot.press("escape")
+    serving = ws.endpoints.metrics(ENDPOINT)  # ten times the traffic: 200 requests/s, 10.5 in flight
+    ws.endpoints.metrics = lambda name, **kw: [dataclasses.replace(m, rps=m.rps * 10) for m in serving]
+    app = WatchedApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("t")
+        modal = await on_top(pilot, app, TrafficModal)
+        await pilot.press("3")
+        await pilot.pause()
+        preview = str(modal.query_one("#preview").render())
+        assert "⚠ green at 100 %" in preview and "add instances to green before this step" in preview
+
+
 async def test_the_sliders_warn_when_a_deployment_taking_traffic_is_not_ready():
     ws = CannedWorkspace()
     replace_deployment(ws, "green", ready_instances=1)

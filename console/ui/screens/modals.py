@@ -5,6 +5,8 @@ never as markup."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
@@ -68,9 +70,13 @@ class TrafficModal(ModalScreen[dict[str, int] | None]):
         Binding("escape", "cancel", "Cancel", id="traffic.cancel"),
     ]
 
-    def __init__(self, endpoint: str, live: dict[str, int]) -> None:
+    def __init__(self, endpoint: str, live: dict[str, int],
+                 check: Callable[[dict[str, int]], str] | None = None) -> None:
+        """`check(split)`: what the capacity check says of the deployments the split gives more
+        traffic (the rollout controller's rule), shown under the preview."""
         super().__init__()
         self.endpoint = endpoint
+        self.check = check
         self.before = dict(live)
         self.split = dict(live) if sum(live.values()) == 100 else {n: (100 if i == 0 else 0) for i, n in enumerate(live)}
         self.names = list(live)
@@ -95,7 +101,9 @@ class TrafficModal(ModalScreen[dict[str, int] | None]):
             marker = "▶" if i == self.cursor else " "
             lines.append(f"{marker} {name:<12} {'█' * filled}{'░' * (BAR_WIDTH - filled)} {share:>3} %")
         self.query_one("#sliders", Static).update("\n".join(lines))
-        self.query_one("#preview", Static).update(f"change: {split_change(self.before, self.split)}")
+        said = self.check(self.split) if self.check is not None else ""
+        self.query_one("#preview", Static).update(Text(f"change: {split_change(self.before, self.split)}"
+                                                       + (f"\n{said}" if said else "")))
 
     def action_move(self, step: int) -> None:
         self.cursor = (self.cursor + step) % len(self.names)
