@@ -350,6 +350,16 @@ class Controller:
             state.note(now, "awaiting approval", state.reason)
             return
         want = target(plan, state.step)
+        candidate = next((d for d in endpoint.deployments if d.name == plan.candidate), None)
+        if candidate is not None and candidate.ready_instances < candidate.instance_count:
+            # Never traffic to instances that cannot answer it (argo-rollouts #3372): wait, and say so.
+            waiting = (f"waiting for {plan.candidate}: {candidate.ready_instances} of {candidate.instance_count} "
+                       "instances ready")
+            if state.reason != waiting:
+                state.reason = waiting
+                state.note(now, "waiting", f"{_step_name(plan, state.step)}: {waiting}")
+            return
+        state.reason = ""
         if state.step != MIRROR_STEP and not state.promote:
             fits = self._capacity(plan, endpoint, plan.steps[state.step].weight)
             if fits is not None and fits.fits is False:

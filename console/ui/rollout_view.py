@@ -64,7 +64,7 @@ def rollout_line(r: Rollout, now: datetime, width: int) -> str:
     if r.ended:
         variants = [f"{head}: {r.phase}{': ' + r.reason if r.reason else ''}", f"{head}: {r.phase}"]
     elif r.phase == "Progressing":
-        nxt = next_text(r, now)
+        nxt = r.reason or next_text(r, now)  # a reason while progressing: what it waits for
         variants = [f"{head}: {step_text(r)}, {nxt}; {analysis_text(r)}", f"{head}: {step_text(r)}, {nxt}",
                     f"{head}: {step_text(r)}"]
     else:  # Paused or AwaitingApproval: why, and that `o` steers it

@@ -246,3 +246,21 @@ def test_every_step_and_analysis_goes_to_the_audit_log_with_its_numbers(setup, t
     analysis = next(kw for op, _, kw in rows if op == "rollouts.analysis")
     assert analysis["after"]["analysis"]["verdict"] == "fail" and "50.00% < 99.00%" in analysis["detail"]
     assert analysis["after"]["figures"]["candidate"]["success_rate"] == 0.5
+
+
+def test_no_step_sends_traffic_to_a_candidate_whose_instances_are_not_ready(setup):
+    import dataclasses
+
+    ws, controller, clock = setup
+    ws.endpoints.metrics = metrics()(ws)
+    endpoint = ws.state.endpoints[0]
+    starting = tuple(dataclasses.replace(d, ready_instances=0) if d.name == "green" else d for d in endpoint.deployments)
+    ws.state.endpoints = [dataclasses.replace(endpoint, deployments=starting)]
+    controller.start(plan())
+    for _ in range(5):
+        state = controller.tick(EP)
+        clock.now += 1
+    assert state.phase == PROGRESSING and state.reason == "waiting for green: 0 of 2 instances ready"
+    assert live(ws) == {"blue": 100} and [h["event"] for h in state.history].count("waiting") == 1
+    ws.state.endpoints = [dataclasses.replace(endpoint, deployments=endpoint.deployments)]
+    run(controller, clock, lambda s: s.phase == SUCCEEDED)
