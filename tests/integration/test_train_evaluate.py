@@ -20,9 +20,12 @@ REPO = Path(__file__).resolve().parents[2]
 TRAINING = REPO / "training"
 sys.path.insert(0, str(TRAINING))  # the scripts import each other as top-level modules
 
-# Imported on first use: collecting this file (which every test run does) must stay cheap.
+import data  # noqa: E402
+
+# pandas on first use. `data` is imported when the file is collected, deliberately: imported later
+# by name, it could be an MLflow model's copy of training/data.py (a model loaded by another test
+# in this worker puts its code folder on sys.path), whose paths point into that model.
 pd = lazy("pandas")
-data = lazy("data")
 
 pytestmark = [
     pytest.mark.integration,

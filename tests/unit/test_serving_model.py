@@ -13,9 +13,12 @@ from console.lazy import lazy
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "training"))  # the scripts import each other as top-level modules
 
-# Imported on first use: every worker collects every file, and these take a second.
+import data  # noqa: E402
+
+# pandas on first use. `data` is imported when the file is collected, deliberately: imported later
+# by name, it could be an MLflow model's copy of training/data.py (a model loaded by another test
+# in this worker puts its code folder on sys.path), whose paths point into that model.
 pd = lazy("pandas")
-data = lazy("data")
 
 
 @pytest.fixture(scope="module")

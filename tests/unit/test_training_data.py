@@ -13,11 +13,14 @@ REPO = Path(__file__).resolve().parents[2]
 # other as top-level names; tests see them the same way.
 sys.path.insert(0, str(REPO / "training"))
 
-# Imported on first use: every worker collects every file, and these take a second.
+import data  # noqa: E402
+import evaluate  # noqa: E402
+
+# pandas and sklearn's metrics on first use. `data` and `evaluate` are imported when the file is
+# collected, deliberately: imported later by name, `data` could be an MLflow model's copy of
+# training/data.py (a model loaded by another test in this worker puts its code folder on sys.path).
 pd = lazy("pandas")
 metrics = lazy("sklearn.metrics")
-data = lazy("data")
-evaluate = lazy("evaluate")
 
 COMMITTED = REPO / "specs" / "data" / "churn-features" / "churn.csv"
 
