@@ -38,9 +38,10 @@ PROGRESSING, PAUSED, AWAITING = "Progressing", "Paused", "AwaitingApproval"
 SUCCEEDED, ROLLED_BACK, ABORTED, FAILED = "Succeeded", "RolledBack", "Aborted", "Failed"
 ENDED = (SUCCEEDED, ROLLED_BACK, ABORTED, FAILED)
 MIRROR_STEP = -1  # the step index of the optional mirror step, before the first live one
-# The windows every backend keeps (the local router's 10 s, 60 s and 300 s; Azure Monitor rounds to
-# whole minutes): an analysis reads the shortest that covers its interval.
-WINDOWS_S = (10, 60, 300)
+# Windows every backend reads (the local router keeps 10 s, 60 s and 300 s; Azure Monitor 60 s to
+# 30 minutes): an analysis every interval under a minute reads the backend's live window (None:
+# the router's last 10 s, Azure's newest complete minute), a longer one the shortest that covers it.
+WINDOWS_S = (60, 300)
 WRITE_WAIT_S = 120.0  # how long one traffic update may take before the rollout pauses on it
 HISTORY_MAX = 500
 
@@ -136,8 +137,11 @@ def target(plan: Plan, step: int) -> dict[str, dict[str, int]]:
     return {"live": {plan.stable: 100 - weight, plan.candidate: weight}, "mirror": {}}
 
 
-def window_for(plan: Plan) -> int:
-    """The metrics window an analysis reads: the shortest the backends keep that covers its interval."""
+def window_for(plan: Plan) -> int | None:
+    """The metrics window an analysis reads: the backend's live one for an interval under a
+    minute, else the shortest every backend keeps that covers it."""
+    if plan.interval_s < WINDOWS_S[0]:
+        return None
     return next((w for w in WINDOWS_S if w >= plan.interval_s), WINDOWS_S[-1])
 
 
