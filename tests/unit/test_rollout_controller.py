@@ -41,7 +41,8 @@ def metrics(green: Callable[[dict], tuple[int, float, float]] = lambda live: (20
     """Figures as the endpoint's split would make them: `green(live)` gives (requests, success, p99)."""
 
     def read(ws):
-        def get(name, *, window_s=60):
+        def get(name, *, window_s=None):
+            window_s = window_s or 10  # None: the live window, which a backend states (the local router's)
             live = dict(ws.endpoints.get(name).traffic.live)
             requests, success, p99 = green(live)
             return [DeploymentMetrics(EP, "blue", window_s, 200, rps, 1.0, 10.0, 20.0, 40.0),
