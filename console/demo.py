@@ -56,6 +56,8 @@ def set_up(ws: LocalWorkspace, *, out=sys.stdout) -> int:
         created = ws.assets.create(str(SPECS / spec))
         what = f"{created.name}:{created.version}" if created.version else created.name
         say(f"created   {created.kind} {what}  ({spec})")
+    # Before the model it is the bad twin of: the newest version is listed (and picked by g) first.
+    _register_flaky(ws, say)
     job = ws.jobs.submit(str(SPECS / TRAIN_JOB))
     say(f"submitted {job.name} to {job.compute}  ({TRAIN_JOB}); training...")
     status = job.status
@@ -70,7 +72,6 @@ def set_up(ws: LocalWorkspace, *, out=sys.stdout) -> int:
                               f"(amlops job logs {job.name})")
     model = ws.models.register(MODEL, job=job.name, description="the demo churn classifier")
     say(f"registered {model.name}:{model.version} from {job.name} (MLflow run {job.mlflow_run_id})")
-    _register_flaky(ws, say)
     return _serve(ws, say)
 
 
@@ -78,6 +79,8 @@ def _register_flaky(ws: LocalWorkspace, say) -> None:
     """training/flaky.py's bad candidate, for a rollout that rolls itself back (g, then o)."""
     import tempfile
 
+    if ws.models.list(FLAKY):  # a demo that stopped part way registered it already
+        return
     with tempfile.TemporaryDirectory(prefix="amlops-flaky-") as tmp:
         saved = subprocess.run([sys.executable, str(REPO_ROOT / "training" / "flaky.py"), "--out", f"{tmp}/model",
                                 "--share", "0.3", "--delay-ms", "50"], capture_output=True, text=True, timeout=300)
