@@ -278,9 +278,22 @@ class Controller:
 
     # --- the loop --------------------------------------------------------------------------
 
-    def tick_all(self) -> None:
+    def tick_all(self, on_change: Callable[[State], None], on_error: Callable[[str, Exception], None]) -> None:
+        """One pass of a host (the daemon's thread, `amlops rollout run`) over every rollout under
+        way: `on_change(state)` for each that moved (its phase, step or history), `on_error(endpoint,
+        error)` for each whose tick failed, so that one rollout's trouble never stops the others."""
         for file in rollouts(self.folder):
-            self.tick(file.path.stem)
+            endpoint = file.path.stem
+            try:
+                before = file.read()
+                if before.ended:
+                    continue
+                after = self.tick(endpoint)
+            except Exception as err:  # the endpoint unreachable a moment, or a bug: the next pass tries again
+                on_error(endpoint, err)
+                continue
+            if (after.phase, after.step, len(after.history)) != (before.phase, before.step, len(before.history)):
+                on_change(after)
 
     def tick(self, endpoint: str) -> State:
         """One pass over one rollout: at most one traffic write, or one analysis."""

@@ -124,31 +124,20 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     print(f"hosting the rollouts of {ws.name} in {ws.rollouts.folder} (ctrl-c stops; state stays on disk)",
           file=sys.stderr)
-    while True:
-        for file_state in _under_way(controller):
-            try:
-                before = (file_state.phase, file_state.step, len(file_state.history))
-                after = controller.tick(file_state.plan.endpoint)
-                if (after.phase, after.step, len(after.history)) != before and after.history:
-                    print(f"{datetime.now(timezone.utc):%H:%M:%S} {after.plan.endpoint}: {after.phase}: "
-                          f"{after.history[-1]['detail']}", flush=True)
-            except Exception as err:  # noqa: BLE001 - Azure unreachable a moment: the next pass tries again
-                from console.errors import describe
+    def moved(state: Any) -> None:
+        if state.history:
+            print(f"{datetime.now(timezone.utc):%H:%M:%S} {state.plan.endpoint}: {state.phase}: "
+                  f"{state.history[-1]['detail']}", flush=True)
 
-                print(f"{file_state.plan.endpoint}: {describe(err)}", file=sys.stderr, flush=True)
+    def failed(endpoint: str, err: Exception) -> None:  # Azure unreachable a moment: the next pass tries again
+        from console.errors import describe
+
+        print(f"{endpoint}: {describe(err)}", file=sys.stderr, flush=True)
+
+    while True:
+        controller.tick_all(moved, failed)
         if args.once or stopping.wait(args.interval):
             return 0
-
-
-def _under_way(controller: Any) -> list:
-    from console.rollout_controller import rollouts
-
-    states = []
-    for file in rollouts(controller.folder):
-        state = file.read()
-        if not state.ended:
-            states.append(state)
-    return states
 
 
 # --- what a person reads ---------------------------------------------------------------------------

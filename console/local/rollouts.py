@@ -86,21 +86,17 @@ class RolloutService:
     def run(self, stopping: threading.Event) -> None:
         """The host thread: tick every rollout under way until the daemon stops."""
         while not stopping.wait(TICK_S):
-            if not Path(self.folder).is_dir():
-                continue
-            from console.rollout_controller import rollouts
+            if Path(self.folder).is_dir():
+                self.controller.tick_all(_logged, _failed)
 
-            for file in rollouts(self.folder):
-                try:
-                    before = file.read()
-                    if before.ended:
-                        continue
-                    after = self.controller.tick(file.path.stem)
-                    if (after.phase, after.step, len(after.history)) != (before.phase, before.step,
-                                                                         len(before.history)):
-                        log.info("rollout of %s: %s at step %s: %s", file.path.stem, after.phase, after.step,
-                                 after.history[-1]["detail"] if after.history else "")
-                except AmlopsError as err:  # the endpoint unreachable a moment: next tick tries again
-                    log.warning("rollout of %s: %s", file.path.stem, err.message)
-                except Exception:  # one rollout's bug must not stop the others
-                    log.exception("rollout of %s failed a tick", file.path.stem)
+
+def _logged(state: Any) -> None:
+    log.info("rollout of %s: %s at step %s: %s", state.plan.endpoint, state.phase, state.step,
+             state.history[-1]["detail"] if state.history else "")
+
+
+def _failed(endpoint: str, err: Exception) -> None:
+    if isinstance(err, AmlopsError):  # the endpoint unreachable a moment: the next tick tries again
+        log.warning("rollout of %s: %s", endpoint, err.message)
+    else:
+        log.error("rollout of %s failed a tick", endpoint, exc_info=err)

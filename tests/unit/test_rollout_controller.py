@@ -265,3 +265,21 @@ def test_no_step_sends_traffic_to_a_candidate_whose_instances_are_not_ready(setu
     assert live(ws) == {"blue": 100} and [h["event"] for h in state.history].count("waiting") == 1
     ws.state.endpoints = [dataclasses.replace(endpoint, deployments=endpoint.deployments)]
     run(controller, clock, lambda s: s.phase == SUCCEEDED)
+
+
+def test_a_hosts_pass_reports_what_moved_and_what_failed_and_goes_on(setup):
+    from console.errors import BackendUnavailable
+
+    ws, controller, clock = setup
+    ws.endpoints.metrics = metrics()(ws)
+    controller.start(plan())
+    moved, failed = [], []
+    controller.tick_all(moved.append, lambda endpoint, err: failed.append((endpoint, err)))
+    assert [s.plan.endpoint for s in moved] == [EP] and not failed
+
+    def down(name, **kw):
+        raise BackendUnavailable("the endpoint cannot be read")
+
+    ws.endpoints.get = down
+    controller.tick_all(moved.append, lambda endpoint, err: failed.append((endpoint, err)))
+    assert len(moved) == 1 and [(e, type(err).__name__) for e, err in failed] == [(EP, "BackendUnavailable")]
