@@ -5,6 +5,8 @@ console's panes round the same way (90 s is "1m ago" on both). Pure: stdlib only
 - `span`: "42s", "1m05s", "2h03m", "3d04h"; `span_minutes` the same from whole minutes ("5m").
 - `utc_time`: "2026-12-01 12:00:00 UTC", for `show` commands.
 - `money`: "1,234.56"; `usd`: "$1,234.56"; None is "-" for all of them (unknown, not zero).
+- `rollout_step`, `rollout_next`, `rollout_analysis`: where a rollout stands, for `rollout status`,
+  the endpoints pane's line and the rollout view alike.
 """
 
 from __future__ import annotations
@@ -73,3 +75,28 @@ def money(value: float | None) -> str:
 
 def usd(value: float | None) -> str:
     return NONE if value is None else f"${value:,.2f}"
+
+
+# --- a rollout (a domain.Rollout, read by its attributes) ---------------------------------------
+
+
+def rollout_step(r) -> str:
+    """"step 2/4 (green 25 %)", or "mirror step"."""
+    if r.step < 0:
+        return "mirror step"
+    return f"step {r.step + 1}/{len(r.weights)} ({r.candidate} {r.weight} %)"
+
+
+def rollout_next(r, now: datetime) -> str:
+    """When a progressing rollout moves on ("next in 1m05s"); "" when it does not progress."""
+    if r.ended or r.phase != "Progressing":
+        return ""
+    if r.next_at is None:
+        return "applying the step"
+    left = (r.next_at - now).total_seconds()
+    return f"next in {span(left)}" if left > 0 else "next once an analysis passes"
+
+
+def rollout_analysis(r) -> str:
+    a = r.last_analysis
+    return f"{a['verdict']}: {a['reason']}" if a else "no analysis yet"

@@ -11,6 +11,7 @@ import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from console import format as fmt
 from console.commands.output import confirm, details, emit_json, table
 from console.commands.selection import backend_of, workspace
 
@@ -144,22 +145,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _step(r: Rollout) -> str:
-    if r.step < 0:
-        return "mirror"
-    return f"{r.step + 1}/{len(r.weights)} ({r.weight} %)"
+    return fmt.rollout_step(r)
 
 
 def _next(r: Rollout) -> str:
-    if r.ended or r.next_at is None:
-        return "-"
-    left = (r.next_at - datetime.now(timezone.utc)).total_seconds()
-    return f"in {left:.0f}s" if left > 0 else "when it passes"
+    return fmt.rollout_next(r, datetime.now(timezone.utc)) or "-"
 
 
 def _analysis(r: Rollout) -> str:
-    if not r.last_analysis:
-        return "-"
-    return f"{r.last_analysis['verdict']}: {r.last_analysis['reason']}"
+    return fmt.rollout_analysis(r) if r.last_analysis else "-"
 
 
 def _show(r: Rollout) -> None:

@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from console import format as fmt
 from console.ui.panes.base import first_fit
 
 if TYPE_CHECKING:
@@ -33,43 +34,18 @@ COMMANDS = (("p", "pause", "Pause", "hold traffic where it is"),
             ("f", "fail", "Fail", "mark the candidate failed: all live traffic back to the stable now"))
 
 
-def step_text(r: Rollout) -> str:
-    if r.step < 0:
-        return "mirror step"
-    return f"step {r.step + 1}/{len(r.weights)} ({r.candidate} {r.weight} %)"
-
-
-def next_text(r: Rollout, now: datetime) -> str:
-    if r.ended or r.phase != "Progressing":
-        return ""
-    if r.next_at is None:
-        return "applying the step"
-    left = (r.next_at - now).total_seconds()
-    return f"next in {_span(left)}" if left > 0 else "next once an analysis passes"
-
-
-def _span(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def analysis_text(r: Rollout) -> str:
-    a = r.last_analysis
-    return f"{a['verdict']}: {a['reason']}" if a else "no analysis yet"
-
-
 def rollout_line(r: Rollout, now: datetime, width: int) -> str:
     """The endpoints pane's line for an endpoint's rollout, as much as fits `width`."""
     head = f"rollout of {r.candidate}"
     if r.ended:
         variants = [f"{head}: {r.phase}{': ' + r.reason if r.reason else ''}", f"{head}: {r.phase}"]
     elif r.phase == "Progressing":
-        nxt = r.reason or next_text(r, now)  # a reason while progressing: what it waits for
-        variants = [f"{head}: {step_text(r)}, {nxt}; {analysis_text(r)}", f"{head}: {step_text(r)}, {nxt}",
-                    f"{head}: {step_text(r)}"]
+        nxt = r.reason or fmt.rollout_next(r, now)  # a reason while progressing: what it waits for
+        step = fmt.rollout_step(r)
+        variants = [f"{head}: {step}, {nxt}; {fmt.rollout_analysis(r)}", f"{head}: {step}, {nxt}", f"{head}: {step}"]
     else:  # Paused or AwaitingApproval: why, and that `o` steers it
-        variants = [f"{head} {r.phase.upper()} at {step_text(r)}: {r.reason} (o: the rollout)",
-                    f"{head} {r.phase.upper()} at {step_text(r)} (o: the rollout)", f"{head} {r.phase.upper()}"]
+        at = f"{head} {r.phase.upper()} at {fmt.rollout_step(r)}"
+        variants = [f"{at}: {r.reason} (o: the rollout)", f"{at} (o: the rollout)", f"{head} {r.phase.upper()}"]
     return first_fit(width, [f"{v}" for v in variants])
 
 
@@ -89,8 +65,9 @@ def chart(r: Rollout, width: int, height: int) -> Text:
         lines = []
         entries = []
         for role, name, colour in (("candidate", r.candidate, charts.GREEN), ("stable", r.stable, charts.BLUE)):
-            xs = [h["at"] - start for h in points if (h["figures"].get(role) or {}).get(key) is not None]
-            ys = [h["figures"][role][key] * scale for h in points if (h["figures"].get(role) or {}).get(key) is not None]
+            known = [h for h in points if (h["figures"].get(role) or {}).get(key) is not None]
+            xs = [h["at"] - start for h in known]
+            ys = [h["figures"][role][key] * scale for h in known]
             if xs:
                 lines.append((xs, ys, colour))
                 entries.append((name, colour))
@@ -163,9 +140,9 @@ class RolloutScreen(ModalScreen[None]):
         now = datetime.now(timezone.utc)
         steps = "  ".join(f"[{w} %]" if i == r.step else f"{w} %" for i, w in enumerate(r.weights))
         lines = [f"{r.endpoint}: {r.candidate} replacing {r.stable} — {r.phase}"
-                 + (f" ({next_text(r, now)})" if next_text(r, now) else ""),
+                 + (f" ({fmt.rollout_next(r, now)})" if fmt.rollout_next(r, now) else ""),
                  f"steps: {'[mirror]  ' if r.step < 0 else ''}{steps}",
-                 f"last analysis: {analysis_text(r)}"]
+                 f"last analysis: {fmt.rollout_analysis(r)}"]
         if r.reason:
             lines.append(f"why: {r.reason}")
         head.update("\n".join(lines))
