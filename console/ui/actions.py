@@ -48,8 +48,11 @@ def _ready(deployment) -> str:
 
 
 def _plans_for(specs: Path | None, endpoint: str) -> dict[str, str]:
-    """The rollout plans in specs/rollouts/ for `endpoint`: their paths (as shown) and what they do."""
+    """The rollout plans in specs/rollouts/ for `endpoint`: their paths (as shown) and what they
+    do, read by the plan's own reader (a plan with a bad field says its first problem)."""
     import yaml
+
+    from console import rollout_plan
 
     found: dict[str, str] = {}
     for path in sorted((specs / "rollouts").glob("*.y*ml")) if specs else []:
@@ -57,12 +60,12 @@ def _plans_for(specs: Path | None, endpoint: str) -> dict[str, str]:
             data = yaml.safe_load(path.read_text())
         except (OSError, yaml.YAMLError):
             continue
-        if isinstance(data, dict) and data.get("type") == "rollout" and data.get("endpoint") == endpoint:
-            steps = data.get("steps") or [10, 25, 50, 100]
-            weights = [s.get("weight") if isinstance(s, dict) else s for s in steps]
-            found[str(path.relative_to(specs.parent))] = (
-                f"{data.get('candidate')} replaces {data.get('stable')}: {' → '.join(f'{w} %' for w in weights)}, "
-                "each step analysed; rolled back on failure")
+        if not rollout_plan.is_plan(data) or data.get("endpoint") != endpoint:
+            continue
+        plan, problems = rollout_plan.problems(data, path.stem)
+        found[str(path.relative_to(specs.parent))] = (
+            f"{plan.candidate} replaces {plan.stable}: {' → '.join(f'{s.weight} %' for s in plan.steps)}, each step "
+            "analysed; rolled back on failure" if plan else f"{problems[0].field}: {problems[0].message}")
     return found
 
 
